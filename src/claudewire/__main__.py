@@ -1,0 +1,5 @@
+"""`python -m claudewire` runs the command line."""
+
+from claudewire.cli import main
+
+main()
