@@ -1,0 +1,130 @@
+"""`claudewire sim`: run the Anthropic-compatible simulator with fault injection until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+
+from claudewire._secrets import redact
+from claudewire.sim import PROFILES, FaultSpec, FaultSpecError, Pacing, RateLimits, SimConfig, SimServer
+from claudewire.sim.faults import describe
+
+_EPILOG = (
+    "\b\nProfiles:\n"
+    + "\n".join(f"  {name:<16} {describe(specs)}" for name, specs in PROFILES.items())
+    + (
+        "\n\n\b\nFault grammar: KIND[:RATE][,key=value ...]   (RATE 0..1, default 1)\n"
+        "  KIND: 400 401 402 403 404 408 409 413 429 500 502 503 504 529, overloaded rate_limit billing timeout\n"
+        "        spend_limit reset stall portal latency skew midstream_error cut slow buffered\n"
+        "  keys: count=N (at most N times)  path=/v1/messages (only there)  retry_after=S|none (429 503 529)\n"
+        "        ms=200 or ms=100-500 (latency slow buffered)  seconds=S (stall skew)  after=N (midstream_error cut)\n"
+        "\n\b\nExamples:\n"
+        "  claudewire sim                                   healthy, http://127.0.0.1:8780\n"
+        "  claudewire sim --fault 529:0.2 --seed 7          one request in five overloaded, reproducibly\n"
+        "  claudewire sim --fault 429:1.0,retry_after=2,count=3   three rate limits, then fine\n"
+        "  claudewire sim --fault midstream_error:1.0,after=3 --fault latency:1.0,ms=100-500\n"
+        "  claudewire sim --profile corporate-proxy --tls  buffered streams over HTTPS with its own CA\n"
+        "  claudewire sim --ttft 0.4 --per-token 0.02      realistic streaming pace\n"
+    )
+)
+
+
+def _faults(specs: tuple[str, ...]) -> tuple[FaultSpec, ...]:
+    try:
+        return tuple(FaultSpec.parse(s) for s in specs)
+    except FaultSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
+async def _serve(config: SimConfig) -> None:
+    server = SimServer(config)
+    await server.start()
+    click.echo(
+        f"claudewire sim listening on {server.base_url} (profile {config.profile}; faults: "
+        f"{describe(server.app.plan.faults)})"
+    )
+    click.echo(f"  export ANTHROPIC_BASE_URL={server.base_url}")
+    if server.ca_path:
+        click.echo(f"  export SSL_CERT_FILE={server.ca_path}      # trust the simulator's CA (Python, curl)")
+        click.echo(f"  export NODE_EXTRA_CA_CERTS={server.ca_path}  # and in Node")
+    if config.api_keys:
+        click.echo(f"  accepting {len(config.api_keys)} key(s): {', '.join(redact(k) for k in config.api_keys)}")
+    else:
+        click.echo("  export ANTHROPIC_API_KEY=sk-ant-sim-anything   # any non-empty key is accepted")
+    click.echo("Press Ctrl-C to stop.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        s = server.stats.snapshot()
+        click.echo(f"claudewire sim stopped after {s['total']} request(s).")
+
+
+def _run(config: SimConfig) -> None:
+    try:
+        import uvloop  # the `fast` extra: the simulator should never be what limits a benchmark
+    except ImportError:
+        asyncio.run(_serve(config))
+    else:
+        uvloop.run(_serve(config))
+
+
+@click.command(epilog=_EPILOG, context_settings={"max_content_width": 110})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8780, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a certificate from a CA generated now (path printed).")
+@click.option("--profile", default="healthy", show_default=True, type=click.Choice(list(PROFILES)))
+@click.option("--fault", "faults", multiple=True, metavar="SPEC", help="Add a fault to the profile (repeatable).")
+@click.option("--seed", type=int, default=None, help="Seed the fault dice: same seed, same faults in order.")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY", help="Accept only these keys (repeatable).")
+@click.option("--ttft", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds to first event.")
+@click.option("--per-token", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds per delta.")
+@click.option("--rpm", type=click.IntRange(1), default=4000, show_default=True, help="Requests per minute per key.")
+@click.option("--tpm", type=click.IntRange(1), default=400_000, show_default=True, help="Tokens per minute per key.")
+@click.option("--clock-skew", type=float, default=0.0, show_default=True, help="Seconds added to every Date header.")
+def sim(
+    host: str,
+    port: int,
+    tls: bool,
+    profile: str,
+    faults: tuple[str, ...],
+    seed: int | None,
+    api_keys: tuple[str, ...],
+    ttft: float,
+    per_token: float,
+    rpm: int,
+    tpm: int,
+    clock_skew: float,
+) -> None:
+    """Run an Anthropic-compatible API simulator with fault injection.
+
+    It serves /v1/messages (plain and streaming), /v1/messages/count_tokens and /v1/models with the API's
+    shapes, keys, versions and rate-limit headers, and fails on purpose: point a client at the printed
+    ANTHROPIC_BASE_URL to see how it copes. No key and no network needed.
+    """
+    config = SimConfig(
+        host=host,
+        port=port,
+        tls=tls,
+        profile=profile,
+        faults=_faults(faults),
+        seed=seed,
+        api_keys=api_keys,
+        pacing=Pacing(ttft, per_token),
+        rate_limits=RateLimits(rpm, tpm),
+        clock_skew=clock_skew,
+    )
+    try:
+        _run(config)
+    except OSError as exc:  # the port is taken, the address is not ours ...
+        click.echo(f"claudewire sim: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,278 @@
+"""The simulator's aiohttp application: one pipeline for every request, faults injected at the layer they belong to.
+
+Order per request: read the body, roll the faults, count it; added latency; network faults (captive portal,
+connection reset, stall) that a middlebox would cause before the API sees anything; then the API's own checks (key,
+``anthropic-version``, the request), rate-limit accounting, status faults, and finally the answer, streamed
+event by event when asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import functools
+import itertools
+import math
+import secrets
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from claudewire.sim.catalogue import Catalogue
+from claudewire.sim.config import SimConfig
+from claudewire.sim.endpoints import (
+    ApiError,
+    check_version,
+    count_tokens,
+    get_model,
+    list_models,
+    parse_json,
+    validate_messages,
+)
+from claudewire.sim.faults import NETWORK, NO_RETRY_AFTER, FaultDecision, FaultKind, FaultPlan, FaultSpec
+from claudewire.sim.ratelimit import Admission, RateLimiter
+from claudewire.sim.shapes import (
+    ERROR_TYPES,
+    SPEND_LIMIT_MESSAGE,
+    build_reply,
+    error_body,
+    message_body,
+    portal_page,
+    sse,
+    stream_events,
+)
+from claudewire.sim.stats import Stats
+from claudewire.sim.stream import StreamShape, write_stream
+
+__all__ = ["SimApp"]
+
+_JSON = "application/json"
+_Handler = Callable[[web.Request, Mapping[str, Any] | None, str, "_Ctx"], Awaitable[web.StreamResponse]]
+
+
+@functools.lru_cache(maxsize=512)
+def _rfc3339(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Ctx:
+    """Per-request state the pipeline hands to the endpoint."""
+
+    __slots__ = ("decision", "headers", "key")
+
+    def __init__(self, decision: FaultDecision, headers: dict[str, str], key: str) -> None:
+        self.decision = decision
+        self.headers = headers
+        self.key = key
+
+
+class SimApp:
+    """The request pipeline over one config; `set_faults` swaps the fault plan atomically from any thread."""
+
+    def __init__(self, config: SimConfig, stats: Stats) -> None:
+        self.config = config
+        self.stats = stats
+        self.catalogue = Catalogue(config.models)
+        self.limiter = RateLimiter(config.rate_limits)
+        self.plan = FaultPlan.build(config.profile, config.faults, config.seed)
+        self.profile = config.profile
+        self.closing: asyncio.Event | None = None
+        self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(4)
+        self._org = "00000000-0000-4000-8000-" + secrets.token_hex(6)
+
+    def set_faults(self, faults: Iterable[FaultSpec | str], profile: str | None = None) -> None:
+        """Replace the faults in force (profile's plus `faults`), restarting the seeded sequence."""
+        plan = FaultPlan.build(profile or self.profile, faults, self.config.seed)
+        self.profile = profile or self.profile
+        self.plan = plan  # one reference assignment: atomic for the serving thread
+
+    def application(self) -> web.Application:
+        """The aiohttp application serving every route."""
+        app = web.Application(client_max_size=32 * 1024 * 1024, handler_args={"access_log": None})
+        routes = {
+            ("POST", "/v1/messages"): self._messages,
+            ("POST", "/v1/messages/count_tokens"): self._count_tokens,
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/v1/models/{model_id}"): self._model,
+        }
+        for (method, path), handler in routes.items():
+            app.router.add_route(method, path, self._pipeline(handler))
+        app.router.add_route("*", "/{tail:.*}", self._pipeline(self._not_found))
+        return app
+
+    # --- pipeline -------------------------------------------------------------------------------------------------
+
+    def _pipeline(self, endpoint: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            n = next(self._ids)
+            rid = f"req_sim{self._prefix}{n:012d}"
+            raw = await request.read() if request.can_read_body else b""
+            body: Mapping[str, Any] | None = None
+            bad: ApiError | None = None
+            if request.method == "POST":
+                try:
+                    body = parse_json(raw)
+                except ApiError as exc:
+                    bad = exc
+            path = request.path
+            streaming = body is not None and body.get("stream") is True and path == "/v1/messages"
+            decision = self.plan.decide(path, streaming)
+            self.stats.record(
+                request.method,
+                path,
+                {k.lower(): v for k, v in request.headers.items()},
+                rid,
+                tuple(k.value for k in decision.applied),
+            )
+            if decision.delay:
+                await asyncio.sleep(decision.delay)
+            terminal = decision.terminal
+            if terminal is not None and terminal.kind in NETWORK:
+                return await self._network_fault(request, terminal)
+            headers = {"request-id": rid, "anthropic-organization-id": self._org}
+            skew = decision.skew or self.config.clock_skew
+            if skew:
+                headers["Date"] = email.utils.formatdate(time.time() + skew, usegmt=True)
+            try:
+                key = self._authenticate(request)
+                check_version(request.headers.get("anthropic-version"))
+                if bad is not None:
+                    raise bad
+                if terminal is not None:
+                    return self._status_fault(terminal, headers, rid)
+                return await endpoint(request, body, rid, _Ctx(decision, headers, key))
+            except ApiError as exc:
+                return self._error(exc.status, exc.error_type, exc.message, headers, rid)
+
+        return handle
+
+    def _authenticate(self, request: web.Request) -> str:
+        key = request.headers.get("x-api-key")
+        if not key:
+            auth = request.headers.get("authorization", "")
+            key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        if not key:
+            raise ApiError(401, "authentication_error", "x-api-key header is required")
+        if self.config.api_keys and key not in self.config.api_keys:
+            raise ApiError(401, "authentication_error", "invalid x-api-key")
+        return key
+
+    def _respond(self, status: int, body: bytes, headers: dict[str, str]) -> web.Response:
+        self.stats.status(status)
+        return web.Response(status=status, body=body, headers=headers, content_type=_JSON)
+
+    def _error(
+        self, status: int, error_type: str, message: str, headers: dict[str, str], rid: str, **extra: Any
+    ) -> web.Response:
+        return self._respond(status, error_body(error_type, message, rid, extra.get("details")), headers)
+
+    def _status_fault(self, spec: FaultSpec, headers: dict[str, str], rid: str) -> web.Response:
+        status = spec.kind.status or 500
+        if spec.kind is FaultKind.SPEND_LIMIT:
+            headers["x-should-retry"] = "false"
+            details = {"error_code": "enforced_spend_limit_reached"}
+            return self._error(429, "rate_limit_error", SPEND_LIMIT_MESSAGE, headers, rid, details=details)
+        retry_after = spec.retry_after
+        if retry_after is None and status == 429:
+            retry_after = 1.0
+        if retry_after is not None and retry_after != NO_RETRY_AFTER:
+            headers["retry-after"] = f"{retry_after:g}"
+        error_type, message = ERROR_TYPES[status]
+        return self._error(status, error_type, message, headers, rid)
+
+    async def _network_fault(self, request: web.Request, spec: FaultSpec) -> web.StreamResponse:
+        if spec.kind is FaultKind.PORTAL:
+            self.stats.status(200)
+            return web.Response(status=200, body=portal_page(request.path), content_type="text/html")
+        if spec.kind is FaultKind.STALL:
+            closing = self.closing or asyncio.Event()
+            timeout = spec.seconds  # None: until the server shuts down
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), timeout)
+        _reset(request)
+        return web.Response()  # never sent: the transport is gone, and aiohttp drops the ConnectionError
+
+    def _admit(self, key: str, tokens: int, consume: bool, headers: dict[str, str]) -> Admission:
+        admission = self.limiter.admit(key, tokens if consume else 0, time.monotonic(), consume=consume)
+        now = time.time()
+        headers["anthropic-ratelimit-requests-limit"] = str(admission.requests_limit)
+        headers["anthropic-ratelimit-requests-remaining"] = str(admission.requests_remaining)
+        headers["anthropic-ratelimit-requests-reset"] = _rfc3339(math.ceil(now + admission.requests_reset_in))
+        headers["anthropic-ratelimit-tokens-limit"] = str(admission.tokens_limit)
+        headers["anthropic-ratelimit-tokens-remaining"] = str(admission.tokens_remaining)
+        headers["anthropic-ratelimit-tokens-reset"] = _rfc3339(math.ceil(now + admission.tokens_reset_in))
+        return admission
+
+    # --- endpoints ------------------------------------------------------------------------------------------------
+
+    async def _messages(
+        self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
+    ) -> web.StreamResponse:
+        assert body is not None  # POST bodies are parsed or rejected by the pipeline
+        _, input_tokens = validate_messages(body, self.catalogue)
+        n = next(self._ids)
+        reply = build_reply(body, self.config.reply_tokens, n)
+        admission = self._admit(ctx.key, input_tokens + reply.output_tokens, True, ctx.headers)
+        if not admission.allowed:
+            wait = 60.0 if math.isinf(admission.retry_after) else admission.retry_after
+            ctx.headers["retry-after"] = str(max(1, math.ceil(wait)))
+            kind = "tokens" if admission.requests_remaining > 0 else "requests"
+            message = f"This request would exceed your organization's rate limit of {kind} per minute."
+            raise ApiError(429, "rate_limit_error", message)
+        name = str(body["model"])
+        message_id = f"msg_01Sim{self._prefix}{n:012d}"
+        if body.get("stream") is True:
+            events, first = stream_events(message_id, name, reply, input_tokens)
+            self.stats.status(200)
+            shape = StreamShape.of(ctx.decision.stream, self.config.pacing, sse_error=_OVERLOADED_EVENT)
+            return await write_stream(request, ctx.headers, events, first, shape)
+        return self._respond(200, message_body(message_id, name, reply, input_tokens), ctx.headers)
+
+    async def _count_tokens(
+        self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
+    ) -> web.StreamResponse:
+        assert body is not None
+        answer = count_tokens(body, self.catalogue)
+        self._admit(ctx.key, 0, False, ctx.headers)
+        return self._respond(200, answer, ctx.headers)
+
+    async def _models(
+        self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
+    ) -> web.StreamResponse:
+        answer = list_models(self.catalogue, request.query)
+        self._admit(ctx.key, 0, False, ctx.headers)
+        return self._respond(200, answer, ctx.headers)
+
+    async def _model(
+        self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
+    ) -> web.StreamResponse:
+        answer = get_model(self.catalogue, request.match_info["model_id"])
+        self._admit(ctx.key, 0, False, ctx.headers)
+        return self._respond(200, answer, ctx.headers)
+
+    async def _not_found(
+        self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
+    ) -> web.StreamResponse:
+        raise ApiError(404, "not_found_error", "Not Found")
+
+
+_OVERLOADED_EVENT = sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+
+def _reset(request: web.Request) -> None:
+    """Close the connection with a TCP RST (SO_LINGER 0), as a dropped or killed connection looks to a client."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed by the peer: nothing left to reset
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

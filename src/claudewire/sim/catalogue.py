@@ -1,0 +1,160 @@
+"""The simulator's model catalogue: active, deprecated and retired models, with the fields of ``GET /v1/models``.
+
+The lifecycle follows the installed SDK's own deprecation list (``claude-sonnet-4-5`` and ``claude-opus-4-5`` are
+deprecated with a scheduled retirement); retired models stay listed, as the API keeps them as the historical record,
+but inference naming them fails with 404 ``not_found_error``. The doctor uses `Catalogue.replacement_for` to name
+a current model.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_MODELS", "Catalogue", "Lifecycle", "SimModel"]
+
+
+class Lifecycle(enum.StrEnum):
+    """A model's lifecycle stage, as ``ModelInfo.lifecycle`` names it."""
+
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class SimModel:
+    """One model of the catalogue. Dates are RFC 3339 strings; `alias` is the undated id that also resolves."""
+
+    id: str
+    display_name: str
+    created_at: str
+    lifecycle: Lifecycle = Lifecycle.ACTIVE
+    alias: str | None = None
+    line: str | None = None
+    max_input_tokens: int = 200_000
+    max_tokens: int = 64_000
+    deprecated_at: str | None = None
+    retires_at: str | None = None
+    replacement: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        """The ``ModelInfo`` object the API returns for this model."""
+        return {
+            "type": "model",
+            "id": self.id,
+            "display_name": self.display_name,
+            "created_at": self.created_at,
+            "lifecycle": self.lifecycle.value,
+            "line": self.line,
+            "deprecated_at": self.deprecated_at,
+            "retires_at": self.retires_at,
+            "max_input_tokens": self.max_input_tokens,
+            "max_tokens": self.max_tokens,
+        }
+
+
+DEFAULT_MODELS: tuple[SimModel, ...] = (
+    SimModel(
+        "claude-opus-4-6",
+        "Claude Opus 4.6",
+        "2026-02-05T00:00:00Z",
+        line="opus",
+        max_input_tokens=1_000_000,
+        max_tokens=128_000,
+    ),
+    SimModel(
+        "claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z", line="sonnet", max_input_tokens=1_000_000
+    ),
+    SimModel(
+        "claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-01T00:00:00Z", alias="claude-haiku-4-5", line="haiku"
+    ),
+    SimModel(
+        "claude-opus-4-5-20251101",
+        "Claude Opus 4.5",
+        "2025-11-24T00:00:00Z",
+        Lifecycle.DEPRECATED,
+        alias="claude-opus-4-5",
+        line="opus",
+        deprecated_at="2026-07-22T00:00:00Z",
+        retires_at="2027-01-22T00:00:00Z",
+        replacement="claude-opus-4-6",
+    ),
+    SimModel(
+        "claude-sonnet-4-5-20250929",
+        "Claude Sonnet 4.5",
+        "2025-09-29T00:00:00Z",
+        Lifecycle.DEPRECATED,
+        alias="claude-sonnet-4-5",
+        line="sonnet",
+        deprecated_at="2026-05-30T00:00:00Z",
+        retires_at="2026-11-30T00:00:00Z",
+        replacement="claude-sonnet-4-6",
+    ),
+    SimModel(
+        "claude-3-7-sonnet-20250219",
+        "Claude Sonnet 3.7",
+        "2025-02-24T00:00:00Z",
+        Lifecycle.RETIRED,
+        line="sonnet",
+        deprecated_at="2025-10-28T00:00:00Z",
+        retires_at="2026-02-19T00:00:00Z",
+        replacement="claude-sonnet-4-6",
+    ),
+    SimModel(
+        "claude-3-5-haiku-20241022",
+        "Claude Haiku 3.5",
+        "2024-10-22T00:00:00Z",
+        Lifecycle.RETIRED,
+        line="haiku",
+        max_tokens=8_192,
+        deprecated_at="2025-12-19T00:00:00Z",
+        retires_at="2026-02-19T00:00:00Z",
+        replacement="claude-haiku-4-5",
+    ),
+    SimModel(
+        "claude-3-opus-20240229",
+        "Claude Opus 3",
+        "2024-02-29T00:00:00Z",
+        Lifecycle.RETIRED,
+        line="opus",
+        max_tokens=4_096,
+        deprecated_at="2025-06-30T00:00:00Z",
+        retires_at="2026-01-05T00:00:00Z",
+        replacement="claude-opus-4-6",
+    ),
+)
+"""The default catalogue, newest first (the order ``GET /v1/models`` lists them in)."""
+
+
+class Catalogue:
+    """Models by id and alias, in listing order."""
+
+    def __init__(self, models: Iterable[SimModel] = DEFAULT_MODELS) -> None:
+        self.models: tuple[SimModel, ...] = tuple(models)
+        self._by_id: dict[str, SimModel] = {}
+        for model in self.models:
+            self._by_id[model.id] = model
+            if model.alias:
+                self._by_id.setdefault(model.alias, model)
+
+    def __iter__(self) -> Iterator[SimModel]:
+        return iter(self.models)
+
+    def get(self, model_id: str) -> SimModel | None:
+        """The model named by id or alias, whatever its lifecycle; None if unknown."""
+        return self._by_id.get(model_id)
+
+    def replacement_for(self, model_id: str) -> SimModel | None:
+        """A current (active) model to use instead of `model_id`, following replacements; None if none is known."""
+        model = self.get(model_id)
+        seen: set[str] = set()
+        while model is not None and model.lifecycle is not Lifecycle.ACTIVE and model.id not in seen:
+            seen.add(model.id)
+            model = self.get(model.replacement) if model.replacement else None
+        if model is not None and model.lifecycle is Lifecycle.ACTIVE:
+            return model
+        active = [m for m in self.models if m.lifecycle is Lifecycle.ACTIVE]
+        return active[0] if active else None

@@ -1,0 +1,83 @@
+"""How a simulator instance is set up: address, TLS, faults, pacing, rate limits, keys and catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from claudewire.sim.catalogue import DEFAULT_MODELS, SimModel
+from claudewire.sim.faults import FaultSpec, profile_faults
+
+__all__ = ["ACCEPTED_VERSIONS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig"]
+
+ACCEPTED_VERSIONS: frozenset[str] = frozenset({"2023-06-01", "2026-10-21"})
+"""``anthropic-version`` values the simulator serves."""
+
+DEPRECATED_VERSIONS: frozenset[str] = frozenset({"2023-01-01"})
+"""``anthropic-version`` values answered with 400 ``invalid_request_error`` naming a supported version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Streaming tempo: seconds before the first event and between content deltas (0 and 0: as fast as possible)."""
+
+    ttft: float = 0.0
+    per_token: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.ttft < 0 or self.per_token < 0:
+            raise ValueError("pacing delays must be >= 0")
+
+    @classmethod
+    def realistic(cls) -> Pacing:
+        """Roughly what a fast model feels like: 0.4 s to the first token, then 50 tokens/s."""
+        return cls(ttft=0.4, per_token=0.02)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-key buckets refilled continuously over a minute; the ``anthropic-ratelimit-*`` headers report them."""
+
+    requests_per_minute: int = 4_000
+    tokens_per_minute: int = 400_000
+
+    def __post_init__(self) -> None:
+        if self.requests_per_minute < 1 or self.tokens_per_minute < 1:
+            raise ValueError("rate limits must be >= 1 per minute")
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything a simulator instance needs; `faults` are added after those of `profile`.
+
+    `api_keys` empty means any non-empty key is accepted. `clock_skew` shifts the ``Date`` header of every answer
+    (the ``skew`` fault does it for a share of them). `reply_tokens` is the length of the canned text reply.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8780
+    tls: bool = False
+    profile: str = "healthy"
+    faults: tuple[FaultSpec, ...] = ()
+    seed: int | None = None
+    api_keys: tuple[str, ...] = ()
+    pacing: Pacing = field(default_factory=Pacing)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    models: tuple[SimModel, ...] = DEFAULT_MODELS
+    clock_skew: float = 0.0
+    reply_tokens: int = 12
+    request_log_size: int = 256
+
+    def __post_init__(self) -> None:
+        # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec
+        specs = tuple(f if isinstance(f, FaultSpec) else FaultSpec.parse(f) for f in self.faults)
+        object.__setattr__(self, "faults", specs)
+        object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        profile_faults(self.profile)  # fail early, with the list of profiles, on a bad name
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is outside 0..65535")
+        if self.reply_tokens < 1:
+            raise ValueError("reply_tokens must be >= 1")
+        if self.request_log_size < 0:
+            raise ValueError("request_log_size must be >= 0")
+        if any(not k for k in self.api_keys):
+            raise ValueError("api_keys must not contain an empty key")

@@ -1,0 +1,141 @@
+"""Running the simulator: in the current event loop (`SimServer`) or in a background thread (`SimThread`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from claudewire.sim.app import SimApp
+from claudewire.sim.config import SimConfig
+from claudewire.sim.faults import FaultSpec
+from claudewire.sim.stats import RequestRecord, Stats
+
+__all__ = ["SimServer", "SimThread"]
+
+
+def _tls_context(host: str) -> tuple[ssl.SSLContext, str]:
+    """A server context with a certificate from a fresh CA, and the path of that CA's PEM bundle."""
+    import trustme  # imported here: only --tls needs it
+
+    ca = trustme.CA(organization_name="claudewire sim")
+    names = sorted({"127.0.0.1", "localhost", "::1", host} - {"0.0.0.0", "::", ""})
+    cert = ca.issue_cert(*names)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    fd, path = tempfile.mkstemp(prefix="claudewire-sim-ca-", suffix=".pem")
+    with os.fdopen(fd, "wb") as out:
+        out.write(ca.cert_pem.bytes())
+    return context, path
+
+
+class SimServer:
+    """The simulator bound to a socket in the running event loop. `await start()`, then `await stop()`."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.stats = Stats(self.config.request_log_size)
+        self.app = SimApp(self.config, self.stats)
+        self.ca_path: str | None = None
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The root URL clients use as ``base_url`` / ``ANTHROPIC_BASE_URL`` (no ``/v1``)."""
+        if self.port is None:
+            raise RuntimeError("the simulator is not started")
+        host = self.config.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # a listen-all host is reached locally
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.config.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The most recent requests received, oldest first (bounded)."""
+        return self.stats.requests
+
+    def set_faults(self, faults: Iterable[FaultSpec | str], profile: str | None = None) -> None:
+        """Replace the faults in force (thread-safe): `profile`'s (default: the current one) plus `faults`."""
+        self.app.set_faults(faults, profile)
+
+    def set_profile(self, name: str) -> None:
+        """Switch to profile `name` with no extra faults (thread-safe)."""
+        self.app.set_faults((), name)
+
+    async def start(self) -> None:
+        """Bind and serve; fills `port` (useful with port 0) and, with TLS, `ca_path`."""
+        self.app.closing = asyncio.Event()
+        context = None
+        if self.config.tls:
+            context, self.ca_path = _tls_context(self.config.host)
+        runner = web.AppRunner(self.app.application(), handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=context, backlog=1024)
+        await site.start()
+        self._runner = runner
+        server = site._server  # aiohttp exposes no public accessor for the bound port when port is 0
+        sockets = getattr(server, "sockets", None) or ()
+        self.port = sockets[0].getsockname()[1] if sockets else self.config.port
+
+    async def stop(self) -> None:
+        """Stop serving: stalled requests are released, streams cut, the CA file removed."""
+        if self.app.closing is not None:
+            self.app.closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.ca_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.ca_path)
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class SimThread:
+    """A `SimServer` running in its own thread and event loop, for synchronous code and tests."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.server = SimServer(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="claudewire-sim", daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.server.start())
+        except BaseException as exc:  # handed to the starting thread, which raises it
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.server.stop())
+        self._loop.close()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the thread and wait until the server listens (re-raising what stopped it)."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("the simulator did not start in time")
+        if self._error is not None:
+            raise self._error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and join the thread."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)

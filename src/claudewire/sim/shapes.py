@@ -1,0 +1,251 @@
+"""Bodies and SSE events shaped exactly as the Anthropic API sends them, plus the simulator's token arithmetic.
+
+Pure functions: nothing here touches a socket or a clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ERROR_TYPES",
+    "Reply",
+    "build_reply",
+    "count_input_tokens",
+    "error_body",
+    "message_body",
+    "portal_page",
+    "sse",
+    "stream_events",
+]
+
+ERROR_TYPES: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    402: ("billing_error", "Your credit balance is too low to access the Anthropic API."),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "Not found."),
+    408: ("timeout_error", "Request timed out."),
+    409: ("conflict_error", "Conflict."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of requests has exceeded your rate limit. Please try again later."),
+    500: ("api_error", "Internal server error"),
+    502: ("api_error", "Bad gateway"),
+    503: ("api_error", "Service unavailable"),
+    504: ("timeout_error", "Request timed out"),
+    529: ("overloaded_error", "Overloaded"),
+}
+"""Status → (error.type, default message) as the API reports them."""
+
+SPEND_LIMIT_MESSAGE = (
+    "You have reached your specified workspace API usage limits. You will regain access on the first of next month."
+)
+
+_TEXT = (
+    "Hello! I am the claudewire simulator, a stand-in for the Claude API that answers deterministically and fails "
+    "only on purpose. Every word of this reply is one token, so usage counts are easy to check. The quick brown "
+    "fox jumps over the lazy dog while the simulator keeps streaming plausible text for as long as you ask it to."
+)
+_WORDS = _TEXT.split()
+
+
+def error_body(error_type: str, message: str, request_id: str, details: Mapping[str, Any] | None = None) -> bytes:
+    """``{"type":"error","error":{"type","message"},"request_id"}`` as bytes."""
+    err: dict[str, Any] = {"type": error_type, "message": message}
+    if details is not None:
+        err["details"] = dict(details)
+    return json.dumps({"type": "error", "error": err, "request_id": request_id}).encode()
+
+
+def portal_page(path: str) -> bytes:
+    """The HTML a captive portal answers every request with."""
+    return (
+        "<!DOCTYPE html><html><head><title>Guest Wi-Fi - Sign in</title></head><body>"
+        "<h1>Welcome to Guest Wi-Fi</h1><p>Please accept the terms of use to access the internet.</p>"
+        f'<form method="post" action="/login?redirect={path}"><button>Accept and connect</button></form>'
+        "</body></html>"
+    ).encode()
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts: list[str] = []
+    for block in content:
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(str(block.get("text", "")))
+        elif kind == "tool_result":
+            parts.append(_text_of(block.get("content", "")))
+        elif kind == "tool_use":
+            parts.append(json.dumps(block.get("input", {})))
+        elif kind in ("image", "document"):
+            parts.append("x" * 6000)  # ~1,500 tokens, about what a small image costs
+    return " ".join(parts)
+
+
+def count_input_tokens(body: Mapping[str, Any]) -> int:
+    """Plausible input tokens: ~4 characters a token, plus per-message and per-tool overheads."""
+    chars = len(_text_of(body.get("system", "")))
+    messages = body.get("messages")
+    count = 0
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, Mapping):
+                chars += len(_text_of(message.get("content", "")))
+                count += 1
+    tools = body.get("tools")
+    tool_chars = len(json.dumps(tools)) if isinstance(tools, list) and tools else 0
+    return 8 + 3 * count + (chars + 3) // 4 + (tool_chars + 3) // 4 + (300 if tool_chars else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the simulated model answers: text pieces (one token each) or one tool call."""
+
+    pieces: tuple[str, ...]
+    stop_reason: str
+    tool: tuple[str, str, dict[str, Any]] | None = None  # (id, name, input)
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens: one per text piece, or the size of the tool call."""
+        if self.tool is not None:
+            return 20 + len(json.dumps(self.tool[2])) // 4
+        return len(self.pieces)
+
+
+def _tool_to_call(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return None
+    choice = body.get("tool_choice")
+    choice_type = choice.get("type") if isinstance(choice, Mapping) else None
+    if choice_type == "none":
+        return None
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    content = last.get("content") if isinstance(last, Mapping) else None
+    if isinstance(content, list) and any(isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content):
+        return None  # the tool already answered: reply in text
+    wanted = choice.get("name") if isinstance(choice, Mapping) and choice_type == "tool" else None
+    for tool in tools:
+        if isinstance(tool, Mapping) and (wanted is None or tool.get("name") == wanted):
+            return tool
+    return None
+
+
+def _sample_input(schema: Any) -> dict[str, Any]:
+    props = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+    sample = {"string": "example", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}
+    out: dict[str, Any] = {}
+    for name, prop in props.items() if isinstance(props, Mapping) else ():
+        kind = prop.get("type") if isinstance(prop, Mapping) else None
+        enum = prop.get("enum") if isinstance(prop, Mapping) else None
+        out[str(name)] = enum[0] if isinstance(enum, list) and enum else sample.get(str(kind), "example")
+    return out
+
+
+def build_reply(body: Mapping[str, Any], reply_tokens: int, request_number: int) -> Reply:
+    """The answer to a messages request: a tool call if tools are offered, else `reply_tokens` words of text."""
+    tool = _tool_to_call(body)
+    if tool is not None:
+        call_id = f"toolu_01Sim{request_number:019d}"
+        return Reply((), "tool_use", (call_id, str(tool.get("name", "tool")), _sample_input(tool.get("input_schema"))))
+    max_tokens = body.get("max_tokens")
+    limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else reply_tokens
+    n = min(reply_tokens, limit)
+    words = [_WORDS[i % len(_WORDS)] for i in range(n)]
+    pieces = tuple(w if i == 0 else " " + w for i, w in enumerate(words))
+    return Reply(pieces, "max_tokens" if limit < reply_tokens else "end_turn")
+
+
+def _content(reply: Reply) -> list[dict[str, Any]]:
+    if reply.tool is not None:
+        call_id, name, args = reply.tool
+        return [{"type": "tool_use", "id": call_id, "name": name, "input": args}]
+    return [{"type": "text", "text": "".join(reply.pieces)}]
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def message_body(message_id: str, model: str, reply: Reply, input_tokens: int) -> bytes:
+    """The non-streaming ``Message`` object as bytes."""
+    return json.dumps(
+        {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": _content(reply),
+            "stop_reason": reply.stop_reason,
+            "stop_sequence": None,
+            "usage": _usage(input_tokens, reply.output_tokens),
+        }
+    ).encode()
+
+
+def sse(event: str, data: Mapping[str, Any]) -> bytes:
+    """One server-sent event, framed as the API frames it."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def stream_events(message_id: str, model: str, reply: Reply, input_tokens: int) -> tuple[list[bytes], int]:
+    """Every SSE event of a streamed reply, in order, and the index of the first content delta.
+
+    message_start, content_block_start, ping, content_block_delta ..., content_block_stop, message_delta,
+    message_stop — as the Messages streaming API sends them.
+    """
+    start: dict[str, Any] = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": _usage(input_tokens, 1),
+    }
+    events = [sse("message_start", {"type": "message_start", "message": start})]
+    deltas: Sequence[dict[str, Any]]
+    if reply.tool is not None:
+        call_id, name, args = reply.tool
+        block: dict[str, Any] = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+        text = json.dumps(args)
+        chunks = [text[i : i + 12] for i in range(0, len(text), 12)] or [""]
+        deltas = [{"type": "input_json_delta", "partial_json": c} for c in chunks]
+    else:
+        block = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in reply.pieces]
+    events.append(sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}))
+    events.append(sse("ping", {"type": "ping"}))
+    first_delta = len(events)
+    events.extend(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}) for d in deltas)
+    events.append(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    events.append(
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": reply.output_tokens},
+            },
+        )
+    )
+    events.append(sse("message_stop", {"type": "message_stop"}))
+    return events, first_delta
