@@ -459,7 +459,7 @@ _CERT_MARKERS = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "self
 
 
 def _classify_ssl(exc: ssl.SSLError) -> Failure:
-    text = f"{exc.reason or ''} {exc}"
+    text = f"{getattr(exc, 'reason', None) or ''} {exc}"
     if isinstance(exc, ssl.SSLCertVerificationError) or any(m in text for m in _CERT_MARKERS):
         return Failure.of(FailureKind.CERTIFICATE, message=str(exc))
     if any(m in text for m in _TLS_VERSION_MARKERS):

@@ -1,0 +1,61 @@
+"""The policy's knobs: one frozen dataclass shared by the client, the gateway and the doctor's report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Policy", "RetryBudget"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryBudget:
+    """How much retrying is allowed when failures look systemic.
+
+    Over a sliding `window` (seconds), retries may number at most `ratio` × the first attempts seen in it, and never
+    fewer than `min_retries` (so a quiet client can always retry). With the default ratio of 1.0 a storm of failures
+    at most doubles the load on the upstream, where per-call retries alone would multiply it by `max_retries + 1`.
+    """
+
+    ratio: float = 1.0
+    min_retries: int = 10
+    window: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.ratio < 0 or self.min_retries < 0 or self.window <= 0:
+            raise ValueError("RetryBudget needs ratio >= 0, min_retries >= 0 and window > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The one resilience policy: backoff, retry-after cap, circuit breaker, retry budget, deadline.
+
+    - `max_retries`: retries after the first attempt.
+    - `backoff_initial` / `backoff_max`: exponential backoff bounds in seconds, with full jitter.
+    - `max_retry_after`: a server asking for a longer wait is not waited for; the call fails at once with the SDK's
+      own error, which carries the wait.
+    - `breaker_failures` consecutive failures open the breaker of an upstream for `breaker_cooldown` seconds;
+      then one half-open probe decides.
+    - `retry_budget`: see `RetryBudget`; None switches the budget off.
+    - `deadline`: total seconds for one call, its retries and waits included (None: only the SDK timeout bounds it).
+    """
+
+    max_retries: int = 4
+    backoff_initial: float = 1.0
+    backoff_max: float = 10.0
+    max_retry_after: float = 60.0
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+    retry_budget: RetryBudget | None = field(default_factory=RetryBudget)
+    deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if self.backoff_initial < 0 or self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff needs 0 <= backoff_initial <= backoff_max")
+        if self.max_retry_after < 0:
+            raise ValueError("max_retry_after must be >= 0")
+        if self.breaker_failures < 1 or self.breaker_cooldown < 0:
+            raise ValueError("breaker needs breaker_failures >= 1 and breaker_cooldown >= 0")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ValueError("deadline must be > 0 seconds, or None")
