@@ -2,12 +2,21 @@
 
 from claudewire._errors import CircuitOpenError, ClaudewireError, Failure, FailureKind, classify
 from claudewire._secrets import redact
+from claudewire.client import Anthropic, AsyncAnthropic
+from claudewire.policy import BreakerState, Hooks, Policy, PolicyEngine, RetryBudget
 
 __all__ = [
+    "Anthropic",
+    "AsyncAnthropic",
+    "BreakerState",
     "CircuitOpenError",
     "ClaudewireError",
     "Failure",
     "FailureKind",
+    "Hooks",
+    "Policy",
+    "PolicyEngine",
+    "RetryBudget",
     "classify",
     "redact",
 ]

@@ -1,0 +1,320 @@
+"""`claudewire.Anthropic` and `claudewire.AsyncAnthropic`: the official SDK clients with one resilience policy.
+
+They are subclasses of `anthropic.Anthropic` / `anthropic.AsyncAnthropic` with the same constructor plus
+``policy=`` (and ``hooks=``). The policy runs as the outermost middleware through the SDK's public middleware API,
+never by patching the SDK, and it is the ONE retry loop: the SDK's own ``max_retries`` is set to 0 underneath, so a
+call makes at most ``policy.max_retries + 1`` attempts, not (SDK retries + 1) × (ours + 1).
+
+When the policy gives up, the last answer goes back to the SDK unchanged and the SDK raises its own exception class
+(`anthropic.RateLimitError`, `anthropic.BadRequestError`, `anthropic.APIConnectionError` ...). The only exception
+claudewire adds is `CircuitOpenError` (a subclass of `anthropic.APIConnectionError`), raised without touching the
+network while the breaker of the upstream is open.
+
+Sync and async share one generator (`_PolicyMiddleware._flow`) that decides; the two drivers only do the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import anthropic
+import httpx2
+from anthropic import APIRequest, AsyncCallNext, CallNext, Middleware, MiddlewareInput, NotGiven
+from anthropic._response import BaseAPIResponse
+
+from claudewire._errors import CircuitOpenError, Failure, classify
+from claudewire.policy import DecisionAction, GateAction, Hooks, Policy, PolicyEngine, upstream_key
+
+__all__ = ["Anthropic", "AsyncAnthropic"]
+
+
+# --- the steps the decision generator asks its driver to perform ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Sleep:
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    request: APIRequest
+
+
+@dataclass(frozen=True, slots=True)
+class _Discard:
+    response: BaseAPIResponse[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one attempt produced: an answer (with its body read when it is an error) or a connection error."""
+
+    response: Any = None
+    body: bytes | None = None
+    error: anthropic.APIConnectionError | None = None
+
+
+_Step = _Sleep | _Attempt | _Discard
+_Flow = Generator[_Step, _Outcome | None, Any]
+
+
+class _PolicyMiddleware(Middleware):
+    """Runs every attempt of a call through the policy engine; one instance per client, engines shared by copies."""
+
+    def __init__(self, engine: PolicyEngine, policy: Policy) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.upstream = ""
+        self.base_url = ""
+
+    def bind(self, base_url: str) -> None:
+        """Attach to the client's base URL: its scheme, host and port name the breaker."""
+        self.base_url = base_url.rstrip("/")
+        self.upstream = upstream_key(base_url)
+
+    def _flow(self, request: APIRequest) -> _Flow:
+        call = self.engine.start(self.upstream, policy=self.policy)
+        finished = False
+        try:
+            while True:
+                gate = call.gate()
+                if gate.action is GateAction.WAIT:
+                    yield _Sleep(gate.delay)
+                    continue
+                if gate.action is GateAction.REJECT:
+                    failure = gate.failure
+                    assert failure is not None
+                    finished = True
+                    raise CircuitOpenError(
+                        upstream=self.upstream,
+                        retry_after=failure.retry_after or 0.0,
+                        request=httpx2.Request(request.method.upper(), self.base_url + request.url),
+                    )
+                attempt = APIRequest(
+                    options=request.options,
+                    cast_to=request.cast_to,
+                    stream=request.stream,
+                    stream_cls=request.stream_cls,
+                    retries_taken=call.attempts - 1,
+                )
+                left = call.remaining()
+                if left is not None:
+                    attempt = attempt.copy(timeout=left)
+                outcome = yield _Attempt(attempt)
+                assert outcome is not None
+                failure, headers = self._judge(outcome)
+                decision = call.record(failure, headers)
+                if decision.action is not DecisionAction.RETRY:
+                    finished = True
+                    if outcome.error is not None:
+                        raise outcome.error
+                    return outcome.response
+                if outcome.response is not None:
+                    yield _Discard(outcome.response)
+                yield _Sleep(decision.delay)
+        finally:
+            if not finished:
+                call.cancel()  # interrupted mid-attempt or mid-wait: free a half-open probe we may hold
+
+    @staticmethod
+    def _judge(outcome: _Outcome) -> tuple[Failure | None, httpx2.Headers | None]:
+        if outcome.error is not None:
+            return classify(outcome.error), None
+        response = outcome.response
+        if not isinstance(response, BaseAPIResponse):
+            return None, None  # an inner middleware answered with a materialised value
+        status = response.status_code
+        return classify(status, headers=response.headers, body=outcome.body), response.headers
+
+    # --- the sync driver -------------------------------------------------------------------------------------------
+
+    def handle(self, request: APIRequest, call_next: CallNext) -> Any:
+        flow = self._flow(request)
+        result: _Outcome | None = None
+        try:
+            while True:
+                try:
+                    step = flow.send(result)
+                except StopIteration as stop:
+                    return stop.value
+                result = None
+                if isinstance(step, _Sleep):
+                    time.sleep(step.delay)
+                elif isinstance(step, _Discard):
+                    step.response.http_response.close()
+                else:
+                    result = self._attempt(call_next, step.request)
+        finally:
+            flow.close()
+
+    @staticmethod
+    def _attempt(call_next: CallNext, request: APIRequest) -> _Outcome:
+        try:
+            response = call_next(request)
+        except anthropic.APIConnectionError as exc:
+            return _Outcome(error=exc)
+        if isinstance(response, BaseAPIResponse) and not response.http_response.is_success:
+            return _Outcome(response=response, body=response.http_response.read())
+        return _Outcome(response=response)
+
+    # --- the async driver ------------------------------------------------------------------------------------------
+
+    async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> Any:
+        flow = self._flow(request)
+        result: _Outcome | None = None
+        try:
+            while True:
+                try:
+                    step = flow.send(result)
+                except StopIteration as stop:
+                    return stop.value
+                result = None
+                if isinstance(step, _Sleep):
+                    await asyncio.sleep(step.delay)
+                elif isinstance(step, _Discard):
+                    await step.response.http_response.aclose()
+                else:
+                    result = await self._attempt_async(call_next, step.request)
+        finally:
+            flow.close()
+
+    @staticmethod
+    async def _attempt_async(call_next: AsyncCallNext, request: APIRequest) -> _Outcome:
+        try:
+            response = await call_next(request)
+        except anthropic.APIConnectionError as exc:
+            return _Outcome(error=exc)
+        if isinstance(response, BaseAPIResponse) and not response.http_response.is_success:
+            return _Outcome(response=response, body=await response.http_response.aread())
+        return _Outcome(response=response)
+
+
+def _policy_middleware(
+    middleware: Sequence[MiddlewareInput] | None,
+    policy: Policy | None,
+    max_retries: int | None,
+    hooks: Hooks | None,
+) -> tuple[_PolicyMiddleware, list[MiddlewareInput]]:
+    """The policy middleware for a new client, and the user's middleware without any earlier policy middleware.
+
+    A client made by `copy()` finds its parent's policy middleware in the list and shares its engine (breakers,
+    rate-limit state, retry budget), so copies and `with_options` never reset the circuit.
+    """
+    rest = [m for m in (middleware or ()) if not isinstance(m, _PolicyMiddleware)]
+    inherited = next((m for m in (middleware or ()) if isinstance(m, _PolicyMiddleware)), None)
+    if inherited is not None:
+        return _PolicyMiddleware(inherited.engine, policy or inherited.policy), rest
+    base = policy or Policy()
+    if max_retries is not None:
+        base = replace(base, max_retries=max_retries)
+    return _PolicyMiddleware(PolicyEngine(base, hooks=hooks), base), rest
+
+
+def _copy_middleware(
+    current: _PolicyMiddleware,
+    middleware: Sequence[MiddlewareInput],
+    policy: Policy | None,
+    max_retries: int | NotGiven,
+) -> list[MiddlewareInput]:
+    new_policy = policy or current.policy
+    if not isinstance(max_retries, NotGiven):
+        new_policy = replace(new_policy, max_retries=max_retries)
+    rest = [m for m in middleware if not isinstance(m, _PolicyMiddleware)]
+    return [_PolicyMiddleware(current.engine, new_policy), *rest]
+
+
+class Anthropic(anthropic.Anthropic):
+    """`anthropic.Anthropic` with claudewire's policy: same constructor, plus `policy` and `hooks`.
+
+    `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy | None = None,
+        hooks: Hooks | None = None,
+        max_retries: int | None = None,
+        middleware: Sequence[MiddlewareInput] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks)
+        super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
+        guard.bind(str(self.base_url))
+        self._claudewire = guard
+
+    @property
+    def policy(self) -> Policy:
+        """The policy this client applies to every call."""
+        return self._claudewire.policy
+
+    @property
+    def policy_engine(self) -> PolicyEngine:
+        """The engine holding this client's breakers and budget (shared with its copies)."""
+        return self._claudewire.engine
+
+    def copy(  # type: ignore[override]
+        self,
+        *,
+        policy: Policy | None = None,
+        max_retries: int | NotGiven = anthropic.NOT_GIVEN,
+        middleware: Sequence[MiddlewareInput] | NotGiven = anthropic.NOT_GIVEN,
+        **kwargs: Any,
+    ) -> Anthropic:
+        """A copy with some options changed (see `anthropic.Anthropic.copy`); it shares this client's breakers."""
+        base = self._middleware if isinstance(middleware, NotGiven) else middleware
+        merged = _copy_middleware(self._claudewire, base, policy, max_retries)
+        return super().copy(middleware=merged, **kwargs)
+
+    with_options = copy  # type: ignore[assignment]
+
+
+class AsyncAnthropic(anthropic.AsyncAnthropic):
+    """`anthropic.AsyncAnthropic` with claudewire's policy: same constructor, plus `policy` and `hooks`.
+
+    `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy | None = None,
+        hooks: Hooks | None = None,
+        max_retries: int | None = None,
+        middleware: Sequence[MiddlewareInput] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks)
+        super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
+        guard.bind(str(self.base_url))
+        self._claudewire = guard
+
+    @property
+    def policy(self) -> Policy:
+        """The policy this client applies to every call."""
+        return self._claudewire.policy
+
+    @property
+    def policy_engine(self) -> PolicyEngine:
+        """The engine holding this client's breakers and budget (shared with its copies)."""
+        return self._claudewire.engine
+
+    def copy(  # type: ignore[override]
+        self,
+        *,
+        policy: Policy | None = None,
+        max_retries: int | NotGiven = anthropic.NOT_GIVEN,
+        middleware: Sequence[MiddlewareInput] | NotGiven = anthropic.NOT_GIVEN,
+        **kwargs: Any,
+    ) -> AsyncAnthropic:
+        """A copy with some options changed (see `anthropic.AsyncAnthropic.copy`); it shares this client's breakers."""
+        base = self._middleware if isinstance(middleware, NotGiven) else middleware
+        merged = _copy_middleware(self._claudewire, base, policy, max_retries)
+        return super().copy(middleware=merged, **kwargs)
+
+    with_options = copy  # type: ignore[assignment]
