@@ -1,0 +1,175 @@
+"""How a gateway is set up: address, upstream, limits, timeouts, client tokens and the policy.
+
+`GatewayConfig.from_toml` reads a ``claudewire.toml`` (stdlib tomllib): the flags' fields at the top level or in a
+``[proxy]`` table, the policy's fields in ``[policy]`` (and ``[policy.retry_budget]``)::
+
+    [proxy]
+    host = "127.0.0.1"
+    port = 8787
+    upstream = "https://api.anthropic.com"
+    tokens_file = "/etc/claudewire/tokens"   # one token a line; or tokens = ["..."]
+    max_concurrency = 256
+    [policy]
+    max_retries = 4
+    breaker_cooldown = 30.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claudewire.policy import Policy, RetryBudget
+
+__all__ = ["ConfigError", "GatewayConfig", "is_loopback"]
+
+
+class ConfigError(ValueError):
+    """A gateway configuration that cannot work; the message says which field and why."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Everything `claudewire proxy` needs.
+
+    - `tokens`: client tokens; when any is set the gateway holds the upstream key (`upstream_key`, default env
+      ``ANTHROPIC_API_KEY``) and clients must present a token as ``x-api-key`` or ``Authorization: Bearer``.
+    - `body_limit`: largest request body in bytes (over it: 413 ``request_too_large``).
+    - `max_concurrency` upstream requests at once, `max_queue` more waiting; beyond that: 529 ``overloaded_error``.
+    - `connect_timeout`, `read_timeout` (to the response head, and between chunks of a non-streamed body),
+      `idle_timeout` (a stream with no bytes, pings included, that long ends with an SSE ``error`` event).
+    - `hold_first_delta`: hold a stream's ``message_start``/``ping`` until its first delta so an ``overloaded_error``
+      before it is retried invisibly.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8787
+    upstream: str = "https://api.anthropic.com"
+    workers: int = 1
+    allow_open: bool = False
+    tokens: tuple[str, ...] = ()
+    upstream_key: str | None = None
+    body_limit: int = 32 * 1024 * 1024
+    max_concurrency: int = 256
+    max_queue: int = 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 600.0
+    idle_timeout: float = 60.0
+    hold_first_delta: bool = True
+    access_log: str | None = "-"
+    policy: Policy = field(default_factory=Policy)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is outside 0..65535")
+        if self.workers < 1:
+            raise ConfigError("workers must be >= 1")
+        if not self.upstream.startswith(("http://", "https://")):
+            raise ConfigError(f"upstream must start with http:// or https://, got {self.upstream!r}")
+        if self.body_limit < 1 or self.max_concurrency < 1 or self.max_queue < 0:
+            raise ConfigError("body_limit and max_concurrency must be >= 1, max_queue >= 0")
+        if min(self.connect_timeout, self.read_timeout, self.idle_timeout) <= 0:
+            raise ConfigError("timeouts must be > 0 seconds")
+        if not is_loopback(self.host) and not self.tokens and not self.allow_open:
+            raise ConfigError(
+                f"binding {self.host} exposes your upstream key to the network: set client tokens "
+                "(tokens / tokens_file) or pass --allow-open if this is really what you want"
+            )
+        if self.tokens and not self.upstream_key:
+            raise ConfigError(
+                "client tokens are set but there is no upstream key: set ANTHROPIC_API_KEY or upstream_key"
+            )
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients put in ANTHROPIC_BASE_URL."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def replace(self, **changes: Any) -> GatewayConfig:
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> GatewayConfig:
+        """Read `path`; `overrides` (the command line's flags) win over the file."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+        return cls.from_mapping(data, **overrides)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], **overrides: Any) -> GatewayConfig:
+        """Build from parsed TOML (see the module docstring for the layout)."""
+        data = dict(data)
+        policy_data = data.pop("policy", {})
+        proxy = dict(data.pop("proxy", {}))
+        proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
+        names = {f.name for f in dataclasses.fields(cls)} - {"policy"}
+        unknown = set(proxy) - names - {"tokens_file"}
+        if unknown:
+            raise ConfigError(
+                f"unknown gateway setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}"
+            )
+        tokens = list(proxy.pop("tokens", []))
+        tokens_file = proxy.pop("tokens_file", None)
+        if tokens_file:
+            tokens += read_tokens(tokens_file)
+        if tokens:
+            proxy["tokens"] = tuple(tokens)
+        proxy.update({k: v for k, v in overrides.items() if v is not None})
+        if "tokens" in proxy and "upstream_key" not in proxy:
+            proxy["upstream_key"] = os.environ.get("ANTHROPIC_API_KEY")
+        proxy["policy"] = policy_from_mapping(policy_data)
+        try:
+            return cls(**proxy)
+        except TypeError as exc:
+            raise ConfigError(f"bad gateway setting: {exc}") from exc
+
+
+def read_tokens(path: str | Path) -> list[str]:
+    """Client tokens from a file, one a line (blank lines and ``#`` comments skipped)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read tokens file {path}: {exc.strerror or exc}") from exc
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def policy_from_mapping(data: dict[str, Any]) -> Policy:
+    """A `Policy` from a ``[policy]`` table; unknown fields are an error naming the known ones."""
+    data = dict(data)
+    names = {f.name for f in dataclasses.fields(Policy)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown policy setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+    budget = data.pop("retry_budget", None)
+    try:
+        if isinstance(budget, dict):
+            data["retry_budget"] = RetryBudget(**budget)
+        elif budget is False:
+            data["retry_budget"] = None
+        return Policy(**data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad policy setting: {exc}") from exc

@@ -1,0 +1,178 @@
+"""Running the gateway: sockets, the event loop (uvloop when installed), workers, clean shutdown.
+
+`serve(config)` runs one gateway process until SIGINT/SIGTERM. `run(config)` is what the CLI calls: with
+``workers > 1`` it forks that many processes, each binding the same port with SO_REUSEPORT so the kernel spreads
+connections across them (each worker keeps its own breaker, pool and metrics; scrape each or use one worker per
+port if you need one view). `GatewayThread` runs a gateway in a background thread for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+
+from claudewire.gateway.accesslog import AccessLog
+from claudewire.gateway.app import Gateway
+from claudewire.gateway.config import GatewayConfig
+
+__all__ = ["GatewayThread", "bind", "new_event_loop", "run", "serve"]
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when it is installed (the ``fast`` extra), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on `host`:`port` (port 0: a free one)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(addr)
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    config: GatewayConfig,
+    *,
+    sock: socket.socket | None = None,
+    ready: Callable[[Gateway, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until `stop` is set or SIGINT/SIGTERM arrives; `ready(gateway, port)` is called once listening."""
+    loop = asyncio.get_running_loop()
+    gateway = Gateway(config, access_log=AccessLog.open(config.access_log))
+    sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
+    server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)
+    stop = stop or asyncio.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready(gateway, sock.getsockname()[1])
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        gateway.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 1.0)
+        if gateway.access_log is not None:
+            gateway.access_log.close()
+
+
+def _run_one(config: GatewayConfig, ready: Callable[[Gateway, int], None] | None) -> None:
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(serve(config, ready=ready))
+    finally:
+        loop.close()
+
+
+def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None = None) -> None:
+    """Run the gateway in this process, or fork `config.workers` processes sharing the port (SO_REUSEPORT)."""
+    if config.workers == 1:
+        _run_one(config, ready)
+        return
+    children: list[int] = []
+    for index in range(config.workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                _run_one(config, ready if index == 0 else None)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    status = 0
+    for child in children:
+        while True:
+            try:
+                _, code = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        status = status or os.waitstatus_to_exitcode(code)
+    if status:
+        sys.exit(status)
+
+
+class GatewayThread:
+    """A gateway on 127.0.0.1:0 in a background thread (tests, benchmarks): `.base_url`, `.gateway`, `.stop()`."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config.replace(port=0) if config.port else config
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.gateway: Gateway | None = None
+        self.port = 0
+        self._thread = threading.Thread(target=self._main, name="claudewire-gateway", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give clients as base_url / ANTHROPIC_BASE_URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _ready(self, gateway: Gateway, port: int) -> None:
+        self.gateway, self.port = gateway, port
+        self._started.set()
+
+    def _main(self) -> None:
+        loop = self._loop = new_event_loop()
+        self._stop = asyncio.Event()
+        try:
+            loop.run_until_complete(serve(self.config, ready=self._ready, stop=self._stop))
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._started.set()
+        finally:
+            loop.close()
+
+    def start(self, timeout: float = 10.0) -> GatewayThread:
+        """Start serving; returns once the port is open."""
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("the gateway did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"the gateway failed to start: {self._error}") from self._error
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and join the thread."""
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> GatewayThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,199 @@
+"""Prometheus metrics for claudewire: one set of families shared by the gateway and the resilient client.
+
+`Metrics` is a policy `Hooks` listener (attempts, retries, give-ups, breaker state, rate-limit headroom) plus a few
+calls for what only the caller knows (a finished request, its tokens, in-flight count). Every family lives in its
+own `CollectorRegistry` unless one is given, so several instances (tests, several gateways) never collide.
+
+Label values are bounded by construction: routes come from a fixed list, status as a class (``2xx``), error kinds
+from `FailureKind`, upstreams from configuration (``scheme://host:port``), models capped at `max_models` distinct
+values (then ``other``). Never a key, a request id or a raw path. Children are cached per label set so a request
+costs a few dictionary lookups and lock-free-ish increments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from claudewire._errors import Failure
+from claudewire.policy import BreakerState, Hooks
+
+__all__ = ["CONTENT_TYPE", "ROUTES", "Metrics", "route_of"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The content type of `Metrics.render()`."""
+
+ROUTES: tuple[str, ...] = ("messages", "count_tokens", "batches", "models", "files", "other")
+"""Every value the ``route`` label takes."""
+
+_BREAKER_VALUE = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+def route_of(path: str) -> str:
+    """The bounded ``route`` label of an API path (``/v1/messages/count_tokens`` → ``count_tokens``)."""
+    if path.startswith("/v1/messages"):
+        if len(path) == 12 or path[12] == "?":
+            return "messages"
+        if path.startswith("/v1/messages/count_tokens"):
+            return "count_tokens"
+        if path.startswith("/v1/messages/batches"):
+            return "batches"
+        return "other"
+    if path.startswith("/v1/models"):
+        return "models"
+    if path.startswith("/v1/files"):
+        return "files"
+    return "other"
+
+
+class Metrics(Hooks):
+    """The claudewire metric families, fed by the policy's hooks and by `observe_request` / `add_tokens`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, max_models: int = 64) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "claudewire_requests",
+            "Requests answered, by route, status class and error kind (none on success).",
+            ("route", "status_class", "error_kind"),
+            registry=r,
+        )
+        self.duration = Histogram(
+            "claudewire_request_duration_seconds",
+            "Time from request to the end of the response, retries included.",
+            ("route",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttfb = Histogram(
+            "claudewire_time_to_first_byte_seconds",
+            "Time from request to the first response byte sent to the caller (for streams: the first event).",
+            ("route",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.attempts = Counter(
+            "claudewire_upstream_attempts",
+            "Attempts sent upstream, by outcome (ok or the failure kind).",
+            ("upstream", "outcome"),
+            registry=r,
+        )
+        self.retries = Counter(
+            "claudewire_upstream_retries",
+            "Retries scheduled, by the failure kind that caused them.",
+            ("upstream", "reason"),
+            registry=r,
+        )
+        self.give_ups = Counter(
+            "claudewire_upstream_give_ups",
+            "Calls that ended failed, by the last failure kind.",
+            ("upstream", "reason"),
+            registry=r,
+        )
+        self.breaker = Gauge(
+            "claudewire_breaker_state",
+            "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open.",
+            ("upstream",),
+            registry=r,
+        )
+        self.ratelimit_remaining = Gauge(
+            "claudewire_ratelimit_remaining",
+            "Last anthropic-ratelimit-*-remaining value reported by the upstream, by bucket family.",
+            ("upstream", "family"),
+            registry=r,
+        )
+        self.ratelimit_wait = Counter(
+            "claudewire_ratelimit_wait_seconds",
+            "Seconds requests were held because the upstream said a rate-limit bucket was empty.",
+            ("upstream",),
+            registry=r,
+        )
+        self.in_flight = Gauge("claudewire_in_flight_requests", "Requests being answered now.", registry=r)
+        self.tokens = Counter(
+            "claudewire_tokens",
+            "Tokens reported in usage, by model and kind (input, output, cache_read, cache_creation).",
+            ("model", "kind"),
+            registry=r,
+        )
+        self._max_models = max_models
+        self._models: set[str] = set()
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    # --- cached children: one dict lookup per update after the first -------------------------------------------
+    def _child(self, family: Any, *labels: str) -> Any:
+        key = (id(family), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*labels)
+        return child
+
+    def _model(self, model: str | None) -> str:
+        if not model:
+            return "unknown"
+        if model in self._models:
+            return model
+        if len(self._models) >= self._max_models or len(model) > 100:
+            return "other"
+        self._models.add(model)
+        return model
+
+    # --- what the caller reports -----------------------------------------------------------------------------------
+    def observe_request(
+        self, route: str, status: int, error_kind: str, duration: float, ttfb: float | None = None
+    ) -> None:
+        """One request answered: `status` (its class is the label), `error_kind` ('' on success), timings."""
+        status_class = _STATUS_CLASS.get(status // 100, "other")
+        self._child(self.requests, route, status_class, error_kind or "none").inc()
+        self._child(self.duration, route).observe(duration)
+        if ttfb is not None:
+            self._child(self.ttfb, route).observe(ttfb)
+
+    def add_tokens(
+        self, model: str | None, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_creation: int = 0
+    ) -> None:
+        """Tokens from one response's ``usage`` (for cost), labelled by model."""
+        name = self._model(model)
+        if input_tokens:
+            self._child(self.tokens, name, "input").inc(input_tokens)
+        if output_tokens:
+            self._child(self.tokens, name, "output").inc(output_tokens)
+        if cache_read:
+            self._child(self.tokens, name, "cache_read").inc(cache_read)
+        if cache_creation:
+            self._child(self.tokens, name, "cache_creation").inc(cache_creation)
+
+    def render(self) -> bytes:
+        """The text exposition of every family (content type `CONTENT_TYPE`)."""
+        return generate_latest(self.registry)
+
+    # --- policy hooks ------------------------------------------------------------------------------------------------
+    def on_attempt_end(self, upstream: str, attempt: int, failure: Failure | None, elapsed: float) -> None:
+        """Count the attempt by outcome."""
+        self._child(self.attempts, upstream, "ok" if failure is None else str(failure.kind)).inc()
+
+    def on_retry(self, upstream: str, attempt: int, delay: float, failure: Failure) -> None:
+        """Count the retry by the failure kind that caused it."""
+        self._child(self.retries, upstream, str(failure.kind)).inc()
+
+    def on_give_up(self, upstream: str, attempt: int, failure: Failure, reason: str) -> None:
+        """Count a call that ended failed, by its last failure kind."""
+        self._child(self.give_ups, upstream, str(failure.kind)).inc()
+
+    def on_breaker_change(self, upstream: str, old: BreakerState, new: BreakerState) -> None:
+        """Publish the breaker's new state."""
+        self._child(self.breaker, upstream).set(_BREAKER_VALUE[new])
+
+    def on_ratelimit_wait(self, upstream: str, delay: float) -> None:
+        """Add the hold time."""
+        self._child(self.ratelimit_wait, upstream).inc(delay)
+
+    def on_ratelimit(self, upstream: str, family: str, remaining: float) -> None:
+        """Publish the remaining headroom of one bucket family."""
+        self._child(self.ratelimit_remaining, upstream, family).set(remaining)
+
+    def register_upstream(self, upstream: str) -> None:
+        """Show the breaker of `upstream` as closed before its first call (so dashboards see it at once)."""
+        self._child(self.breaker, upstream).set(0.0)
