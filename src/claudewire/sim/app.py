@@ -140,15 +140,19 @@ class SimApp:
             skew = decision.skew or self.config.clock_skew
             if skew:
                 headers["Date"] = email.utils.formatdate(time.time() + skew, usegmt=True)
+            key = ""
             try:
                 key = self._authenticate(request)
                 check_version(request.headers.get("anthropic-version"))
                 if bad is not None:
                     raise bad
                 if terminal is not None:
+                    self._admit(key, 0, False, headers)
                     return self._status_fault(terminal, headers, rid)
                 return await endpoint(request, body, rid, _Ctx(decision, headers, key))
             except ApiError as exc:
+                if key and "anthropic-ratelimit-requests-limit" not in headers:
+                    self._admit(key, 0, False, headers)  # every answer to a known key reports its limits
                 return self._error(exc.status, exc.error_type, exc.message, headers, rid)
 
         return handle

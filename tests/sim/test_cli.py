@@ -1,0 +1,88 @@
+"""`claudewire sim` as a user runs it: a real process, its printed URL, Ctrl-C and SIGTERM, bad flags."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+import anthropic
+import pytest
+
+from tests.conftest import SIM_KEY, SIM_MODEL
+
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudewire", "sim", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"sim exited early: {proc.stderr.read() if proc.stderr else ''}")
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    match = re.search(r"export ANTHROPIC_BASE_URL=(\S+)", "".join(lines))
+    assert match is not None
+    return proc, match.group(1), lines
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_and_stops_cleanly(sig: signal.Signals) -> None:
+    """The CLI prints the base URL, serves the SDK with the requested fault, and exits 0 on SIGINT or SIGTERM."""
+    proc, base_url, lines = start("--fault", "529:1.0,count=1", "--seed", "3")
+    try:
+        c = anthropic.Anthropic(base_url=base_url, api_key=SIM_KEY, max_retries=0)
+        with pytest.raises(anthropic.OverloadedError):
+            c.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO)
+        assert c.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO).content
+    finally:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "stopped after 2 request(s)" in out
+    assert "faults: 529:1,count=1" in lines[0]
+
+
+def test_cli_tls_prints_the_ca_and_redacts_keys() -> None:
+    """--tls prints an SSL_CERT_FILE export; --api-key values are shown redacted, never in full."""
+    key = "sk-ant-api03-secretsecretsecret-WXYZ"
+    proc, base_url, lines = start("--tls", "--api-key", key)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    text = "".join(lines) + out
+    assert base_url.startswith("https://")
+    assert re.search(r"export SSL_CERT_FILE=\S+\.pem", text)
+    assert key not in text and "WXYZ" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--fault", "bogus"], "unknown fault 'bogus'"), (["--profile", "nope"], "nope"), (["--port", "70000"], "70000")],
+)
+def test_cli_rejects_bad_flags(args: list[str], message: str) -> None:
+    """Bad flags exit non-zero with a message saying what is wrong."""
+    result = subprocess.run(
+        [sys.executable, "-m", "claudewire", "sim", *args], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_cli_help_teaches_profiles_and_grammar() -> None:
+    """--help lists the profiles with their faults, the grammar and examples."""
+    result = subprocess.run(
+        [sys.executable, "-m", "claudewire", "sim", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0
+    for needle in ("corporate-proxy", "captive-portal", "KIND[:RATE]", "midstream_error:1.0,after=3", "--seed"):
+        assert needle in result.stdout
