@@ -249,3 +249,13 @@ def test_async_dead_upstream_opens_the_breaker() -> None:
             await client.close()
 
     asyncio.run(main())
+
+
+def test_deadline_bounds_a_stalled_call() -> None:
+    """A per-call deadline cuts a stalled upstream short: the SDK's timeout error, no retry past the deadline."""
+    with run_sim(faults=["stall"], seed=1) as sim:
+        client = _client(sim.base_url, Policy(deadline=0.5, backoff_initial=0.001, backoff_max=0.005))
+        started = time.monotonic()
+        with pytest.raises(anthropic.APITimeoutError):
+            client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+        assert time.monotonic() - started < 5
