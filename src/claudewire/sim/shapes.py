@@ -5,6 +5,7 @@ Pure functions: nothing here touches a socket or a clock.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -161,10 +162,14 @@ def build_reply(body: Mapping[str, Any], reply_tokens: int, request_number: int)
         return Reply((), "tool_use", (call_id, str(tool.get("name", "tool")), _sample_input(tool.get("input_schema"))))
     max_tokens = body.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else reply_tokens
-    n = min(reply_tokens, limit)
+    return _text_reply(min(reply_tokens, limit), limit < reply_tokens)
+
+
+@functools.lru_cache(maxsize=64)
+def _text_reply(n: int, truncated: bool) -> Reply:
     words = [_WORDS[i % len(_WORDS)] for i in range(n)]
     pieces = tuple(w if i == 0 else " " + w for i, w in enumerate(words))
-    return Reply(pieces, "max_tokens" if limit < reply_tokens else "end_turn")
+    return Reply(pieces, "max_tokens" if truncated else "end_turn")
 
 
 def _content(reply: Reply) -> list[dict[str, Any]]:
