@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 
 import anthropic
 import pytest
 
+from claudewire.sim import FaultKind
 from tests.conftest import SIM_KEY, SIM_MODEL
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -86,3 +88,29 @@ def test_cli_help_teaches_profiles_and_grammar() -> None:
     assert result.returncode == 0
     for needle in ("corporate-proxy", "captive-portal", "KIND[:RATE]", "midstream_error:1.0,after=3", "--seed"):
         assert needle in result.stdout
+
+
+def test_every_fault_kind_is_reachable_by_flag() -> None:
+    """The CLI accepts every fault kind as --fault (shown back in its start line), plus the documented keys."""
+    specs = [f"{kind.value}:0" for kind in FaultKind]
+    specs += ["429:0,retry_after=none", "latency:0,ms=100-500", "cut:0,after=2,count=1,path=/v1/messages"]
+    proc, _, lines = start(*[arg for spec in specs for arg in ("--fault", spec)])
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    for kind in FaultKind:
+        assert f" {kind.value}:0" in lines[0] or f"faults: {kind.value}:0" in lines[0]
+    assert "retry_after=none" in lines[0] and "ms=100-500" in lines[0] and "path=/v1/messages" in lines[0]
+
+
+def test_cli_port_in_use_is_a_clear_error() -> None:
+    """A port already taken exits 2 saying it cannot listen there."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(port)], capture_output=True, text=True, timeout=30
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from claudewire.sim.app import SimApp
+from claudewire.sim.catalogue import Catalogue
 from claudewire.sim.config import SimConfig
 from claudewire.sim.faults import FaultSpec
 from claudewire.sim.stats import RequestRecord, Stats
@@ -55,6 +56,11 @@ class SimServer:
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # a listen-all host is reached locally
         host = f"[{host}]" if ":" in host else host
         return f"{'https' if self.config.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The models this simulator serves (`Catalogue.replacement_for` names a current one)."""
+        return self.app.catalogue
 
     @property
     def requests(self) -> list[RequestRecord]:
