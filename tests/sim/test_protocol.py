@@ -124,3 +124,9 @@ def test_models_pagination(sim: SimServer) -> None:
     assert [m["id"] for m in before["data"]] == [m["id"] for m in first["data"]]
     for model in first["data"]:
         assert {"lifecycle", "deprecated_at", "retires_at", "max_input_tokens", "max_tokens"} <= set(model)
+
+
+def test_oversized_body_is_request_too_large(sim: SimServer) -> None:
+    """A body over 32 MB is answered 413 request_too_large in the API's error shape."""
+    answer = httpx2.post(sim.base_url + "/v1/messages", headers=HEADERS, content=b"x" * (32 * 1024 * 1024 + 1))
+    assert_error(answer, 413, "request_too_large")

@@ -113,15 +113,17 @@ class SimApp:
         async def handle(request: web.Request) -> web.StreamResponse:
             n = next(self._ids)
             rid = f"req_sim{self._prefix}{n:012d}"
-            raw = await request.read() if request.can_read_body else b""
+            path = request.path
             body: Mapping[str, Any] | None = None
             bad: ApiError | None = None
-            if request.method == "POST":
-                try:
+            try:
+                raw = await request.read() if request.can_read_body else b""
+                if request.method == "POST" and path.startswith("/v1/messages"):
                     body = parse_json(raw)
-                except ApiError as exc:
-                    bad = exc
-            path = request.path
+            except ApiError as exc:
+                bad = exc
+            except web.HTTPRequestEntityTooLarge:
+                bad = ApiError(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
             streaming = body is not None and body.get("stream") is True and path == "/v1/messages"
             decision = self.plan.decide(path, streaming)
             self.stats.record(
