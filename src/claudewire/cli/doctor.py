@@ -1,0 +1,112 @@
+"""`claudewire doctor`: check every layer between you and the Claude API and print what to fix."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+
+import click
+from rich.console import Console
+
+from claudewire.doctor import Profile, Report, Settings, render_json, render_markdown, render_terminal, run
+
+_SIM_KEY = "sk-ant-sim-doctor-key"
+
+_EPILOG = """\b
+Checks, in order: config proxy dns tcp tls certificate http clock auth version model ratelimit messages
+streaming, and http2 with --profile cursor. Exit code 0 when nothing failed, 1 when a check failed, 2 for a
+usage error.
+
+\b
+Examples:
+  claudewire doctor --sim                       diagnose the built-in simulator (no key, no network)
+  claudewire doctor                             your setup: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, HTTPS_PROXY ...
+  claudewire doctor --profile claude-code       as Claude Code sees it (NODE_EXTRA_CA_CERTS)
+  claudewire doctor --markdown --no-spend       a report to paste into a support thread, spending no tokens
+"""
+
+
+@contextlib.contextmanager
+def _sim_settings(base: Settings) -> Iterator[Settings]:
+    """Start the simulator (healthy, TLS with its own CA, on 127.0.0.1) and point `base` at it."""
+    from claudewire.sim import Pacing
+    from claudewire.testing import run_sim
+
+    # A light pace (10 ms between tokens) so the streaming check sees a stream spread over time.
+    with run_sim(tls=True, pacing=Pacing(ttft=0.0, per_token=0.01)) as sim:
+        yield dataclasses.replace(
+            base,
+            base_url=sim.base_url,
+            api_key=base.api_key or _SIM_KEY,
+            key_source=base.key_source if base.api_key else "--sim",
+            proxy=dataclasses.replace(base.proxy, url=None, bypassed=None, source=None),
+            ca_file=sim.ca_path,
+            ca_dir=None,
+            node_extra_ca=sim.ca_path,
+            cursor_hosts=(),
+        )
+
+
+@click.command(
+    "doctor", epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
+@click.option("--base-url", metavar="URL", help="API root (default: $ANTHROPIC_BASE_URL or https://api.anthropic.com).")
+@click.option("--api-key", metavar="KEY", help="API key (default: $ANTHROPIC_API_KEY or $ANTHROPIC_AUTH_TOKEN).")
+@click.option("--model", metavar="MODEL", help="Model to check (default: $ANTHROPIC_MODEL or claude-haiku-4-5).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=300),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Bound on each network step; the whole run is bounded by four of them.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice([p.value for p in Profile]),
+    default=Profile.API.value,
+    show_default=True,
+    help="Whose view: the Python SDK (api), Claude Code (NODE_EXTRA_CA_CERTS) or Cursor (adds http2).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--markdown", is_flag=True, help="Print the report as markdown, to paste into a support thread.")
+@click.option("--no-spend", is_flag=True, help="Skip the checks that spend tokens (messages, streaming).")
+@click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
+def doctor(
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    timeout: float,
+    profile: str,
+    as_json: bool,
+    markdown: bool,
+    no_spend: bool,
+    sim: bool,
+) -> None:
+    """Diagnose the connection to the Claude API, layer by layer, with a fix for each failure."""
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown exclude each other: pick one")
+    if sim and base_url:
+        raise click.UsageError("--sim diagnoses the built-in simulator: it cannot be combined with --base-url")
+    settings = Settings.from_env(
+        base_url=base_url, api_key=api_key, model=model, timeout=timeout, profile=profile, spend=not no_spend
+    )
+    if sim:
+        with _sim_settings(settings) as sim_settings:
+            settings = sim_settings
+            report = run(settings)
+    else:
+        report = run(settings)
+    _print(report, settings, as_json=as_json, markdown=markdown)
+    raise SystemExit(report.exit_code)
+
+
+def _print(report: Report, settings: Settings, *, as_json: bool, markdown: bool) -> None:
+    secrets = (settings.api_key,)
+    if as_json:
+        click.echo(render_json(report, secrets))
+    elif markdown:
+        click.echo(render_markdown(report, secrets))
+    else:
+        render_terminal(report, Console(highlight=False), secrets)

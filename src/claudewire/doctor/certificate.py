@@ -1,0 +1,176 @@
+"""The ``certificate`` check: trusted by the client's own trust store, not expired, issued for the host, and by whom.
+
+A chain issued by an unexpected CA means something intercepts TLS (a corporate proxy, an antivirus): the check
+names that CA and says which file to trust — ``SSL_CERT_FILE`` for Python, ``NODE_EXTRA_CA_CERTS`` for Claude Code.
+It never suggests switching verification off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from claudewire.doctor.net import Target
+from claudewire.doctor.result import CheckResult, JSONValue, Status
+from claudewire.doctor.settings import Profile, Settings
+from claudewire.doctor.tls import TlsProbe
+
+__all__ = ["CertInfo", "check_certificate", "interception_fix"]
+
+_EXPIRING_DAYS = 14
+# Public CAs that have issued or may issue api.anthropic.com's certificate; anything else there is an interceptor.
+_PUBLIC_ISSUERS = (
+    "Google Trust Services",
+    "Let's Encrypt",
+    "DigiCert",
+    "Amazon",
+    "Sectigo",
+    "GlobalSign",
+    "Cloudflare",
+    "Entrust",
+    "GoDaddy",
+    "ISRG",
+)
+# OpenSSL verify codes (X509_V_ERR_*)
+_EXPIRED, _NOT_YET_VALID, _HOSTNAME_MISMATCH = 10, 9, 62
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    """The facts of a leaf certificate the report shows."""
+
+    subject: str
+    issuer: str
+    issuer_org: str | None
+    not_after: dt.datetime
+    names: tuple[str, ...]
+
+    @classmethod
+    def from_der(cls, der: bytes) -> CertInfo:
+        """Parse a DER certificate."""
+        cert = x509.load_der_x509_certificate(der)
+
+        def attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+            values = name.get_attributes_for_oid(oid)
+            return str(values[0].value) if values else None
+
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = tuple(str(n) for n in san.get_values_for_type(x509.DNSName)) + tuple(
+                str(ip) for ip in san.get_values_for_type(x509.IPAddress)
+            )
+        except x509.ExtensionNotFound:
+            names = ()
+        issuer_org = attr(cert.issuer, NameOID.ORGANIZATION_NAME)
+        issuer_cn = attr(cert.issuer, NameOID.COMMON_NAME)
+        return cls(
+            subject=attr(cert.subject, NameOID.COMMON_NAME) or cert.subject.rfc4514_string(),
+            issuer=issuer_cn or issuer_org or cert.issuer.rfc4514_string(),
+            issuer_org=issuer_org,
+            not_after=cert.not_valid_after_utc,
+            names=names,
+        )
+
+    @property
+    def issuer_label(self) -> str:
+        """``'CN' (O=org)`` as the report names a CA."""
+        org = f" (O={self.issuer_org})" if self.issuer_org and self.issuer_org != self.issuer else ""
+        return f"'{self.issuer}'{org}"
+
+    def evidence(self) -> dict[str, JSONValue]:
+        """JSON-ready facts."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "issuer_org": self.issuer_org,
+            "not_after": self.not_after.isoformat(),
+            "names": list(self.names),
+        }
+
+
+def interception_fix(issuer: str, profile: Profile) -> str:
+    """What to do when TLS is intercepted by the CA `issuer`: trust it in the file the client reads."""
+    python = (
+        f"SSL_CERT_FILE=/path/to/bundle.pem for Python and the SDK (it replaces the default bundle: append the "
+        f"{issuer} CA to a copy of your system bundle)"
+    )
+    node = f"NODE_EXTRA_CA_CERTS=/path/to/ca.pem for Claude Code and Node (adds the {issuer} CA to its roots)"
+    first, second = (node, python) if profile is Profile.CLAUDE_CODE else (python, node)
+    return (
+        f"Something intercepts TLS with its own CA {issuer}. If that is your organisation's proxy, export its root CA "
+        f"as PEM and trust it: {first}; {second}. Or ask IT to exempt the API host from TLS inspection."
+    )
+
+
+def _days_left(info: CertInfo) -> float:
+    return (info.not_after - dt.datetime.now(dt.UTC)).total_seconds() / 86400
+
+
+def _verified(probe: TlsProbe, target: Target, settings: Settings) -> CheckResult:
+    assert probe.verified is not None
+    der = probe.verified.peer_der
+    evidence: dict[str, JSONValue] = {"trusted": True, "trust_store": settings.trust_source()}
+    if der is None:
+        return CheckResult("certificate", Status.PASS, "trusted", None, evidence, probe.elapsed_ms)
+    info = CertInfo.from_der(der)
+    evidence.update(info.evidence())
+    days = _days_left(info)
+    detail = f"trusted ({settings.trust_source()}): issued by {info.issuer_label}, valid {days:.0f} more days"
+    if days < _EXPIRING_DAYS:
+        fix = "Renew the server certificate soon (if it is your gateway's) or check the system clock."
+        return CheckResult("certificate", Status.WARN, detail + " (expires soon)", fix, evidence, probe.elapsed_ms)
+    public = any(p.lower() in f"{info.issuer} {info.issuer_org or ''}".lower() for p in _PUBLIC_ISSUERS)
+    if target.host.endswith("anthropic.com") and not public:
+        detail = (
+            f"trusted, but issued by {info.issuer_label} rather than a public CA: TLS to {target.host} is inspected "
+            f"by a middlebox that {settings.trust_source()} trusts"
+        )
+        fix = "Inspection can buffer or cut streams: ask IT to exempt the API host from TLS inspection."
+        return CheckResult("certificate", Status.WARN, detail, fix, evidence, probe.elapsed_ms)
+    return CheckResult("certificate", Status.PASS, detail, None, evidence, probe.elapsed_ms)
+
+
+def check_certificate(probe: TlsProbe, target: Target, settings: Settings) -> CheckResult:
+    """Judge the certificate from the TLS probe; the verify error says why it is not trusted."""
+    if probe.verified is not None:
+        return _verified(probe, target, settings)
+    error = probe.verify_error
+    assert error is not None  # the runner skips this check when the handshake itself failed
+    evidence: dict[str, JSONValue] = {
+        "trusted": False,
+        "trust_store": settings.trust_source(),
+        "verify_code": error.verify_code,
+        "verify_message": error.verify_message,
+    }
+    info = CertInfo.from_der(probe.inspected.peer_der) if probe.inspected and probe.inspected.peer_der else None
+    if info is not None:
+        evidence.update(info.evidence())
+    why = error.verify_message or str(error)
+    if error.verify_code == _EXPIRED:
+        when = f" on {info.not_after:%Y-%m-%d}" if info else ""
+        detail = f"the certificate of {target.host} expired{when} ({why})"
+        fix = (
+            "If the date looks right, the server (your gateway?) must renew its certificate; if your clock is off, "
+            "fix the clock (see the clock check)."
+        )
+    elif error.verify_code == _NOT_YET_VALID:
+        detail = f"the certificate of {target.host} is not valid yet ({why}): the system clock is probably behind"
+        fix = "Set the system clock right (enable automatic time / NTP)."
+    elif error.verify_code == _HOSTNAME_MISMATCH:
+        names = ", ".join(info.names) if info else "other names"
+        detail = f"the certificate is for {names}, not {target.host} ({why})"
+        fix = (
+            "ANTHROPIC_BASE_URL names a host that does not serve its own certificate: check the host name, or a "
+            "proxy answers in its place."
+        )
+    else:
+        issuer = info.issuer_label if info else "an unknown CA"
+        detail = (
+            f"not trusted ({why}): the certificate for {target.host} is issued by {issuer}, which "
+            f"{settings.trust_source()} does not trust: something intercepts TLS"
+        )
+        fix = interception_fix(issuer, settings.profile)
+    return CheckResult("certificate", Status.FAIL, detail, fix, evidence, probe.elapsed_ms)

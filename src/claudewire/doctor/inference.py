@@ -1,0 +1,212 @@
+"""The ``ratelimit``, ``messages`` and ``streaming`` checks: the checks that spend (a few) tokens.
+
+``messages`` sends one minimal request; its headers feed ``ratelimit`` (headroom from ``anthropic-ratelimit-*``,
+a 429 with its retry-after, the spend cap named as such). ``streaming`` asks for a tiny streamed reply and times
+each event: spread over time is a stream; everything in one burst after a wait means a proxy buffers it; no
+``message_stop`` means it was cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import anthropic
+import httpx2
+
+from claudewire._errors import Failure, FailureKind
+from claudewire.doctor.api import Answer, call, classify_sdk_error
+from claudewire.doctor.result import CheckResult, JSONValue, Status
+from claudewire.doctor.settings import Settings
+
+__all__ = ["StreamProbe", "check_messages", "check_ratelimit", "check_streaming", "probe_messages", "probe_stream"]
+
+_PROMPT = "Count from 1 to 10, separated by spaces."
+_LOW_HEADROOM = 0.1
+# A stream counts as buffered when it waited this long for its first event, then delivered all within _BURST_S.
+_BUFFERED_WAIT_S = 0.25
+_BURST_S = 0.05
+_SLOW_GAP_S = 0.15  # events further apart than this on average: a slow stream
+_FAMILIES = ("requests", "tokens", "input-tokens", "output-tokens")
+
+
+async def probe_messages(client: anthropic.AsyncAnthropic, settings: Settings) -> Answer:
+    """One minimal non-streamed request."""
+    return await call(
+        client.messages.with_raw_response.create(
+            model=settings.model, max_tokens=8, messages=[{"role": "user", "content": "Reply with: ok"}]
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamProbe:
+    """One streamed request: event types with their arrival times (seconds after sending), and how it ended."""
+
+    events: tuple[tuple[str, float], ...] = ()
+    failure: Failure | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    elapsed_ms: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``message_stop`` arrived."""
+        return any(kind == "message_stop" for kind, _ in self.events)
+
+
+async def probe_stream(client: anthropic.AsyncAnthropic, settings: Settings) -> StreamProbe:
+    """A tiny streamed reply, each event timed on arrival; bounded by two timeouts overall."""
+    start = time.monotonic()
+    events: list[tuple[str, float]] = []
+    headers: dict[str, str] = {}
+    failure: Failure | None = None
+    try:
+        async with asyncio.timeout(2 * settings.timeout):
+            stream = await client.messages.create(
+                model=settings.model, max_tokens=32, stream=True, messages=[{"role": "user", "content": _PROMPT}]
+            )
+            headers = {k.lower(): v for k, v in stream.response.headers.items()}
+            async with stream:
+                async for event in stream:
+                    events.append((event.type, time.monotonic() - start))
+    except (anthropic.APIError, httpx2.HTTPError, OSError, TimeoutError) as exc:
+        failure = classify_sdk_error(exc)
+        if isinstance(exc, anthropic.APIStatusError) and not headers:
+            headers = {k.lower(): v for k, v in exc.response.headers.items()}
+        if isinstance(exc, TimeoutError) and events:
+            quiet = time.monotonic() - start - events[-1][1]
+            message = f"not finished within {2 * settings.timeout:g}s ({len(events)} events, the last {quiet:.1f}s ago)"
+            failure = Failure.of(FailureKind.STREAM_INTERRUPTED, message=message)
+    return StreamProbe(tuple(events), failure, headers, (time.monotonic() - start) * 1000)
+
+
+def _said(failure: Failure) -> str:
+    status = f"{failure.status} " if failure.status else ""
+    message = f": {failure.message}" if failure.message else ""
+    return f"{status}{failure.kind.value}{message}"
+
+
+def check_messages(answer: Answer) -> CheckResult:
+    """A minimal request succeeds; a 529 says the API is overloaded, not the user's setup."""
+    failure = answer.failure
+    evidence: dict[str, JSONValue] = {"request_id": answer.headers.get("request-id")}
+    if failure is None:
+        usage = getattr(answer.body, "usage", None)
+        evidence["stop_reason"] = getattr(answer.body, "stop_reason", None)
+        evidence["output_tokens"] = getattr(usage, "output_tokens", None)
+        detail = f"a minimal request succeeded ({answer.elapsed_ms:.0f} ms)"
+        return CheckResult("messages", Status.PASS, detail, None, evidence, answer.elapsed_ms)
+    evidence["answer"] = _said(failure)
+    evidence["retryable"] = failure.retryable
+    if failure.kind in (FailureKind.RATE_LIMIT, FailureKind.SPEND_LIMIT):
+        return CheckResult("messages", Status.SKIP, "skipped: ratelimit failed", None, {"prerequisite": "ratelimit"})
+    if failure.kind is FailureKind.OVERLOADED:
+        detail = f"the API is overloaded ({_said(failure)}): Anthropic's side, not your setup"
+    else:
+        detail = f"the request failed: {_said(failure)}; {failure.cause}"
+    return CheckResult("messages", Status.FAIL, detail, failure.fix, evidence, answer.elapsed_ms)
+
+
+def _headroom(headers: Mapping[str, str]) -> dict[str, dict[str, JSONValue]]:
+    found: dict[str, dict[str, JSONValue]] = {}
+    for family in _FAMILIES:
+        limit = headers.get(f"anthropic-ratelimit-{family}-limit")
+        remaining = headers.get(f"anthropic-ratelimit-{family}-remaining")
+        if limit is None or remaining is None:
+            continue
+        try:
+            lim, rem = int(limit), int(remaining)
+        except ValueError:
+            continue
+        found[family] = {
+            "limit": lim,
+            "remaining": rem,
+            "reset": headers.get(f"anthropic-ratelimit-{family}-reset"),
+        }
+    return found
+
+
+def _share(limit: dict[str, JSONValue]) -> float:
+    remaining, total = limit["remaining"], limit["limit"]
+    assert isinstance(remaining, int) and isinstance(total, int)
+    return remaining / max(1, total)
+
+
+def check_ratelimit(answer: Answer | None, fallback_headers: Mapping[str, str]) -> CheckResult:
+    """Headroom from the rate-limit headers; a 429 → fail with its retry-after; the spend cap named as such."""
+    failure = answer.failure if answer is not None else None
+    headers = answer.headers if answer is not None and answer.headers else fallback_headers
+    limits = _headroom(headers)
+    evidence: dict[str, JSONValue] = {"limits": dict(limits)}
+    ms = answer.elapsed_ms if answer is not None else 0.0
+    if failure is not None and failure.kind is FailureKind.SPEND_LIMIT:
+        detail = f"the organization's monthly spend limit is reached ({_said(failure)}): not a rate limit"
+        return CheckResult("ratelimit", Status.FAIL, detail, failure.fix, evidence, ms)
+    if failure is not None and failure.kind is FailureKind.RATE_LIMIT:
+        evidence["retry_after"] = failure.retry_after
+        wait = f"; retry after {failure.retry_after:g}s" if failure.retry_after is not None else ""
+        detail = f"rate limited ({_said(failure)}){wait}"
+        return CheckResult("ratelimit", Status.FAIL, detail, failure.fix, evidence, ms)
+    if not limits:
+        detail = "no anthropic-ratelimit-* headers to read" + (
+            f" (the request answered {_said(failure)})" if failure else " (a gateway may strip them)"
+        )
+        return CheckResult("ratelimit", Status.SKIP if failure else Status.PASS, detail, None, evidence, ms)
+    shares = {f: _share(v) for f, v in limits.items()}
+    tightest = min(shares, key=lambda f: shares[f])
+    left = limits[tightest]
+    detail = f"{tightest}: {left['remaining']} of {left['limit']} left ({shares[tightest]:.0%} headroom)"
+    if shares[tightest] < _LOW_HEADROOM:
+        fix = "Little headroom left: lower concurrency, spread requests, or ask for a higher tier."
+        return CheckResult("ratelimit", Status.WARN, detail + f", resets {left['reset']}", fix, evidence, ms)
+    return CheckResult("ratelimit", Status.PASS, detail, None, evidence, ms)
+
+
+def check_streaming(probe: StreamProbe) -> CheckResult:
+    """Events spread over time pass; one burst after a wait warns (buffered); a stream cut short fails."""
+    evidence: dict[str, JSONValue] = {"events": len(probe.events)}
+    ms = probe.elapsed_ms
+    if probe.events:
+        first, last = probe.events[0][1], probe.events[-1][1]
+        evidence.update({"first_event_ms": round(first * 1000, 1), "spread_ms": round((last - first) * 1000, 1)})
+    if probe.failure is not None and not probe.events:
+        evidence["answer"] = _said(probe.failure)
+        if probe.failure.kind in (FailureKind.RATE_LIMIT, FailureKind.SPEND_LIMIT):
+            return CheckResult(
+                "streaming", Status.SKIP, "skipped: ratelimit failed", None, {"prerequisite": "ratelimit"}
+            )
+        detail = f"the streamed request failed: {_said(probe.failure)}"
+        return CheckResult("streaming", Status.FAIL, detail, probe.failure.fix, evidence, ms)
+    interrupted = Failure.of(FailureKind.STREAM_INTERRUPTED)
+    if probe.failure is not None:
+        evidence["answer"] = _said(probe.failure)
+        detail = f"the stream broke after {len(probe.events)} events: {_said(probe.failure)}"
+        return CheckResult("streaming", Status.FAIL, detail, interrupted.fix, evidence, ms)
+    if not probe.complete:
+        detail = f"the stream was cut short: {len(probe.events)} events and no message_stop"
+        return CheckResult("streaming", Status.FAIL, detail, interrupted.fix, evidence, ms)
+    first, last = probe.events[0][1], probe.events[-1][1]
+    spread = last - first
+    if len(probe.events) >= 3 and first >= _BUFFERED_WAIT_S and spread <= _BURST_S:
+        detail = (
+            f"all {len(probe.events)} events arrived in one burst after {first * 1000:.0f} ms: "
+            "something between you and the API buffers the stream"
+        )
+        fix = (
+            "A proxy or TLS inspection holds the whole response: exempt the API host from inspection/buffering "
+            "(for nginx: proxy_buffering off). Long replies will look frozen, then arrive at once."
+        )
+        return CheckResult("streaming", Status.WARN, detail, fix, evidence, ms)
+    detail = f"{len(probe.events)} events over {spread * 1000:.0f} ms, first after {first * 1000:.0f} ms"
+    gap = spread / (len(probe.events) - 1) if len(probe.events) > 1 else 0.0
+    if len(probe.events) >= 5 and gap > _SLOW_GAP_S:
+        fix = (
+            "The stream arrives slowly: check status.anthropic.com; a proxy that shapes bandwidth or inspects each "
+            "chunk can slow it down."
+        )
+        return CheckResult(
+            "streaming", Status.WARN, f"slow stream: {detail} ({gap * 1000:.0f} ms apart)", fix, evidence, ms
+        )
+    return CheckResult("streaming", Status.PASS, detail, None, evidence, ms)

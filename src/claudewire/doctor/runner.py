@@ -1,0 +1,198 @@
+"""Run the checks in order, concurrently where they are independent, each step and the whole run bounded.
+
+The layers form a chain — config → proxy → dns → tcp → tls → certificate → http → auth → version → model →
+ratelimit/messages → streaming — and a check whose prerequisite failed is ``skip``, naming it. Independent work runs
+side by side: the config check with the network chain, the two model requests, the plain and streamed messages
+requests, and the cursor profile's ``http2`` check with everything else. The whole run is bounded by
+`Settings.run_deadline`: whatever is still running then fails, and what never started is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+
+from claudewire.doctor.api import check_auth, check_model, check_version, make_client, probe_api, sdk_version
+from claudewire.doctor.certificate import check_certificate
+from claudewire.doctor.config import ConfigOutcome, check_config
+from claudewire.doctor.dns import check_dns
+from claudewire.doctor.http import check_clock, check_http, probe_http
+from claudewire.doctor.http2 import check_http2
+from claudewire.doctor.inference import (
+    check_messages,
+    check_ratelimit,
+    check_streaming,
+    probe_messages,
+    probe_stream,
+)
+from claudewire.doctor.net import Target
+from claudewire.doctor.proxy import check_proxy
+from claudewire.doctor.result import CHECK_IDS, CheckResult, Report, Status, skipped
+from claudewire.doctor.settings import Profile, Settings, split_url
+from claudewire.doctor.tcp import check_tcp
+from claudewire.doctor.tls import check_tls, probe_tls
+
+__all__ = ["diagnose", "run"]
+
+_CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2"))
+_KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming")
+
+
+class _Run:
+    """The results of one run as they come in, and which checks are running right now."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ids = tuple(c for c in CHECK_IDS if c != "http2" or settings.profile is Profile.CURSOR)
+        self.results: dict[str, CheckResult] = {}
+        self.running: list[str] = []
+
+    def put(self, result: CheckResult) -> CheckResult:
+        self.results.setdefault(result.id, result)
+        return result
+
+    def skip_rest(self, because: str, ids: tuple[str, ...] = _CHAIN, detail: str | None = None) -> None:
+        for check_id in ids:
+            if check_id not in self.results:
+                self.put(skipped(check_id, because, detail))
+
+    @contextlib.contextmanager
+    def doing(self, *ids: str) -> Iterator[None]:
+        # not in a finally: a check cut off by the run's deadline must stay listed as running
+        self.running.extend(ids)
+        yield
+        for check_id in ids:
+            self.running.remove(check_id)
+
+    async def main(self) -> None:
+        config = check_config(self.settings)
+        self.put(config.result)
+        jobs = [self.chain(config)]
+        if self.settings.profile is Profile.CURSOR:
+            jobs.append(self.http2())
+        await asyncio.gather(*jobs)
+
+    async def http2(self) -> None:
+        with self.doing("http2"):
+            self.put(await check_http2(self.settings))
+
+    async def chain(self, config: ConfigOutcome) -> None:
+        parts = split_url(self.settings.base_url)
+        if not config.target_ok or parts is None:
+            self.skip_rest("config")
+            return
+        target = Target(*parts)
+        if await self.network(target):
+            await self.api(config)
+
+    async def network(self, target: Target) -> bool:
+        """proxy → dns → tcp → tls → certificate → http (+ clock); True when an Anthropic API answered."""
+        s = self.settings
+        with self.doing("proxy"):
+            if self.put(await check_proxy(s, target)).status is Status.FAIL:
+                self.skip_rest("proxy")
+                return False
+        with self.doing("dns"):
+            result, addresses = await check_dns(s, target)
+            if self.put(result).status is Status.FAIL:
+                self.skip_rest("dns")
+                return False
+        with self.doing("tcp"):
+            result, address = await check_tcp(s, target, addresses)
+            if self.put(result).status is Status.FAIL:
+                self.skip_rest("tcp")
+                return False
+        if target.tls:
+            with self.doing("tls", "certificate"):
+                probe = await probe_tls(s, target, address)
+                if self.put(check_tls(probe, target, s)).status is Status.FAIL:
+                    self.skip_rest("tls")
+                    return False
+                if self.put(check_certificate(probe, target, s)).status is Status.FAIL:
+                    self.skip_rest("certificate")
+                    return False
+        else:
+            plain = f"plain http:// base URL ({target.authority}): no TLS to check"
+            self.put(CheckResult("tls", Status.SKIP, plain))
+            self.put(CheckResult("certificate", Status.SKIP, plain))
+        with self.doing("http", "clock"):
+            answer = await probe_http(s, sdk_version(s))
+            http = self.put(check_http(answer, s))
+            if answer.status is not None:
+                self.put(check_clock(answer))
+            if http.status is Status.FAIL:
+                self.skip_rest("http")
+                return False
+        return True
+
+    async def api(self, config: ConfigOutcome) -> None:
+        """auth, version, model, then ratelimit/messages/streaming — through the official SDK."""
+        s = self.settings
+        if not config.key_ok:
+            self.skip_rest("config", _KEYED)
+            return
+        client = make_client(s)
+        try:
+            with self.doing("auth", "version", "model"):
+                probe = await probe_api(client, s)
+                for check in (check_auth, check_version, check_model):
+                    result = self.put(check(probe, s))
+                    if result.status is Status.FAIL:
+                        self.skip_rest(result.id, _KEYED)
+                        return
+            if not s.spend:
+                spend = "skipped: --no-spend (this check spends tokens)"
+                limits = check_ratelimit(None, probe.listing.headers)
+                self.put(
+                    limits
+                    if limits.status is not Status.PASS or limits.evidence.get("limits")
+                    else skipped(
+                        "ratelimit", "no-spend", "skipped: --no-spend, and GET /v1/models carried no rate-limit headers"
+                    )
+                )
+                self.skip_rest("no-spend", ("messages", "streaming"), spend)
+                return
+            with self.doing("ratelimit", "messages", "streaming"):
+                answer, stream = await asyncio.gather(probe_messages(client, s), probe_stream(client, s))
+                self.put(check_ratelimit(answer, probe.listing.headers))
+                messages = self.put(check_messages(answer))
+                if messages.status is Status.FAIL:
+                    self.skip_rest("messages", ("streaming",))
+                self.put(check_streaming(stream))
+        finally:
+            await client.close()
+
+    def report(self, elapsed_ms: float) -> Report:
+        """The report in check order; checks cut off by the run's bound fail, those never started skip."""
+        bound = f"{self.settings.run_deadline:g}s"
+        for check_id in list(self.running):
+            self.put(
+                CheckResult(
+                    check_id,
+                    Status.FAIL,
+                    f"not finished within the run's bound of {bound}",
+                    "Something in the path holds connections open: run again with --timeout to see the layer.",
+                )
+            )
+        first = self.running[0] if self.running else None
+        for check_id in self.ids:
+            if check_id not in self.results:
+                self.put(skipped(check_id, first or "deadline", None if first else f"skipped: run bound {bound}"))
+        return Report(self.settings.base_url, tuple(self.results[c] for c in self.ids), elapsed_ms)
+
+
+async def diagnose(settings: Settings) -> Report:
+    """Run every check for `settings` and return the report (never raises for a network failure)."""
+    run = _Run(settings)
+    start = time.monotonic()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(settings.run_deadline):
+            await run.main()
+    return run.report((time.monotonic() - start) * 1000)
+
+
+def run(settings: Settings) -> Report:
+    """`diagnose` from synchronous code (starts and closes its own event loop)."""
+    return asyncio.run(diagnose(settings))

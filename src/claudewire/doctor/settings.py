@@ -1,0 +1,228 @@
+"""What the doctor diagnoses, resolved from the environment users already have (and explicit overrides).
+
+`Settings.from_env` reads ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_AUTH_TOKEN``, ``ANTHROPIC_BASE_URL``, the proxy
+variables (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, any case), ``SSL_CERT_FILE`` /
+``SSL_CERT_DIR`` and, for the claude-code profile, ``NODE_EXTRA_CA_CERTS``. Everything the checks need is in the
+frozen `Settings`, so a run never reads ``os.environ`` behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import ssl
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpcore2
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "Profile",
+    "ProxyChoice",
+    "Settings",
+    "choose_proxy",
+    "redact_url",
+    "split_url",
+]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MODEL = "claude-haiku-4-5"
+CURSOR_HOSTS: tuple[str, ...] = ("api2.cursor.sh",)
+
+
+class Profile(enum.StrEnum):
+    """Whose view of the connection to check: the Python SDK's, Claude Code's (Node) or Cursor's."""
+
+    API = "api"
+    CLAUDE_CODE = "claude-code"
+    CURSOR = "cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyChoice:
+    """The proxy a client would use for the target: its URL and the variable it came from (None: direct).
+
+    `bypassed` names the proxy that is configured but skipped because ``NO_PROXY`` matches the target.
+    """
+
+    url: str | None = None
+    source: str | None = None
+    no_proxy: str | None = None
+    bypassed: str | None = None
+
+
+def _env_get(env: Mapping[str, str], name: str) -> tuple[str | None, str | None]:
+    """The value of `name` in lower then upper case (curl's and Python's precedence), and the name that held it."""
+    for candidate in (name.lower(), name.upper()):
+        value = env.get(candidate)
+        if value is not None and value.strip():
+            return value.strip(), candidate
+    return None, None
+
+
+def no_proxy_matches(no_proxy: str, host: str, port: int) -> bool:
+    """Whether a ``NO_PROXY`` list bypasses the proxy for `host`:`port` (exact, domain suffix, ``*``)."""
+    host = host.strip("[]").lower()
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port.isdigit() and int(entry_port) != port:
+            continue
+        name = name.lstrip("*").lstrip(".").strip("[]")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def choose_proxy(env: Mapping[str, str], scheme: str, host: str, port: int) -> ProxyChoice:
+    """The proxy a client honouring the usual variables would use to reach `scheme`://`host`:`port`."""
+    names = ("https_proxy", "all_proxy") if scheme == "https" else ("http_proxy", "all_proxy")
+    url: str | None = None
+    source: str | None = None
+    for name in names:
+        url, source = _env_get(env, name)
+        if url:
+            break
+    no_proxy, _ = _env_get(env, "no_proxy")
+    if url and no_proxy and no_proxy_matches(no_proxy, host, port):
+        return ProxyChoice(None, source, no_proxy, bypassed=url)
+    return ProxyChoice(url, source, no_proxy)
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by ``***`` (proxy URLs carry credentials)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One diagnosis: the target, the credentials, the route (proxy), the trust store and the bounds.
+
+    `timeout` bounds each network step; `deadline` the whole run (default: four timeouts). `ca_file` / `ca_dir`
+    play the role of ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``; `node_extra_ca` of ``NODE_EXTRA_CA_CERTS``.
+    `anthropic_version` overrides the header the SDK sends (None: the SDK's own). `spend` False skips the checks
+    that spend tokens.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = None
+    key_source: str | None = None
+    model: str = DEFAULT_MODEL
+    timeout: float = 5.0
+    deadline: float | None = None
+    profile: Profile = Profile.API
+    spend: bool = True
+    proxy: ProxyChoice = field(default_factory=ProxyChoice)
+    ca_file: str | None = None
+    ca_dir: str | None = None
+    node_extra_ca: str | None = None
+    anthropic_version: str | None = None
+    cursor_hosts: tuple[str, ...] = CURSOR_HOSTS
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError("timeout must be > 0 seconds")
+        if self.deadline is not None and not self.deadline > 0:
+            raise ValueError("deadline must be > 0 seconds")
+
+    @property
+    def run_deadline(self) -> float:
+        """Seconds the whole run may take."""
+        return self.deadline if self.deadline is not None else 4 * self.timeout
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 5.0,
+        deadline: float | None = None,
+        profile: Profile | str = Profile.API,
+        spend: bool = True,
+    ) -> Settings:
+        """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
+        env = os.environ if env is None else env
+        profile = Profile(profile)
+        key_source: str | None = None
+        if api_key is not None:
+            key_source = "--api-key"
+        else:
+            for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+                if env.get(name):
+                    api_key, key_source = env[name], name
+                    break
+        url = base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        parts = split_url(url)
+        proxy = choose_proxy(env, parts[0], parts[1], parts[2]) if parts else ProxyChoice()
+        return cls(
+            base_url=url,
+            api_key=api_key,
+            key_source=key_source,
+            model=model or env.get("ANTHROPIC_MODEL") or DEFAULT_MODEL,
+            timeout=timeout,
+            deadline=deadline,
+            profile=profile,
+            spend=spend,
+            proxy=proxy,
+            ca_file=env.get("SSL_CERT_FILE") or None,
+            ca_dir=env.get("SSL_CERT_DIR") or None,
+            node_extra_ca=env.get("NODE_EXTRA_CA_CERTS") or None,
+        )
+
+    def trust_source(self) -> str:
+        """Where the trust store comes from, in words (for evidence)."""
+        if self.profile is Profile.CLAUDE_CODE:
+            extra = f" + NODE_EXTRA_CA_CERTS={self.node_extra_ca}" if self.node_extra_ca else ""
+            return "system CA bundle (as Node's bundled roots)" + extra
+        if self.ca_file:
+            return f"SSL_CERT_FILE={self.ca_file}"
+        if self.ca_dir:
+            return f"SSL_CERT_DIR={self.ca_dir}"
+        return "system CA bundle (the SDK's default)"
+
+    def trust_context(self) -> ssl.SSLContext:
+        """A verifying client context with the trust store the client of this profile would use.
+
+        The Python SDK (httpx2/httpcore2) uses ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` instead of the system bundle;
+        Node (Claude Code) ignores both and adds ``NODE_EXTRA_CA_CERTS`` to its roots.
+        """
+        if self.profile is Profile.CLAUDE_CODE:
+            ctx = httpcore2.default_ssl_context(_trust_env=False)
+            if self.node_extra_ca:
+                ctx.load_verify_locations(cafile=self.node_extra_ca)
+            return ctx
+        if self.ca_file:
+            return ssl.create_default_context(cafile=self.ca_file)
+        if self.ca_dir:
+            return ssl.create_default_context(capath=self.ca_dir)
+        return httpcore2.default_ssl_context(_trust_env=False)
+
+
+def split_url(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL; None when it has no usable scheme or host."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)

@@ -1,0 +1,254 @@
+"""`explain`: what a pasted error means, through the same taxonomy as everything else (`claudewire._errors`).
+
+Users paste Python SDK reprs and tracebacks, TypeScript SDK messages, raw status lines, Anthropic error JSON,
+OpenSSL messages, socket errors, proxy errors and what Cursor or Claude Code printed. `explain` finds, in order:
+
+1. an Anthropic error body (JSON, or the Python dict repr the SDK prints) with the status next to it
+   (``Error code: 429 - {...}``, ``API Error: 529 {...}``, ``HTTP/1.1 429``) and any ``retry-after`` header in the
+   text: `classify` decides, exactly as it does for a live response;
+2. a network-layer marker that is unambiguous (certificate, TLS version, proxy tunnel, DNS, refused, reset ...);
+3. a bare HTTP status: `classify` again;
+4. weaker markers: SDK exception class names and error-type words.
+
+Nothing recognisable is still an answer: kind ``unknown``, whose fix is to run the doctor.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from claudewire._errors import Failure, FailureKind, classify
+from claudewire._secrets import redact_text
+
+__all__ = ["explain", "explain_json"]
+
+K = FailureKind
+
+# Unambiguous markers of a network-layer failure: checked before any status number in the text, because e.g.
+# "Tunnel connection failed: 403 Forbidden" is the proxy's 403, not the API's.
+_STRONG: tuple[tuple[str, FailureKind], ...] = (
+    (r"enforced_spend_limit_reached|spend limit|API usage limits", K.SPEND_LIMIT),
+    (r"circuit open|CircuitOpenError", K.CIRCUIT_OPEN),
+    (
+        r"proxy authentication required|tunnel connection failed|tunneling socket could not be established|"
+        r"ERR_TUNNEL_CONNECTION_FAILED|unable to connect to proxy|ProxyError|ClientProxyConnectionError|"
+        r"ClientHttpProxyError|ERR_PROXY_CONNECTION_FAILED|proxy.{0,40}(refused|denied|blocked)",
+        K.PROXY,
+    ),
+    (
+        r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|unable to get local issuer certificate|"
+        r"UNABLE_TO_GET_ISSUER_CERT|self[- ]signed certificate|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED|"
+        r"certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|does not match certificate's altnames|"
+        r"ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify the first certificate|"
+        r"SSLCertVerificationError|certificate signed by unknown authority|ERR_CERT_AUTHORITY_INVALID|"
+        r"CERT_UNTRUSTED|certificate is not trusted|ClientConnectorCertificateError",
+        K.CERTIFICATE,
+    ),
+    (
+        r"WRONG_VERSION_NUMBER|wrong version number|UNSUPPORTED_PROTOCOL|alert protocol version|"
+        r"packet length too long|ERR_SSL_PROTOCOL_ERROR|EPROTO",
+        K.TLS_VERSION,
+    ),
+    (
+        r"<!doctype html|<html|Unexpected token '?<'?|is not valid JSON|Expecting value: line 1 column 1|"
+        r"captive portal",
+        K.NOT_ANTHROPIC,
+    ),
+    (
+        r"getaddrinfo|ENOTFOUND|EAI_AGAIN|Name or service not known|nodename nor servname|"
+        r"Temporary failure in name resolution|No address associated with hostname|gaierror|Could not resolve host|"
+        r"ERR_NAME_NOT_RESOLVED|ClientConnectorDNSError|dns error|failed to lookup address",
+        K.DNS,
+    ),
+    (
+        r"ECONNREFUSED|Connection refused|actively refused|ERR_CONNECTION_REFUSED|Errno 111\b|WinError 10061",
+        K.CONNECT_REFUSED,
+    ),
+    (
+        r"ConnectTimeout|connect ETIMEDOUT|Connection timed out|Errno 110\b|EHOSTUNREACH|ENETUNREACH|"
+        r"Network is unreachable|No route to host|UND_ERR_CONNECT_TIMEOUT|ERR_CONNECTION_TIMED_OUT|"
+        r"WinError 10060",
+        K.CONNECT_TIMEOUT,
+    ),
+    (
+        r"peer closed connection without sending complete message body|incomplete chunked read|"
+        r"ERR_STREAM_PREMATURE_CLOSE|premature close|stream (was )?(cut|interrupted|ended unexpectedly)|"
+        r"ClientPayloadError|TransferEncodingError",
+        K.STREAM_INTERRUPTED,
+    ),
+    (
+        r"ECONNRESET|Connection reset|Connection aborted|socket hang up|RemoteDisconnected|Server ?Disconnected|"
+        r"EPIPE|Broken pipe|other side closed|UND_ERR_SOCKET|ERR_HTTP2_PROTOCOL_ERROR|ERR_CONNECTION_CLOSED|"
+        r"ERR_CONNECTION_RESET|Errno 104\b",
+        K.CONNECTION_RESET,
+    ),
+)
+
+# Weaker markers: exception class names and error words that a status or body would have settled already.
+_WEAK: tuple[tuple[str, FailureKind], ...] = (
+    (r"overloaded_error|OverloadedError|\bOverloaded\b", K.OVERLOADED),
+    (r"rate_limit_error|RateLimitError|rate limit|Too Many Requests|usage limit reached", K.RATE_LIMIT),
+    (
+        r"authentication_error|AuthenticationError|invalid x-api-key|invalid api key|OAuth token has expired|"
+        r"x-api-key header is required|Could not resolve authentication method|/login",
+        K.AUTH,
+    ),
+    (r"permission_error|PermissionDeniedError|does not have permission", K.PERMISSION),
+    (r"billing_error|credit balance is too low|Payment Required", K.BILLING),
+    (r"not_found_error|NotFoundError|model not found|model: \S+", K.NOT_FOUND),
+    (r"request_too_large|Request Entity Too Large|Payload Too Large", K.REQUEST_TOO_LARGE),
+    (r"invalid_request_error|BadRequestError|UnprocessableEntityError|prompt is too long", K.INVALID_REQUEST),
+    (r"ConflictError|conflict_error", K.CONFLICT),
+    (r"timeout_error|Gateway Timeout", K.TIMEOUT),
+    (
+        r"APITimeoutError|APIConnectionTimeoutError|ReadTimeout|Request timed out|timed out|ETIMEDOUT|"
+        r"UND_ERR_HEADERS_TIMEOUT|ESOCKETTIMEDOUT|TimeoutError",
+        K.READ_TIMEOUT,
+    ),
+    (r"api_error|InternalServerError|Internal Server Error|Bad Gateway|Service Unavailable", K.SERVER),
+    (
+        r"APIConnectionError|Connection error|ConnectError|fetch failed|trouble connecting|"
+        r"check your internet connection",
+        K.CONNECTION_RESET,
+    ),
+)
+
+_STATUS: tuple[str, ...] = (
+    r"Error code:\s*(\d{3})",  # Python SDK: "Error code: 429 - {...}"
+    r"\bHTTP/\d(?:\.\d)?\s+(\d{3})\b",  # raw status line
+    r"API Error:?\s*\(?(\d{3})\b",  # Claude Code: "API Error: 529 {...}"
+    r"status(?:[ _]?code)?[\s:=]+(\d{3})\b",  # "status code 502", "status=429"
+    r"^\s*(?:Error:\s*)?(\d{3})\s+(?=[{\"'A-Z])",  # TypeScript SDK: "429 {...}" / "529 Overloaded"
+    r"\b(\d{3})\s+(?:Too Many Requests|Bad Gateway|Service Unavailable|Gateway Timeout|Unauthorized|Forbidden|"
+    r"Not Found|Payment Required|Proxy Authentication Required|Request Timeout|Internal Server Error|Bad Request)",
+)
+_RETRY_AFTER = re.compile(r"(retry-after(?:-ms)?)[\"']?\s*[:=]\s*[\"']?([0-9.]+)", re.IGNORECASE)
+
+
+def _compile(table: tuple[tuple[str, FailureKind], ...]) -> tuple[tuple[re.Pattern[str], FailureKind], ...]:
+    return tuple((re.compile(p, re.IGNORECASE), k) for p, k in table)
+
+
+_STRONG_RE = _compile(_STRONG)
+_WEAK_RE = _compile(_WEAK)
+_STATUS_RE = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _STATUS)
+
+
+def _status(text: str) -> int | None:
+    for pattern in _STATUS_RE:
+        match = pattern.search(text)
+        if match and 100 <= int(match.group(1)) <= 599:
+            return int(match.group(1))
+    return None
+
+
+def _objects(text: str) -> list[Any]:
+    """Every JSON object (or Python dict repr) that starts at a ``{`` in `text`, outermost first."""
+    found: list[Any] = []
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1 and len(found) < 8:
+        try:
+            obj, end = decoder.raw_decode(text, start)
+        except ValueError:
+            obj, end = _python_literal(text, start)
+        if isinstance(obj, Mapping):
+            found.append(obj)
+            start = text.find("{", end)
+        else:
+            start = text.find("{", start + 1)
+    return found
+
+
+def _python_literal(text: str, start: int) -> tuple[Any, int]:
+    """The Python dict repr starting at `start` (the SDK prints ``{'type': 'error', ...}``), or (None, start)."""
+    depth = 0
+    for i in range(start, min(len(text), start + 20_000)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                try:
+                    return ast.literal_eval(text[start : i + 1]), i + 1
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    return None, start
+    return None, start
+
+
+def _anthropic_body(text: str) -> Mapping[str, Any] | None:
+    obj: Mapping[str, Any]
+    for obj in _objects(text):
+        err = obj.get("error")
+        if isinstance(err, Mapping) and isinstance(err.get("type"), str):
+            return obj
+        if obj.get("type") in ("error",) or str(obj.get("type", "")).endswith("_error"):
+            return obj
+    return None
+
+
+def _headers(text: str) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2) for m in _RETRY_AFTER.finditer(text)}
+
+
+def _line(text: str, match: re.Match[str] | None = None) -> str:
+    """The line of `text` holding `match` (or the last non-empty line), trimmed, secrets redacted."""
+    if match is not None:
+        begin = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        line = text[begin : end if end != -1 else len(text)]
+    else:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        line = lines[-1] if lines else ""
+    line = line.strip()
+    return redact_text(line if len(line) <= 300 else line[:297] + "...")
+
+
+def _search(table: tuple[tuple[re.Pattern[str], FailureKind], ...], text: str) -> Failure | None:
+    for pattern, kind in table:
+        match = pattern.search(text)
+        if match:
+            return Failure.of(kind, message=_line(text, match))
+    return None
+
+
+def explain(text: str) -> Failure:
+    """The `Failure` (kind, retryable, cause, fix, and `.check`) that pasted error `text` describes.
+
+    Raises ValueError for empty text. Unrecognised text gives kind ``unknown``.
+    """
+    if not text or not text.strip():
+        raise ValueError("nothing to explain: paste an error message, traceback, status line or JSON body")
+    status = _status(text)
+    headers = _headers(text)
+    body = _anthropic_body(text)
+    if body is not None:
+        found = classify(status, headers=headers, body=body) if status and status >= 400 else classify(body)
+        if found is not None and found.kind is not FailureKind.UNKNOWN:
+            if found.kind is FailureKind.RATE_LIMIT and _STRONG_RE[0][0].search(text):
+                return dataclasses.replace(Failure.of(FailureKind.SPEND_LIMIT, status=status), message=found.message)
+            return found
+    strong = _search(_STRONG_RE, text)
+    if strong is not None:
+        return strong
+    if status is not None and status >= 400:
+        found = classify(status, headers=headers)
+        if found is not None and found.kind is not FailureKind.UNKNOWN:
+            return dataclasses.replace(found, message=_line(text))
+    return _search(_WEAK_RE, text) or Failure.of(FailureKind.UNKNOWN, message=_line(text))
+
+
+def explain_json(failure: Failure) -> dict[str, Any]:
+    """The ``--json`` document: exactly ``{"kind", "retryable", "cause", "fix", "check"}``."""
+    return {
+        "kind": failure.kind.value,
+        "retryable": failure.retryable,
+        "cause": failure.cause,
+        "fix": failure.fix,
+        "check": failure.check,
+    }
