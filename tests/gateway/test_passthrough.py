@@ -167,9 +167,7 @@ def test_sse_events_are_forwarded_as_they_arrive() -> None:
     """Each SSE event reaches the client while the upstream is still streaming (no buffering in the gateway)."""
     with run_sim(seed=0, pacing=Pacing(ttft=0.0, per_token=0.15)) as sim, run_gateway(sim.base_url) as gw:
         host, port = gw.base_url.split("//")[1].split(":")
-        payload = json.dumps(
-            {"model": SIM_MODEL, "max_tokens": 8, "stream": True, "messages": MESSAGES}
-        ).encode()
+        payload = json.dumps({"model": SIM_MODEL, "max_tokens": 8, "stream": True, "messages": MESSAGES}).encode()
         request = (
             f"POST /v1/messages HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
             f"x-api-key: {SIM_KEY}\r\nanthropic-version: 2023-06-01\r\ncontent-length: {len(payload)}\r\n"

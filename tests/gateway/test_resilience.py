@@ -66,9 +66,11 @@ def test_connection_resets_are_retried() -> None:
 
 def test_overloaded_error_event_before_first_delta_is_retried_transparently() -> None:
     """An overloaded_error event before the first delta is retried; the client's stream shows no trace of it."""
-    with run_sim(seed=0) as healthy:
-        with _client(healthy.base_url).messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s:
-            expected = s.get_final_text()
+    with (
+        run_sim(seed=0) as healthy,
+        _client(healthy.base_url).messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s,
+    ):
+        expected = s.get_final_text()
     with (
         run_sim(seed=0, faults=["midstream_error:1.0,after=0,count=1"]) as sim,
         run_gateway(sim.base_url) as gw,
@@ -87,10 +89,13 @@ def test_error_event_after_first_delta_passes_through() -> None:
         run_sim(seed=0, faults=["midstream_error:1.0,after=2"]) as sim,
         run_gateway(sim.base_url) as gw,
     ):
-        with pytest.raises(anthropic.APIStatusError) as info:
-            with _client(gw.base_url).messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as stream:
-                for _ in stream:
-                    pass
+        client = _client(gw.base_url)
+        with (
+            pytest.raises(anthropic.APIStatusError) as info,
+            client.messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as stream,
+        ):
+            for _ in stream:
+                pass
         assert sim.stats.total == 1
     assert "overloaded" in str(info.value).lower()
 
@@ -122,9 +127,8 @@ def test_unreachable_upstream_is_a_502_api_error_naming_the_cause() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again below: nothing listens there
     policy = Policy(max_retries=1, backoff_initial=0.001, backoff_max=0.002)
-    with run_gateway(f"http://127.0.0.1:{port}", policy=policy) as gw:
-        with pytest.raises(anthropic.APIStatusError) as info:
-            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+    with run_gateway(f"http://127.0.0.1:{port}", policy=policy) as gw, pytest.raises(anthropic.APIStatusError) as info:
+        _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
     assert info.value.status_code == 502
     assert isinstance(info.value.body, dict) and info.value.body["error"]["type"] == "api_error"
     assert "connection was refused" in info.value.body["error"]["message"]
@@ -137,9 +141,9 @@ def test_stalled_upstream_times_out_as_504_timeout_error() -> None:
     with (
         run_sim(seed=0, faults=["stall:1.0,seconds=20"]) as sim,
         run_gateway(sim.base_url, policy=policy, read_timeout=0.3) as gw,
+        pytest.raises(anthropic.APIStatusError) as info,
     ):
-        with pytest.raises(anthropic.APIStatusError) as info:
-            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+        _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
     assert info.value.status_code == 504
     assert isinstance(info.value.body, dict) and info.value.body["error"]["type"] == "timeout_error"
 
@@ -151,9 +155,12 @@ def test_silent_stream_before_first_delta_is_retried_then_reported() -> None:
         run_sim(seed=0, faults=["slow:1.0,ms=2000"]) as sim,
         run_gateway(sim.base_url, policy=policy, idle_timeout=0.3) as gw,
     ):
-        with pytest.raises(anthropic.APIStatusError) as info:
-            with _client(gw.base_url).messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s:
-                s.until_done()
+        client = _client(gw.base_url)
+        with (
+            pytest.raises(anthropic.APIStatusError) as info,
+            client.messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s,
+        ):
+            s.until_done()
         assert sim.stats.total == 2
     assert info.value.status_code == 504
 
@@ -233,7 +240,7 @@ def test_client_disconnect_cancels_the_upstream_request() -> None:
 
 def test_a_slow_client_does_not_stall_others() -> None:
     """A client that stops reading a big stream holds only its own request; others are answered meanwhile."""
-    chunk = b"event: ping\ndata: {\"type\": \"ping\"}\n\n" * 2000
+    chunk = b'event: ping\ndata: {"type": "ping"}\n\n' * 2000
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await request.read()

@@ -125,6 +125,7 @@ class Gateway:
         self._tokens = tuple(t.encode() for t in config.tokens)
         self._key_line = b"x-api-key: " + config.upstream_key.encode() + b"\r\n" if config.upstream_key else b""
         self._ids = itertools.count(1)
+        self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
 
     def connection(self) -> Connection:
@@ -143,7 +144,7 @@ class Gateway:
         if path.startswith(b"/v1/"):
             await self._proxy(req, conn, path.decode("latin-1"))
         elif path == b"/healthz":
-            conn.respond(200, _JSON, b'{"status":"ok"}')
+            conn.respond(200, _JSON + self._worker, b'{"status":"ok"}')
         elif path == b"/readyz":
             self._ready(conn)
         elif path == b"/metrics":
@@ -158,9 +159,9 @@ class Gateway:
             retry_in = self.engine.breaker_retry_in(self.key)
             failure = Failure.of(FailureKind.CIRCUIT_OPEN, retry_after=retry_in)
             answer = error_answer(failure)
-            conn.respond(503, answer.headers, answer.body)
+            conn.respond(503, answer.headers + self._worker, answer.body)
         else:
-            conn.respond(200, _JSON, b'{"status":"ready"}')
+            conn.respond(200, _JSON + self._worker, b'{"status":"ready"}')
 
     # --- one proxied request ---------------------------------------------------------------------------------------
     async def _proxy(self, req: Request, conn: Connection, path: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any, cast
 
 import httptools
 
+from claudewire.gateway.upstream import set_nodelay
+
 __all__ = ["Connection", "Handler", "Request", "status_line"]
 
 _STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
@@ -89,7 +91,8 @@ class Connection(asyncio.Protocol):
     # --- asyncio.Protocol --------------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio subclasses
-        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        set_nodelay(self.transport)
+        self.transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
         self._arm_idle()
 
     def data_received(self, data: bytes) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-__all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget"]
+__all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget", "set_nodelay"]
 
 _READ_HIGH_WATER = 256 * 1024  # bytes buffered from upstream before we stop reading (a slow client pushes back)
 
@@ -89,6 +91,7 @@ class _Conn(asyncio.Protocol):
     # --- asyncio.Protocol --------------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio subclasses
+        set_nodelay(self.transport)
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -206,6 +209,15 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
+
+
+def set_nodelay(transport: asyncio.Transport) -> None:
+    """Switch Nagle's algorithm off on a TCP transport."""
+    # small request/response pairs must not wait for Nagle's algorithm and delayed ACKs (40 ms stalls)
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _expire(fut: asyncio.Future[None], what: str) -> None:

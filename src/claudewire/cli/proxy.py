@@ -1,0 +1,102 @@
+"""`claudewire proxy`: run the Anthropic-native gateway (parse flags, build the config, run it, print how to use it)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from claudewire._secrets import redact
+from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
+
+_EPILOG = """\b
+Examples:
+  claudewire proxy                                   # 127.0.0.1:8787 -> https://api.anthropic.com
+  claudewire proxy --upstream http://127.0.0.1:8780  # in front of `claudewire sim`
+  claudewire proxy --host 0.0.0.0 --tokens-file /etc/claudewire/tokens   # clients use tokens, the gateway the key
+  claudewire proxy --workers 4                       # 4 processes on one port (SO_REUSEPORT)
+
+\b
+Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (503 while the breaker is open).
+The config file (TOML) takes every flag's setting in [proxy] and the retry policy in [policy].
+"""
+
+
+def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
+    shown = config.replace(port=port)
+    click.echo(f"claudewire proxy listening on {shown.base_url} -> {config.upstream} (workers: {config.workers})")
+    click.echo(f"  export ANTHROPIC_BASE_URL={shown.base_url}")
+    if config.tokens:
+        click.echo(f"  export ANTHROPIC_API_KEY=<one of your {len(config.tokens)} gateway token(s)>")
+        click.echo(f"  upstream key held by the gateway: {redact(config.upstream_key)}")
+    click.echo(f"  metrics: {shown.base_url}/metrics   health: {shown.base_url}/healthz   Ctrl-C to stop.")
+    sys.stdout.flush()
+
+
+@click.command(epilog=_EPILOG, context_settings={"max_content_width": 110})
+@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="0 picks a free port.  [default: 8787]")
+@click.option("--upstream", default=None, help="The API base URL.  [default: https://api.anthropic.com]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A claudewire.toml to read.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Processes sharing the port.  [default: 1]")
+@click.option("--token", "tokens", multiple=True, metavar="TOKEN", help="A client token (repeatable).")
+@click.option("--tokens-file", type=click.Path(dir_okay=False), help="Client tokens, one a line.")
+@click.option("--allow-open", is_flag=True, default=None, help="Allow a non-loopback address without tokens.")
+@click.option("--body-limit", type=click.IntRange(1), default=None, help="Largest request body in bytes.")
+@click.option("--max-concurrency", type=click.IntRange(1), default=None, help="Upstream requests at once.")
+@click.option("--max-queue", type=click.IntRange(0), default=None, help="Requests waiting for a slot.")
+@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Stream idle s.")
+@click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer wait s.")
+@click.option("--access-log", default=None, metavar="PATH|-|off", help="Where JSON access lines go.  [default: -]")
+def proxy(
+    host: str | None,
+    port: int | None,
+    upstream: str | None,
+    config_path: str | None,
+    workers: int | None,
+    tokens: tuple[str, ...],
+    tokens_file: str | None,
+    allow_open: bool | None,
+    body_limit: int | None,
+    max_concurrency: int | None,
+    max_queue: int | None,
+    idle_timeout: float | None,
+    read_timeout: float | None,
+    access_log: str | None,
+) -> None:
+    """Run a local Anthropic-native gateway: retries, a circuit breaker, unbuffered SSE and metrics.
+
+    Point clients at it with ANTHROPIC_BASE_URL (printed at start) and change nothing else.
+    """
+    from claudewire.gateway.config import read_tokens
+
+    flags: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "upstream": upstream,
+        "workers": workers,
+        "allow_open": allow_open,
+        "body_limit": body_limit,
+        "max_concurrency": max_concurrency,
+        "max_queue": max_queue,
+        "idle_timeout": idle_timeout,
+        "read_timeout": read_timeout,
+        "access_log": "" if access_log in ("off", "none") else access_log,
+    }
+    try:
+        all_tokens = list(tokens) + (read_tokens(tokens_file) if tokens_file else [])
+        if all_tokens:
+            flags["tokens"] = tuple(all_tokens)
+        if config_path:
+            config = GatewayConfig.from_toml(config_path, **flags)
+        else:
+            config = GatewayConfig.from_mapping({}, **flags)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        run(config, ready=lambda gateway, bound: _announce(config, gateway, bound))
+    except OSError as exc:
+        click.echo(f"claudewire proxy: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass

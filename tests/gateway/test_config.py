@@ -1,0 +1,80 @@
+"""Gateway configuration: TOML with the policy, safe binding rules, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from claudewire.gateway import ConfigError, GatewayConfig
+from claudewire.policy import Policy
+
+
+def test_toml_sets_flags_and_policy_and_flags_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[proxy] and [policy] tables fill the config; a tokens file is read; command-line values override the file."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# team tokens\ncw-a\n\ncw-b\n")
+    path = tmp_path / "claudewire.toml"
+    path.write_text(
+        f"""
+[proxy]
+port = 9000
+upstream = "http://127.0.0.1:8780"
+tokens_file = "{tokens}"
+max_concurrency = 8
+idle_timeout = 12.5
+
+[policy]
+max_retries = 2
+breaker_cooldown = 5.0
+
+[policy.retry_budget]
+ratio = 0.5
+"""
+    )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-from-env-000000")
+    config = GatewayConfig.from_toml(path, port=9100)
+    assert config.port == 9100
+    assert config.upstream == "http://127.0.0.1:8780"
+    assert config.tokens == ("cw-a", "cw-b")
+    assert config.upstream_key == "sk-ant-api03-from-env-000000"
+    assert config.max_concurrency == 8 and config.idle_timeout == 12.5
+    assert config.policy.max_retries == 2 and config.policy.breaker_cooldown == 5.0
+    assert config.policy.retry_budget is not None and config.policy.retry_budget.ratio == 0.5
+    assert config.base_url == "http://127.0.0.1:9100"
+
+
+def test_defaults_bind_loopback_with_the_default_policy() -> None:
+    """With nothing set the gateway listens on 127.0.0.1:8787 in front of the real API, with Policy()."""
+    config = GatewayConfig.from_mapping({})
+    assert (config.host, config.port, config.upstream) == ("127.0.0.1", 8787, "https://api.anthropic.com")
+    assert config.policy == Policy()
+    assert config.body_limit == 32 * 1024 * 1024
+
+
+def test_non_loopback_needs_tokens_or_allow_open() -> None:
+    """Binding 0.0.0.0 without tokens is refused unless allow_open; with tokens it needs an upstream key."""
+    with pytest.raises(ConfigError, match="allow-open"):
+        GatewayConfig(host="0.0.0.0")
+    assert GatewayConfig(host="0.0.0.0", allow_open=True).allow_open
+    with pytest.raises(ConfigError, match="upstream key"):
+        GatewayConfig(host="0.0.0.0", tokens=("t",), upstream_key=None)
+    assert GatewayConfig(host="0.0.0.0", tokens=("t",), upstream_key="k").tokens == ("t",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[proxy]\nprot = 1\n", "unknown gateway setting"),
+        ("[policy]\nmax_retry = 1\n", "unknown policy setting"),
+        ("[policy]\nmax_retries = -1\n", "max_retries"),
+        ("[proxy]\nupstream = 'ftp://x'\n", "http:// or https://"),
+        ("[proxy\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    """Typos, bad values and broken TOML raise ConfigError naming the problem."""
+    path = tmp_path / "claudewire.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        GatewayConfig.from_toml(path)

@@ -1,0 +1,78 @@
+"""The Prometheus adapter: the policy's events and the caller's reports land in bounded metric families."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from claudewire._errors import Failure, FailureKind
+from claudewire.metrics import ROUTES, Metrics, route_of
+from claudewire.policy import GateAction, Policy, PolicyEngine
+
+UP = "https://api.anthropic.com:443"
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_policy_events_drive_attempts_retries_breaker_and_ratelimit() -> None:
+    """A real PolicyEngine driven through failures fills attempts, retries, give-ups, breaker and rate-limit."""
+    metrics = Metrics()
+    clock = FakeClock()
+    engine = PolicyEngine(Policy(max_retries=1, breaker_failures=2, retry_budget=None), clock=clock, hooks=metrics)
+    overloaded = Failure.of(FailureKind.OVERLOADED, status=529)
+    for _ in range(2):  # two calls, each: one failed attempt, one retry, one more failure, give up
+        call = engine.start(UP)
+        for _ in range(2):
+            if call.gate().action is not GateAction.SEND:
+                break
+            call.record(overloaded, {"anthropic-ratelimit-requests-remaining": "41"})
+    get = metrics.registry.get_sample_value
+    assert get("claudewire_upstream_attempts_total", {"upstream": UP, "outcome": "overloaded"}) >= 2
+    assert get("claudewire_upstream_retries_total", {"upstream": UP, "reason": "overloaded"}) >= 1
+    assert get("claudewire_upstream_give_ups_total", {"upstream": UP, "reason": "overloaded"}) >= 1
+    assert get("claudewire_breaker_state", {"upstream": UP}) == 2.0  # open
+    assert get("claudewire_ratelimit_remaining", {"upstream": UP, "family": "requests"}) == 41.0
+
+
+def test_requests_latency_and_tokens_are_recorded_with_bounded_labels() -> None:
+    """observe_request counts by route/status class/error kind with histograms; tokens by model, capped in count."""
+    metrics = Metrics(max_models=2)
+    metrics.observe_request("messages", 200, "", 0.120, 0.010)
+    metrics.observe_request("messages", 529, "overloaded", 0.5)
+    for model in ("claude-a", "claude-b", "claude-c", "claude-d"):
+        metrics.add_tokens(model, 10, 5, cache_read=2)
+    get = metrics.registry.get_sample_value
+    assert get("claudewire_requests_total", {"route": "messages", "status_class": "2xx", "error_kind": "none"}) == 1
+    assert (
+        get("claudewire_requests_total", {"route": "messages", "status_class": "5xx", "error_kind": "overloaded"}) == 1
+    )
+    assert get("claudewire_request_duration_seconds_count", {"route": "messages"}) == 2
+    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "messages"}) == 1
+    assert get("claudewire_tokens_total", {"model": "claude-a", "kind": "input"}) == 10
+    assert get("claudewire_tokens_total", {"model": "other", "kind": "output"}) == 10  # c and d folded
+    assert get("claudewire_tokens_total", {"model": "claude-b", "kind": "cache_read"}) == 2
+    families = {f.name for f in text_string_to_metric_families(metrics.render().decode())}
+    assert {"claudewire_requests", "claudewire_tokens", "claudewire_in_flight_requests"} <= families
+
+
+def test_route_labels_come_from_a_fixed_list() -> None:
+    """Paths map to a handful of routes; ids and unknown paths never become label values."""
+    cases = {
+        "/v1/messages": "messages",
+        "/v1/messages?beta=true": "messages",
+        "/v1/messages/count_tokens": "count_tokens",
+        "/v1/messages/batches/msgbatch_123/results": "batches",
+        "/v1/models/claude-x": "models",
+        "/v1/files/file_abc": "files",
+        "/v1/sk-ant-secret/whatever": "other",
+    }
+    for path, route in cases.items():
+        assert route_of(path) == route
+        assert route in ROUTES
