@@ -1,0 +1,258 @@
+"""`claudewire top`: a live terminal view of a claudewire gateway's (or client's) /metrics.
+
+On a terminal it redraws a rich view every `--interval` seconds until q or Ctrl-C; when stdout is not a terminal
+it prints one plain ``key=value`` line per interval instead (for logs and pipes). The figures come from
+`claudewire.top`; this module only fetches on a timer, reads keys and renders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sys
+import termios
+import time
+import tty
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from claudewire.top import Scrape, ScrapeError, UnreachableError, View, Watch, fetch, parse
+
+_BREAKER_STYLE = {"closed": "green", "half-open": "yellow", "open": "bold red"}
+
+
+# --- formatting ------------------------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.1f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def _tokens_total(view: View) -> float | None:
+    if view.seconds is None:
+        return None
+    return sum(sum(kinds.values()) for kinds in view.tokens_per_min.values())
+
+
+def plain_line(view: View) -> str:
+    """One ``key=value`` line with the headline figures (the non-terminal output)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    errors = ",".join(f"{kind}:{rate:.2f}" for kind, rate in view.errors_per_s.items()) or "none"
+    breaker = ",".join(f"{up}:{state}" for up, state in view.breaker.items()) or "-"
+    headroom = ",".join(f"{family}:{remaining:g}" for (_, family), remaining in view.ratelimit.items()) or "-"
+    fields = [
+        stamp,
+        f"req/s={_num(view.requests_per_s)}",
+        f"errors={_pct(view.error_ratio)}",
+        f"errors/s={errors}",
+        f"p50={_ms(view.duration_p50)}",
+        f"p99={_ms(view.duration_p99)}",
+        f"ttfb_p50={_ms(view.ttfb_p50)}",
+        f"ttfb_p99={_ms(view.ttfb_p99)}",
+        f"retries/s={_num(view.retries_per_s, 2)}",
+        f"retries/req={_num(view.retries_per_request, 2)}",
+        f"breaker={breaker}",
+        f"ratelimit_remaining={headroom}",
+        f"tokens/min={_num(_tokens_total(view), 0)}",
+        f"in_flight={view.in_flight:g}",
+        f"requests={view.requests_total:g}",
+    ]
+    return " ".join(fields)
+
+
+def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _rates(title: str, header: str, rates: Mapping[str, float], totals: Mapping[str, float]) -> Table:
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 2, 0, 0))
+    table.add_column(header, style="bold")
+    table.add_column("per s", justify="right")
+    table.add_column("total", justify="right")
+    for name in sorted(set(rates) | set(totals)):
+        table.add_row(name, _num(rates.get(name), 2), f"{totals.get(name, 0):g}")
+    if not rates and not totals:
+        table.add_row("none", "-", "-")
+    return table
+
+
+def render(view: View, url: str, error: str | None = None, *, interactive: bool = True) -> Group:
+    """The rich view of `view` scraped from `url`; `error` (the last scrape failing) shown in red on top."""
+    stamp = datetime.now().strftime("%H:%M:%S")
+    span = f"last {view.seconds:.1f}s" if view.seconds is not None else "waiting for a second scrape"
+    header = Text.assemble(("claudewire top", "bold"), f"  {url}  {stamp}  ({span})")
+    if interactive:
+        header.append("  q to quit", style="dim")
+    parts: list[Table | Text] = [header]
+    if error:
+        parts.append(Text(f"scrape failed: {error}", style="bold red"))
+    parts.append(
+        _pairs(
+            "Traffic",
+            [
+                ("requests/s", _num(view.requests_per_s)),
+                ("error ratio", _pct(view.error_ratio)),
+                ("latency p50 / p99", f"{_ms(view.duration_p50)} / {_ms(view.duration_p99)}"),
+                ("first byte p50 / p99", f"{_ms(view.ttfb_p50)} / {_ms(view.ttfb_p99)}"),
+                ("retries/s", _num(view.retries_per_s, 2)),
+                ("retries per request", _num(view.retries_per_request, 2)),
+                ("give-ups/s", _num(view.give_ups_per_s, 2)),
+                ("rate-limit hold s/s", _num(view.ratelimit_wait_per_s, 2)),
+                ("in flight", f"{view.in_flight:g}"),
+                ("requests (total)", f"{view.requests_total:g}"),
+            ],
+        )
+    )
+    parts.append(_rates("Errors by kind", "kind", view.errors_per_s, view.errors_total))
+    upstreams = Table(title="Upstreams", title_justify="left", box=None, padding=(0, 2, 0, 0))
+    for column in ("upstream", "breaker", "attempts/s", "rate-limit remaining"):
+        upstreams.add_column(column, justify="left" if column in ("upstream", "breaker") else "right")
+    for upstream in sorted(set(view.breaker) | {up for up, _ in view.ratelimit}):
+        state = view.breaker.get(upstream, "-")
+        headroom = ", ".join(f"{fam} {rem:,.0f}" for (up, fam), rem in view.ratelimit.items() if up == upstream)
+        attempts = _num(view.attempts_per_s.get(upstream), 2) if view.seconds is not None else "-"
+        upstreams.add_row(upstream, Text(state, style=_BREAKER_STYLE.get(state, "")), attempts, headroom or "-")
+    parts.append(upstreams)
+    tokens = Table(title="Tokens/min by model", title_justify="left", box=None, padding=(0, 2, 0, 0))
+    for column in ("model", "input", "output", "cache read", "cache write"):
+        tokens.add_column(column, justify="left" if column == "model" else "right")
+    for model, kinds in view.tokens_per_min.items():
+        tokens.add_row(
+            model,
+            *(_num(kinds.get(kind), 0) for kind in ("input", "output", "cache_read", "cache_creation")),
+        )
+    if not view.tokens_per_min:
+        tokens.add_row("-", "-", "-", "-", "-")
+    parts.append(tokens)
+    return Group(*parts)
+
+
+# --- running ---------------------------------------------------------------------------------------------------
+
+
+def _scrape(url: str, timeout: float) -> Scrape:
+    return parse(fetch(url, timeout=timeout), at=time.monotonic())
+
+
+@contextlib.contextmanager
+def _keys() -> Iterator[int | None]:
+    """stdin in cbreak mode (keys arrive one at a time, Ctrl-C still interrupts); None when stdin is no terminal."""
+    if not sys.stdin.isatty():
+        yield None
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield fd
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _wait_for_quit(fd: int | None, seconds: float) -> bool:
+    """Sleep up to `seconds`; True as soon as q is pressed."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if fd is None:
+            time.sleep(left)
+            return False
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready and os.read(fd, 32).lower().find(b"q") >= 0:
+            return True
+    return False
+
+
+def _live(url: str, watch: Watch, view: View, interval: float, timeout: float, console: Console) -> None:
+    error: str | None = None
+    with _keys() as fd, Live(render(view, url), console=console, screen=True, auto_refresh=False) as live:
+        while not _wait_for_quit(fd, interval):
+            try:
+                view, error = watch.add(_scrape(url, timeout)), None
+            except ScrapeError as exc:
+                error = str(exc)
+            live.update(render(view, url, error), refresh=True)
+
+
+def _plain(url: str, watch: Watch, interval: float, timeout: float, once: bool) -> None:
+    while True:
+        time.sleep(interval)
+        try:
+            view = watch.add(_scrape(url, timeout))
+        except ScrapeError as exc:
+            if once:
+                raise
+            click.echo(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} scrape failed: {exc}", err=True)
+            continue
+        click.echo(plain_line(view))
+        if once:
+            return
+
+
+@click.command(name="top")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8787/metrics",
+    show_default=True,
+    help="The /metrics page of a claudewire gateway (or of a client exposing claudewire.metrics).",
+)
+@click.option(
+    "--interval", default=1.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between scrapes."
+)
+@click.option(
+    "--window", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds rates are averaged over."
+)
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Scrape timeout.")
+@click.option("--once", is_flag=True, help="Scrape twice, --interval apart, print the figures once and exit.")
+@click.option("--plain", is_flag=True, help="Plain key=value lines even on a terminal.")
+def top(url: str, interval: float, window: float, timeout: float, once: bool, plain: bool) -> None:
+    """Watch a claudewire gateway's metrics live: requests/s, errors by kind, p50/p99, retries, breaker, headroom.
+
+    \b
+    Examples:
+      claudewire top                                         the gateway on 127.0.0.1:8787
+      claudewire top --url http://10.0.0.5:8787/metrics --window 60
+      claudewire top --once | tee -a figures.log            one line, for scripts
+    """
+    watch = Watch(window=window)
+    try:
+        first = _scrape(url, timeout)
+    except UnreachableError as exc:
+        raise click.ClickException(f"{exc}\n  Is the gateway running? Start one with: claudewire proxy") from None
+    except ScrapeError as exc:
+        raise click.ClickException(str(exc)) from None
+    view = watch.add(first)
+    console = Console()
+    try:
+        if plain or not console.is_terminal:
+            _plain(url, watch, interval, timeout, once)
+        elif once:
+            time.sleep(interval)
+            console.print(render(watch.add(_scrape(url, timeout)), url, interactive=False))
+        else:
+            _live(url, watch, view, interval, timeout, console)
+    except ScrapeError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
