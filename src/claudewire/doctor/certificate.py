@@ -35,7 +35,8 @@ _PUBLIC_ISSUERS = (
     "ISRG",
 )
 # OpenSSL verify codes (X509_V_ERR_*)
-_EXPIRED, _NOT_YET_VALID, _HOSTNAME_MISMATCH = 10, 9, 62
+_EXPIRED, _NOT_YET_VALID = 10, 9
+_NAME_MISMATCH = frozenset({62, 64})  # hostname, IP address
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,10 @@ class CertInfo:
         org = f" (O={self.issuer_org})" if self.issuer_org and self.issuer_org != self.issuer else ""
         return f"'{self.issuer}'{org}"
 
+    def valid_until(self) -> str:
+        """The expiry date, ``YYYY-MM-DD``."""
+        return f"{self.not_after:%Y-%m-%d}"
+
     def evidence(self) -> dict[str, JSONValue]:
         """JSON-ready facts."""
         return {
@@ -118,7 +123,7 @@ def _verified(probe: TlsProbe, target: Target, settings: Settings) -> CheckResul
     info = CertInfo.from_der(der)
     evidence.update(info.evidence())
     days = _days_left(info)
-    detail = f"trusted ({settings.trust_source()}): issued by {info.issuer_label}, valid {days:.0f} more days"
+    detail = f"trusted ({settings.trust_source()}): issued by {info.issuer_label}, valid until {info.valid_until()}"
     if days < _EXPIRING_DAYS:
         fix = "Renew the server certificate soon (if it is your gateway's) or check the system clock."
         return CheckResult("certificate", Status.WARN, detail + " (expires soon)", fix, evidence, probe.elapsed_ms)
@@ -159,7 +164,7 @@ def check_certificate(probe: TlsProbe, target: Target, settings: Settings) -> Ch
     elif error.verify_code == _NOT_YET_VALID:
         detail = f"the certificate of {target.host} is not valid yet ({why}): the system clock is probably behind"
         fix = "Set the system clock right (enable automatic time / NTP)."
-    elif error.verify_code == _HOSTNAME_MISMATCH:
+    elif error.verify_code in _NAME_MISMATCH:
         names = ", ".join(info.names) if info else "other names"
         detail = f"the certificate is for {names}, not {target.host} ({why})"
         fix = (

@@ -17,13 +17,17 @@ _SLOW_MS = 1000.0
 _DNS_FIX = Failure.of(FailureKind.DNS).fix
 
 
-def _sinkholed(address: str) -> bool:
+# Hosts that never legitimately resolve to loopback: a 127.x answer for them is a hosts-file or DNS-filter block.
+_PUBLIC_API_DOMAINS = ("anthropic.com", "claude.ai", "cursor.sh")
+
+
+def _sinkholed(host: str, address: str) -> bool:
+    """Whether `address` is a block answer for `host`: 0.0.0.0/:: always, loopback for the API's own hosts."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_unspecified or ip.is_loopback
-
-
-def _local_name(host: str) -> bool:
-    return host == "localhost" or host.endswith(".localhost")
+    if ip.is_unspecified:
+        return True
+    public = any(host == d or host.endswith("." + d) for d in _PUBLIC_API_DOMAINS)
+    return ip.is_loopback and public
 
 
 async def check_dns(settings: Settings, target: Target) -> tuple[CheckResult, list[str]]:
@@ -49,8 +53,8 @@ async def check_dns(settings: Settings, target: Target) -> tuple[CheckResult, li
     elapsed = (time.monotonic() - start) * 1000
     evidence["addresses"] = list(addresses)
     evidence["lookup_ms"] = round(elapsed, 1)
-    holes = [a for a in addresses if _sinkholed(a)]
-    if holes and not _local_name(target.host):
+    holes = [a for a in addresses if _sinkholed(target.host, a)]
+    if holes:
         detail = f"{target.host} resolves to {', '.join(holes)}: a DNS filter or hosts-file entry sinkholes it"
         fix = f"Remove the {target.host} entry from /etc/hosts or ask for the DNS filter to allow it. {_DNS_FIX}"
         return done(Status.FAIL, detail, fix), []

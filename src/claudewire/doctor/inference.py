@@ -23,10 +23,10 @@ from claudewire.doctor.settings import Settings
 
 __all__ = ["StreamProbe", "check_messages", "check_ratelimit", "check_streaming", "probe_messages", "probe_stream"]
 
-_PROMPT = "Count from 1 to 10, separated by spaces."
+_PROMPT = "Count from 1 to 20, separated by spaces."
 _LOW_HEADROOM = 0.1
 # A stream counts as buffered when it waited this long for its first event, then delivered all within _BURST_S.
-_BUFFERED_WAIT_S = 0.25
+_BUFFERED_WAIT_S = 0.1
 _BURST_S = 0.05
 _SLOW_GAP_S = 0.15  # events further apart than this on average: a slow stream
 _FAMILIES = ("requests", "tokens", "input-tokens", "output-tokens")

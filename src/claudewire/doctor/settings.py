@@ -135,6 +135,7 @@ class Settings:
     cursor_hosts: tuple[str, ...] = CURSOR_HOSTS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
         if not self.timeout > 0:
             raise ValueError("timeout must be > 0 seconds")
         if self.deadline is not None and not self.deadline > 0:
