@@ -31,8 +31,9 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REVOKED_KEY = "sk-ant-revoked-0000000000"
 """A key the simulator below rejects with 401 (it only accepts SIM_KEY)."""
 
-FAST = Policy(backoff_initial=0.001, backoff_max=0.005, max_retries=2)
-"""Millisecond backoff so retries cost no test time; two retries so some calls give up under 529 storms."""
+FAST = Policy(backoff_initial=0.001, backoff_max=0.005, max_retries=2, breaker_cooldown=2.0)
+"""Millisecond backoff so retries cost no test time; two retries so calls give up under 529 storms; a breaker that
+opens after 5 failures in a row and stays open 2 s (long enough for a 1 s scrape to see it)."""
 
 MSG = [{"role": "user", "content": "hello"}]
 
@@ -53,6 +54,21 @@ class LiveGateway:
     def metrics_url(self) -> str:
         """The gateway's /metrics."""
         return self.gateway.base_url + "/metrics"
+
+    def wait_recovered(self, timeout: float = 15.0) -> None:
+        """Send a call every 0.1 s (bounded) until one succeeds: the breaker's cooldown ended and its probe passed.
+
+        (Not /readyz: it stays 503 from the cooldown's end until some request is sent as the probe.)
+        """
+        client = anthropic.Anthropic(base_url=self.base_url, api_key=SIM_KEY, max_retries=0)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+                return
+            except anthropic.APIStatusError:
+                assert time.monotonic() < deadline, "the gateway's breaker stayed open"
+                time.sleep(0.1)
 
     def scrape(self) -> str:
         """The text of /metrics now."""
