@@ -66,7 +66,9 @@ def test_unreachable_proxy_fails_the_proxy_check(tls_sim: SimServer) -> None:
 def test_mitmproxy_interception_names_its_ca_and_the_files_to_trust(tls_sim: SimServer, tmp_path: Path) -> None:
     """Through mitmproxy with its CA untrusted: certificate fails naming mitmproxy's CA, with both trust variables."""
     with mitmdump(tmp_path) as mitm:
-        report = run(settings_for(tls_sim.base_url, ca_file=tls_sim.ca_path, proxy=ProxyChoice(mitm.url, "HTTPS_PROXY")))
+        report = run(
+            settings_for(tls_sim.base_url, ca_file=tls_sim.ca_path, proxy=ProxyChoice(mitm.url, "HTTPS_PROXY"))
+        )
     assert report.get("proxy").status is Status.PASS
     assert report.get("tls").status is Status.PASS
     cert = report.get("certificate")

@@ -51,6 +51,8 @@ async def _one(settings: Settings, entry: str) -> tuple[str, str | None, str | N
 
 async def check_http2(settings: Settings) -> CheckResult:
     """Pass when every Cursor host negotiates h2; fail naming the host that did not, and why."""
+    if not settings.cursor_hosts:
+        return CheckResult("http2", Status.SKIP, "no Cursor host to check (the simulator does not serve Cursor's)")
     start = time.monotonic()
     results = await asyncio.gather(*(_one(settings, h) for h in settings.cursor_hosts))
     evidence: dict[str, JSONValue] = {
