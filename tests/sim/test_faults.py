@@ -55,6 +55,8 @@ def test_parse_examples(text: str, expected: FaultSpec) -> None:
         ("latency,ms=500-100", "low <= high"),
         ("500,path=v1", "must start with '/'"),
         ("500,count=-1", "count must be >= 0"),
+        ("skew,seconds=inf", "finite"),
+        ("stall,seconds=nan", "finite"),
     ],
 )
 def test_parse_rejects_with_a_clear_message(text: str, fragment: str) -> None:
@@ -117,3 +119,13 @@ def test_stream_faults_only_touch_streams_and_faults_combine() -> None:
     assert plain.terminal is not None and plain.terminal.kind is FaultKind.UNAVAILABLE
     streamed = plan.decide("/v1/messages", True)
     assert streamed.stream is not None and streamed.stream.kind is FaultKind.CUT
+
+
+@given(st.text(max_size=40))
+def test_any_text_parses_or_fails_with_fault_spec_error(text: str) -> None:
+    """Whatever a user types, parse returns a FaultSpec or raises FaultSpecError, never anything else."""
+    try:
+        spec = FaultSpec.parse(text)
+    except FaultSpecError:
+        return
+    assert 0.0 <= spec.rate <= 1.0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 
 import anthropic
+import httpx2
 import pytest
 
 from claudewire.sim import Catalogue, FaultSpecError, SimServer
@@ -91,3 +93,31 @@ def test_catalogue_names_a_current_replacement(sim: SimServer) -> None:
     assert catalogue.replacement_for("claude-3-opus-20240229").id == "claude-opus-4-6"  # type: ignore[union-attr]
     assert catalogue.replacement_for("claude-sonnet-4-5").id == "claude-sonnet-4-6"  # type: ignore[union-attr]
     assert catalogue.replacement_for("claude-haiku-4-5").id == "claude-haiku-4-5-20251001"  # type: ignore[union-attr]
+
+
+def _outcomes(seed: int) -> list[str]:
+    outcomes: list[str] = []
+    with run_sim(profile="flaky", faults=["latency:0"], seed=seed) as sim:
+        headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01"}
+        for _ in range(40):
+            try:
+                outcomes.append(str(httpx2.get(sim.base_url + "/v1/models", headers=headers).status_code))
+            except httpx2.TransportError:
+                outcomes.append("reset")
+    return outcomes
+
+
+def test_seeded_server_replays_the_same_faults() -> None:
+    """Two servers with the same seed answer the same sequence of requests with the same faults."""
+    first = _outcomes(11)
+    assert first == _outcomes(11)
+    assert set(first) - {"200"}  # the flaky profile did inject something in 40 requests
+
+
+def test_start_failure_is_raised_by_run_sim() -> None:
+    """A port that cannot be bound makes run_sim raise the OSError instead of hanging."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError), run_sim(port=taken.getsockname()[1]):
+            pass

@@ -23,6 +23,7 @@ Examples: ``529:0.2``, ``429:0.1,retry_after=1``, ``reset:0.05``, ``latency:1.0,
 from __future__ import annotations
 
 import enum
+import math
 import random
 import threading
 from collections.abc import Iterable, Sequence
@@ -111,9 +112,12 @@ _KEYS: dict[FaultKind, frozenset[str]] = {
 
 def _number(kind: str, key: str, text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise FaultSpecError(f"fault {kind!r}: {key}={text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise FaultSpecError(f"fault {kind!r}: {key}={text!r} must be a finite number")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
