@@ -51,7 +51,7 @@ _STRONG: tuple[tuple[str, FailureKind], ...] = (
     ),
     (
         r"WRONG_VERSION_NUMBER|wrong version number|UNSUPPORTED_PROTOCOL|alert protocol version|"
-        r"packet length too long|ERR_SSL_PROTOCOL_ERROR|EPROTO",
+        r"packet length too long|ERR_SSL_PROTOCOL_ERROR|\bEPROTO\b",
         K.TLS_VERSION,
     ),
     (
@@ -83,7 +83,7 @@ _STRONG: tuple[tuple[str, FailureKind], ...] = (
     ),
     (
         r"ECONNRESET|Connection reset|Connection aborted|socket hang up|RemoteDisconnected|Server ?Disconnected|"
-        r"EPIPE|Broken pipe|other side closed|UND_ERR_SOCKET|ERR_HTTP2_PROTOCOL_ERROR|ERR_CONNECTION_CLOSED|"
+        r"\bEPIPE\b|Broken pipe|other side closed|UND_ERR_SOCKET|ERR_HTTP2_PROTOCOL_ERROR|ERR_CONNECTION_CLOSED|"
         r"ERR_CONNECTION_RESET|Errno 104\b",
         K.CONNECTION_RESET,
     ),
@@ -127,6 +127,7 @@ _STATUS: tuple[str, ...] = (
     r"\b(\d{3})\s+(?:Too Many Requests|Bad Gateway|Service Unavailable|Gateway Timeout|Unauthorized|Forbidden|"
     r"Not Found|Payment Required|Proxy Authentication Required|Request Timeout|Internal Server Error|Bad Request)",
 )
+_CREDIT = re.compile(r"credit balance is too low", re.IGNORECASE)
 _RETRY_AFTER = re.compile(r"(retry-after(?:-ms)?)[\"']?\s*[:=]\s*[\"']?([0-9.]+)", re.IGNORECASE)
 
 
@@ -230,8 +231,11 @@ def explain(text: str) -> Failure:
     if body is not None:
         found = classify(status, headers=headers, body=body) if status and status >= 400 else classify(body)
         if found is not None and found.kind is not FailureKind.UNKNOWN:
+            # the API words two account problems as generic errors: name them for what they are
             if found.kind is FailureKind.RATE_LIMIT and _STRONG_RE[0][0].search(text):
-                return dataclasses.replace(Failure.of(FailureKind.SPEND_LIMIT, status=status), message=found.message)
+                return Failure.of(FailureKind.SPEND_LIMIT, status=status, message=found.message)
+            if found.kind is FailureKind.INVALID_REQUEST and _CREDIT.search(text):
+                return Failure.of(FailureKind.BILLING, status=status, message=found.message)
             return found
     strong = _search(_STRONG_RE, text)
     if strong is not None:

@@ -1,0 +1,254 @@
+"""`explain` maps what users actually paste to the shared taxonomy's kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from claudewire._errors import FailureKind as K
+from claudewire.explain import explain, explain_json
+
+PY_TRACEBACK_CERT = """Traceback (most recent call last):
+  File "/usr/lib/python3.11/site-packages/httpx/_transports/default.py", line 69, in map_httpcore_exceptions
+    yield
+httpcore.ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer \
+certificate (_ssl.c:1006)
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "app.py", line 12, in <module>
+    client.messages.create(model="claude-sonnet-4-5", max_tokens=1024, messages=msgs)
+anthropic.APIConnectionError: Connection error."""
+
+PY_TRACEBACK_RATE = """Traceback (most recent call last):
+  File "agent.py", line 88, in run
+    response = client.messages.create(**params)
+  File "/venv/lib/python3.12/site-packages/anthropic/_base_client.py", line 1047, in request
+    raise self._make_status_error_from_response(err.response) from None
+anthropic.RateLimitError: Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': \
+'This request would exceed the rate limit for your organization (abc) of 50,000 input tokens per minute.'}}"""
+
+PY_TRACEBACK_DNS = """Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/httpcore/_backends/sync.py", line 206, in connect_tcp
+    sock = socket.create_connection(
+socket.gaierror: [Errno -3] Temporary failure in name resolution
+...
+anthropic.APIConnectionError: Connection error."""
+
+TS_CERT = """APIConnectionError: Connection error.
+    at Anthropic.makeRequest (node_modules/@anthropic-ai/sdk/core.mjs:332:19) {
+  status: undefined,
+  cause: FetchError: request to https://api.anthropic.com/v1/messages failed, reason: self-signed certificate in \
+certificate chain
+      at ClientRequest.<anonymous> (node_modules/node-fetch/lib/index.js:1501:11) {
+    type: 'system',
+    errno: 'SELF_SIGNED_CERT_IN_CHAIN',
+    code: 'SELF_SIGNED_CERT_IN_CHAIN'
+  }
+}"""
+
+CASES: list[tuple[str, K]] = [
+    # Python SDK reprs
+    (
+        "anthropic.InternalServerError: Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', "
+        "'message': 'Overloaded'}}",
+        K.OVERLOADED,
+    ),
+    (
+        "anthropic.AuthenticationError: Error code: 401 - {'type': 'error', 'error': {'type': "
+        "'authentication_error', 'message': 'invalid x-api-key'}, 'request_id': 'req_011CT'}",
+        K.AUTH,
+    ),
+    (
+        "anthropic.PermissionDeniedError: Error code: 403 - {'type': 'error', 'error': {'type': 'permission_error', "
+        "'message': 'Your API key does not have permission to use the specified resource.'}}",
+        K.PERMISSION,
+    ),
+    (
+        "anthropic.NotFoundError: Error code: 404 - {'type': 'error', 'error': {'type': 'not_found_error', "
+        "'message': 'model: claude-3-5-sonnet-20240620'}}",
+        K.NOT_FOUND,
+    ),
+    (
+        "anthropic.BadRequestError: Error code: 400 - {'type': 'error', 'error': {'type': 'invalid_request_error', "
+        "'message': 'Your credit balance is too low to access the Anthropic API.'}}",
+        K.BILLING,  # the API sends it as a 400; explain names the account problem
+    ),
+    (
+        "anthropic.RateLimitError: Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', "
+        "'message': 'You have reached your specified workspace API usage limits.', 'details': {'error_code': "
+        "'enforced_spend_limit_reached'}}}",
+        K.SPEND_LIMIT,
+    ),
+    ("anthropic.APITimeoutError: Request timed out.", K.READ_TIMEOUT),
+    (
+        "anthropic.BadRequestError: Error code: 400 - {'type': 'error', 'error': {'type': 'invalid_request_error', "
+        "'message': 'max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens'}}",
+        K.INVALID_REQUEST,
+    ),
+    ("anthropic.APIConnectionError: Connection error.", K.CONNECTION_RESET),
+    (
+        "anthropic.InternalServerError: Error code: 500 - {'type': 'error', 'error': {'type': 'api_error', "
+        "'message': 'Internal server error'}}",
+        K.SERVER,
+    ),
+    (PY_TRACEBACK_CERT, K.CERTIFICATE),
+    (PY_TRACEBACK_RATE, K.RATE_LIMIT),
+    (PY_TRACEBACK_DNS, K.DNS),
+    (
+        "httpx.ConnectError: [Errno 111] Connection refused\n\nanthropic.APIConnectionError: Connection error.",
+        K.CONNECT_REFUSED,
+    ),
+    (
+        "httpx.RemoteProtocolError: peer closed connection without sending complete message body "
+        "(incomplete chunked read)",
+        K.STREAM_INTERRUPTED,
+    ),
+    ("httpcore.ReadTimeout: The read operation timed out", K.READ_TIMEOUT),
+    ("httpx.ConnectTimeout: timed out", K.CONNECT_TIMEOUT),
+    # TypeScript SDK messages
+    (
+        '529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":null}',
+        K.OVERLOADED,
+    ),
+    (
+        '429 {"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded '
+        'your per-minute rate limit"}}',
+        K.RATE_LIMIT,
+    ),
+    ("APIConnectionTimeoutError: Request timed out.", K.READ_TIMEOUT),
+    (TS_CERT, K.CERTIFICATE),
+    (
+        'Error: 401 {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}',
+        K.AUTH,
+    ),
+    # raw HTTP status lines
+    ("HTTP/1.1 529 Overloaded", K.OVERLOADED),
+    ("HTTP/2 429 Too Many Requests\nretry-after: 30", K.RATE_LIMIT),
+    ("HTTP/1.1 502 Bad Gateway", K.SERVER),
+    ("HTTP/1.1 504 Gateway Timeout", K.TIMEOUT),
+    ("HTTP/1.1 407 Proxy Authentication Required", K.PROXY),
+    ("HTTP/1.1 413 Request Entity Too Large", K.REQUEST_TOO_LARGE),
+    # Anthropic error JSON alone
+    ('{"type":"error","error":{"type":"billing_error","message":"Your credit balance is too low."}}', K.BILLING),
+    ('{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}', K.OVERLOADED),
+    (
+        '{"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum size"}}',
+        K.REQUEST_TOO_LARGE,
+    ),
+    # OpenSSL / ssl messages
+    (
+        "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
+        "expired (_ssl.c:1006)",
+        K.CERTIFICATE,
+    ),
+    (
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for "
+        "'api.anthropic.com'. (_ssl.c:1006)",
+        K.CERTIFICATE,
+    ),
+    ("ssl.SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", K.TLS_VERSION),
+    (
+        "140736:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl/record/ssl3_record.c:354:",
+        K.TLS_VERSION,
+    ),
+    ("Error: unable to verify the first certificate", K.CERTIFICATE),
+    # socket errors
+    ("Error: connect ECONNREFUSED 127.0.0.1:8080", K.CONNECT_REFUSED),
+    ("Error: getaddrinfo ENOTFOUND api.anthropic.com", K.DNS),
+    ("socket.gaierror: [Errno 11001] getaddrinfo failed", K.DNS),
+    (
+        "Error: read ECONNRESET\n    at TLSWrap.onStreamRead (node:internal/stream_base_commons:217:20)",
+        K.CONNECTION_RESET,
+    ),
+    ("Error: connect ETIMEDOUT 160.79.104.10:443", K.CONNECT_TIMEOUT),
+    ("ConnectionResetError: [Errno 104] Connection reset by peer", K.CONNECTION_RESET),
+    ("OSError: [Errno 101] Network is unreachable", K.CONNECT_TIMEOUT),
+    # proxy errors
+    (
+        "requests.exceptions.ProxyError: HTTPSConnectionPool(host='api.anthropic.com', port=443): Max retries exceeded "
+        "with url: /v1/messages (Caused by ProxyError('Unable to connect to proxy', OSError('Tunnel connection failed: "
+        "403 Forbidden')))",
+        K.PROXY,
+    ),
+    ("Error: tunneling socket could not be established, statusCode=407", K.PROXY),
+    ("httpx.ProxyError: 407 Proxy Authentication Required", K.PROXY),
+    # Claude Code messages
+    ('API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', K.OVERLOADED),
+    ("API Error (Connection error.) · Retrying in 4 seconds… (attempt 3/10)", K.CONNECTION_RESET),
+    ("Invalid API key · Please run /login", K.AUTH),
+    ("API Error: Request timed out.", K.READ_TIMEOUT),
+    (
+        'API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired. '
+        'Please obtain a new token or refresh your existing token."}}',
+        K.AUTH,
+    ),
+    ("Credit balance is too low", K.BILLING),
+    # Cursor messages
+    ("ConnectError: [unavailable] Error: net::ERR_CERT_AUTHORITY_INVALID", K.CERTIFICATE),
+    ("Request failed with status code 403", K.PERMISSION),
+    (
+        "We're having trouble connecting to the model provider. This might be temporary - please try again in a "
+        "moment.",
+        K.CONNECTION_RESET,
+    ),
+    ("Connection failed. If the problem persists, please check your internet connection or VPN", K.CONNECTION_RESET),
+    (
+        "ConnectError: [internal] Stream closed with error code NGHTTP2_PROTOCOL_ERROR / net::ERR_HTTP2_PROTOCOL_ERROR",
+        K.CONNECTION_RESET,
+    ),
+    # something else answered
+    ("SyntaxError: Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON", K.NOT_ANTHROPIC),
+    ("json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)", K.NOT_ANTHROPIC),
+    ("claudewire.CircuitOpenError: circuit open for api.anthropic.com: recent calls all failed", K.CIRCUIT_OPEN),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), CASES, ids=[f"{i:02d}-{k.value}" for i, (_, k) in enumerate(CASES)])
+def test_explain_recognises_what_users_paste(text: str, kind: K) -> None:
+    """Each real-world error text maps to the expected kind, with the taxonomy's cause, fix and check."""
+    failure = explain(text)
+    assert failure.kind is kind, (failure, text)
+    assert failure.cause and failure.fix and failure.check
+
+
+def test_the_table_is_large_and_covers_the_kinds() -> None:
+    """At least 40 texts, covering nearly every kind of the taxonomy."""
+    assert len(CASES) >= 40
+    missing = set(K) - {kind for _, kind in CASES} - {K.CONFLICT, K.UNKNOWN}
+    assert not missing, missing
+
+
+def test_status_with_retry_after_is_read() -> None:
+    """A status line with a retry-after header gives a retryable rate limit with that wait."""
+    failure = explain("HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\n")
+    assert failure.kind is K.RATE_LIMIT
+    assert failure.retryable and failure.retry_after == 30.0
+
+
+def test_json_document_has_exactly_the_contract_fields() -> None:
+    """explain --json's document is {kind, retryable, cause, fix, check}."""
+    doc = explain_json(explain("Error: getaddrinfo ENOTFOUND api.anthropic.com"))
+    assert set(doc) == {"kind", "retryable", "cause", "fix", "check"}
+    assert doc["kind"] == "dns" and doc["check"] == "dns" and doc["retryable"] is True
+
+
+def test_unknown_text_is_still_an_answer_and_empty_text_is_an_error() -> None:
+    """Unrecognisable text gives kind unknown (run the doctor); empty text raises ValueError."""
+    assert explain("the build is green").kind is K.UNKNOWN
+    with pytest.raises(ValueError, match="nothing to explain"):
+        explain("   \n")
+
+
+def test_no_fix_switches_verification_off() -> None:
+    """No explanation ever suggests turning certificate verification off."""
+    for text, _ in CASES:
+        fix = explain(text).fix
+        for forbidden in ("verify=False", "NODE_TLS_REJECT_UNAUTHORIZED", "--insecure", " -k "):
+            assert forbidden not in fix
+
+
+def test_key_in_pasted_text_is_not_echoed() -> None:
+    """A key pasted along with the error is redacted from the message explain keeps."""
+    failure = explain("curl -H 'x-api-key: sk-ant-api03-secretsecret-1234' ... ECONNREFUSED")
+    assert "secretsecret" not in (failure.message or "")
