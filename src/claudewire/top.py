@@ -247,7 +247,8 @@ class View:
     ratelimit: Mapping[tuple[str, str], float]  # (upstream, family) -> remaining
     in_flight: float
     requests_total: float
-    errors_total: Mapping[str, float]
+    errors_total: Mapping[str, float]  # error kind -> requests since the start
+    retries_total: Mapping[str, float]  # reason -> retries since the start
 
 
 def _by_kind(requests: Mapping[tuple[str, str], float], per: float = 1.0) -> dict[str, float]:
@@ -301,6 +302,7 @@ def _view(new: Scrape, old: Scrape | None) -> View:
         in_flight=new.in_flight,
         requests_total=sum(new.requests.values()),
         errors_total=_by_kind(new.requests),
+        retries_total=dict(sorted(new.retries.items())),
     )
 
 

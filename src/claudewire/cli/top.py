@@ -126,6 +126,7 @@ def render(view: View, url: str, error: str | None = None, *, interactive: bool 
         )
     )
     parts.append(_rates("Errors by kind", "kind", view.errors_per_s, view.errors_total))
+    parts.append(_rates("Retries by reason", "reason", view.retries_by_reason, view.retries_total))
     upstreams = Table(title="Upstreams", title_justify="left", box=None, padding=(0, 2, 0, 0))
     for column in ("upstream", "breaker", "attempts/s", "rate-limit remaining"):
         upstreams.add_column(column, justify="left" if column in ("upstream", "breaker") else "right")

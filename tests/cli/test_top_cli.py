@@ -1,0 +1,181 @@
+"""`claudewire top`: driven in a real terminal (tmux) against a gateway under traffic; plain lines off a terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import anthropic
+import pytest
+from tests.conftest import SIM_KEY, SIM_MODEL
+from tests.deploy.conftest import FAST, MSG, free_port
+
+from claudewire.gateway import GatewayConfig, GatewayThread
+from claudewire.testing import run_sim
+
+TOP = [sys.executable, "-m", "claudewire", "top"]
+
+
+@pytest.fixture
+def busy_gateway() -> Iterator[str]:
+    """The /metrics URL of a gateway before a simulator overloading 20% of calls, with a client calling it nonstop."""
+    stop = threading.Event()
+    with run_sim(seed=11, faults=["529:0.2"]) as sim:
+        config = GatewayConfig(upstream=sim.base_url, port=0, access_log=None, policy=FAST)
+        with GatewayThread(config) as gateway:
+            client = anthropic.Anthropic(base_url=gateway.base_url, api_key=SIM_KEY, max_retries=0)
+
+            def traffic() -> None:
+                while not stop.is_set():
+                    with contextlib.suppress(anthropic.APIError):
+                        client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+                    stop.wait(0.02)
+
+            thread = threading.Thread(target=traffic, daemon=True)
+            thread.start()
+            try:
+                yield gateway.base_url + "/metrics"
+            finally:
+                stop.set()
+                thread.join(10)
+
+
+class Tmux:
+    """A private tmux server (its own socket) with one 150x50 session running a command; torn down after the test."""
+
+    def __init__(self, socket: Path) -> None:
+        binary = shutil.which("tmux")
+        assert binary, "tmux is not installed (scripts/apt-packages.txt)"
+        self.base = [binary, "-S", str(socket)]
+        self.env = {**os.environ, "TERM": "xterm-256color"}
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run([*self.base, *args], capture_output=True, text=True, env=self.env, timeout=10)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def start(self, command: list[str]) -> None:
+        """Run `command` in a shell that prints its exit status and the terminal's mode after it, then lingers."""
+        line = " ".join(command) + '; echo "top exited $?"; stty -a | grep -o -- "-*icanon"; sleep 60'
+        self.run("new-session", "-d", "-s", "top", "-x", "150", "-y", "50", line)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "top")
+
+    def wait_for(self, ready: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """Capture the pane every 0.2 s until `ready(screen)` (bounded); the screen."""
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while not ready(screen):
+            assert time.monotonic() < deadline, f"the screen never got there:\n{screen}"
+            time.sleep(0.2)
+            screen = self.screen()
+        return screen
+
+    def kill(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True, env=self.env, timeout=10, check=False)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A private tmux server for one test."""
+    server = Tmux(tmp_path / "tmux.sock")
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def _live_figures(screen: str) -> bool:
+    """The view shows a nonzero request rate, the model's tokens/min and a closed or tripped breaker."""
+    rate = re.search(r"requests/s\s+([\d,.]+)", screen)
+    return bool(rate) and float(rate.group(1).replace(",", "")) > 0 and "claude-haiku-4-5" in screen  # type: ignore[union-attr]
+
+
+def test_live_view_in_a_terminal_quits_on_q(busy_gateway: str, tmux: Tmux) -> None:
+    """In tmux, top shows live figures (requests/s > 0, errors by kind, p50/p99, breaker, tokens) and quits on q."""
+    tmux.start([*TOP, "--url", busy_gateway, "--interval", "0.5", "--window", "5"])
+    screen = tmux.wait_for(lambda s: _live_figures(s) and "overloaded" in s)  # the retries the 529s caused
+    assert "q to quit" in screen
+    assert re.search(r"Retries by reason.*\n.*\n\s*overloaded\s+[\d.]+\s+\d+", screen), screen
+    assert re.search(r"latency p50 / p99\s+[\d.]+m?s / [\d.]+m?s", screen), screen
+    assert re.search(r"127\.0\.0\.1:\d+\s+(closed|half-open|open)", screen), screen
+    assert "requests" in screen  # the rate-limit family the simulator reports
+
+    first = re.search(r"requests \(total\)\s+(\d+)", screen)
+    assert first is not None
+    later = tmux.wait_for(
+        lambda s: (m := re.search(r"requests \(total\)\s+(\d+)", s)) is not None and m.group(1) != first.group(1)
+    )
+    assert "Tokens/min by model" in later  # it redraws with new figures
+
+    tmux.run("send-keys", "-t", "top", "q")
+    after = tmux.wait_for(lambda s: "icanon" in s)
+    assert "top exited 0" in after
+    assert "Traceback" not in after
+    assert "-icanon" not in after  # the terminal is back in line mode
+
+
+def test_ctrl_c_exits_cleanly(busy_gateway: str, tmux: Tmux) -> None:
+    """Ctrl-C leaves top with status 0 and no traceback, the terminal restored."""
+    tmux.start([*TOP, "--url", busy_gateway, "--interval", "0.5"])
+    tmux.wait_for(lambda s: "q to quit" in s)
+    tmux.run("send-keys", "-t", "top", "C-c")
+    after = tmux.wait_for(lambda s: "icanon" in s)
+    assert "top exited 0" in after
+    assert "Traceback" not in after
+    assert "-icanon" not in after
+
+
+def test_plain_lines_when_stdout_is_not_a_terminal(busy_gateway: str) -> None:
+    """Piped, --once prints one key=value line with the live figures and exits 0."""
+    done = subprocess.run(
+        [*TOP, "--url", busy_gateway, "--interval", "0.5", "--once"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    fields = dict(field.split("=", 1) for field in lines[0].split()[1:])
+    assert float(fields["req/s"]) > 0
+    assert fields["breaker"].endswith((":closed", ":open", ":half-open"))
+    assert fields["p99"].endswith("s")
+    assert int(float(fields["requests"])) > 0
+
+
+def test_plain_lines_repeat_each_interval(busy_gateway: str) -> None:
+    """Piped without --once, a new line comes every interval until the process is stopped."""
+    process = subprocess.Popen([*TOP, "--url", busy_gateway, "--interval", "0.2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert all(line.split()[1].startswith("req/s=") for line in lines)
+
+
+def test_unreachable_url_is_a_clear_error() -> None:
+    """Nothing listening: a one-line cause and hint on stderr, exit status 1, no traceback."""
+    url = f"http://127.0.0.1:{free_port()}/metrics"
+    done = subprocess.run([*TOP, "--url", url, "--once"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot reach {url}" in done.stderr
+    assert "refused" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_page_that_is_not_claudewire_metrics_is_refused(sim: object) -> None:
+    """A URL answering something else (here the simulator, 401) is refused with the status, exit status 1."""
+    url = f"{sim.base_url}/v1/models"  # type: ignore[attr-defined]
+    done = subprocess.run([*TOP, "--url", url, "--once"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "answered HTTP 401" in done.stderr
+    assert "Traceback" not in done.stderr
