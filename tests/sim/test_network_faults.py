@@ -98,3 +98,16 @@ def test_skewed_clock_for_the_whole_server() -> None:
         answer = httpx2.get(skewed.base_url + "/v1/models", headers=HEADERS)
     stamp = email.utils.parsedate_to_datetime(answer.headers["date"]).timestamp()
     assert -610 < stamp - time.time() < -590
+
+
+def test_stalled_handler_is_released_when_the_client_leaves(sim: SimServer) -> None:
+    """A client that gives up on a stall frees the server's handler: in_flight drops back to zero."""
+    sim.set_faults(["stall"])
+    for _ in range(3):
+        with pytest.raises(anthropic.APITimeoutError):
+            client(sim).messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO, timeout=0.2)
+    deadline = time.monotonic() + 5
+    while sim.stats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sim.stats.in_flight == 0
+    assert sim.stats.by_fault["stall"] == 3

@@ -111,6 +111,13 @@ class SimApp:
 
     def _pipeline(self, endpoint: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
+            self.stats.in_flight += 1
+            try:
+                return await serve(request)
+            finally:  # also when aiohttp cancels the handler because the client left
+                self.stats.in_flight -= 1
+
+        async def serve(request: web.Request) -> web.StreamResponse:
             n = next(self._ids)
             rid = f"req_sim{self._prefix}{n:012d}"
             path = request.path

@@ -81,7 +81,10 @@ class SimServer:
         context = None
         if self.config.tls:
             context, self.ca_path = _tls_context(self.config.host)
-        runner = web.AppRunner(self.app.application(), handle_signals=False, shutdown_timeout=0.5)
+        # handler_cancellation: a client that gives up on a stalled or slow answer frees its handler at once
+        runner = web.AppRunner(
+            self.app.application(), handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=context, backlog=1024)
         await site.start()

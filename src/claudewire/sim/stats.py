@@ -59,6 +59,7 @@ class Stats:
 
     def __init__(self, log_size: int = 256) -> None:
         self.total = 0
+        self.in_flight = 0  # requests being handled right now (a stalled or streaming one counts until it ends)
         self.by_path: Counter[str] = Counter()
         self.by_status: Counter[int] = Counter()
         self.by_fault: Counter[str] = Counter()
