@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 import httpx2
@@ -27,7 +27,12 @@ from anthropic import APIRequest, AsyncCallNext, CallNext, Middleware, Middlewar
 from anthropic._response import BaseAPIResponse
 
 from claudewire._errors import CircuitOpenError, Failure, classify
-from claudewire.policy import DecisionAction, GateAction, Hooks, Policy, PolicyEngine, upstream_key
+from claudewire.policy import DecisionAction, GateAction, Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from claudewire.metrics import Metrics
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
@@ -215,6 +220,16 @@ def _policy_middleware(
     return _PolicyMiddleware(PolicyEngine(base, hooks=hooks), base), rest
 
 
+def _with_metrics(hooks: Hooks | None, metrics: Metrics | CollectorRegistry | None) -> tuple[Hooks | None, Any]:
+    """`hooks` plus the Prometheus adapter for `metrics` (a `claudewire.metrics.Metrics`, or a registry to fill)."""
+    if metrics is None:
+        return hooks, None
+    from claudewire.metrics import Metrics  # prometheus-client is imported only when metrics are asked for
+
+    adapter = metrics if isinstance(metrics, Metrics) else Metrics(metrics)
+    return (adapter if hooks is None else MultiHooks(hooks, adapter)), adapter
+
+
 def _copy_middleware(
     current: _PolicyMiddleware,
     middleware: Sequence[MiddlewareInput],
@@ -229,7 +244,10 @@ def _copy_middleware(
 
 
 class Anthropic(anthropic.Anthropic):
-    """`anthropic.Anthropic` with claudewire's policy: same constructor, plus `policy` and `hooks`.
+    """`anthropic.Anthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
+
+    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records attempts, retries,
+    give-ups, breaker state and rate-limit headroom in the gateway's metric families.
 
     `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     """
@@ -239,13 +257,17 @@ class Anthropic(anthropic.Anthropic):
         *,
         policy: Policy | None = None,
         hooks: Hooks | None = None,
+        metrics: Metrics | CollectorRegistry | None = None,
         max_retries: int | None = None,
         middleware: Sequence[MiddlewareInput] | None = None,
         **kwargs: Any,
     ) -> None:
+        hooks, adapter = _with_metrics(hooks, metrics)
         guard, rest = _policy_middleware(middleware, policy, max_retries, hooks)
         super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
+        if adapter is not None:
+            adapter.register_upstream(guard.upstream)
         self._claudewire = guard
 
     @property
@@ -275,7 +297,10 @@ class Anthropic(anthropic.Anthropic):
 
 
 class AsyncAnthropic(anthropic.AsyncAnthropic):
-    """`anthropic.AsyncAnthropic` with claudewire's policy: same constructor, plus `policy` and `hooks`.
+    """`anthropic.AsyncAnthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
+
+    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records attempts, retries,
+    give-ups, breaker state and rate-limit headroom in the gateway's metric families.
 
     `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     """
@@ -285,13 +310,17 @@ class AsyncAnthropic(anthropic.AsyncAnthropic):
         *,
         policy: Policy | None = None,
         hooks: Hooks | None = None,
+        metrics: Metrics | CollectorRegistry | None = None,
         max_retries: int | None = None,
         middleware: Sequence[MiddlewareInput] | None = None,
         **kwargs: Any,
     ) -> None:
+        hooks, adapter = _with_metrics(hooks, metrics)
         guard, rest = _policy_middleware(middleware, policy, max_retries, hooks)
         super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
+        if adapter is not None:
+            adapter.register_upstream(guard.upstream)
         self._claudewire = guard
 
     @property
