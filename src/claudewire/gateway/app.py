@@ -120,6 +120,8 @@ class Gateway:
         self.upstream = upstream or Upstream(config.upstream, connect_timeout=config.connect_timeout)
         self.key = upstream_key(config.upstream)
         self.metrics.register_upstream(self.key)
+        self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
+        self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
         self.slots = _Slots(config.max_concurrency, config.max_queue)
         self._tokens = tuple(t.encode() for t in config.tokens)
@@ -166,8 +168,7 @@ class Gateway:
     # --- one proxied request ---------------------------------------------------------------------------------------
     async def _proxy(self, req: Request, conn: Connection, path: str) -> None:
         out = _Outcome(time.monotonic())
-        metrics = self.metrics
-        metrics.in_flight.inc()
+        self.in_flight += 1
         call = None
         try:
             if req.too_large:
@@ -207,7 +208,7 @@ class Gateway:
                 call.cancel()
             raise
         finally:
-            metrics.in_flight.dec()
+            self.in_flight -= 1
             self._finish(req, path, out, call.attempts if call is not None else 0)
 
     def _finish(self, req: Request, path: str, out: _Outcome, attempts: int) -> None:

@@ -198,8 +198,10 @@ class _Conn(asyncio.Protocol):
                 if handle is not None:
                     handle.cancel()
                 self._waiter = None
-        chunk = chunks.popleft()
-        self.buffered -= len(chunk)
+        # everything that has arrived goes out together: one client write per wake-up, not one per upstream chunk
+        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
         if self._paused and self.buffered <= _READ_HIGH_WATER // 4 and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
@@ -252,7 +254,10 @@ class UpstreamResponse:
         return self._conn is None or self._conn.complete
 
     async def next_chunk(self, within: float | None = None) -> bytes | None:
-        """The next body chunk, None at the end; `TimeoutError` after `within` seconds without bytes."""
+        """The body bytes that arrived since the last call (waiting for some), None at the end.
+
+        Raises `TimeoutError` after `within` seconds without a byte.
+        """
         if self._conn is None:
             return None
         return await self._conn.next_chunk(within)

@@ -1,0 +1,340 @@
+"""Gateway benchmark: direct vs claudewire proxy vs LiteLLM's proxy vs nginx, under wrk, side by side in one run.
+
+    python bench/gateway.py                 # 5 s per load, 3 rounds, medians; writes docs/benchmarks.md
+    python bench/gateway.py --quick         # 2 s, 1 round, no LiteLLM; prints only
+
+Rig (issue 5): the upstream (`claudewire sim` with pacing off, uvloop) and wrk share core 0; the server under test
+runs alone on core 1 (taskset). Loads: POST /v1/messages JSON and SSE (stream: true) at concurrency 1 and 64.
+Columns: requests/s, wrk's p50/p99, added p50 over direct, server CPU µs per request (user+system time of the
+server's process tree / requests) and peak RSS (VmHWM summed over the process tree).
+
+claudewire runs with everything on: policy, metrics, JSON access log (to a file). LiteLLM is installed by this
+script into its own venv under ~/.cache/claudewire-bench (never into this environment); nginx is used when the
+`nginx` binary exists (Debian's nginx-light), as a reference reverse proxy with upstream keep-alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "claudewire-bench"
+MODEL = "claude-haiku-4-5"
+KEY = "sk-ant-bench-0000000000000000"
+LITELLM_KEY = "sk-litellm-bench-master-000000000000"
+START, END = "<!-- bench/gateway.py:start -->", "<!-- bench/gateway.py:end -->"
+LOADS = [("json", 1), ("json", 64), ("sse", 1), ("sse", 64)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout:.0f}s")
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            m = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+            total += int(m.group(1)) if m else 0
+    return total / 1024
+
+
+@dataclass
+class Target:
+    """A server under test: its base URL, the process whose tree is measured, the key wrk sends."""
+
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes] | None
+    key: str = KEY
+    note: str = ""
+
+    def pids(self) -> list[int]:
+        return tree(self.proc.pid) if self.proc is not None else []
+
+
+@dataclass
+class Result:
+    rps: list[float] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def lua(tmp: Path, kind: str, key: str) -> Path:
+    stream = "true" if kind == "sse" else "false"
+    body = f'{{"model":"{MODEL}","max_tokens":32,"stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}'
+    path = tmp / f"{kind}-{abs(hash(key))}.lua"
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = '{body}'\n"
+        'wrk.headers["content-type"] = "application/json"\n'
+        f'wrk.headers["x-api-key"] = "{key}"\n'
+        'wrk.headers["anthropic-version"] = "2023-06-01"\n'
+    )
+    return path
+
+
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, float, int, int]:
+    """(requests/s, p50 ms, p99 ms, requests, non-2xx) from one pinned wrk run."""
+    out = subprocess.run(
+        ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency",
+         "-s", str(script), f"{url}/v1/messages"],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout  # fmt: skip
+
+    def pct(label: str) -> float:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        return float(m.group(1)) * _UNIT[m.group(2)] if m else float("nan")
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in errs.groups()) if errs else 0)
+    return rps, pct("50"), pct("99"), total, errors
+
+
+@contextlib.contextmanager
+def spawn(
+    cmd: list[str], port: int, core: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(["taskset", "-c", core, *cmd], stdout=out, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, start_new_session=True)  # fmt: skip
+    try:
+        wait_port(port, proc)
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def litellm_bin(install: bool) -> Path | None:
+    venv = CACHE / "litellm"
+    exe = venv / "bin" / "litellm"
+    if exe.exists():
+        return exe
+    if not install:
+        return None
+    print("installing LiteLLM's proxy into", venv, "(its own venv) ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print("LiteLLM could not be installed:", exc, flush=True)
+        return None
+    return exe if exe.exists() else None
+
+
+def fmt_ms(v: float) -> str:
+    return f"{v:.2f} ms" if v == v else "n/a"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
+    ap.add_argument("--quick", action="store_true", help="2 s, 1 round, no LiteLLM, nothing written")
+    ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument("--no-nginx", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="print the table only")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.rounds, args.no_litellm, args.no_write = 2.0, 1, True, True
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench/gateway.py needs `{tool}` (apt-get install wrk util-linux)")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("bench/gateway.py needs 2 cores (upstream + wrk on one, the server on the other)")
+
+    with tempfile.TemporaryDirectory(prefix="cw-gw-bench-") as tmpdir, contextlib.ExitStack() as stack:
+        tmp = Path(tmpdir)
+        sim_port = free_port()
+        sim = stack.enter_context(spawn(
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--rpm", "1000000000",
+             "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
+        upstream = f"http://127.0.0.1:{sim_port}"
+        targets = [Target("direct (simulator)", upstream, sim)]
+
+        port = free_port()
+        proc = stack.enter_context(spawn(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", upstream,
+             "--access-log", str(tmp / "access.log")], port, "1"))  # fmt: skip
+        targets.append(Target("claudewire proxy", f"http://127.0.0.1:{port}", proc, note="policy+metrics+log"))
+
+        nginx = None if args.no_nginx else shutil.which("nginx")
+        if nginx:
+            port = free_port()
+            (tmp / "logs").mkdir()
+            (tmp / "nginx.conf").write_text(f"""
+worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream up {{ server 127.0.0.1:{sim_port}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port};
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_buffering off; }}
+  }}
+}}
+""")
+            proc = stack.enter_context(spawn(
+                [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"], port, "1"))  # fmt: skip
+            targets.append(Target("nginx (reference)", f"http://127.0.0.1:{port}", proc, note="no policy"))
+
+        litellm_note = ""
+        exe = None if args.no_litellm else litellm_bin(install=True)
+        if exe is not None:
+            port = free_port()
+            cfg = tmp / "litellm.yaml"
+            cfg.write_text(
+                f"model_list:\n  - model_name: {MODEL}\n    litellm_params:\n      model: anthropic/{MODEL}\n"
+                f"      api_base: {upstream}\n      api_key: {KEY}\n"
+            )
+            env = {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                   "LITELLM_TELEMETRY": "False"}  # fmt: skip
+            try:
+                proc = stack.enter_context(spawn(
+                    [str(exe), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+                    port, "1", env=env, log=tmp / "litellm.log"))  # fmt: skip
+                version = subprocess.run([str(exe.parent / "python"), "-c",
+                                          "import importlib.metadata as m; print(m.version('litellm'))"],
+                                         capture_output=True, text=True).stdout.strip()  # fmt: skip
+                targets.append(Target(f"LiteLLM {version} proxy", f"http://127.0.0.1:{port}", proc, LITELLM_KEY))
+            except RuntimeError as exc:
+                litellm_note = f"LiteLLM's proxy did not start: {exc}"
+        elif not args.no_litellm:
+            litellm_note = "LiteLLM's proxy could not be installed from PyPI on this machine"
+
+        results: dict[tuple[str, str, int], Result] = {}
+        rss: dict[str, float] = {}
+        for rnd in range(args.rounds):
+            for kind, conns in LOADS:
+                order = targets[rnd % len(targets) :] + targets[: rnd % len(targets)]
+                for t in order:
+                    seconds = args.duration
+                    if t.name.startswith("LiteLLM"):
+                        seconds = min(seconds, 3.0)  # it is ~100x slower; a short run says as much
+                    pids = t.pids()
+                    before = cpu_seconds(pids)
+                    rps, p50, p99, total, errors = run_wrk(t.url, lua(tmp, kind, t.key), conns, seconds)
+                    used = cpu_seconds(pids) - before
+                    r = results.setdefault((t.name, kind, conns), Result())
+                    r.rps.append(rps)
+                    r.p50.append(p50)
+                    r.p99.append(p99)
+                    r.cpu_us.append(used / total * 1e6 if total else float("nan"))
+                    r.errors += errors
+                    print(f"round {rnd + 1} {t.name:24} {kind} c{conns:<3} {rps:9.0f} req/s  p50 {fmt_ms(p50)}",
+                          flush=True)  # fmt: skip
+        for t in targets:
+            rss[t.name] = peak_rss_mib(t.pids())
+
+    med = statistics.median
+    lines = [
+        "| server | load | req/s | p50 | p99 | added p50 | server CPU µs/req | peak RSS | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    direct = targets[0].name
+    for kind, conns in LOADS:
+        base = results[(direct, kind, conns)]
+        for t in targets:
+            r = results[(t.name, kind, conns)]
+            added = "—" if t.name == direct else f"+{med(r.p50) - med(base.p50):.2f} ms"
+            share = "" if t.name == direct else f" ({med(r.rps) / med(base.rps):.0%})"
+            lines.append(
+                f"| {t.name} | {kind} c{conns} | {med(r.rps):,.0f}{share} | {fmt_ms(med(r.p50))} | "
+                f"{fmt_ms(med(r.p99))} | {added} | {med(r.cpu_us):.0f} | {rss[t.name]:.0f} MiB | {r.errors} |"
+            )
+    if litellm_note:
+        lines.append(f"\n{litellm_note}.")
+    table = "\n".join(lines)
+    print(table)
+    if args.no_write:
+        return
+    cmd = "python bench/gateway.py" + ("" if args.duration == 5.0 and args.rounds == 3 else
+                                       f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
+    block = (
+        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
+        f"{args.duration:g} s per load (LiteLLM: 3 s); upstream `claudewire sim` (pacing off) and wrk on core 0, "
+        f"the server alone on core 1. In parentheses: share of direct's req/s.\n\n{table}\n{END}"
+    )
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip() + "\n\n## Gateway (bench/gateway.py)\n\n" + block + "\n"
+    DOCS.write_text(text)
+    print(f"written to {DOCS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
