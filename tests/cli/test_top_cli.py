@@ -135,6 +135,22 @@ def test_ctrl_c_exits_cleanly(busy_gateway: str, tmux: Tmux) -> None:
     assert "-icanon" not in after
 
 
+def test_a_gateway_that_goes_away_is_reported_and_top_keeps_running(tmux: Tmux) -> None:
+    """When the gateway stops mid-run, the view says the scrape failed and why, and q still quits cleanly."""
+    with run_sim(seed=0) as sim:
+        gateway = GatewayThread(GatewayConfig(upstream=sim.base_url, port=0, access_log=None, policy=FAST)).start()
+        try:
+            tmux.start([*TOP, "--url", gateway.base_url + "/metrics", "--interval", "0.3"])
+            tmux.wait_for(lambda s: "q to quit" in s and "closed" in s)
+        finally:
+            gateway.stop()
+    screen = tmux.wait_for(lambda s: "scrape failed" in s)
+    assert "cannot reach" in screen and "refused" in screen
+    tmux.run("send-keys", "-t", "top", "q")
+    after = tmux.wait_for(lambda s: "icanon" in s)
+    assert "top exited 0" in after
+
+
 def test_plain_lines_when_stdout_is_not_a_terminal(busy_gateway: str) -> None:
     """Piped, --once prints one key=value line with the live figures and exits 0."""
     done = subprocess.run(

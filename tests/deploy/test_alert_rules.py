@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from tests.deploy.conftest import DEPLOY, LiveGateway, exported_series, referenced_metrics
 
 RULES = DEPLOY / "prometheus" / "alerts.yml"
@@ -46,3 +48,19 @@ def test_rules_read_only_metrics_the_gateway_exports(live_gateway: LiveGateway) 
     used = referenced_metrics(RULES.read_text())
     assert used, "alerts.yml reads no claudewire metric"
     assert used <= exported, f"not exported by the gateway: {sorted(used - exported)}"
+
+
+def test_every_alert_has_a_severity_a_summary_and_a_unit_test() -> None:
+    """Each alert carries a severity label and summary/description, and alerts_test.yml exercises it by name."""
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    alerts = [rule for group in groups for rule in group["rules"] if "alert" in rule]
+    assert len(alerts) >= 8
+    tested = {
+        case["alertname"]
+        for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+    }
+    for alert in alerts:
+        assert alert["labels"]["severity"] in {"page", "ticket", "warning"}, alert["alert"]
+        assert alert["annotations"]["summary"] and alert["annotations"]["description"], alert["alert"]
+        assert alert["alert"] in tested, f"{alert['alert']} has no promtool unit test"
