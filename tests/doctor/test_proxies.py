@@ -93,3 +93,13 @@ def test_mitmproxy_with_its_ca_trusted_passes_but_buffers_the_stream(tls_sim: Si
     assert streaming.status is Status.WARN, streaming
     assert "buffers the stream" in streaming.detail
     assert KEY not in render_json(report)
+
+
+@pytest.mark.timeout(30)
+def test_black_holed_proxy_fails_the_proxy_check_within_the_bound(tls_sim: SimServer, black_hole: int) -> None:
+    """A proxy address that accepts and never answers CONNECT fails the proxy check after --timeout."""
+    proxy = ProxyChoice(f"http://127.0.0.1:{black_hole}", "HTTPS_PROXY")
+    report = run(settings_for(tls_sim.base_url, ca_file=tls_sim.ca_path, proxy=proxy, timeout=0.5))
+    assert report.get("proxy").status is Status.FAIL
+    assert "did not answer CONNECT within 0.5s" in report.get("proxy").detail
+    assert report.get("dns").evidence["prerequisite"] == "proxy"

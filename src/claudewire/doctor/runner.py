@@ -41,6 +41,11 @@ _CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2"))
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming")
 
 
+def _not_run(check_id: str, detail: str) -> CheckResult:
+    """A check not run for a reason other than a failed prerequisite (--no-spend, the run's bound)."""
+    return CheckResult(check_id, Status.SKIP, detail)
+
+
 class _Run:
     """The results of one run as they come in, and which checks are running right now."""
 
@@ -142,16 +147,15 @@ class _Run:
                         self.skip_rest(result.id, _KEYED)
                         return
             if not s.spend:
-                spend = "skipped: --no-spend (this check spends tokens)"
-                limits = check_ratelimit(None, probe.listing.headers)
-                self.put(
-                    limits
-                    if limits.status is not Status.PASS or limits.evidence.get("limits")
-                    else skipped(
-                        "ratelimit", "no-spend", "skipped: --no-spend, and GET /v1/models carried no rate-limit headers"
+                # rate limits can still be read from the models listing's headers, when it carries them
+                limits = check_ratelimit(probe.listing, {})
+                if limits.status is Status.PASS and not limits.evidence.get("limits"):
+                    limits = _not_run(
+                        "ratelimit", "skipped: --no-spend, and GET /v1/models carried no rate-limit headers"
                     )
-                )
-                self.skip_rest("no-spend", ("messages", "streaming"), spend)
+                self.put(limits)
+                for check_id in ("messages", "streaming"):
+                    self.put(_not_run(check_id, "skipped: --no-spend (this check spends tokens)"))
                 return
             with self.doing("ratelimit", "messages", "streaming"):
                 answer, stream = await asyncio.gather(probe_messages(client, s), probe_stream(client, s))
@@ -178,7 +182,9 @@ class _Run:
         first = self.running[0] if self.running else None
         for check_id in self.ids:
             if check_id not in self.results:
-                self.put(skipped(check_id, first or "deadline", None if first else f"skipped: run bound {bound}"))
+                self.put(
+                    skipped(check_id, first) if first else _not_run(check_id, f"skipped: run bound {bound} reached")
+                )
         return Report(self.settings.base_url, tuple(self.results[c] for c in self.ids), elapsed_ms)
 
 
