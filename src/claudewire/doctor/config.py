@@ -95,7 +95,7 @@ def _url_problems(url: str) -> tuple[list[str], list[str], bool]:
 def check_config(settings: Settings) -> ConfigOutcome:
     """Key present and well-formed, base URL sane, trust files readable; records installed versions."""
     evidence: dict[str, JSONValue] = {
-        "base_url": settings.base_url,
+        "base_url": redact_url(settings.base_url),
         "api_key": redact(settings.api_key),
         "key_source": settings.key_source,
         "model": settings.model,
@@ -132,7 +132,7 @@ def check_config(settings: Settings) -> ConfigOutcome:
     if errors or warnings:
         detail = "; ".join(errors + warnings)
     else:
-        detail = f"key {redact(settings.api_key)} from {settings.key_source}, base URL {settings.base_url}"
+        detail = f"key {redact(settings.api_key)} from {settings.key_source}, base URL {redact_url(settings.base_url)}"
     fix = None
     if errors or warnings:
         fix = _fix(errors + warnings)

@@ -31,7 +31,7 @@ from claudewire.doctor.inference import (
 from claudewire.doctor.net import Target
 from claudewire.doctor.proxy import check_proxy
 from claudewire.doctor.result import CHECK_IDS, CheckResult, Report, Status, skipped
-from claudewire.doctor.settings import Profile, Settings, split_url
+from claudewire.doctor.settings import Profile, Settings, redact_url, split_url
 from claudewire.doctor.tcp import check_tcp
 from claudewire.doctor.tls import check_tls, probe_tls
 
@@ -185,7 +185,8 @@ class _Run:
                 self.put(
                     skipped(check_id, first) if first else _not_run(check_id, f"skipped: run bound {bound} reached")
                 )
-        return Report(self.settings.base_url, tuple(self.results[c] for c in self.ids), elapsed_ms)
+        target = redact_url(self.settings.base_url)
+        return Report(target, tuple(self.results[c] for c in self.ids), elapsed_ms)
 
 
 async def diagnose(settings: Settings) -> Report:
