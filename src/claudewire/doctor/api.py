@@ -186,6 +186,13 @@ def check_model(probe: ApiProbe, settings: Settings) -> CheckResult:
     failure = answer.failure
     if failure is not None:
         evidence["answer"] = _said(failure)
+        listing = probe.listing.failure
+        if failure.kind is FailureKind.NOT_FOUND and listing is not None and listing.kind is FailureKind.NOT_FOUND:
+            detail = (
+                f"GET /v1/models answered 404 as well: {settings.base_url} is not the API root (the SDK appends "
+                "/v1/... to it)"
+            )
+            return CheckResult("model", Status.FAIL, detail, Failure.of(FailureKind.NOT_ANTHROPIC).fix, evidence)
         if failure.kind is FailureKind.NOT_FOUND:
             current = _replacement(probe.listing.body, None) if probe.listing.failure is None else None
             hint = f"; e.g. {current}" if current else ""
