@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import math
 import socket
 import threading
 import time
@@ -290,3 +292,48 @@ def test_concurrency_cap_with_full_queue_answers_529() -> None:
     errors = [r for r in results if isinstance(r, anthropic.APIStatusError)]
     assert len(results) == 2 and len(errors) == 1
     assert errors[0].status_code == 529 and "queue full" in str(errors[0].body)
+
+
+def test_untrusted_upstream_certificate_is_a_502_naming_the_certificate() -> None:
+    """An https upstream whose CA is not trusted: 502 api_error citing the certificate, never a silent bypass."""
+    with run_sim(seed=0, tls=True) as sim, run_gateway(sim.base_url) as gw:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+        assert sim.stats.total == 0
+    assert info.value.status_code == 502
+    assert "certificate is not trusted" in str(info.value.body)
+
+
+def test_https_upstream_works_with_its_ca_file() -> None:
+    """With ca_file naming the upstream's CA, the gateway speaks TLS to it and the call succeeds."""
+    with run_sim(seed=0, tls=True) as sim:
+        assert sim.ca_path is not None
+        with run_gateway(sim.base_url, ca_file=sim.ca_path) as gw:
+            message = _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+            assert sim.stats.total == 1
+    assert message.content and message.content[0].type == "text"
+
+
+def test_empty_rate_limit_bucket_holds_the_next_request_until_its_reset() -> None:
+    """After an answer saying requests-remaining 0 with a reset, the next request waits for the reset upstream-side."""
+    arrivals: list[float] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        arrivals.append(time.time())
+        reset = datetime.datetime.fromtimestamp(math.ceil(time.time()) + 1, datetime.UTC)
+        return web.json_response(
+            {"type": "message", "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}},
+            headers={
+                "anthropic-ratelimit-requests-remaining": "0" if len(arrivals) == 1 else "10",
+                "anthropic-ratelimit-requests-reset": reset.isoformat().replace("+00:00", "Z"),
+            },
+        )
+
+    with Upstream(handler) as up, run_gateway(up.base_url) as gw:
+        for _ in range(2):
+            assert httpx2.post(gw.base_url + "/v1/messages", json={}, timeout=10).status_code == 200
+        waited = _sample(gw, "claudewire_ratelimit_wait_seconds_total", upstream=upstream_key(up.base_url))
+    first_reset = math.ceil(arrivals[0]) + 1
+    assert arrivals[1] >= first_reset - 0.05  # held until the bucket refilled, not sent into a 429
+    assert waited > 0

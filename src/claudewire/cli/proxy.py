@@ -47,6 +47,7 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 @click.option("--max-queue", type=click.IntRange(0), default=None, help="Requests waiting for a slot.")
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Stream idle s.")
 @click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer wait s.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM bundle to trust upstream.")
 @click.option("--access-log", default=None, metavar="PATH|-|off", help="Where JSON access lines go.  [default: -]")
 def proxy(
     host: str | None,
@@ -62,6 +63,7 @@ def proxy(
     max_queue: int | None,
     idle_timeout: float | None,
     read_timeout: float | None,
+    ca_file: str | None,
     access_log: str | None,
 ) -> None:
     """Run a local Anthropic-native gateway: retries, a circuit breaker, unbuffered SSE and metrics.
@@ -81,6 +83,7 @@ def proxy(
         "max_queue": max_queue,
         "idle_timeout": idle_timeout,
         "read_timeout": read_timeout,
+        "ca_file": ca_file,
         "access_log": "" if access_log in ("off", "none") else access_log,
     }
     try:

@@ -13,6 +13,7 @@ import gzip
 import hmac
 import itertools
 import os
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -117,7 +118,10 @@ class Gateway:
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
         self.engine = PolicyEngine(config.policy, hooks=self.metrics)
-        self.upstream = upstream or Upstream(config.upstream, connect_timeout=config.connect_timeout)
+        context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
+        self.upstream = upstream or Upstream(
+            config.upstream, ssl_context=context, connect_timeout=config.connect_timeout
+        )
         self.key = upstream_key(config.upstream)
         self.metrics.register_upstream(self.key)
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request

@@ -53,6 +53,7 @@ class GatewayConfig:
     - `max_concurrency` upstream requests at once, `max_queue` more waiting; beyond that: 529 ``overloaded_error``.
     - `connect_timeout`, `read_timeout` (to the response head, and between chunks of a non-streamed body),
       `idle_timeout` (a stream with no bytes, pings included, that long ends with an SSE ``error`` event).
+    - `ca_file`: a PEM bundle to trust for an https upstream instead of the system's (SSL_CERT_FILE works too).
     - `hold_first_delta`: hold a stream's ``message_start``/``ping`` until its first delta so an ``overloaded_error``
       before it is retried invisibly.
     """
@@ -64,6 +65,7 @@ class GatewayConfig:
     allow_open: bool = False
     tokens: tuple[str, ...] = ()
     upstream_key: str | None = None
+    ca_file: str | None = None
     body_limit: int = 32 * 1024 * 1024
     max_concurrency: int = 256
     max_queue: int = 1024
