@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claudewire._errors import FailureKind as K
 from claudewire.explain import explain, explain_json
@@ -252,3 +254,20 @@ def test_key_in_pasted_text_is_not_echoed() -> None:
     """A key pasted along with the error is redacted from the message explain keeps."""
     failure = explain("curl -H 'x-api-key: sk-ant-api03-secretsecret-1234' ... ECONNREFUSED")
     assert "secretsecret" not in (failure.message or "")
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=200, deadline=None)
+def test_explain_never_crashes_on_arbitrary_text(text: str) -> None:
+    """Any text gives an answer (or, when blank, the usage ValueError), never another exception."""
+    if not text.strip():
+        with pytest.raises(ValueError):
+            explain(text)
+        return
+    failure = explain(text)
+    assert failure.kind in set(K)
+
+
+def test_explain_survives_deeply_nested_braces() -> None:
+    """Pathological nesting in pasted text is not parsed to exhaustion: the answer still comes."""
+    assert explain("{" * 5000 + "ECONNREFUSED" + "}" * 5000).kind is K.CONNECT_REFUSED
