@@ -31,8 +31,8 @@ _BREAKER_STYLE = {"closed": "green", "half-open": "yellow", "open": "bold red"}
 # --- formatting ------------------------------------------------------------------------------------------------
 
 
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
+def _num(value: float | None, digits: int = 1, grouping: str = ",") -> str:
+    return "-" if value is None else f"{value:{grouping}.{digits}f}"
 
 
 def _pct(value: float | None) -> str:
@@ -59,18 +59,18 @@ def plain_line(view: View) -> str:
     headroom = ",".join(f"{family}:{remaining:g}" for (_, family), remaining in view.ratelimit.items()) or "-"
     fields = [
         stamp,
-        f"req/s={_num(view.requests_per_s)}",
+        f"req/s={_num(view.requests_per_s, grouping='')}",
         f"errors={_pct(view.error_ratio)}",
         f"errors/s={errors}",
         f"p50={_ms(view.duration_p50)}",
         f"p99={_ms(view.duration_p99)}",
         f"ttfb_p50={_ms(view.ttfb_p50)}",
         f"ttfb_p99={_ms(view.ttfb_p99)}",
-        f"retries/s={_num(view.retries_per_s, 2)}",
-        f"retries/req={_num(view.retries_per_request, 2)}",
+        f"retries/s={_num(view.retries_per_s, 2, grouping='')}",
+        f"retries/req={_num(view.retries_per_request, 2, grouping='')}",
         f"breaker={breaker}",
         f"ratelimit_remaining={headroom}",
-        f"tokens/min={_num(_tokens_total(view), 0)}",
+        f"tokens/min={_num(_tokens_total(view), 0, grouping='')}",
         f"in_flight={view.in_flight:g}",
         f"requests={view.requests_total:g}",
     ]
@@ -86,7 +86,7 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def _rates(title: str, header: str, rates: Mapping[str, float], totals: Mapping[str, float]) -> Table:
+def _rates(title: str, header: str, rates: Mapping[str, float], totals: Mapping[str, float], empty: str) -> Table:
     table = Table(title=title, title_justify="left", box=None, padding=(0, 2, 0, 0))
     table.add_column(header, style="bold")
     table.add_column("per s", justify="right")
@@ -94,7 +94,7 @@ def _rates(title: str, header: str, rates: Mapping[str, float], totals: Mapping[
     for name in sorted(set(rates) | set(totals)):
         table.add_row(name, _num(rates.get(name), 2), f"{totals.get(name, 0):g}")
     if not rates and not totals:
-        table.add_row("none", "-", "-")
+        table.add_row(Text(empty, style="dim"), "", "")
     return table
 
 
@@ -125,8 +125,8 @@ def render(view: View, url: str, error: str | None = None, *, interactive: bool 
             ],
         )
     )
-    parts.append(_rates("Errors by kind", "kind", view.errors_per_s, view.errors_total))
-    parts.append(_rates("Retries by reason", "reason", view.retries_by_reason, view.retries_total))
+    parts.append(_rates("Errors by kind", "kind", view.errors_per_s, view.errors_total, "no errors"))
+    parts.append(_rates("Retries by reason", "reason", view.retries_by_reason, view.retries_total, "no retries"))
     upstreams = Table(title="Upstreams", title_justify="left", box=None, padding=(0, 2, 0, 0))
     for column in ("upstream", "breaker", "attempts/s", "rate-limit remaining"):
         upstreams.add_column(column, justify="left" if column in ("upstream", "breaker") else "right")
@@ -232,9 +232,9 @@ def top(url: str, interval: float, window: float, timeout: float, once: bool, pl
 
     \b
     Examples:
-      claudewire top                                         the gateway on 127.0.0.1:8787
+      claudewire top                                       the gateway on 127.0.0.1:8787
       claudewire top --url http://10.0.0.5:8787/metrics --window 60
-      claudewire top --once | tee -a figures.log            one line, for scripts
+      claudewire top --once | tee -a figures.log           one key=value line, for scripts
     """
     watch = Watch(window=window)
     try:
