@@ -175,6 +175,14 @@ CASES: list[tuple[str, K]] = [
     ),
     ("Error: tunneling socket could not be established, statusCode=407", K.PROXY),
     ("httpx.ProxyError: 407 Proxy Authentication Required", K.PROXY),
+    # curl, as users reproduce it by hand
+    ("curl: (56) CONNECT tunnel failed, response 403", K.PROXY),
+    (
+        "curl: (7) Failed to connect to api.anthropic.com port 443 after 2 ms: Couldn't connect to server",
+        K.CONNECT_REFUSED,
+    ),
+    ("curl: (60) SSL certificate problem: unable to get local issuer certificate", K.CERTIFICATE),
+    ("curl: (6) Could not resolve host: api.anthropic.com", K.DNS),
     # Claude Code messages
     ('API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', K.OVERLOADED),
     ("API Error (Connection error.) · Retrying in 4 seconds… (attempt 3/10)", K.CONNECTION_RESET),

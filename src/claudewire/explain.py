@@ -36,7 +36,8 @@ _STRONG: tuple[tuple[str, FailureKind], ...] = (
     (r"circuit open|CircuitOpenError", K.CIRCUIT_OPEN),
     (
         r"proxy authentication required|tunnel connection failed|tunneling socket could not be established|"
-        r"ERR_TUNNEL_CONNECTION_FAILED|unable to connect to proxy|ProxyError|ClientProxyConnectionError|"
+        r"ERR_TUNNEL_CONNECTION_FAILED|unable to connect to proxy|CONNECT tunnel failed|from proxy after CONNECT|"
+        r"ProxyError|ClientProxyConnectionError|"
         r"ClientHttpProxyError|ERR_PROXY_CONNECTION_FAILED|proxy.{0,40}(refused|denied|blocked)",
         K.PROXY,
     ),
@@ -66,7 +67,8 @@ _STRONG: tuple[tuple[str, FailureKind], ...] = (
         K.DNS,
     ),
     (
-        r"ECONNREFUSED|Connection refused|actively refused|ERR_CONNECTION_REFUSED|Errno 111\b|WinError 10061",
+        r"ECONNREFUSED|Connection refused|actively refused|ERR_CONNECTION_REFUSED|Couldn't connect to server|"
+        r"Errno 111\b|WinError 10061",
         K.CONNECT_REFUSED,
     ),
     (
