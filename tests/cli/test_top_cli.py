@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from tests.conftest import SIM_KEY, SIM_MODEL
-from tests.deploy.conftest import FAST, MSG, free_port
 
 from claudewire.gateway import GatewayConfig, GatewayThread
 from claudewire.testing import run_sim
+from tests.conftest import SIM_KEY, SIM_MODEL
+from tests.deploy.conftest import FAST, MSG, free_port
 
 TOP = [sys.executable, "-m", "claudewire", "top"]
 
@@ -129,6 +130,20 @@ def test_ctrl_c_exits_cleanly(busy_gateway: str, tmux: Tmux) -> None:
     tmux.start([*TOP, "--url", busy_gateway, "--interval", "0.5"])
     tmux.wait_for(lambda s: "q to quit" in s)
     tmux.run("send-keys", "-t", "top", "C-c")
+    after = tmux.wait_for(lambda s: "icanon" in s)
+    assert "top exited 0" in after
+    assert "Traceback" not in after
+    assert "-icanon" not in after
+
+
+def test_sigterm_exits_cleanly(busy_gateway: str, tmux: Tmux) -> None:
+    """SIGTERM to top (a service manager stopping it) exits 0 with the terminal restored, like Ctrl-C."""
+    tmux.start([*TOP, "--url", busy_gateway, "--interval", "0.5"])
+    tmux.wait_for(lambda s: "q to quit" in s)
+    shell = tmux.run("list-panes", "-t", "top", "-F", "#{pane_pid}").strip()
+    children = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True, timeout=10).stdout.split()
+    assert len(children) == 1, children
+    os.kill(int(children[0]), signal.SIGTERM)
     after = tmux.wait_for(lambda s: "icanon" in s)
     assert "top exited 0" in after
     assert "Traceback" not in after

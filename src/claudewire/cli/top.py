@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import sys
 import termios
 import time
@@ -185,8 +186,13 @@ def _wait_for_quit(fd: int | None, seconds: float) -> bool:
     return False
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM leaves like Ctrl-C: terminal mode and screen restored on the way out
+
+
 def _live(url: str, watch: Watch, view: View, interval: float, timeout: float, console: Console) -> None:
     error: str | None = None
+    signal.signal(signal.SIGTERM, _interrupt)
     with _keys() as fd, Live(render(view, url), console=console, screen=True, auto_refresh=False) as live:
         while not _wait_for_quit(fd, interval):
             try:
