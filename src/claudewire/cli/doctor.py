@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Iterator
 
 import click
@@ -109,4 +110,6 @@ def _print(report: Report, settings: Settings, *, as_json: bool, markdown: bool)
     elif markdown:
         click.echo(render_markdown(report, secrets))
     else:
-        render_terminal(report, Console(highlight=False), secrets)
+        # piped into a file or a CI log, rich would wrap at 80 columns: give the table room
+        width = None if sys.stdout.isatty() else 120
+        render_terminal(report, Console(highlight=False, width=width), secrets)
