@@ -12,7 +12,7 @@ from rich.console import Console
 
 from claudewire.doctor import Profile, Report, Settings, render_json, render_markdown, render_terminal, run
 
-_SIM_KEY = "sk-ant-sim-doctor-key"
+_SIM_KEY = "sk-ant-sim-doctor-0000"
 
 _EPILOG = """\b
 Checks, in order: config proxy dns tcp tls certificate http clock auth version model ratelimit messages
