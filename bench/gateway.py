@@ -192,6 +192,43 @@ def litellm_bin(install: bool) -> Path | None:
     return exe if exe.exists() else None
 
 
+def serve_aiohttp_proxy(port: int, upstream: str) -> None:
+    """A plain aiohttp reverse proxy (no policy, no metrics, no log): the design claudewire's was measured against."""
+    import asyncio
+
+    import aiohttp
+    import uvloop
+    from aiohttp import web
+
+    hop = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+    async def main() -> None:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None), auto_decompress=False
+        )
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
+            async with session.request(request.method, upstream + request.rel_url.raw_path_qs, headers=headers,
+                                       data=await request.read()) as up:  # fmt: skip
+                out = web.StreamResponse(status=up.status, headers={k: v for k, v in up.headers.items()
+                                                                      if k.lower() not in hop})  # fmt: skip
+                await out.prepare(request)
+                async for chunk in up.content.iter_any():
+                    await out.write(chunk)
+                await out.write_eof()
+                return out
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    uvloop.run(main())
+
+
 def fmt_ms(v: float) -> str:
     return f"{v:.2f} ms" if v == v else "n/a"
 
@@ -204,7 +241,12 @@ def main() -> None:
     ap.add_argument("--no-litellm", action="store_true")
     ap.add_argument("--no-nginx", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="print the table only")
+    ap.add_argument("--no-aiohttp", action="store_true", help="skip the plain aiohttp proxy")
+    ap.add_argument("--serve-aiohttp-proxy", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_aiohttp_proxy:
+        serve_aiohttp_proxy(int(args.serve_aiohttp_proxy[0]), args.serve_aiohttp_proxy[1])
+        return
     if args.quick:
         args.duration, args.rounds, args.no_litellm, args.no_write = 2.0, 1, True, True
     for tool in ("wrk", "taskset"):
@@ -227,6 +269,12 @@ def main() -> None:
             [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", upstream,
              "--access-log", str(tmp / "access.log")], port, "1"))  # fmt: skip
         targets.append(Target("claudewire proxy", f"http://127.0.0.1:{port}", proc, note="policy+metrics+log"))
+
+        if not args.no_aiohttp:
+            port = free_port()
+            proc = stack.enter_context(spawn(
+                [sys.executable, __file__, "--serve-aiohttp-proxy", str(port), upstream], port, "1"))  # fmt: skip
+            targets.append(Target("plain aiohttp proxy", f"http://127.0.0.1:{port}", proc, note="no policy"))
 
         nginx = None if args.no_nginx else shutil.which("nginx")
         if nginx:
