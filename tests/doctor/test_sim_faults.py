@@ -17,7 +17,8 @@ FAULTS: list[tuple[str, str, Status, str]] = [
     ("402", "auth", Status.FAIL, "billing"),
     ("billing", "auth", Status.FAIL, "credit balance"),
     ("400", "version", Status.FAIL, "rejected"),
-    ("404", "model", Status.FAIL, "does not exist"),
+    ("404", "model", Status.FAIL, "not the API root"),  # everything 404: the base URL is wrong
+    ("404,path=/v1/models/", "model", Status.FAIL, "does not exist"),
     ("429:1.0,retry_after=7", "ratelimit", Status.FAIL, "retry after 7s"),
     ("spend_limit", "ratelimit", Status.FAIL, "spend limit"),
     ("529", "messages", Status.FAIL, "overloaded"),
