@@ -71,9 +71,10 @@ _Flow = Generator[_Step, _Outcome | None, Any]
 class _PolicyMiddleware(Middleware):
     """Runs every attempt of a call through the policy engine; one instance per client, engines shared by copies."""
 
-    def __init__(self, engine: PolicyEngine, policy: Policy) -> None:
+    def __init__(self, engine: PolicyEngine, policy: Policy, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.policy = policy
+        self.metrics = metrics
         self.upstream = ""
         self.base_url = ""
 
@@ -82,8 +83,37 @@ class _PolicyMiddleware(Middleware):
         self.base_url = base_url.rstrip("/")
         self.upstream = upstream_key(base_url)
 
+    def _report(self, request: APIRequest, started: float, outcome: _Outcome | None, failure: Failure | None) -> None:
+        """One finished call, for the metrics: route, status class, error kind, time, and tokens when known."""
+        metrics = self.metrics
+        if metrics is None:
+            return
+        from claudewire.metrics import route_of  # imported already: `metrics` is a claudewire.metrics.Metrics
+
+        elapsed = time.perf_counter() - started
+        route = route_of(request.url)
+        response = outcome.response if outcome is not None else None
+        status = response.status_code if isinstance(response, BaseAPIResponse) else (200 if response else 0)
+        metrics.observe_request(route, status, failure.kind.value if failure else "", elapsed, elapsed)
+        if failure is None and route == "messages" and not request.stream and isinstance(response, BaseAPIResponse):
+            # non-streaming answers are already read; a stream's usage arrives after the middleware has returned
+            try:
+                body = response.http_response.json()
+            except ValueError:
+                return
+            usage = body.get("usage") if isinstance(body, dict) else None
+            if isinstance(usage, dict):
+                metrics.add_tokens(
+                    body.get("model"),
+                    int(usage.get("input_tokens") or 0),
+                    int(usage.get("output_tokens") or 0),
+                    int(usage.get("cache_read_input_tokens") or 0),
+                    int(usage.get("cache_creation_input_tokens") or 0),
+                )
+
     def _flow(self, request: APIRequest) -> _Flow:
         call = self.engine.start(self.upstream, policy=self.policy)
+        started = time.perf_counter()
         finished = False
         try:
             while True:
@@ -95,6 +125,7 @@ class _PolicyMiddleware(Middleware):
                     failure = gate.failure
                     assert failure is not None
                     finished = True
+                    self._report(request, started, None, failure)
                     raise CircuitOpenError(
                         upstream=self.upstream,
                         retry_after=failure.retry_after or 0.0,
@@ -116,6 +147,7 @@ class _PolicyMiddleware(Middleware):
                 decision = call.record(failure, headers)
                 if decision.action is not DecisionAction.RETRY:
                     finished = True
+                    self._report(request, started, outcome, failure)
                     if outcome.error is not None:
                         raise outcome.error
                     return outcome.response
@@ -204,6 +236,7 @@ def _policy_middleware(
     policy: Policy | None,
     max_retries: int | None,
     hooks: Hooks | None,
+    metrics: Metrics | None = None,
 ) -> tuple[_PolicyMiddleware, list[MiddlewareInput]]:
     """The policy middleware for a new client, and the user's middleware without any earlier policy middleware.
 
@@ -213,14 +246,16 @@ def _policy_middleware(
     rest = [m for m in (middleware or ()) if not isinstance(m, _PolicyMiddleware)]
     inherited = next((m for m in (middleware or ()) if isinstance(m, _PolicyMiddleware)), None)
     if inherited is not None:
-        return _PolicyMiddleware(inherited.engine, policy or inherited.policy), rest
+        return _PolicyMiddleware(inherited.engine, policy or inherited.policy, inherited.metrics), rest
     base = policy or Policy()
     if max_retries is not None:
         base = replace(base, max_retries=max_retries)
-    return _PolicyMiddleware(PolicyEngine(base, hooks=hooks), base), rest
+    return _PolicyMiddleware(PolicyEngine(base, hooks=hooks), base, metrics), rest
 
 
-def _with_metrics(hooks: Hooks | None, metrics: Metrics | CollectorRegistry | None) -> tuple[Hooks | None, Any]:
+def _with_metrics(
+    hooks: Hooks | None, metrics: Metrics | CollectorRegistry | None
+) -> tuple[Hooks | None, Metrics | None]:
     """`hooks` plus the Prometheus adapter for `metrics` (a `claudewire.metrics.Metrics`, or a registry to fill)."""
     if metrics is None:
         return hooks, None
@@ -240,14 +275,16 @@ def _copy_middleware(
     if not isinstance(max_retries, NotGiven):
         new_policy = replace(new_policy, max_retries=max_retries)
     rest = [m for m in middleware if not isinstance(m, _PolicyMiddleware)]
-    return [_PolicyMiddleware(current.engine, new_policy), *rest]
+    return [_PolicyMiddleware(current.engine, new_policy, current.metrics), *rest]
 
 
 class Anthropic(anthropic.Anthropic):
     """`anthropic.Anthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
 
-    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records attempts, retries,
-    give-ups, breaker state and rate-limit headroom in the gateway's metric families.
+    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
+    families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
+    state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the
+    client has handed the stream over).
 
     `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     """
@@ -263,7 +300,7 @@ class Anthropic(anthropic.Anthropic):
         **kwargs: Any,
     ) -> None:
         hooks, adapter = _with_metrics(hooks, metrics)
-        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks)
+        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter)
         super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
         if adapter is not None:
@@ -299,8 +336,10 @@ class Anthropic(anthropic.Anthropic):
 class AsyncAnthropic(anthropic.AsyncAnthropic):
     """`anthropic.AsyncAnthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
 
-    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records attempts, retries,
-    give-ups, breaker state and rate-limit headroom in the gateway's metric families.
+    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
+    families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
+    state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the
+    client has handed the stream over).
 
     `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     """
@@ -316,7 +355,7 @@ class AsyncAnthropic(anthropic.AsyncAnthropic):
         **kwargs: Any,
     ) -> None:
         hooks, adapter = _with_metrics(hooks, metrics)
-        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks)
+        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter)
         super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
         if adapter is not None:

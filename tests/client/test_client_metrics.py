@@ -131,3 +131,21 @@ def test_prometheus_client_is_imported_only_when_metrics_are_asked_for() -> None
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_calls_latency_and_tokens_are_recorded() -> None:
+    """Each finished call counts by route, status class and error kind, with its latency; tokens by model."""
+    registry = CollectorRegistry()
+    with run_sim(seed=1) as sim:
+        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST, metrics=registry)
+        reply = client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+        sim.set_faults(["401"])
+        with pytest.raises(anthropic.AuthenticationError):
+            client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+    ok = _sample(registry, "claudewire_requests_total", route="messages", status_class="2xx", error_kind="none")
+    auth = _sample(registry, "claudewire_requests_total", route="messages", status_class="4xx", error_kind="auth")
+    assert (ok, auth) == (1, 1)
+    assert _sample(registry, "claudewire_request_duration_seconds_count", route="messages") == 2
+    tokens_in = _sample(registry, "claudewire_tokens_total", model=reply.model, kind="input")
+    tokens_out = _sample(registry, "claudewire_tokens_total", model=reply.model, kind="output")
+    assert (tokens_in, tokens_out) == (reply.usage.input_tokens, reply.usage.output_tokens)
