@@ -115,3 +115,14 @@ def test_missing_key_skips_only_the_keyed_checks(sim: SimServer) -> None:
     assert report.get("http").status is Status.PASS
     assert report.get("auth").status is Status.SKIP
     assert report.get("auth").evidence["prerequisite"] == "config"
+
+
+def test_verification_switched_off_in_the_environment_warns() -> None:
+    """NODE_TLS_REJECT_UNAUTHORIZED=0 makes config warn, and the fix is to trust the CA, never to keep it off."""
+    settings = Settings.from_env({"ANTHROPIC_API_KEY": KEY, "NODE_TLS_REJECT_UNAUTHORIZED": "0"})
+    outcome = check_config(settings)
+    assert outcome.result.status is Status.WARN
+    assert "NODE_TLS_REJECT_UNAUTHORIZED=0 switches certificate verification off" in outcome.result.detail
+    assert "unset the variable" in (outcome.result.fix or "")
+    assert "NODE_EXTRA_CA_CERTS" in (outcome.result.fix or "")
+    assert Settings.from_env({"NODE_TLS_REJECT_UNAUTHORIZED": "1"}).insecure_env == ()

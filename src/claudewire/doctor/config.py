@@ -128,6 +128,8 @@ def check_config(settings: Settings) -> ConfigOutcome:
         except (OSError, ssl.SSLError, ValueError) as exc:
             errors.append(f"the trust store ({settings.trust_source()}) cannot be loaded: {exc}")
             target_ok = False
+    for setting in settings.insecure_env:
+        warnings.append(f"{setting} switches certificate verification off: anyone in the path can read the key")
     status = Status.FAIL if errors else Status.WARN if warnings else Status.PASS
     if errors or warnings:
         detail = "; ".join(errors + warnings)
@@ -150,6 +152,11 @@ def _fix(problems: list[str]) -> str:
         fixes.append("use an Anthropic API key (sk-ant-api03-...) with api.anthropic.com")
     if "base URL" in text:
         fixes.append("set ANTHROPIC_BASE_URL to the API root, e.g. https://api.anthropic.com (no /v1, no spaces)")
+    if "verification off" in text:
+        fixes.append(
+            "unset the variable that switches verification off, and trust your proxy's CA instead "
+            "(NODE_EXTRA_CA_CERTS for Claude Code, SSL_CERT_FILE for Python)"
+        )
     if "does not exist" in text or "cannot be loaded" in text:
         fixes.append("point the CA variable at an existing PEM file (or unset it)")
     return "; ".join(fixes) or "Review the configuration above."

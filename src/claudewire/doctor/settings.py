@@ -31,6 +31,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MODEL = "claude-haiku-4-5"
 CURSOR_HOSTS: tuple[str, ...] = ("api2.cursor.sh",)
+# Variables that switch certificate verification off, and the values that do it.
+_INSECURE: dict[str, tuple[str, ...]] = {"NODE_TLS_REJECT_UNAUTHORIZED": ("0",), "PYTHONHTTPSVERIFY": ("0",)}
 
 
 class Profile(enum.StrEnum):
@@ -116,7 +118,7 @@ class Settings:
     `timeout` bounds each network step; `deadline` the whole run (default: four timeouts). `ca_file` / `ca_dir`
     play the role of ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``; `node_extra_ca` of ``NODE_EXTRA_CA_CERTS``.
     `anthropic_version` overrides the header the SDK sends (None: the SDK's own). `spend` False skips the checks
-    that spend tokens.
+    that spend tokens. `insecure_env` names variables found set to switch certificate verification off.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -133,6 +135,7 @@ class Settings:
     node_extra_ca: str | None = None
     anthropic_version: str | None = None
     cursor_hosts: tuple[str, ...] = CURSOR_HOSTS
+    insecure_env: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
@@ -186,6 +189,7 @@ class Settings:
             ca_file=env.get("SSL_CERT_FILE") or None,
             ca_dir=env.get("SSL_CERT_DIR") or None,
             node_extra_ca=env.get("NODE_EXTRA_CA_CERTS") or None,
+            insecure_env=tuple(f"{n}={env[n]}" for n, off in _INSECURE.items() if env.get(n, "").strip() in off),
         )
 
     def trust_source(self) -> str:
