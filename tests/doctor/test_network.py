@@ -123,7 +123,7 @@ def test_hostname_mismatch_names_the_certificate_names(tls_server: Callable[...,
     assert "gateway.example.org" in cert.detail and "not 127.0.0.1" in cert.detail
 
 
-def test_missing_ca_file_fails_config_and_stops(tmp_path: object) -> None:
+def test_missing_ca_file_fails_config_and_stops() -> None:
     """SSL_CERT_FILE naming a missing file fails config, and no network check runs."""
     report = run(settings_for("https://127.0.0.1:9", ca_file="/nonexistent/ca.pem"))
     assert report.get("config").status is Status.FAIL
