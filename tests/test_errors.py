@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
 
 import anthropic
 import httpx2
@@ -139,3 +141,23 @@ def test_no_fix_disables_verification() -> None:
         text = info.fix.lower()
         for bad in ("verify=false", "-k ", "--insecure", "node_tls_reject_unauthorized", "cert_none"):
             assert bad not in text
+
+
+def test_mid_stream_error_event_raised_by_the_sdk() -> None:
+    """The SDK raises a mid-stream overloaded_error on the stream's 200 response: classified overloaded, retryable."""
+    response = httpx2.Response(200, request=_request())
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    exc = anthropic.APIStatusError("Overloaded", response=response, body=body)
+    failure = classify(exc)
+    assert failure is not None and failure.kind is FailureKind.OVERLOADED and failure.retryable
+
+
+def test_taxonomy_gateway_and_sim_do_not_import_the_sdk() -> None:
+    """The taxonomy, policy, gateway and simulator load without the official SDK (0.9 s, 50 MiB); the client does."""
+    code = (
+        "import sys, claudewire, claudewire.gateway.app, claudewire.sim, claudewire.metrics\n"
+        "assert 'anthropic' not in sys.modules, 'SDK imported too early'\n"
+        "claudewire.Anthropic\n"
+        "assert 'anthropic' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

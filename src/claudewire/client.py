@@ -26,7 +26,8 @@ import httpx2
 from anthropic import APIRequest, AsyncCallNext, CallNext, Middleware, MiddlewareInput, NotGiven
 from anthropic._response import BaseAPIResponse
 
-from claudewire._errors import CircuitOpenError, Failure, classify
+from claudewire._errors import Failure, classify
+from claudewire._exceptions import CircuitOpenError
 from claudewire.policy import DecisionAction, GateAction, Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
 
 if TYPE_CHECKING:
