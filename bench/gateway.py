@@ -136,13 +136,13 @@ _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 def run_wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, float, int, int]:
     """(requests/s, p50 ms, p99 ms, requests, non-2xx) from one pinned wrk run."""
     out = subprocess.run(
-        ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency",
-         "-s", str(script), f"{url}/v1/messages"],
+        ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+         "--latency", "-s", str(script), f"{url}/v1/messages"],
         capture_output=True, text=True, timeout=seconds + 60, check=True,
     ).stdout  # fmt: skip
 
     def pct(label: str) -> float:
-        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        m = re.search(rf"^\s+{label}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         return float(m.group(1)) * _UNIT[m.group(2)] if m else float("nan")
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -356,7 +356,7 @@ http {{
         base = results[(direct, kind, conns)]
         for t in targets:
             r = results[(t.name, kind, conns)]
-            added = "—" if t.name == direct else f"+{med(r.p50) - med(base.p50):.2f} ms"
+            added = "—" if t.name == direct else f"{med(r.p50) - med(base.p50):+.2f} ms"
             share = "" if t.name == direct else f" ({med(r.rps) / med(base.rps):.0%})"
             lines.append(
                 f"| {t.name} | {kind} c{conns} | {med(r.rps):,.0f}{share} | {fmt_ms(med(r.p50))} | "
