@@ -183,3 +183,26 @@ def test_sse_events_are_forwarded_as_they_arrive() -> None:
     # deltas are 150 ms apart upstream: they must arrive spread out, not in one burst at the end
     assert len(deltas) >= 3
     assert deltas[-1] - deltas[0] > 0.2
+
+
+def test_expect_100_continue_gets_its_interim_answer() -> None:
+    """A client sending Expect: 100-continue (curl does for big bodies) gets 100 Continue, then the real answer."""
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
+        host, port = gw.base_url.split("//")[1].split(":")
+        payload = json.dumps({"model": SIM_MODEL, "max_tokens": 8, "messages": MESSAGES}).encode()
+        head = (
+            f"POST /v1/messages HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\nx-api-key: {SIM_KEY}\r\n"
+            f"anthropic-version: 2023-06-01\r\ncontent-length: {len(payload)}\r\nexpect: 100-continue\r\n"
+            "connection: close\r\n\r\n"
+        ).encode()
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(head)
+            interim = sock.recv(100)
+            sock.sendall(payload)
+            rest = b""
+            while chunk := sock.recv(65536):
+                rest += chunk
+        seen = sim.requests[-1].headers
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert "expect" not in seen

@@ -148,6 +148,8 @@ class Connection(asyncio.Protocol):
         length = req.header(b"content-length")
         if length is not None and length.isdigit() and int(length) > self._body_limit:
             req.too_large = True
+        elif self.transport is not None and (req.header(b"expect") or b"").lower() == b"100-continue":
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits a second for this otherwise
         self._current = req
 
     def on_body(self, body: bytes) -> None:
