@@ -206,3 +206,31 @@ def test_expect_100_continue_gets_its_interim_answer() -> None:
     assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
     assert "expect" not in seen
+
+
+def test_compressed_sse_passes_through_at_once_and_byte_exact() -> None:
+    """A gzip-encoded stream (which the gateway cannot watch) is forwarded as it arrives, bytes unchanged."""
+    import asyncio
+    import zlib
+
+    packer = zlib.compressobj(wbits=31)
+    first = packer.compress(b"event: message_start\ndata: {}\n\n") + packer.flush(zlib.Z_SYNC_FLUSH)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", "content-encoding": "gzip"})
+        await response.prepare(request)
+        await response.write(first)
+        await asyncio.sleep(30)  # nothing more: the first bytes must not wait for the end
+        return response
+
+    with Upstream(handler) as up, run_gateway(up.base_url) as gw:
+        body = {"model": SIM_MODEL, "max_tokens": 8, "stream": True, "messages": MESSAGES}
+        with httpx2.stream("POST", gw.base_url + "/v1/messages", json=body, timeout=10) as response:
+            received = b""
+            for chunk in response.iter_raw():
+                received += chunk
+                if len(received) >= len(first):
+                    break
+    assert response.headers["content-encoding"] == "gzip"
+    assert received == first

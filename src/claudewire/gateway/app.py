@@ -148,7 +148,14 @@ class Gateway:
         """Answer one request."""
         path = req.path
         if path.startswith(b"/v1/"):
-            await self._proxy(req, conn, path.decode("latin-1"))
+            try:
+                await self._proxy(req, conn, path.decode("latin-1"))
+            except Exception as exc:  # a bug of ours: still answer in the API's shape if nothing was sent yet
+                if conn.committed:
+                    raise
+                failure = Failure.of(FailureKind.UNKNOWN, message=f"claudewire gateway internal error: {exc!r}")
+                answer = error_answer(failure)
+                conn.respond(500, answer.headers, answer.body)
         elif path == b"/healthz":
             conn.respond(200, _JSON + self._worker, b'{"status":"ok"}')
         elif path == b"/readyz":
@@ -305,7 +312,9 @@ class Gateway:
                 out.ttfb = time.monotonic() - out.started
                 return None
             if ctype.startswith(b"text/event-stream"):
-                return await self._stream(resp, conn, out_headers, call, policy_headers, out, sse=True)
+                # a compressed stream cannot be watched: pass it on as it comes, without the first-delta hold
+                plain = resp.header(b"content-encoding") in (None, b"identity")
+                return await self._stream(resp, conn, out_headers, call, policy_headers, out, sse=plain)
             if not resp.complete:
                 length = resp.header(b"content-length")
                 if length is None or not length.isdigit() or int(length) > _HOLD_MAX:
