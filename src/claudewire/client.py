@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import anthropic
 import httpx2
@@ -279,111 +279,69 @@ def _copy_middleware(
     return [_PolicyMiddleware(current.engine, new_policy, current.metrics), *rest]
 
 
-class Anthropic(anthropic.Anthropic):
+class _PolicyClient:
+    """What claudewire adds to both SDK clients; mixed in before the SDK's class, so `super()` is the SDK's."""
+
+    _claudewire: _PolicyMiddleware
+    _middleware: tuple[MiddlewareInput, ...]
+    base_url: httpx2.URL
+
+    def __init__(
+        self,
+        *,
+        policy: Policy | None = None,
+        hooks: Hooks | None = None,
+        metrics: Metrics | CollectorRegistry | None = None,
+        max_retries: int | None = None,
+        middleware: Sequence[MiddlewareInput] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        hooks, adapter = _with_metrics(hooks, metrics)
+        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter)
+        # the SDK's constructor (next in the MRO): its own retry loop off, the policy as outermost middleware
+        cast(Any, super()).__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
+        guard.bind(str(self.base_url))
+        if adapter is not None:
+            adapter.register_upstream(guard.upstream)
+        self._claudewire = guard
+
+    @property
+    def policy(self) -> Policy:
+        """The policy this client applies to every call."""
+        return self._claudewire.policy
+
+    @property
+    def policy_engine(self) -> PolicyEngine:
+        """The engine holding this client's breakers and budget (shared with its copies)."""
+        return self._claudewire.engine
+
+    def copy(
+        self,
+        *,
+        policy: Policy | None = None,
+        max_retries: int | NotGiven = anthropic.NOT_GIVEN,
+        middleware: Sequence[MiddlewareInput] | NotGiven = anthropic.NOT_GIVEN,
+        **kwargs: Any,
+    ) -> Self:
+        """A copy with some options changed (as the SDK's `copy`), sharing this client's breakers and budget."""
+        base = self._middleware if isinstance(middleware, NotGiven) else middleware
+        merged = _copy_middleware(self._claudewire, base, policy, max_retries)
+        copied: Self = cast(Any, super()).copy(middleware=merged, **kwargs)
+        return copied
+
+    with_options = copy
+
+
+class Anthropic(_PolicyClient, anthropic.Anthropic):  # type: ignore[misc]
     """`anthropic.Anthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
 
+    `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
     families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
     state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the
     client has handed the stream over).
-
-    `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     """
 
-    def __init__(
-        self,
-        *,
-        policy: Policy | None = None,
-        hooks: Hooks | None = None,
-        metrics: Metrics | CollectorRegistry | None = None,
-        max_retries: int | None = None,
-        middleware: Sequence[MiddlewareInput] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        hooks, adapter = _with_metrics(hooks, metrics)
-        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter)
-        super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
-        guard.bind(str(self.base_url))
-        if adapter is not None:
-            adapter.register_upstream(guard.upstream)
-        self._claudewire = guard
 
-    @property
-    def policy(self) -> Policy:
-        """The policy this client applies to every call."""
-        return self._claudewire.policy
-
-    @property
-    def policy_engine(self) -> PolicyEngine:
-        """The engine holding this client's breakers and budget (shared with its copies)."""
-        return self._claudewire.engine
-
-    def copy(  # type: ignore[override]
-        self,
-        *,
-        policy: Policy | None = None,
-        max_retries: int | NotGiven = anthropic.NOT_GIVEN,
-        middleware: Sequence[MiddlewareInput] | NotGiven = anthropic.NOT_GIVEN,
-        **kwargs: Any,
-    ) -> Anthropic:
-        """A copy with some options changed (see `anthropic.Anthropic.copy`); it shares this client's breakers."""
-        base = self._middleware if isinstance(middleware, NotGiven) else middleware
-        merged = _copy_middleware(self._claudewire, base, policy, max_retries)
-        return super().copy(middleware=merged, **kwargs)
-
-    with_options = copy  # type: ignore[assignment]
-
-
-class AsyncAnthropic(anthropic.AsyncAnthropic):
-    """`anthropic.AsyncAnthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
-
-    `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
-    families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
-    state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the
-    client has handed the stream over).
-
-    `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
-    """
-
-    def __init__(
-        self,
-        *,
-        policy: Policy | None = None,
-        hooks: Hooks | None = None,
-        metrics: Metrics | CollectorRegistry | None = None,
-        max_retries: int | None = None,
-        middleware: Sequence[MiddlewareInput] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        hooks, adapter = _with_metrics(hooks, metrics)
-        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter)
-        super().__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
-        guard.bind(str(self.base_url))
-        if adapter is not None:
-            adapter.register_upstream(guard.upstream)
-        self._claudewire = guard
-
-    @property
-    def policy(self) -> Policy:
-        """The policy this client applies to every call."""
-        return self._claudewire.policy
-
-    @property
-    def policy_engine(self) -> PolicyEngine:
-        """The engine holding this client's breakers and budget (shared with its copies)."""
-        return self._claudewire.engine
-
-    def copy(  # type: ignore[override]
-        self,
-        *,
-        policy: Policy | None = None,
-        max_retries: int | NotGiven = anthropic.NOT_GIVEN,
-        middleware: Sequence[MiddlewareInput] | NotGiven = anthropic.NOT_GIVEN,
-        **kwargs: Any,
-    ) -> AsyncAnthropic:
-        """A copy with some options changed (see `anthropic.AsyncAnthropic.copy`); it shares this client's breakers."""
-        base = self._middleware if isinstance(middleware, NotGiven) else middleware
-        merged = _copy_middleware(self._claudewire, base, policy, max_retries)
-        return super().copy(middleware=merged, **kwargs)
-
-    with_options = copy  # type: ignore[assignment]
+class AsyncAnthropic(_PolicyClient, anthropic.AsyncAnthropic):  # type: ignore[misc]
+    """`anthropic.AsyncAnthropic` with claudewire's policy; see `claudewire.Anthropic` for what it adds."""
