@@ -69,39 +69,3 @@ def test_access_log_has_one_json_line_per_request(access_log: Path) -> None:
     assert first["request_id"].startswith("req_") and first["path"] == "/v1/messages"
     assert first["output_tokens"] > 0 and first["duration_ms"] >= first["ttfb_ms"] > 0
     assert SIM_KEY not in access_log.read_text()
-
-
-def test_workers_option_shares_one_port_between_processes(tmp_path: Path) -> None:
-    """`claudewire proxy --workers 2` starts two processes that both answer on the one port (SO_REUSEPORT)."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with run_sim(seed=0) as sim:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", sim.base_url,
-             "--workers", "2", "--access-log", "off"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        try:
-            assert proc.stdout is not None
-            banner = proc.stdout.readline() + proc.stdout.readline()
-            assert f"export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in banner
-            pids: set[str] = set()
-            deadline = time.monotonic() + 20
-            while len(pids) < 2 and time.monotonic() < deadline:
-                try:
-                    with httpx2.Client() as fresh:  # a new connection each time: the kernel picks a worker
-                        pids.add(fresh.get(f"http://127.0.0.1:{port}/readyz").headers.get("x-claudewire-worker", ""))
-                except httpx2.ConnectError:
-                    time.sleep(0.05)
-            assert len(pids) == 2 and "" not in pids
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            assert proc.wait(15) == 0

@@ -1,0 +1,101 @@
+"""The `claudewire proxy` command: banner with the export line, --workers, safe binding, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anthropic
+import httpx2
+
+from claudewire.testing import run_sim
+from tests.conftest import SIM_KEY, SIM_MODEL
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_proxy_prints_the_export_line_serves_and_stops_cleanly_on_sigint() -> None:
+    """`claudewire proxy` prints `export ANTHROPIC_BASE_URL=...`, proxies an SDK call, logs it, exits 0 on SIGINT."""
+    port = _free_port()
+    with run_sim(seed=0) as sim:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", sim.base_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline() + proc.stdout.readline()
+            assert f"export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in banner
+            client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key=SIM_KEY, max_retries=0)
+            assert client.messages.create(model=SIM_MODEL, max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert '"route":"messages"' in err and '"status":200' in err  # the access line was flushed on the way out
+    assert SIM_KEY not in err
+
+
+def test_non_loopback_bind_without_tokens_is_refused_with_a_clear_message() -> None:
+    """Binding 0.0.0.0 with neither tokens nor --allow-open exits non-zero and says how to fix it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "claudewire", "proxy", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--allow-open" in result.stderr and "tokens" in result.stderr
+
+
+def test_bad_config_file_is_a_usage_error(tmp_path: Path) -> None:
+    """A config file with an unknown setting exits non-zero naming the setting."""
+    config = tmp_path / "claudewire.toml"
+    config.write_text("[proxy]\nprot = 1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "claudewire", "proxy", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "prot" in result.stderr
+
+
+def test_workers_option_shares_one_port_between_processes(tmp_path: Path) -> None:
+    """`claudewire proxy --workers 2` starts two processes that both answer on the one port (SO_REUSEPORT)."""
+    port = _free_port()
+    with run_sim(seed=0) as sim:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", sim.base_url,
+             "--workers", "2", "--access-log", "off"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline() + proc.stdout.readline()
+            assert f"export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in banner
+            pids: set[str] = set()
+            deadline = time.monotonic() + 20
+            while len(pids) < 2 and time.monotonic() < deadline:
+                try:
+                    with httpx2.Client() as fresh:  # a new connection each time: the kernel picks a worker
+                        pids.add(fresh.get(f"http://127.0.0.1:{port}/readyz").headers.get("x-claudewire-worker", ""))
+                except httpx2.ConnectError:
+                    time.sleep(0.05)
+            assert len(pids) == 2 and "" not in pids
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            assert proc.wait(15) == 0
