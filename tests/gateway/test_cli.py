@@ -99,3 +99,31 @@ def test_workers_option_shares_one_port_between_processes(tmp_path: Path) -> Non
         finally:
             os.kill(proc.pid, signal.SIGTERM)
             assert proc.wait(15) == 0
+
+
+def test_sigterm_lets_a_stream_in_flight_finish() -> None:
+    """On SIGTERM the gateway stops accepting but lets a stream already flowing reach message_stop, then exits 0."""
+    from claudewire.sim import Pacing
+
+    port = _free_port()
+    with run_sim(seed=0, pacing=Pacing(ttft=0.0, per_token=0.05)) as sim:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", sim.base_url,
+             "--access-log", "off"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            proc.stdout.readline()
+            client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key=SIM_KEY, max_retries=0)
+            with client.messages.stream(
+                model=SIM_MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
+                kinds = [next(iter(stream)).type]
+                os.kill(proc.pid, signal.SIGTERM)
+                kinds += [event.type for event in stream]
+        finally:
+            code = proc.wait(15)
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert code == 0

@@ -54,8 +54,12 @@ async def serve(
     sock: socket.socket | None = None,
     ready: Callable[[Gateway, int], None] | None = None,
     stop: asyncio.Event | None = None,
+    drain: float = 10.0,
 ) -> None:
-    """Serve until `stop` is set or SIGINT/SIGTERM arrives; `ready(gateway, port)` is called once listening."""
+    """Serve until `stop` is set or SIGINT/SIGTERM arrives; `ready(gateway, port)` is called once listening.
+
+    On stop, new connections are refused and requests in flight get up to `drain` seconds to finish.
+    """
     loop = asyncio.get_running_loop()
     gateway = Gateway(config, access_log=AccessLog.open(config.access_log))
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
@@ -70,6 +74,10 @@ async def serve(
         await stop.wait()
     finally:
         server.close()
+        deadline = loop.time() + drain
+        # polling once at shutdown keeps the per-request path free of any drain bookkeeping
+        while gateway.in_flight and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         gateway.close()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 1.0)
@@ -149,7 +157,7 @@ class GatewayThread:
         loop = self._loop = new_event_loop()
         self._stop = asyncio.Event()
         try:
-            loop.run_until_complete(serve(self.config, ready=self._ready, stop=self._stop))
+            loop.run_until_complete(serve(self.config, ready=self._ready, stop=self._stop, drain=2.0))
         except BaseException as exc:  # surfaced by start()
             self._error = exc
             self._started.set()
