@@ -4,8 +4,9 @@
     run(config)                                   # serve until SIGINT/SIGTERM (the CLI does this)
     with GatewayThread(config) as gw: ...         # a gateway on 127.0.0.1:0 in a thread (tests, benchmarks)
 
-Layers, each its own module: `http` (the server side of the wire), `upstream` (the pooled client), `sse` (watching
-streams), `errors` (Anthropic-shaped answers), `app` (the policy loop and pass-through), `server` (running it).
+Layers, each its own module: `http` (the server side of the wire), `upstream` (the pooled client), `headers`
+(hop-by-hop rules, client tokens), `slots` (concurrency cap and queue), `sse` (watching streams), `errors`
+(Anthropic-shaped answers), `accesslog`, `config`, `app` (the policy loop and pass-through), `server` (running it).
 """
 
 from claudewire.gateway.app import Gateway

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import hmac
 import itertools
 import os
 import ssl
@@ -21,7 +20,9 @@ from claudewire._errors import Failure, FailureKind, classify
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.errors import error_answer, sse_error_event
+from claudewire.gateway.headers import ClientAuth, forward_headers, response_headers
 from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.slots import Slots
 from claudewire.gateway.sse import StreamScanner, Usage, json_usage, request_model
 from claudewire.gateway.upstream import Upstream, UpstreamResponse
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
@@ -29,27 +30,6 @@ from claudewire.policy import BreakerState, CallState, DecisionAction, GateActio
 
 __all__ = ["Gateway"]
 
-# RFC 9110 §7.6.1 hop-by-hop fields, plus the framing fields we set ourselves
-_HOP_REQUEST = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"te",
-        b"trailer",
-        b"upgrade",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-        b"host",
-        b"content-length",
-        b"expect",
-    }
-)
-_HOP_RESPONSE = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te", b"trailer", b"upgrade"}
-)
-_POLICY_PREFIXES = (b"anthropic-ratelimit-", b"retry-after", b"x-should-retry", b"request-id")
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
 _JSON = b"content-type: application/json\r\n"
 
@@ -64,44 +44,6 @@ class _Outcome:
     ttfb: float | None = None
     request_id: str = ""
     usage: Usage | None = None
-
-
-class _Slots:
-    """At most `limit` upstream attempts at once, at most `queue` more waiting (FIFO); beyond that: refuse."""
-
-    __slots__ = ("active", "limit", "queue", "waiters")
-
-    def __init__(self, limit: int, queue: int) -> None:
-        self.limit = limit
-        self.queue = queue
-        self.active = 0
-        self.waiters: list[asyncio.Future[None]] = []
-
-    async def acquire(self) -> bool:
-        if self.active < self.limit and not self.waiters:
-            self.active += 1
-            return True
-        if len(self.waiters) >= self.queue:
-            return False
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiters.append(fut)
-        try:
-            await fut  # release() hands its slot over: `active` is unchanged
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self.release()
-            elif fut in self.waiters:
-                self.waiters.remove(fut)
-            raise
-        return True
-
-    def release(self) -> None:
-        while self.waiters:
-            fut = self.waiters.pop(0)
-            if not fut.done():
-                fut.set_result(None)
-                return
-        self.active -= 1
 
 
 class Gateway:
@@ -127,9 +69,8 @@ class Gateway:
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
-        self.slots = _Slots(config.max_concurrency, config.max_queue)
-        self._tokens = tuple(t.encode() for t in config.tokens)
-        self._key_line = b"x-api-key: " + config.upstream_key.encode() + b"\r\n" if config.upstream_key else b""
+        self.slots = Slots(config.max_concurrency, config.max_queue)
+        self.auth = ClientAuth(config.tokens, config.upstream_key)
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
@@ -186,7 +127,7 @@ class Gateway:
                 limit = self.config.body_limit
                 self._answer(conn, out, Failure.of(FailureKind.REQUEST_TOO_LARGE, message=f"body over {limit} bytes"))
                 return
-            headers = self._forward_headers(req)
+            headers = forward_headers(req, self.auth)
             if headers is None:
                 msg = "missing or wrong gateway token (send it as x-api-key or Authorization: Bearer)"
                 self._answer(conn, out, Failure.of(FailureKind.AUTH, message=msg))
@@ -256,37 +197,6 @@ class Gateway:
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started
 
-    def _forward_headers(self, req: Request) -> bytes | None:
-        """The request's header lines for upstream (hop-by-hop removed); None when a gateway token is wrong."""
-        parts: list[bytes] = []
-        tokens = self._tokens
-        presented: bytes | None = None
-        listed: set[bytes] | None = None
-        for name, value in req.headers:
-            low = name.lower()
-            if low in _HOP_REQUEST:
-                if low == b"connection":
-                    listed = {v.strip().lower() for v in value.split(b",")}
-                continue
-            if tokens and (low == b"x-api-key" or low == b"authorization"):
-                presented = value[7:].strip() if value[:7].lower() == b"bearer " else value.strip()
-                continue
-            parts.append(b"%b: %b\r\n" % (name, value))
-        if listed:
-            listed -= {b"close", b"keep-alive"}
-            parts = [p for p in parts if p.split(b":", 1)[0].lower() not in listed]
-        if tokens:
-            if presented is None or not self._token_ok(presented):
-                return None
-            parts.append(self._key_line)
-        return b"".join(parts)
-
-    def _token_ok(self, presented: bytes) -> bool:
-        ok = False
-        for token in self._tokens:  # compare with every token, in constant time each
-            ok |= hmac.compare_digest(token, presented)
-        return ok
-
     # --- one attempt: returns the retry delay, or None once the client has its answer ------------------------------
     async def _attempt(
         self, req: Request, conn: Connection, headers: bytes, call: CallState, out: _Outcome
@@ -297,7 +207,7 @@ class Gateway:
         try:
             resp = await self.upstream.send(req.method, req.target, headers, req.body, head_within=cfg.read_timeout)
             status = resp.status
-            out_headers = _response_headers(resp, policy_headers)
+            out_headers = response_headers(resp, policy_headers)
             if (rid := policy_headers.get("request-id")) is not None:
                 out.request_id = rid
             ctype = resp.header(b"content-type") or b""
@@ -432,16 +342,3 @@ class Gateway:
         conn.finish()
         resp.release()
         return None
-
-
-def _response_headers(resp: UpstreamResponse, policy_headers: dict[str, str]) -> bytes:
-    """The upstream's header lines for the client (hop-by-hop and framing removed); fills `policy_headers`."""
-    parts: list[bytes] = []
-    for name, value in resp.headers:
-        low = name.lower()
-        if low in _HOP_RESPONSE or low == b"content-length":
-            continue
-        if low.startswith(_POLICY_PREFIXES):
-            policy_headers[low.decode("latin-1")] = value.decode("latin-1")
-        parts.append(b"%b: %b\r\n" % (name, value))
-    return b"".join(parts)
