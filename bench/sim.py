@@ -137,7 +137,7 @@ def measure(wrk: str, row: Row, seconds: int) -> tuple[float, float]:
         server.wait(10)
 
 
-def table(results: dict[str, list[tuple[float, float]]], rounds: int, seconds: int, load: tuple[float, float]) -> str:
+def table(results: dict[str, list[tuple[float, float]]], rounds: int, seconds: int, load: float) -> str:
     base = statistics.median(r for r, _ in results[ROWS[0].name])
     lines = [
         "| configuration | req/s (median) | p99 ms (median) | vs uvloop messages | vs the 5,000 req/s target |",
@@ -151,8 +151,8 @@ def table(results: dict[str, list[tuple[float, float]]], rounds: int, seconds: i
     lines.append("")
     lines.append(f"{rounds} round(s) x {seconds} s per row, rows interleaved; wrk -t1 -c64 (keep-alive) on core 1, ")
     lines[-1] += "the simulator (pacing off) alone on core 0. "
-    lines[-1] += f"1-minute load average {load[0]:.2f} before, {load[1]:.2f} after: anything above ~1 means other "
-    lines[-1] += "processes shared the cores, which shows first in p99."
+    lines[-1] += f"1-minute load average before the run: {load:.2f} (the run itself keeps both cores busy; "
+    lines[-1] += "a value well above 0 means other work shared the machine, which shows first in p99)."
     return "\n".join(lines)
 
 
@@ -167,7 +167,7 @@ def write_doc(body: str, command: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
+        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
     DOC.write_text(text)
 
 
@@ -193,7 +193,7 @@ def main() -> None:
             rps, p99 = results[row.name][-1]
             print(f"round {round_no + 1}: {row.name}: {rps:,.0f} req/s, p99 {p99:.2f} ms", file=sys.stderr)
         time.sleep(0.5)
-    body = table(results, args.rounds, args.seconds, (load_before, os.getloadavg()[0]))
+    body = table(results, args.rounds, args.seconds, load_before)
     print(body)
     if not args.no_write:
         command = "python3 bench/sim.py" + (
