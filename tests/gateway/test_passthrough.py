@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import Iterator
 
 import anthropic
 import httpx2
@@ -234,3 +235,38 @@ def test_compressed_sse_passes_through_at_once_and_byte_exact() -> None:
                     break
     assert response.headers["content-encoding"] == "gzip"
     assert received == first
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    """Two requests written back to back on one connection get their two answers, in order."""
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
+        host, port = gw.base_url.split("//")[1].split(":")
+        one = f"GET /healthz HTTP/1.1\r\nhost: {host}\r\n\r\n".encode()
+        two = (
+            f"GET /v1/models HTTP/1.1\r\nhost: {host}\r\nx-api-key: {SIM_KEY}\r\nanthropic-version: 2023-06-01\r\n"
+            "connection: close\r\n\r\n"
+        ).encode()
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(one + two)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+    first, _, rest = data.partition(b'{"status":"ok"}')
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n") and b"claude-" in rest
+
+
+def test_chunked_request_body_is_forwarded_with_its_length() -> None:
+    """A client body sent with Transfer-Encoding: chunked reaches the upstream whole, as a sized body."""
+
+    def body() -> Iterator[bytes]:
+        payload = json.dumps({"model": SIM_MODEL, "max_tokens": 8, "messages": MESSAGES}).encode()
+        yield payload[:10]
+        yield payload[10:]
+
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
+        headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+        response = httpx2.post(gw.base_url + "/v1/messages", content=body(), headers=headers)
+        seen = sim.requests[-1].headers
+    assert response.status_code == 200 and response.json()["type"] == "message"
+    assert "transfer-encoding" not in seen and int(seen["content-length"]) > 10
