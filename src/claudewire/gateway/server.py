@@ -95,6 +95,9 @@ def _run_one(config: GatewayConfig, ready: Callable[[Gateway, int], None] | None
 
 def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None = None) -> None:
     """Run the gateway in this process, or fork `config.workers` processes sharing the port (SO_REUSEPORT)."""
+    import prometheus_client
+
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # one process, one gateway: no *_created
     if config.workers == 1:
         _run_one(config, ready)
         return
