@@ -132,8 +132,17 @@ class SimThread:
             return
         self._ready.set()
         self._loop.run_forever()
-        self._loop.run_until_complete(self.server.stop())
-        self._loop.close()
+        try:
+            self._loop.run_until_complete(self.server.stop())
+        finally:
+            # as asyncio.run does: let cancelled handlers finish so none is destroyed while pending
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the thread and wait until the server listens (re-raising what stopped it)."""
