@@ -161,3 +161,14 @@ def test_taxonomy_gateway_and_sim_do_not_import_the_sdk() -> None:
         "assert 'anthropic' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_read_timeout_is_not_mistaken_for_a_connect_timeout() -> None:
+    """A stalled answer times out as read_timeout, though a bare TimeoutError lies at the bottom of its chain."""
+    from claudewire.testing import run_sim
+
+    with run_sim(faults=["stall"]) as sim:
+        client = anthropic.Anthropic(base_url=sim.base_url, api_key="sk-ant-test", max_retries=0, timeout=0.3)
+        with pytest.raises(anthropic.APITimeoutError) as info:
+            client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+    assert classify(info.value).kind is FailureKind.READ_TIMEOUT  # type: ignore[union-attr]

@@ -540,6 +540,17 @@ def _classify_one(exc: BaseException) -> Failure | None:
     return None
 
 
+_ROOT_CAUSES = frozenset(
+    {
+        FailureKind.DNS,
+        FailureKind.CERTIFICATE,
+        FailureKind.TLS_VERSION,
+        FailureKind.CONNECT_REFUSED,
+        FailureKind.PROXY,
+    }
+)
+
+
 def _classify_exception(exc: BaseException) -> Failure:
     # Walk the cause chain from the outside in: the most specific answer is usually deeper (an SDK
     # APIConnectionError wraps an httpx2.ConnectError that wraps the ssl or socket error).
@@ -557,8 +568,9 @@ def _classify_exception(exc: BaseException) -> Failure:
             continue
         if _sdk_status_error(item) is not None or _circuit_open(item) is not None:
             return found  # a status answer is authoritative
-        # keep the deepest specific answer, but a generic reset never hides a certificate or DNS cause
-        if best is None or best.kind in (FailureKind.CONNECTION_RESET, FailureKind.READ_TIMEOUT):
+        # The outermost answer stands (httpx2 and aiohttp know a connect timeout from a read timeout; the bare
+        # TimeoutError under them does not), unless a deeper layer names a root cause: DNS, TLS, a refusal.
+        if best is None or found.kind in _ROOT_CAUSES:
             best = found
     if best is not None:
         return best
