@@ -270,3 +270,21 @@ def test_chunked_request_body_is_forwarded_with_its_length() -> None:
         seen = sim.requests[-1].headers
     assert response.status_code == 200 and response.json()["type"] == "message"
     assert "transfer-encoding" not in seen and int(seen["content-length"]) > 10
+
+
+def test_idle_client_connections_are_closed_but_busy_ones_are_not() -> None:
+    """keepalive_timeout closes a connection left idle, never one whose stream is still flowing."""
+    with (
+        run_sim(seed=0, pacing=Pacing(ttft=0.0, per_token=0.1)) as sim,
+        run_gateway(sim.base_url, keepalive_timeout=0.3) as gw,
+    ):
+        host, port = gw.base_url.split("//")[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as idle:
+            idle.sendall(f"GET /healthz HTTP/1.1\r\nhost: {host}\r\n\r\n".encode())
+            answer = idle.recv(65536)
+            closed = idle.recv(65536)  # blocks until the gateway closes the idle connection
+        client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0)
+        with client.messages.stream(model=SIM_MODEL, max_tokens=8, messages=MESSAGES) as stream:
+            kinds = [event.type for event in stream]  # ~1.2 s of streaming, four times the keep-alive timeout
+    assert answer.startswith(b"HTTP/1.1 200 OK") and closed == b""
+    assert kinds[-1] == "message_stop"

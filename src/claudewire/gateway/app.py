@@ -77,7 +77,7 @@ class Gateway:
 
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
-        return Connection(self.handle, self.config.body_limit)
+        return Connection(self.handle, self.config.body_limit, self.config.keepalive_timeout)
 
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""
