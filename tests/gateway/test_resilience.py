@@ -337,3 +337,16 @@ def test_empty_rate_limit_bucket_holds_the_next_request_until_its_reset() -> Non
     first_reset = math.ceil(arrivals[0]) + 1
     assert arrivals[1] >= first_reset - 0.05  # held until the bucket refilled, not sent into a 429
     assert waited > 0
+
+
+def test_readyz_turns_ready_when_the_cooldown_is_over() -> None:
+    """/readyz is 503 while the breaker cools down and 200 once a probe may go, so a balancer sends that probe."""
+    policy = Policy(max_retries=0, breaker_failures=1, breaker_cooldown=0.5)
+    with run_sim(seed=0, faults=["503:1.0,count=1"]) as sim, run_gateway(sim.base_url, policy=policy) as gw:
+        with pytest.raises(anthropic.APIStatusError):
+            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+        assert httpx2.get(gw.base_url + "/readyz").status_code == 503
+        time.sleep(0.6)
+        assert httpx2.get(gw.base_url + "/readyz").status_code == 200
+        _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+        assert _sample(gw, "claudewire_breaker_state", upstream=upstream_key(sim.base_url)) == 0

@@ -109,8 +109,10 @@ class Gateway:
             conn.respond(answer.status, answer.headers, answer.body)
 
     def _ready(self, conn: Connection) -> None:
-        if self.engine.breaker_state(self.key) is BreakerState.OPEN:
-            retry_in = self.engine.breaker_retry_in(self.key)
+        # Not ready only while the breaker is open AND cooling down: once the cooldown is over the next request is
+        # the half-open probe, and a load balancer that waited for /readyz would otherwise never send it.
+        retry_in = self.engine.breaker_retry_in(self.key)
+        if retry_in > 0 and self.engine.breaker_state(self.key) is BreakerState.OPEN:
             failure = Failure.of(FailureKind.CIRCUIT_OPEN, retry_after=retry_in)
             answer = error_answer(failure)
             conn.respond(503, answer.headers + self._worker, answer.body)
