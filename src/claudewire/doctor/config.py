@@ -7,13 +7,13 @@ every later check; a missing or malformed key stops only the checks that need th
 from __future__ import annotations
 
 import importlib.metadata
-import ipaddress
 import os
 import platform
 import ssl
 import urllib.parse
 from dataclasses import dataclass
 
+from claudewire._net import is_loopback
 from claudewire._secrets import redact
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Profile, Settings, redact_url
@@ -40,15 +40,6 @@ def _versions() -> dict[str, JSONValue]:
         except importlib.metadata.PackageNotFoundError:
             found[dist] = None
     return found
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _key_problems(key: str, anthropic_host: bool) -> tuple[list[str], list[str]]:
@@ -87,7 +78,7 @@ def _url_problems(url: str) -> tuple[list[str], list[str], bool]:
     path = parts.path.rstrip("/")
     if path.endswith("/v1") or "/v1/" in path + "/":
         warnings.append(f"the base URL ends in {path!r}: the SDK adds /v1/... itself, so requests go to {path}/v1/...")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         warnings.append("the base URL is plain http:// to a remote host: the key crosses the network unencrypted")
     return errors, warnings, True
 

@@ -17,30 +17,20 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claudewire._net import is_loopback
 from claudewire.policy import Policy, RetryBudget
 
-__all__ = ["ConfigError", "GatewayConfig", "is_loopback"]
+__all__ = ["ConfigError", "GatewayConfig"]
 
 
 class ConfigError(ValueError):
     """A gateway configuration that cannot work; the message says which field and why."""
-
-
-def is_loopback(host: str) -> bool:
-    """True when `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
