@@ -80,12 +80,14 @@ def test_overload_everywhere_leaves_auth_unverified_not_failed(sim: SimServer) -
 
 
 def test_retired_model_fails_naming_a_current_replacement(sim: SimServer) -> None:
-    """A retired model fails the model check, and the fix names the current model of the same line."""
+    """A retired model fails the model check, and the fix names the newest active model of the same line."""
     report = run(settings_for(sim.base_url, model="claude-3-opus-20240229"))
     model = report.get("model")
     assert model.status is Status.FAIL
     assert "retired" in model.detail
-    assert "claude-opus-4-6" in (model.fix or "")
+    newest_opus = next(m.id for m in sim.catalogue.models if m.line == "opus" and m.lifecycle.value == "active")
+    assert newest_opus == "claude-opus-4-8"
+    assert newest_opus in (model.fix or "")
     assert report.get("messages").status is Status.SKIP
 
 

@@ -57,6 +57,24 @@ class SimModel:
 
 
 DEFAULT_MODELS: tuple[SimModel, ...] = (
+    # Claude Code's CLI asks for its default model (claude-opus-4-8 in the version the tests install) unless
+    # ANTHROPIC_MODEL says otherwise: the simulator must know it, or `claude -p` against it gets a 404.
+    SimModel(
+        "claude-opus-4-8",
+        "Claude Opus 4.8",
+        "2026-10-01T00:00:00Z",
+        line="opus",
+        max_input_tokens=1_000_000,
+        max_tokens=128_000,
+    ),
+    SimModel(
+        "claude-opus-4-7",
+        "Claude Opus 4.7",
+        "2026-06-01T00:00:00Z",
+        line="opus",
+        max_input_tokens=1_000_000,
+        max_tokens=128_000,
+    ),
     SimModel(
         "claude-opus-4-6",
         "Claude Opus 4.6",
