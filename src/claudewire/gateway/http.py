@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import httptools
 
-from claudewire.gateway.upstream import set_nodelay
+from claudewire.gateway.upstream import first_header, set_nodelay
 
 __all__ = ["Connection", "Handler", "Request", "status_line"]
 
@@ -49,10 +49,7 @@ class Request:
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header `name` (give it lower-case), or None."""
-        for key, value in self.headers:
-            if len(key) == len(name) and key.lower() == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     @property
     def path(self) -> bytes:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-__all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget", "set_nodelay"]
+__all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget", "first_header", "set_nodelay"]
 
 _READ_HIGH_WATER = 256 * 1024  # bytes buffered from upstream before we stop reading (a slow client pushes back)
 
@@ -213,6 +213,14 @@ class _Conn(asyncio.Protocol):
             self.transport = None
 
 
+def first_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of header `name` (give it lower-case) in a parsed header list, or None."""
+    for key, value in headers:
+        if len(key) == len(name) and key.lower() == name:
+            return value
+    return None
+
+
 def set_nodelay(transport: asyncio.Transport) -> None:
     """Switch Nagle's algorithm off on a TCP transport."""
     # small request/response pairs must not wait for Nagle's algorithm and delayed ACKs (40 ms stalls)
@@ -243,10 +251,7 @@ class UpstreamResponse:
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header `name` (lower-case bytes), or None."""
-        for key, value in self.headers:
-            if len(key) == len(name) and key.lower() == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     @property
     def complete(self) -> bool:
