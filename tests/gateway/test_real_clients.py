@@ -75,3 +75,30 @@ def test_claude_code_print_mode_works_through_the_gateway(tmp_path: Path) -> Non
     assert "claudewire simulator" in result.stdout
     assert "/v1/messages" in paths
     assert keys == {"sk-ant-sim-claude-code-0123456789"}
+
+
+@needs_node
+@pytest.mark.skipif(
+    not CLAUDE.exists(), reason="tests/js/node_modules lacks @anthropic-ai/claude-code: run ./scripts/test"
+)
+@pytest.mark.parametrize("via_gateway", [False, True], ids=["direct", "gateway"])
+def test_claude_code_default_model_works(tmp_path: Path, via_gateway: bool) -> None:
+    """`claude -p` with NO model pinned (its default model, a mid-conversation system message, its betas) exits 0."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_API_KEY": "sk-ant-sim-claude-code-0123456789",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
+        env["ANTHROPIC_BASE_URL"] = gw.base_url if via_gateway else sim.base_url
+        result = subprocess.run(
+            [str(CLAUDE), "-p", "say pong"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        )
+        sent = [r for r in sim.requests if r.path == "/v1/messages"]
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "claudewire simulator" in result.stdout
+    assert sent, "Claude Code sent no messages request"
+    assert "mid-conversation-system-" in (sent[0].headers.get("anthropic-beta") or "")

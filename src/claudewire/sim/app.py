@@ -49,6 +49,7 @@ from claudewire.sim.shapes import (
 )
 from claudewire.sim.stats import Stats
 from claudewire.sim.stream import StreamShape, write_stream
+from claudewire.sim.validation import betas_of
 
 __all__ = ["SimApp"]
 
@@ -229,7 +230,7 @@ class SimApp:
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None  # POST bodies are parsed or rejected by the pipeline
-        _, input_tokens = validate_messages(body, self.catalogue)
+        _, input_tokens = validate_messages(body, self.catalogue, betas_of(request.headers.get("anthropic-beta")))
         n = next(self._ids)
         reply = build_reply(body, self.config.reply_tokens, n)
         admission = self._admit(ctx.key, input_tokens + reply.output_tokens, True, ctx.headers)
@@ -252,7 +253,7 @@ class SimApp:
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None
-        answer = count_tokens(body, self.catalogue)
+        answer = count_tokens(body, self.catalogue, betas_of(request.headers.get("anthropic-beta")))
         self._admit(ctx.key, 0, False, ctx.headers)
         return self._respond(200, answer, ctx.headers)
 

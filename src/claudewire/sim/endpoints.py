@@ -9,6 +9,7 @@ from typing import Any
 from claudewire.sim.catalogue import Catalogue, Lifecycle, SimModel
 from claudewire.sim.config import ACCEPTED_VERSIONS, DEPRECATED_VERSIONS
 from claudewire.sim.shapes import count_input_tokens
+from claudewire.sim.validation import BodyError, check_body
 
 __all__ = ["ApiError", "check_version", "count_tokens", "get_model", "list_models", "parse_json", "validate_messages"]
 
@@ -62,21 +63,21 @@ def _model(body: Mapping[str, Any], catalogue: Catalogue) -> SimModel:
     return model
 
 
-def _messages(body: Mapping[str, Any]) -> None:
-    messages = body.get("messages")
-    if messages is None:
-        raise _invalid("messages: Field required")
-    if not isinstance(messages, list) or not messages:
-        raise _invalid("messages: at least one message is required")
-    for i, message in enumerate(messages):
-        if not isinstance(message, Mapping) or message.get("role") not in ("user", "assistant"):
-            raise _invalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
-        if "content" not in message:
-            raise _invalid(f"messages.{i}.content: Field required")
+def _body(body: Mapping[str, Any], max_tokens: int, betas: tuple[str, ...]) -> None:
+    try:
+        check_body(body, max_tokens, betas)
+    except BodyError as exc:
+        raise _invalid(str(exc)) from None
 
 
-def validate_messages(body: Mapping[str, Any], catalogue: Catalogue) -> tuple[SimModel, int]:
-    """Check a ``POST /v1/messages`` body as the API does; the model and the input tokens it costs."""
+def validate_messages(
+    body: Mapping[str, Any], catalogue: Catalogue, betas: tuple[str, ...] = ()
+) -> tuple[SimModel, int]:
+    """Check a ``POST /v1/messages`` body as the API does; the model and the input tokens it costs.
+
+    `betas` are the request's ``anthropic-beta`` values (a ``mid-conversation-system-*`` one allows
+    ``role: "system"`` messages after the first).
+    """
     model = _model(body, catalogue)
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
@@ -88,20 +89,17 @@ def validate_messages(body: Mapping[str, Any], catalogue: Catalogue) -> tuple[Si
             f"max_tokens: {max_tokens} > {model.max_tokens}, which is the maximum allowed number of output tokens "
             f"for {model.id}"
         )
-    _messages(body)
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise _invalid("stream: Input should be a valid boolean")
+    _body(body, max_tokens, betas)
     tokens = count_input_tokens(body)
     if tokens > model.max_input_tokens:
         raise _invalid(f"prompt is too long: {tokens} tokens > {model.max_input_tokens} maximum")
     return model, tokens
 
 
-def count_tokens(body: Mapping[str, Any], catalogue: Catalogue) -> bytes:
+def count_tokens(body: Mapping[str, Any], catalogue: Catalogue, betas: tuple[str, ...] = ()) -> bytes:
     """The answer of ``POST /v1/messages/count_tokens``: the same count a messages call reports as input_tokens."""
-    _model(body, catalogue)
-    _messages(body)
+    model = _model(body, catalogue)
+    _body(body, model.max_tokens, betas)
     return json.dumps({"input_tokens": count_input_tokens(body)}).encode()
 
 
