@@ -13,22 +13,33 @@ _EPILOG = """\b
 Examples:
   claudewire proxy                                   # 127.0.0.1:8787 -> https://api.anthropic.com
   claudewire proxy --upstream http://127.0.0.1:8780  # in front of `claudewire sim`
+  claudewire proxy --upstream https://api.anthropic.com --upstream http://10.0.0.5:8787   # failover, in order
   claudewire proxy --host 0.0.0.0 --tokens-file /etc/claudewire/tokens   # clients use tokens, the gateway the key
   claudewire proxy --workers 4                       # 4 processes on one port (SO_REUSEPORT)
 
 \b
 Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (503 while the breaker is open).
-The config file (TOML) takes every flag's setting in [proxy] and the retry policy in [policy].
+The config file (TOML) takes every flag's setting in [proxy], the retry policy in [policy] and any number of
+[[upstreams]] (name, url, keys = ["env:NAME" | "file:PATH" | literal], priority, weight, models).
 """
 
 
 def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     shown = config.replace(port=port)
-    click.echo(f"claudewire proxy listening on {shown.base_url} -> {config.upstream} (workers: {config.workers})")
+    if len(config.upstreams) == 1:
+        where = config.upstream
+    else:
+        where = ", ".join(f"{spec.name} (priority {spec.priority})" for spec in config.upstreams)
+    click.echo(f"claudewire proxy listening on {shown.base_url} -> {where} (workers: {config.workers})")
     click.echo(f"  export ANTHROPIC_BASE_URL={shown.base_url}")
     if config.tokens:
         click.echo(f"  export ANTHROPIC_API_KEY=<one of your {len(config.tokens)} gateway token(s)>")
-        click.echo(f"  upstream key held by the gateway: {redact(config.upstream_key)}")
+    for spec in config.upstreams:
+        if spec.keys:
+            held = ", ".join(f"{spec.key_label(i)} {redact(key)}" for i, key in enumerate(spec.keys))
+            click.echo(f"  {spec.name}: {spec.url}, keys held by the gateway: {held}")
+        elif len(config.upstreams) > 1:
+            click.echo(f"  {spec.name}: {spec.url}, the client's own credentials are forwarded")
     click.echo(f"  metrics: {shown.base_url}/metrics   health: {shown.base_url}/healthz   Ctrl-C to stop.")
     sys.stdout.flush()
 
@@ -36,7 +47,13 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 @click.command(epilog=_EPILOG, context_settings={"max_content_width": 110})
 @click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="0 picks a free port.  [default: 8787]")
-@click.option("--upstream", default=None, help="The API base URL.  [default: https://api.anthropic.com]")
+@click.option(
+    "--upstream",
+    "upstreams",
+    multiple=True,
+    metavar="URL",
+    help="The API base URL; repeat for failover, each a lower priority.  [default: https://api.anthropic.com]",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A claudewire.toml to read.")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Processes sharing the port.  [default: 1]")
 @click.option("--token", "tokens", multiple=True, metavar="TOKEN", help="A client token (repeatable).")
@@ -52,7 +69,7 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 def proxy(
     host: str | None,
     port: int | None,
-    upstream: str | None,
+    upstreams: tuple[str, ...],
     config_path: str | None,
     workers: int | None,
     tokens: tuple[str, ...],
@@ -75,7 +92,7 @@ def proxy(
     flags: dict[str, object] = {
         "host": host,
         "port": port,
-        "upstream": upstream,
+        "upstream": upstreams or None,
         "workers": workers,
         "allow_open": allow_open,
         "body_limit": body_limit,
@@ -94,6 +111,7 @@ def proxy(
             config = GatewayConfig.from_toml(config_path, **flags)
         else:
             config = GatewayConfig.from_mapping({}, **flags)
+        Gateway.check(config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     try:

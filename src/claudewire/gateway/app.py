@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from claudewire._errors import Failure, FailureKind, classify
 from claudewire.gateway.accesslog import AccessLog
-from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.config import ConfigError, GatewayConfig
 from claudewire.gateway.errors import error_answer, sse_error_event
 from claudewire.gateway.headers import ClientAuth, forward_headers, response_headers
 from claudewire.gateway.http import Connection, Request
@@ -57,6 +57,7 @@ class Gateway:
         access_log: AccessLog | None = None,
         upstream: Upstream | None = None,
     ) -> None:
+        self.check(config)
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
         self.engine = PolicyEngine(config.policy, hooks=self.metrics)
@@ -74,6 +75,15 @@ class Gateway:
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
+
+    @staticmethod
+    def check(config: GatewayConfig) -> None:
+        """Raise ConfigError for a configuration this gateway cannot serve."""
+        if len(config.upstreams) > 1 or (config.upstreams[0].keys and not config.tokens):
+            # until the upstream pool drives the call flow: refuse what would otherwise be silently ignored
+            raise ConfigError(
+                "several upstreams, or gateway-held keys without client tokens, are not served by this build yet"
+            )
 
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""

@@ -12,6 +12,10 @@
     [policy]
     max_retries = 4
     breaker_cooldown = 30.0
+
+Several upstreams (failover by priority, load shared by weight, several keys each) are ``[[upstreams]]`` tables; see
+`claudewire.gateway.upstreams` for their fields. Without them, `upstream` (and in token mode `upstream_key`) make the
+one upstream.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from claudewire._net import is_loopback
+from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec, specs_from_urls, upstreams_from_list
 from claudewire.policy import Policy, RetryBudget
 
 __all__ = ["ConfigError", "GatewayConfig"]
@@ -47,6 +52,12 @@ class GatewayConfig:
     - `ca_file`: a PEM bundle to trust for an https upstream instead of the system's (SSL_CERT_FILE works too).
     - `hold_first_delta`: hold a stream's ``message_start``/``ping`` until its first delta so an ``overloaded_error``
       before it is retried invisibly.
+    - `upstreams`: every upstream (``[[upstreams]]``); when not given, the one `upstream` (with `upstream_key` in
+      token mode). `upstream` is then the first upstream's URL.
+    - `affinity_headers`: request headers naming a session; a session sticks to the upstream+key that served it
+      while that stays healthy (its prompt cache stays warm), for `affinity_ttl` seconds after its last request,
+      at most `affinity_sessions` sessions remembered.
+    - `key_cooldown`: seconds a gateway-held key stays out after the upstream refused it (401/403).
     """
 
     host: str = "127.0.0.1"
@@ -66,6 +77,11 @@ class GatewayConfig:
     keepalive_timeout: float = 75.0
     hold_first_delta: bool = True
     access_log: str | None = "-"
+    upstreams: tuple[UpstreamSpec, ...] = ()
+    affinity_headers: tuple[str, ...] = ("x-claude-code-session-id",)
+    affinity_ttl: float = 3600.0
+    affinity_sessions: int = 10000
+    key_cooldown: float = 300.0
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
@@ -85,10 +101,30 @@ class GatewayConfig:
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
                 "(tokens / tokens_file) or pass --allow-open if this is really what you want"
             )
-        if self.tokens and not self.upstream_key:
-            raise ConfigError(
-                "client tokens are set but there is no upstream key: set ANTHROPIC_API_KEY or upstream_key"
-            )
+        if not self.upstreams:
+            if self.tokens and not self.upstream_key:
+                raise ConfigError(
+                    "client tokens are set but there is no upstream key: set ANTHROPIC_API_KEY or upstream_key"
+                )
+            keys = (self.upstream_key,) if self.tokens and self.upstream_key else ()
+            object.__setattr__(self, "upstreams", specs_from_urls([self.upstream], keys))
+        else:
+            object.__setattr__(self, "upstreams", tuple(self.upstreams))
+            object.__setattr__(self, "upstream", min(self.upstreams, key=lambda s: s.priority).url)
+        names = [spec.name for spec in self.upstreams]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"upstreams: duplicate names in {', '.join(names)}")
+        for i, spec in enumerate(self.upstreams):
+            if self.tokens and spec.forwards_credentials:
+                raise ConfigError(
+                    f"upstreams[{i}] ({spec.name}).keys: empty means the client's own credentials are forwarded, "
+                    "but with client tokens set clients send a gateway token: give this upstream its keys"
+                )
+        object.__setattr__(self, "affinity_headers", tuple(h.strip().lower() for h in self.affinity_headers))
+        if not all(self.affinity_headers) or self.affinity_ttl <= 0 or self.affinity_sessions < 0:
+            raise ConfigError("affinity needs non-empty header names, affinity_ttl > 0 and affinity_sessions >= 0")
+        if self.key_cooldown <= 0:
+            raise ConfigError("key_cooldown must be > 0 seconds")
 
     @property
     def base_url(self) -> str:
@@ -99,8 +135,15 @@ class GatewayConfig:
         return f"http://{host}:{self.port}"
 
     def replace(self, **changes: Any) -> GatewayConfig:
-        """A copy with `changes` applied (and validated)."""
+        """A copy with `changes` applied (and validated); upstreams made from `upstream` follow a new `upstream`."""
+        if "upstreams" not in changes and self._one_upstream():
+            changes["upstreams"] = ()
         return dataclasses.replace(self, **changes)
+
+    def _one_upstream(self) -> bool:
+        """Whether `upstreams` is the one made from `upstream` (not configured by [[upstreams]] or --upstream)."""
+        keys = (self.upstream_key,) if self.tokens and self.upstream_key else ()
+        return self.upstreams == specs_from_urls([self.upstream], keys)
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> GatewayConfig:
@@ -118,9 +161,10 @@ class GatewayConfig:
         """Build from parsed TOML (see the module docstring for the layout)."""
         data = dict(data)
         policy_data = data.pop("policy", {})
+        listed = data.pop("upstreams", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
-        names = {f.name for f in dataclasses.fields(cls)} - {"policy"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"policy", "upstreams"}
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
             raise ConfigError(
@@ -132,14 +176,41 @@ class GatewayConfig:
             tokens += read_tokens(tokens_file)
         if tokens:
             proxy["tokens"] = tuple(tokens)
+        if listed is not None and "upstream" in proxy:
+            raise ConfigError("set either upstream (one upstream) or [[upstreams]] tables, not both")
+        urls = overrides.pop("upstream", None)
+        if isinstance(urls, str):
+            urls = (urls,)
         proxy.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            if urls:  # the command line's --upstream (repeatable) wins over the file's upstreams
+                proxy["upstream"] = urls[0]
+                if len(urls) > 1:
+                    proxy["upstreams"] = specs_from_urls(urls, _held_key(proxy))
+            elif listed is not None:
+                proxy["upstreams"] = upstreams_from_list(listed)
+        except UpstreamConfigError as exc:
+            raise ConfigError(str(exc)) from None
         if "tokens" in proxy and "upstream_key" not in proxy:
             proxy["upstream_key"] = os.environ.get("ANTHROPIC_API_KEY")
+        for name in ("affinity_headers",):
+            if isinstance(proxy.get(name), list):
+                proxy[name] = tuple(proxy[name])
         proxy["policy"] = policy_from_mapping(policy_data)
         try:
             return cls(**proxy)
         except TypeError as exc:
             raise ConfigError(f"bad gateway setting: {exc}") from exc
+
+
+def _held_key(proxy: dict[str, Any]) -> tuple[str, ...]:
+    """The key the gateway holds for upstreams given as URLs: only in token mode."""
+    if not proxy.get("tokens"):
+        return ()
+    key = proxy.get("upstream_key") or os.environ.get("ANTHROPIC_API_KEY")
+    if not key:
+        raise ConfigError("client tokens are set but there is no upstream key: set ANTHROPIC_API_KEY or upstream_key")
+    return (key,)
 
 
 def read_tokens(path: str | Path) -> list[str]:
