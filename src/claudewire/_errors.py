@@ -34,6 +34,7 @@ from typing import Any
 __all__ = [
     "Failure",
     "FailureKind",
+    "NoResponseError",
     "classify",
     "parse_retry_after",
 ]
@@ -66,6 +67,12 @@ class FailureKind(enum.StrEnum):
     STREAM_INTERRUPTED = "stream_interrupted"
     CIRCUIT_OPEN = "circuit_open"
     UNKNOWN = "unknown"
+    NO_RESPONSE = "no_response"
+
+
+class NoResponseError(TimeoutError):
+    """Connected and the request sent, but no answer came in time: no response head, or no first SSE event of a
+    stream. Raised by the gateway's upstream client (a bare TimeoutError would read as a connect timeout)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +244,15 @@ _INFO: dict[FailureKind, _KindInfo] = {
         "An unrecognised failure.",
         "Run `claudewire doctor` to check each layer of the connection.",
         "config",
+    ),
+    FailureKind.NO_RESPONSE: _KindInfo(
+        True,
+        "The connection was made and the request sent, but no answer came back in time (not even the response "
+        "headers, or a stream's first event).",
+        "Not a network or proxy-setting problem: the upstream, or a load balancer or proxy in front of it, took the "
+        "request and went silent. It is retried; if it repeats, check the upstream's health and logs (a gateway's "
+        "first_byte_timeout bounds how long a stream may stay silent before that retry).",
+        "messages",
     ),
 }
 
@@ -533,6 +549,8 @@ def _classify_one(exc: BaseException) -> Failure | None:
         return found
     if type(exc).__module__.startswith("aiohttp"):
         return _classify_aiohttp(exc)
+    if isinstance(exc, NoResponseError):
+        return Failure.of(FailureKind.NO_RESPONSE, message=str(exc))
     if isinstance(exc, OSError):
         return _classify_os_error(exc)
     if isinstance(exc, TimeoutError):

@@ -10,12 +10,15 @@ When the policy gives up, the last answer goes back to the SDK unchanged and the
 claudewire adds is `CircuitOpenError` (a subclass of `anthropic.APIConnectionError`), raised without touching the
 network while the breaker of the upstream is open.
 
-Sync and async share one generator (`_PolicyMiddleware._flow`) that decides; the two drivers only do the I/O.
+Every call is driven by the one call flow (`claudewire.policy.flow.call_flow`), shared with the gateway: the sync
+and async drivers here only do the I/O it asks for (`_PolicyMiddleware._steps` adapts its steps to the SDK's
+requests). Retries, give-ups and breaker transitions are logged through stdlib logging (``claudewire.client``,
+``claudewire.policy.engine``); keys never appear.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
@@ -26,9 +29,11 @@ import httpx2
 from anthropic import APIRequest, AsyncCallNext, CallNext, Middleware, MiddlewareInput, NotGiven
 from anthropic._response import BaseAPIResponse
 
+from claudewire._clock import Clock
 from claudewire._errors import Failure, classify
 from claudewire._exceptions import CircuitOpenError
-from claudewire.policy import DecisionAction, GateAction, Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
+from claudewire.policy import Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
+from claudewire.policy.flow import OneTarget, Outcome, Reject, Wait, call_flow
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -36,6 +41,15 @@ if TYPE_CHECKING:
     from claudewire.metrics import Metrics
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _BaseURL:
+    """The client's one target: its base URL, whose scheme, host and port name the breaker."""
+
+    key: str
 
 
 # --- the steps the decision generator asks its driver to perform ---------------------------------------------------
@@ -70,19 +84,33 @@ _Flow = Generator[_Step, _Outcome | None, Any]
 
 
 class _PolicyMiddleware(Middleware):
-    """Runs every attempt of a call through the policy engine; one instance per client, engines shared by copies."""
+    """Runs every attempt of a call through the call flow; one instance per client, engines shared by copies."""
 
-    def __init__(self, engine: PolicyEngine, policy: Policy, metrics: Metrics | None = None) -> None:
+    def __init__(self, engine: PolicyEngine, policy: Policy, metrics: Metrics | None, clock: Clock) -> None:
         self.engine = engine
         self.policy = policy
         self.metrics = metrics
+        self.clock = clock
         self.upstream = ""
         self.base_url = ""
+        self.chooser = OneTarget(_BaseURL(""))
 
     def bind(self, base_url: str) -> None:
         """Attach to the client's base URL: its scheme, host and port name the breaker."""
         self.base_url = base_url.rstrip("/")
         self.upstream = upstream_key(base_url)
+        self.chooser = OneTarget(_BaseURL(self.upstream))
+
+    def derive(self, policy: Policy) -> _PolicyMiddleware:
+        """The middleware of a copy with `policy`: same engine, unless engine-wide settings change (then a new one,
+        with fresh breakers and budget, the same hooks and clock)."""
+        engine = self.engine
+        if not policy.shares_engine(engine.policy):
+            engine = PolicyEngine(policy, clock=engine.clock, wall=engine.wall, hooks=engine.hooks)
+        derived = _PolicyMiddleware(engine, policy, self.metrics, self.clock)
+        if self.base_url:
+            derived.bind(self.base_url)
+        return derived
 
     def _report(self, request: APIRequest, started: float, outcome: _Outcome | None, failure: Failure | None) -> None:
         """One finished call, for the metrics: route, status class, error kind, time, and tokens when known."""
@@ -112,24 +140,22 @@ class _PolicyMiddleware(Middleware):
                     int(usage.get("cache_creation_input_tokens") or 0),
                 )
 
-    def _flow(self, request: APIRequest) -> _Flow:
-        call = self.engine.start(self.upstream, policy=self.policy)
+    def _steps(self, request: APIRequest) -> _Flow:
+        """The call flow's steps as SDK requests: what both drivers perform."""
+        flow = call_flow(self.engine, self.chooser, policy=self.policy, logger=_log)
         started = time.perf_counter()
-        finished = False
         try:
+            step = next(flow)
             while True:
-                gate = call.gate()
-                if gate.action is GateAction.WAIT:
-                    yield _Sleep(gate.delay)
+                if isinstance(step, Wait):
+                    yield _Sleep(step.delay)
+                    step = flow.send(None)
                     continue
-                if gate.action is GateAction.REJECT:
-                    failure = gate.failure
-                    assert failure is not None
-                    finished = True
-                    self._report(request, started, None, failure)
+                if isinstance(step, Reject):
+                    self._report(request, started, None, step.failure)
                     raise CircuitOpenError(
                         upstream=self.upstream,
-                        retry_after=failure.retry_after or 0.0,
+                        retry_after=step.failure.retry_after or 0.0,
                         request=httpx2.Request(request.method.upper(), self.base_url + request.url),
                     )
                 attempt = APIRequest(
@@ -137,27 +163,24 @@ class _PolicyMiddleware(Middleware):
                     cast_to=request.cast_to,
                     stream=request.stream,
                     stream_cls=request.stream_cls,
-                    retries_taken=call.attempts - 1,
+                    retries_taken=step.attempt - 1,
                 )
-                left = call.remaining()
-                if left is not None:
-                    attempt = attempt.copy(timeout=left)
+                if step.timeout is not None:
+                    attempt = attempt.copy(timeout=step.timeout)
                 outcome = yield _Attempt(attempt)
                 assert outcome is not None
                 failure, headers = self._judge(outcome)
-                decision = call.record(failure, headers)
-                if decision.action is not DecisionAction.RETRY:
-                    finished = True
+                try:
+                    step = flow.send(Outcome(failure, headers))
+                except StopIteration:  # done, or given up: this attempt's answer is the call's
                     self._report(request, started, outcome, failure)
                     if outcome.error is not None:
-                        raise outcome.error
+                        raise outcome.error  # noqa: B904 (the SDK's own exception, its cause chain intact)
                     return outcome.response
                 if outcome.response is not None:
                     yield _Discard(outcome.response)
-                yield _Sleep(decision.delay)
         finally:
-            if not finished:
-                call.cancel()  # interrupted mid-attempt or mid-wait: free a half-open probe we may hold
+            flow.close()  # interrupted mid-attempt or mid-wait: the flow frees a half-open probe it may hold
 
     @staticmethod
     def _judge(outcome: _Outcome) -> tuple[Failure | None, httpx2.Headers | None]:
@@ -172,7 +195,7 @@ class _PolicyMiddleware(Middleware):
     # --- the sync driver -------------------------------------------------------------------------------------------
 
     def handle(self, request: APIRequest, call_next: CallNext) -> Any:
-        flow = self._flow(request)
+        flow = self._steps(request)
         result: _Outcome | None = None
         try:
             while True:
@@ -182,7 +205,7 @@ class _PolicyMiddleware(Middleware):
                     return stop.value
                 result = None
                 if isinstance(step, _Sleep):
-                    time.sleep(step.delay)
+                    self.clock.sleep(step.delay)
                 elif isinstance(step, _Discard):
                     step.response.http_response.close()
                 else:
@@ -203,7 +226,7 @@ class _PolicyMiddleware(Middleware):
     # --- the async driver ------------------------------------------------------------------------------------------
 
     async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> Any:
-        flow = self._flow(request)
+        flow = self._steps(request)
         result: _Outcome | None = None
         try:
             while True:
@@ -213,7 +236,7 @@ class _PolicyMiddleware(Middleware):
                     return stop.value
                 result = None
                 if isinstance(step, _Sleep):
-                    await asyncio.sleep(step.delay)
+                    await self.clock.asleep(step.delay)
                 elif isinstance(step, _Discard):
                     await step.response.http_response.aclose()
                 else:
@@ -238,6 +261,7 @@ def _policy_middleware(
     max_retries: int | None,
     hooks: Hooks | None,
     metrics: Metrics | None = None,
+    clock: Clock | None = None,
 ) -> tuple[_PolicyMiddleware, list[MiddlewareInput]]:
     """The policy middleware for a new client, and the user's middleware without any earlier policy middleware.
 
@@ -247,11 +271,13 @@ def _policy_middleware(
     rest = [m for m in (middleware or ()) if not isinstance(m, _PolicyMiddleware)]
     inherited = next((m for m in (middleware or ()) if isinstance(m, _PolicyMiddleware)), None)
     if inherited is not None:
-        return _PolicyMiddleware(inherited.engine, policy or inherited.policy, inherited.metrics), rest
+        return inherited.derive(policy or inherited.policy), rest
     base = policy or Policy()
     if max_retries is not None:
         base = replace(base, max_retries=max_retries)
-    return _PolicyMiddleware(PolicyEngine(base, hooks=hooks), base, metrics), rest
+    clock = clock or Clock()
+    engine = PolicyEngine(base, clock=clock.now, wall=clock.wall, hooks=hooks)
+    return _PolicyMiddleware(engine, base, metrics, clock), rest
 
 
 def _with_metrics(
@@ -276,7 +302,7 @@ def _copy_middleware(
     if not isinstance(max_retries, NotGiven):
         new_policy = replace(new_policy, max_retries=max_retries)
     rest = [m for m in middleware if not isinstance(m, _PolicyMiddleware)]
-    return [_PolicyMiddleware(current.engine, new_policy, current.metrics), *rest]
+    return [current.derive(new_policy), *rest]
 
 
 class _PolicyClient:
@@ -292,12 +318,13 @@ class _PolicyClient:
         policy: Policy | None = None,
         hooks: Hooks | None = None,
         metrics: Metrics | CollectorRegistry | None = None,
+        clock: Clock | None = None,
         max_retries: int | None = None,
         middleware: Sequence[MiddlewareInput] | None = None,
         **kwargs: Any,
     ) -> None:
         hooks, adapter = _with_metrics(hooks, metrics)
-        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter)
+        guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter, clock)
         # the SDK's constructor (next in the MRO): its own retry loop off, the policy as outermost middleware
         cast(Any, super()).__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
@@ -312,7 +339,8 @@ class _PolicyClient:
 
     @property
     def policy_engine(self) -> PolicyEngine:
-        """The engine holding this client's breakers and budget (shared with its copies)."""
+        """The engine holding this client's breakers and budget (shared with copies of the same engine-wide
+        settings)."""
         return self._claudewire.engine
 
     def copy(
@@ -323,7 +351,11 @@ class _PolicyClient:
         middleware: Sequence[MiddlewareInput] | NotGiven = anthropic.NOT_GIVEN,
         **kwargs: Any,
     ) -> Self:
-        """A copy with some options changed (as the SDK's `copy`), sharing this client's breakers and budget."""
+        """A copy with some options changed (as the SDK's `copy`).
+
+        It shares this client's breakers and budget unless `policy` changes engine-wide settings (the breaker, the
+        budget, `max_retry_after`): then it gets an engine of its own, so those settings do what they say.
+        """
         base = self._middleware if isinstance(middleware, NotGiven) else middleware
         merged = _copy_middleware(self._claudewire, base, policy, max_retries)
         copied: Self = cast(Any, super()).copy(middleware=merged, **kwargs)
@@ -336,6 +368,8 @@ class Anthropic(_PolicyClient, anthropic.Anthropic):  # type: ignore[misc]
     """`anthropic.Anthropic` with claudewire's policy: same constructor, plus `policy`, `hooks` and `metrics`.
 
     `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
+    `clock` (a `claudewire._clock.Clock`; tests pass `claudewire.testing.FastClock()`) is how the policy reads
+    time and waits.
     `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
     families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
     state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the

@@ -155,6 +155,33 @@ def test_copies_share_the_breaker() -> None:
         assert sim.stats.total == 1
 
 
+def test_copy_with_engine_settings_gets_a_breaker_that_obeys_them() -> None:
+    """copy(policy=Policy(breaker_failures=1)): one 503 opens the copy's breaker, and the parent's stays closed."""
+    with run_sim(faults=["503:1.0"], seed=1) as sim:
+        client = _client(sim.base_url, Policy(max_retries=0))
+        copy = client.copy(policy=Policy(breaker_failures=1, max_retries=0))
+        assert copy.policy.breaker_failures == 1
+        assert copy.policy_engine is not client.policy_engine
+        with pytest.raises(anthropic.InternalServerError):
+            copy.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+        with pytest.raises(CircuitOpenError):
+            copy.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+        assert sim.stats.total == 1
+        upstream = client._claudewire.upstream
+        assert client.policy_engine.breaker_state(upstream) is BreakerState.CLOSED
+        with pytest.raises(anthropic.InternalServerError):
+            client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+        assert sim.stats.total == 2
+
+
+def test_copy_with_per_call_settings_shares_the_engine() -> None:
+    """copy(policy=...) that changes only retries, backoff or deadline keeps the parent's breakers and budget."""
+    client = _client("http://127.0.0.1:9", Policy())
+    copy = client.copy(policy=Policy(max_retries=1, deadline=3.0, backoff_initial=0.1))
+    assert copy.policy_engine is client.policy_engine
+    assert copy.policy.deadline == 3.0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

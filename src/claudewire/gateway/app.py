@@ -1,49 +1,51 @@
-"""The gateway's request handling: auth, the policy loop around upstream attempts, faithful pass-through.
+"""The gateway's request handling: auth, the call flow around upstream attempts, faithful pass-through.
 
-One `Gateway` per process. For every ``/v1/*`` request it asks the shared policy core (`claudewire.policy`) before
-each attempt and after it, so retries, the breaker, the retry budget and adaptive rate limiting are exactly the
-client's. Nothing reaches the client until an attempt is accepted: a failed attempt that the policy retries is
-invisible. Streams are held only until their first content delta (`hold_first_delta`), then pass byte for byte.
+One `Gateway` per process. Every ``/v1/*`` request is driven by the one call flow (`claudewire.policy.flow`) that
+the client drives too, so retries, the breaker, the retry budget, adaptive rate limiting and the deadline are
+exactly the client's. The call's deadline is the policy's, shortened to the caller's own ``x-stainless-timeout``
+when it sends one. Each attempt is an `exchange` (nothing reaches the client) and only the accepted one is
+`deliver`ed: a failed attempt that the flow retries is invisible. Streams are held only until their first content
+delta (`hold_first_delta`), then pass byte for byte. The gateway's own unexpected errors are logged with their
+traceback (``claudewire.gateway``) and answered in the API's error shape.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import itertools
+import logging
+import math
 import os
 import ssl
 import time
 from dataclasses import dataclass
 
-from claudewire._errors import Failure, FailureKind, classify
+from claudewire._clock import Clock
+from claudewire._errors import Failure, FailureKind
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import ConfigError, GatewayConfig
-from claudewire.gateway.errors import error_answer, sse_error_event
-from claudewire.gateway.headers import ClientAuth, forward_headers, response_headers
+from claudewire.gateway.errors import error_answer
+from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
+from claudewire.gateway.headers import ClientAuth, forward_headers
 from claudewire.gateway.http import Connection, Request
 from claudewire.gateway.slots import Slots
-from claudewire.gateway.sse import StreamScanner, Usage, json_usage, request_model
-from claudewire.gateway.upstream import Upstream, UpstreamResponse
+from claudewire.gateway.sse import request_model
+from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
-from claudewire.policy import BreakerState, CallState, DecisionAction, GateAction, PolicyEngine, upstream_key
+from claudewire.policy import BreakerState, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow, upstream_key
 
-__all__ = ["Gateway"]
+__all__ = ["Gateway", "UpstreamTarget"]
 
-_HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
 _JSON = b"content-type: application/json\r\n"
+_log = logging.getLogger("claudewire.gateway")
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """What one request ended as, for metrics and the access log."""
+@dataclass(frozen=True, slots=True)
+class UpstreamTarget:
+    """Where an attempt goes: the connection pool of one upstream, and the key of its breaker and limits."""
 
-    started: float
-    status: int = 0
-    error: str = ""
-    ttfb: float | None = None
-    request_id: str = ""
-    usage: Usage | None = None
+    key: str
+    upstream: Upstream
 
 
 class Gateway:
@@ -56,16 +58,19 @@ class Gateway:
         metrics: Metrics | None = None,
         access_log: AccessLog | None = None,
         upstream: Upstream | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.check(config)
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
-        self.engine = PolicyEngine(config.policy, hooks=self.metrics)
+        self.clock = clock or Clock()
+        self.engine = PolicyEngine(config.policy, clock=self.clock.now, wall=self.clock.wall, hooks=self.metrics)
         context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
         self.upstream = upstream or Upstream(
             config.upstream, ssl_context=context, connect_timeout=config.connect_timeout
         )
         self.key = upstream_key(config.upstream)
+        self.chooser = OneTarget(UpstreamTarget(self.key, self.upstream))
         self.metrics.register_upstream(self.key)
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
         self.metrics.in_flight.set_function(lambda: self.in_flight)
@@ -101,7 +106,8 @@ class Gateway:
         if path.startswith(b"/v1/"):
             try:
                 await self._proxy(req, conn, path.decode("latin-1"))
-            except Exception as exc:  # a bug of ours: still answer in the API's shape if nothing was sent yet
+            except Exception as exc:  # a bug of ours: log it, and still answer in the API's shape if we can
+                _log.exception("internal error answering %s %s", req.method.decode("latin-1"), path[:200])
                 if conn.committed:
                     raise
                 failure = Failure.of(FailureKind.UNKNOWN, message=f"claudewire gateway internal error: {exc!r}")
@@ -129,11 +135,24 @@ class Gateway:
         else:
             conn.respond(200, _JSON + self._worker, b'{"status":"ready"}')
 
-    # --- one proxied request ---------------------------------------------------------------------------------------
+    # --- one proxied request: the driver of the call flow ---------------------------------------------------------
+    def deadline(self, req: Request) -> float | None:
+        """Seconds this call may take in all: the policy's deadline, or the caller's own timeout if shorter."""
+        deadline = self.config.policy.deadline
+        raw = req.header(b"x-stainless-timeout")
+        if raw is not None:
+            try:
+                caller = float(raw)
+            except ValueError:
+                caller = math.nan
+            if caller > 0 and math.isfinite(caller) and (deadline is None or caller < deadline):
+                deadline = caller
+        return deadline
+
     async def _proxy(self, req: Request, conn: Connection, path: str) -> None:
-        out = _Outcome(time.monotonic())
+        out = Trace(time.monotonic())
         self.in_flight += 1
-        call = None
+        attempts = 0
         try:
             if req.too_large:
                 limit = self.config.body_limit
@@ -144,38 +163,53 @@ class Gateway:
                 msg = "missing or wrong gateway token (send it as x-api-key or Authorization: Bearer)"
                 self._answer(conn, out, Failure.of(FailureKind.AUTH, message=msg))
                 return
-            call = self.engine.start(self.key)
-            while True:
-                gate = call.gate()
-                if gate.action is GateAction.WAIT:
-                    await asyncio.sleep(gate.delay)
-                    continue
-                if gate.action is GateAction.REJECT:
-                    assert gate.failure is not None
-                    self._answer(conn, out, gate.failure)
-                    return
-                if not await self.slots.acquire():
-                    call.cancel()
-                    busy = f"gateway queue full ({self.slots.limit} in flight upstream, {self.slots.queue} waiting)"
-                    self._answer(conn, out, Failure.of(FailureKind.OVERLOADED, retry_after=1.0, message=busy))
-                    return
-                try:
-                    delay = await self._attempt(req, conn, headers, call, out)
-                finally:
-                    self.slots.release()
-                if delay is None:
-                    return
-                await asyncio.sleep(delay)
+            stream = wants_stream(req.body)
+            flow = call_flow(self.engine, self.chooser, deadline=self.deadline(req), logger=_log)
+            try:
+                step = next(flow)
+                while True:
+                    if isinstance(step, Wait):
+                        await self.clock.asleep(step.delay)
+                        step = flow.send(None)
+                        continue
+                    if isinstance(step, Reject):
+                        self._answer(conn, out, step.failure)
+                        return
+                    attempts = step.attempt
+                    if not await self.slots.acquire():
+                        busy = f"gateway queue full ({self.slots.limit} in flight upstream, {self.slots.queue} waiting)"
+                        self._answer(conn, out, Failure.of(FailureKind.OVERLOADED, retry_after=1.0, message=busy))
+                        return
+                    try:  # the slot is held until the accepted answer is delivered
+                        ex = await exchange(
+                            step.target.upstream, req, headers, self.config, stream=stream, within=step.timeout
+                        )
+                        if (rid := ex.headers.get("request-id")) is not None:
+                            out.request_id = rid
+                        try:
+                            step = flow.send(Outcome(ex.failure, ex.headers or None))
+                        except StopIteration:  # done, or given up: this attempt's answer is the call's
+                            if ex.own and ex.failure is not None:
+                                self._answer(conn, out, ex.failure)
+                            else:
+                                await deliver(ex, conn, out, self.config)
+                            return
+                        except BaseException:
+                            ex.drop()
+                            raise
+                        ex.drop()  # retried: this answer never reaches the client
+                    finally:
+                        self.slots.release()
+            finally:
+                flow.close()  # abandoned (client gone, queue full): the flow frees a half-open probe it may hold
         except asyncio.CancelledError:
             out.status, out.error = 499, "client_closed"
-            if call is not None:
-                call.cancel()
             raise
         finally:
             self.in_flight -= 1
-            self._finish(req, path, out, call.attempts if call is not None else 0)
+            self._finish(req, path, out, attempts)
 
-    def _finish(self, req: Request, path: str, out: _Outcome, attempts: int) -> None:
+    def _finish(self, req: Request, path: str, out: Trace, attempts: int) -> None:
         duration = time.monotonic() - out.started
         route = route_of(path)
         usage = out.usage
@@ -202,155 +236,9 @@ class Gateway:
                 output_tokens=usage.output_tokens if usage is not None else 0,
             )
 
-    def _answer(self, conn: Connection, out: _Outcome, failure: Failure, detail: str | None = None) -> None:
+    def _answer(self, conn: Connection, out: Trace, failure: Failure, detail: str | None = None) -> None:
         out.request_id = out.request_id or f"{self._id_prefix}{next(self._ids)}"
         answer = error_answer(failure, detail=detail, request_id=out.request_id)
         conn.respond(answer.status, answer.headers, answer.body)
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started
-
-    # --- one attempt: returns the retry delay, or None once the client has its answer ------------------------------
-    async def _attempt(
-        self, req: Request, conn: Connection, headers: bytes, call: CallState, out: _Outcome
-    ) -> float | None:
-        cfg = self.config
-        resp: UpstreamResponse | None = None
-        policy_headers: dict[str, str] = {}
-        try:
-            resp = await self.upstream.send(req.method, req.target, headers, req.body, head_within=cfg.read_timeout)
-            status = resp.status
-            out_headers = response_headers(resp, policy_headers)
-            if (rid := policy_headers.get("request-id")) is not None:
-                out.request_id = rid
-            ctype = resp.header(b"content-type") or b""
-            if status >= 400:
-                body = await resp.read(cfg.read_timeout)
-                failure = classify(status, headers=policy_headers, body=body)
-                decision = call.record(failure, policy_headers)
-                if decision.action is DecisionAction.RETRY:
-                    return decision.delay
-                conn.respond(status, out_headers, body)
-                out.status, out.error = status, str(failure.kind) if failure else ""
-                out.ttfb = time.monotonic() - out.started
-                return None
-            if ctype.startswith(b"text/event-stream"):
-                # a compressed stream cannot be watched: pass it on as it comes, without the first-delta hold
-                plain = resp.header(b"content-encoding") in (None, b"identity")
-                return await self._stream(resp, conn, out_headers, call, policy_headers, out, sse=plain)
-            if not resp.complete:
-                length = resp.header(b"content-length")
-                if length is None or not length.isdigit() or int(length) > _HOLD_MAX:
-                    return await self._stream(resp, conn, out_headers, call, policy_headers, out, sse=False)
-            body = await resp.read(cfg.read_timeout)
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
-            failure = classify(exc)
-            assert failure is not None
-            decision = call.record(failure, policy_headers or None)
-            if decision.action is DecisionAction.RETRY:
-                return decision.delay
-            self._answer(conn, out, failure)
-            return None
-        finally:
-            if resp is not None:
-                resp.close()  # no-op once released to the pool
-        call.record(None, policy_headers)
-        conn.respond(status, out_headers, body)
-        out.status = status
-        out.ttfb = time.monotonic() - out.started
-        if status == 200 and ctype.startswith(b"application/json"):
-            if resp.header(b"content-encoding") == b"gzip":
-                try:
-                    body = gzip.decompress(body)
-                except (OSError, EOFError):
-                    body = b""
-            out.usage = json_usage(body)
-        return None
-
-    async def _stream(
-        self,
-        resp: UpstreamResponse,
-        conn: Connection,
-        out_headers: bytes,
-        call: CallState,
-        policy_headers: dict[str, str],
-        out: _Outcome,
-        *,
-        sse: bool,
-    ) -> float | None:
-        """Pass a streamed body on as it arrives; for SSE, first hold events until the first content delta."""
-        timeout = self.config.idle_timeout if sse else self.config.read_timeout
-        scanner = StreamScanner() if sse else None
-        held: list[bytes] = []
-        ended = False
-        if scanner is not None and self.config.hold_first_delta:
-            size = 0
-            try:
-                while not (scanner.saw_delta or scanner.error is not None or size > _HOLD_MAX):
-                    chunk = await resp.next_chunk(timeout)
-                    if chunk is None:
-                        if not scanner.saw_stop:
-                            raise ConnectionResetError("the upstream ended the stream before its first delta")
-                        ended = True
-                        break
-                    held.append(chunk)
-                    size += len(chunk)
-                    scanner.feed(chunk)
-            except TimeoutError as exc:
-                failure: Failure | None = Failure.of(FailureKind.READ_TIMEOUT, message=f"stream idle for {timeout:g}s")
-                failure_exc: Exception | None = exc
-            except (ConnectionError, OSError) as exc:
-                failure, failure_exc = classify(exc), exc
-            else:
-                failure_exc = None
-                failure = classify(scanner.error) if scanner.error is not None and not scanner.saw_delta else None
-            decision = call.record(failure, policy_headers)
-            if failure is not None:
-                if decision.action is DecisionAction.RETRY:
-                    return decision.delay
-                if failure_exc is not None:  # nothing usable arrived: answer with an error, not a broken stream
-                    self._answer(conn, out, failure)
-                    return None
-                out.error = str(failure.kind)  # the upstream's error event goes through as it is
-        else:
-            call.record(None, policy_headers)
-        conn.start(resp.status, out_headers, b"".join(held))
-        out.status = resp.status
-        out.ttfb = time.monotonic() - out.started
-        if scanner is not None:
-            out.usage = scanner.usage
-        while not ended:
-            try:
-                chunk = await resp.next_chunk(timeout)
-            except TimeoutError:
-                if scanner is None:
-                    conn.abort()
-                    out.error = str(FailureKind.READ_TIMEOUT)
-                    return None
-                idle = Failure.of(FailureKind.READ_TIMEOUT)
-                detail = f"no bytes from the upstream for {timeout:g}s, not even a ping: stream idle timeout"
-                conn.write(sse_error_event(idle, detail=detail))
-                out.error = "stream_idle_timeout"
-                break
-            except (ConnectionError, OSError) as exc:
-                if scanner is None:
-                    conn.abort()
-                    out.error = str(FailureKind.STREAM_INTERRUPTED)
-                    return None
-                cut = Failure.of(FailureKind.STREAM_INTERRUPTED)
-                conn.write(sse_error_event(cut, detail=f"the upstream connection broke mid-stream: {exc}"))
-                out.error = str(FailureKind.STREAM_INTERRUPTED)
-                break
-            if chunk is None:
-                break
-            conn.write(chunk)
-            if scanner is not None:
-                scanner.feed(chunk)
-            await conn.drain()
-        if scanner is not None and scanner.error is not None and not out.error:
-            found = classify(scanner.error)
-            out.error = str(found.kind) if found is not None else "stream_error"
-        conn.finish()
-        resp.release()
-        return None

@@ -46,9 +46,14 @@ class GatewayConfig:
       ``ANTHROPIC_API_KEY``) and clients must present a token as ``x-api-key`` or ``Authorization: Bearer``.
     - `body_limit`: largest request body in bytes (over it: 413 ``request_too_large``).
     - `max_concurrency` upstream requests at once, `max_queue` more waiting; beyond that: 529 ``overloaded_error``.
-    - `connect_timeout`, `read_timeout` (to the response head, and between chunks of a non-streamed body),
-      `idle_timeout` (a stream with no bytes, pings included, that long ends with an SSE ``error`` event),
-      `keepalive_timeout` (an idle client connection is closed after that long).
+    - `connect_timeout`, `read_timeout` (to the response head of a non-streamed request, and between chunks of a
+      non-streamed body), `first_byte_timeout` (a ``"stream": true`` request whose response head or first SSE
+      event has not come that long after sending is a retryable ``no_response`` failure, before anything reached
+      the client: the API sends both within seconds even for long prompts, while a stall before the head would
+      otherwise wait out `read_timeout`), `idle_timeout` (a stream with no bytes, pings included, that long ends
+      with an SSE ``error`` event), `keepalive_timeout` (an idle client connection is closed after that long).
+    - The policy's `deadline`, and a caller's own ``x-stainless-timeout`` (the official SDKs send it), bound each
+      call in all: every attempt and every wait; a caller that has given up gets no more retries.
     - `ca_file`: a PEM bundle to trust for an https upstream instead of the system's (SSL_CERT_FILE works too).
     - `hold_first_delta`: hold a stream's ``message_start``/``ping`` until its first delta so an ``overloaded_error``
       before it is retried invisibly.
@@ -73,6 +78,7 @@ class GatewayConfig:
     max_queue: int = 1024
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
+    first_byte_timeout: float = 30.0
     idle_timeout: float = 60.0
     keepalive_timeout: float = 75.0
     hold_first_delta: bool = True
@@ -94,7 +100,8 @@ class GatewayConfig:
             raise ConfigError(f"upstream must start with http:// or https://, got {self.upstream!r}")
         if self.body_limit < 1 or self.max_concurrency < 1 or self.max_queue < 0:
             raise ConfigError("body_limit and max_concurrency must be >= 1, max_queue >= 0")
-        if min(self.connect_timeout, self.read_timeout, self.idle_timeout, self.keepalive_timeout) <= 0:
+        timeouts = (self.connect_timeout, self.read_timeout, self.first_byte_timeout, self.idle_timeout)
+        if min(*timeouts, self.keepalive_timeout) <= 0:
             raise ConfigError("timeouts must be > 0 seconds")
         if not is_loopback(self.host) and not self.tokens and not self.allow_open:
             raise ConfigError(

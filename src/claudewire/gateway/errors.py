@@ -29,6 +29,7 @@ _ANSWER: dict[FailureKind, tuple[int, str]] = {
     FailureKind.READ_TIMEOUT: (504, "timeout_error"),
     FailureKind.CONNECT_TIMEOUT: (504, "timeout_error"),
     FailureKind.TIMEOUT: (504, "timeout_error"),
+    FailureKind.NO_RESPONSE: (504, "timeout_error"),
 }
 
 

@@ -6,7 +6,8 @@ request for everything. This module is the only place that knows how upstream by
 sees `Upstream.send(...)` → `UpstreamResponse` (status, raw headers, body chunks as they arrive).
 
 Exceptions raised here are the standard library's (`ConnectionResetError`, `TimeoutError`, `ssl.SSLError`,
-`socket.gaierror` ...), so `claudewire._errors.classify` maps them without knowing this module.
+`socket.gaierror` ...) or the taxonomy's `NoResponseError` (a TimeoutError: connected, but no response head in
+time), so `claudewire._errors.classify` maps them without knowing this module.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
+
+from claudewire._errors import NoResponseError
 
 __all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget", "first_header", "set_nodelay"]
 
@@ -232,7 +235,9 @@ def set_nodelay(transport: asyncio.Transport) -> None:
 
 def _expire(fut: asyncio.Future[None], what: str) -> None:
     if not fut.done():
-        fut.set_exception(TimeoutError(f"upstream sent no {what} in time"))
+        # no head at all is a connection made but never answered (a bare TimeoutError would read as connecting)
+        error = NoResponseError if what == "response headers" else TimeoutError
+        fut.set_exception(error(f"upstream sent no {what} in time"))
 
 
 class UpstreamResponse:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-__all__ = ["Policy", "RetryBudget"]
+__all__ = ["CALL_FIELDS", "Policy", "RetryBudget"]
+
+CALL_FIELDS = frozenset({"max_retries", "backoff_initial", "backoff_max", "deadline"})
+"""The per-call fields of a `Policy`; every other field is engine-wide (shared by all calls of one engine)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,11 @@ class RetryBudget:
 class Policy:
     """The one resilience policy: backoff, retry-after cap, circuit breaker, retry budget, deadline.
 
+    Two scopes. Per call (`CALL_FIELDS`): `max_retries`, `backoff_initial`, `backoff_max`, `deadline`; a client's
+    copy or a single call may change them freely. Engine-wide (all the rest): the breaker, the retry budget and
+    `max_retry_after` (also the cap on rate-limit holds) are state shared by every call of one `PolicyEngine`, so
+    changing one means another engine: `client.copy(policy=...)` builds one (with fresh breakers) when they differ.
+
     - `max_retries`: retries after the first attempt.
     - `backoff_initial` / `backoff_max`: exponential backoff bounds in seconds, with full jitter.
     - `max_retry_after`: a server asking for a longer wait is not waited for; the call fails at once with the SDK's
@@ -47,6 +55,18 @@ class Policy:
     breaker_cooldown: float = 30.0
     retry_budget: RetryBudget | None = field(default_factory=RetryBudget)
     deadline: float | None = None
+
+    def engine_changes(self, other: Policy) -> list[str]:
+        """Names of the engine-wide fields in which this policy differs from `other`."""
+        return [
+            f.name
+            for f in fields(self)
+            if f.name not in CALL_FIELDS and getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+    def shares_engine(self, other: Policy) -> bool:
+        """True when both policies have the same engine-wide fields (so one engine can serve both)."""
+        return not self.engine_changes(other)
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:

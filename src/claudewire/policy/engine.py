@@ -1,13 +1,18 @@
-"""The policy engine: per-upstream breakers and rate-limit trackers, a shared retry budget, and the per-call
-state machine that the client (sync and async) and the gateway drive with their own I/O.
+"""The policy engine: per-target breakers and rate-limit trackers, a shared retry budget, and the per-call
+state (`CallState.gate` before an attempt, `CallState.record` after it) that `claudewire.policy.flow` drives.
+
+Scopes: the engine holds what every call shares (the breakers, the retry budget, the rate-limit state and its hold
+cap), built from the engine-wide fields of its `Policy`; a call may bring its own per-call fields (retries, backoff,
+deadline) but never different engine-wide ones (`PolicyEngine.start` refuses: make another engine).
 
 The engine never sleeps and never touches a socket. Its lock guards only in-memory bookkeeping and is released
-before any hook runs, so no lock is ever held across I/O.
+before any hook runs, so no lock is ever held across I/O. Breaker transitions are logged at WARNING.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import random
 import threading
 import time
@@ -38,11 +43,13 @@ _BREAKER_KINDS = frozenset(
         FailureKind.SERVER,
         FailureKind.TIMEOUT,
         FailureKind.STREAM_INTERRUPTED,
+        FailureKind.NO_RESPONSE,
     }
 )
 # How long a caller is told to wait while a half-open probe is deciding.
 _PROBE_WAIT = 1.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_log = logging.getLogger(__name__)
 
 
 def upstream_key(url: str) -> str:
@@ -127,12 +134,23 @@ class PolicyEngine:
             self.upstreams[key] = state
         return state
 
-    def start(self, upstream: str, *, deadline: float | None = None, policy: Policy | None = None) -> CallState:
-        """Begin one logical call to `upstream` (an `upstream_key`); `policy` overrides the retry fields for it."""
+    def start(
+        self, upstream: str | None = None, *, deadline: float | None = None, policy: Policy | None = None
+    ) -> CallState:
+        """Begin one logical call; `upstream` is the target key of its attempts (or give one to each `gate`).
+
+        `policy` brings the call's own per-call fields (retries, backoff, deadline); its engine-wide fields must be
+        this engine's (`ValueError` otherwise: they would silently not apply). `deadline` overrides the policy's.
+        """
         call_policy = policy or self.policy
+        if not call_policy.shares_engine(self.policy):
+            raise ValueError(
+                "this call's policy changes engine-wide settings "
+                f"({', '.join(call_policy.engine_changes(self.policy))}): they belong to a new PolicyEngine"
+            )
         if deadline is None:
             deadline = call_policy.deadline
-        return CallState(self, upstream, call_policy, deadline)
+        return CallState(self, upstream or "", call_policy, deadline)
 
     def breaker_state(self, upstream: str) -> BreakerState:
         """The breaker state of `upstream` (CLOSED for one never seen)."""
@@ -154,11 +172,12 @@ class PolicyEngine:
 
 
 class CallState:
-    """One logical call: ask `gate()` before every attempt and `record()` after it."""
+    """One logical call: ask `gate()` before every attempt and `record()` after it (`call_flow` does both)."""
 
     __slots__ = ("_attempt_started", "_engine", "_probe", "attempts", "deadline_at", "policy", "upstream")
 
     def __init__(self, engine: PolicyEngine, upstream: str, policy: Policy, deadline: float | None) -> None:
+        # `upstream`: the target key of the current attempt; `gate(key)` moves it for the next one
         self._engine = engine
         self.upstream = upstream
         self.policy = policy
@@ -174,9 +193,13 @@ class CallState:
             return None
         return max(0.0, self.deadline_at - self._engine.clock())
 
-    def gate(self) -> Gate:
-        """Whether the next attempt may go out now."""
+    def gate(self, key: str | None = None) -> Gate:
+        """Whether the next attempt may go out now, to target `key` (default: the last one asked about)."""
         engine = self._engine
+        if key is not None:
+            if self._probe and key != self.upstream:
+                self.cancel()
+            self.upstream = key
         now = engine.clock()
         with engine.lock:
             state = engine.upstream(self.upstream)
@@ -205,6 +228,7 @@ class CallState:
                     )
         hooks = engine.hooks
         if old is not new:
+            _log_transition(self.upstream, old, new)
             hooks.on_breaker_change(self.upstream, old, new)
         if gate.action is GateAction.WAIT:
             hooks.on_ratelimit_wait(self.upstream, gate.delay)
@@ -236,6 +260,7 @@ class CallState:
         for family, left in seen.items():
             hooks.on_ratelimit(self.upstream, family, left)
         if old is not new:
+            _log_transition(self.upstream, old, new)
             hooks.on_breaker_change(self.upstream, old, new)
         if failure is not None:
             if decision.action is DecisionAction.RETRY:
@@ -265,6 +290,8 @@ class CallState:
             delay = retry_after
         else:
             delay = full_jitter(self.attempts, policy.backoff_initial, policy.backoff_max, self._engine.rng)
+        if self.deadline_at is not None and now >= self.deadline_at:
+            return Decision(DecisionAction.GIVE_UP, reason="the deadline has passed")
         if self.deadline_at is not None and now + delay > self.deadline_at:
             return Decision(DecisionAction.GIVE_UP, reason="the next retry would pass the deadline")
         budget = self._engine.budget
@@ -280,3 +307,7 @@ class CallState:
         with engine.lock:
             engine.upstream(self.upstream).breaker.on_abandon()
             self._probe = False
+
+
+def _log_transition(key: str, old: BreakerState, new: BreakerState) -> None:
+    _log.warning("circuit breaker of %s: %s -> %s", key, old, new)

@@ -1,0 +1,251 @@
+"""One upstream attempt of the gateway, in two halves the call flow sits between: `exchange` sends it and reads
+just enough to judge it; `deliver` gives the client the answer of the attempt the flow accepted (`drop` the others).
+
+Nothing reaches the client in `exchange`: an error answer, a whole non-streamed body, or a stream held until its
+first content delta (`hold_first_delta`) is judged first, so a failed attempt the flow retries is invisible. Waits
+are bounded: the attempt's `timeout` (what is left of the call's deadline) bounds all of `exchange`; a stream's
+response head and first event must come within `first_byte_timeout`, a non-streamed answer's head within
+`read_timeout`; once a stream is delivered, `idle_timeout` bounds the silence between its chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import time
+from dataclasses import dataclass, field
+
+from claudewire._errors import Failure, FailureKind, NoResponseError, classify
+from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.errors import sse_error_event
+from claudewire.gateway.headers import response_headers
+from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.sse import StreamScanner, Usage, json_usage
+from claudewire.gateway.upstream import Upstream, UpstreamResponse
+
+__all__ = ["Exchange", "Trace", "deliver", "exchange", "wants_stream"]
+
+_HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
+_STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
+
+
+@dataclass(slots=True)
+class Trace:
+    """What one request ended as, for metrics and the access log."""
+
+    started: float
+    status: int = 0
+    error: str = ""
+    ttfb: float | None = None
+    request_id: str = ""
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One attempt, judged: `failure` (None on success) and the upstream's `headers` go to the call flow.
+
+    `own` says the failure is the gateway's to describe (nothing usable came back); otherwise the upstream's answer
+    (`status`, `out_headers`, `body`, or the still-open stream `resp` with the `held` bytes) goes to the client.
+    """
+
+    failure: Failure | None
+    headers: dict[str, str] = field(default_factory=dict)
+    own: bool = False
+    status: int = 0
+    out_headers: bytes = b""
+    body: bytes = b""
+    resp: UpstreamResponse | None = None
+    scanner: StreamScanner | None = None
+    held: list[bytes] = field(default_factory=list)
+    ended: bool = False
+    usage_body: bytes | None = None  # a 200 JSON body (decompressed) to read the usage from
+
+    def drop(self) -> None:
+        """Abandon this attempt's answer (a retry follows): its connection is closed."""
+        if self.resp is not None:
+            self.resp.close()
+            self.resp = None
+
+
+def wants_stream(body: bytes) -> bool:
+    """Whether a request body asks for ``"stream": true`` (cheap: the regex runs only when "stream" is there)."""
+    return b'"stream"' in body and _STREAM_RE.search(body) is not None
+
+
+async def exchange(
+    upstream: Upstream, req: Request, headers: bytes, cfg: GatewayConfig, *, stream: bool, within: float | None
+) -> Exchange:
+    """Send one attempt and judge it, within `within` seconds in all (None: only the configured timeouts)."""
+    if within is None:
+        return await _guarded(upstream, req, headers, cfg, stream)
+    try:
+        async with asyncio.timeout(within):
+            return await _guarded(upstream, req, headers, cfg, stream)
+    except TimeoutError:
+        message = f"the call's deadline ran out ({within:.3g}s were left for this attempt)"
+        return Exchange(Failure.of(FailureKind.TIMEOUT, message=message), own=True)
+
+
+async def _guarded(upstream: Upstream, req: Request, headers: bytes, cfg: GatewayConfig, stream: bool) -> Exchange:
+    policy_headers: dict[str, str] = {}
+    resp: UpstreamResponse | None = None
+    try:
+        head_within = cfg.first_byte_timeout if stream else cfg.read_timeout
+        started = time.monotonic()
+        resp = await upstream.send(req.method, req.target, headers, req.body, head_within=head_within)
+        status = resp.status
+        out_headers = response_headers(resp, policy_headers)
+        ctype = resp.header(b"content-type") or b""
+        if status >= 400:
+            body = await resp.read(cfg.read_timeout)
+            failure = classify(status, headers=policy_headers, body=body)
+            return Exchange(failure, policy_headers, status=status, out_headers=out_headers, body=body)
+        if ctype.startswith(b"text/event-stream"):
+            # a compressed stream cannot be watched: pass it on as it comes, without the first-delta hold
+            plain = resp.header(b"content-encoding") in (None, b"identity")
+            first_by = started + cfg.first_byte_timeout if stream else None
+            ex = Exchange(None, policy_headers, status=status, out_headers=out_headers, resp=resp)
+            resp = None  # the exchange owns it now
+            return await _hold(ex, cfg, first_by, sse=plain)
+        if not resp.complete:
+            length = resp.header(b"content-length")
+            if length is None or not length.isdigit() or int(length) > _HOLD_MAX:
+                ex = Exchange(None, policy_headers, status=status, out_headers=out_headers, resp=resp)
+                resp = None
+                return ex
+        body = await resp.read(cfg.read_timeout)
+        ok = Exchange(None, policy_headers, status=status, out_headers=out_headers, body=body)
+        if status == 200 and ctype.startswith(b"application/json"):
+            ok.usage_body = body
+            if resp.header(b"content-encoding") == b"gzip":
+                try:
+                    ok.usage_body = gzip.decompress(body)
+                except (OSError, EOFError):
+                    ok.usage_body = b""
+        return ok
+    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        raise
+    except TimeoutError as exc:
+        if isinstance(exc, NoResponseError):
+            return Exchange(classify(exc), policy_headers, own=True)
+        if resp is not None:  # the head came; its body stalled
+            failure = Failure.of(FailureKind.READ_TIMEOUT, message=f"no body bytes for {cfg.read_timeout:g}s")
+            return Exchange(failure, policy_headers, own=True)
+        return Exchange(classify(exc), policy_headers, own=True)
+    except Exception as exc:
+        return Exchange(classify(exc), policy_headers, own=True)
+    finally:
+        if resp is not None:
+            resp.close()  # no-op once released to the pool
+
+
+async def _hold(ex: Exchange, cfg: GatewayConfig, first_by: float | None, *, sse: bool) -> Exchange:
+    """Hold a stream's events until its first content delta (or an error event, or `_HOLD_MAX` bytes)."""
+    resp = ex.resp
+    assert resp is not None
+    scanner = StreamScanner() if sse else None
+    ex.scanner = scanner
+    if scanner is None or not cfg.hold_first_delta:
+        return ex
+    idle = cfg.idle_timeout
+    size = 0
+    first_wait = False
+    try:
+        while not (scanner.saw_delta or scanner.error is not None or size > _HOLD_MAX):
+            within = idle
+            first_wait = first_by is not None and not ex.held
+            if first_by is not None and first_wait:
+                # 1 ms at least: a zero would mean "no limit" to next_chunk
+                within = min(idle, max(0.001, first_by - time.monotonic()))
+            chunk = await resp.next_chunk(within)
+            if chunk is None:
+                if not scanner.saw_stop:
+                    raise ConnectionResetError("the upstream ended the stream before its first delta")
+                ex.ended = True
+                break
+            ex.held.append(chunk)
+            size += len(chunk)
+            scanner.feed(chunk)
+    except TimeoutError:
+        ex.drop()
+        if first_wait:
+            wait = f"no stream event within first_byte_timeout ({cfg.first_byte_timeout:g}s) of sending"
+            ex.failure = Failure.of(FailureKind.NO_RESPONSE, message=wait)
+        else:
+            ex.failure = Failure.of(FailureKind.READ_TIMEOUT, message=f"stream idle for {idle:g}s")
+        ex.own = True
+    except (ConnectionError, OSError) as exc:
+        ex.drop()
+        ex.failure, ex.own = classify(exc), True
+    except BaseException:
+        ex.drop()
+        raise
+    else:
+        if scanner.error is not None and not scanner.saw_delta:
+            ex.failure = classify(scanner.error)  # not ours: the error event goes through if it is not retried
+    return ex
+
+
+async def deliver(ex: Exchange, conn: Connection, trace: Trace, cfg: GatewayConfig) -> None:
+    """Give the client the upstream's answer of the accepted attempt: whole, or streamed on as it arrives."""
+    resp, ex.resp = ex.resp, None
+    failure = ex.failure
+    if resp is None:
+        conn.respond(ex.status, ex.out_headers, ex.body)
+        trace.status, trace.error = ex.status, str(failure.kind) if failure is not None else ""
+        trace.ttfb = time.monotonic() - trace.started
+        if ex.usage_body is not None:
+            trace.usage = json_usage(ex.usage_body)
+        return
+    try:
+        await _pump(resp, ex, conn, trace, cfg)
+    finally:
+        resp.close()  # no-op once released to the pool
+
+
+async def _pump(resp: UpstreamResponse, ex: Exchange, conn: Connection, trace: Trace, cfg: GatewayConfig) -> None:
+    scanner = ex.scanner
+    if ex.failure is not None:
+        trace.error = str(ex.failure.kind)  # the upstream's error event goes through as it is
+    conn.start(ex.status, ex.out_headers, b"".join(ex.held))
+    trace.status = ex.status
+    trace.ttfb = time.monotonic() - trace.started
+    if scanner is not None:
+        trace.usage = scanner.usage
+    timeout = cfg.idle_timeout if scanner is not None else cfg.read_timeout
+    ended = ex.ended
+    while not ended:
+        try:
+            chunk = await resp.next_chunk(timeout)
+        except TimeoutError:
+            if scanner is None:
+                conn.abort()
+                trace.error = str(FailureKind.READ_TIMEOUT)
+                return
+            idle = Failure.of(FailureKind.READ_TIMEOUT)
+            detail = f"no bytes from the upstream for {timeout:g}s, not even a ping: stream idle timeout"
+            conn.write(sse_error_event(idle, detail=detail))
+            trace.error = "stream_idle_timeout"
+            break
+        except (ConnectionError, OSError) as exc:
+            if scanner is None:
+                conn.abort()
+                trace.error = str(FailureKind.STREAM_INTERRUPTED)
+                return
+            cut = Failure.of(FailureKind.STREAM_INTERRUPTED)
+            conn.write(sse_error_event(cut, detail=f"the upstream connection broke mid-stream: {exc}"))
+            trace.error = str(FailureKind.STREAM_INTERRUPTED)
+            break
+        if chunk is None:
+            break
+        conn.write(chunk)
+        if scanner is not None:
+            scanner.feed(chunk)
+        await conn.drain()
+    if scanner is not None and scanner.error is not None and not trace.error:
+        found = classify(scanner.error)
+        trace.error = str(found.kind) if found is not None else "stream_error"
+    conn.finish()
+    resp.release()

@@ -1,0 +1,235 @@
+"""The ONE call flow: gate -> send -> record -> wait, retry or give up, choosing the target of every attempt.
+
+A sans-IO generator in the spirit of httpx's ``Auth.auth_flow``: it yields what to do and takes each attempt's
+outcome; the sync client, the async client and the gateway drive it with their own I/O and none of them keeps a loop
+of its own::
+
+    flow = call_flow(engine, OneTarget(target), deadline=30.0)
+    step = next(flow)
+    while True:
+        if isinstance(step, Wait):       # a rate-limit hold or a retry's backoff; sleep, then send None
+            sleep(step.delay); step = flow.send(None)
+        elif isinstance(step, Send):     # one attempt to step.target, bounded by step.timeout (None: no deadline)
+            outcome = attempt(step.target, step.timeout)
+            try:
+                step = flow.send(Outcome(failure, headers))
+            except StopIteration as stop:
+                decision = stop.value    # DONE or GIVE_UP: the last attempt's answer is the call's answer
+                break
+            # a Wait after a Send means "retry": drop that attempt's answer before sleeping
+        else:                            # Reject: answer step.failure without sending anything
+            break
+    flow.close()                         # always (a `finally`): frees a half-open probe an abandoned call holds
+
+Where each attempt goes is asked of a `Chooser` before every Send. `OneTarget` is today's single upstream; a pool
+(priority, failover) plugs in its own chooser. Breakers and rate-limit trackers live in the engine per
+`Target.key`, so a chooser that gives every (upstream, key) pair its own key gets a breaker per pair. A target
+whose breaker refuses or whose rate-limit bucket is empty is offered back to the chooser in `Choice.skip`, so the
+chooser can pick another; when it has none left the flow waits for the shortest hold or rejects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from claudewire._errors import Failure, FailureKind
+from claudewire.policy.config import Policy
+from claudewire.policy.engine import Decision, DecisionAction, GateAction, PolicyEngine
+
+__all__ = [
+    "CallFlow",
+    "Choice",
+    "Chooser",
+    "OneTarget",
+    "Outcome",
+    "Reject",
+    "Send",
+    "Step",
+    "Target",
+    "Wait",
+    "call_flow",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class Target(Protocol):
+    """Where an attempt goes. `key` names its breaker and rate-limit state: bounded, never a secret."""
+
+    @property
+    def key(self) -> str:
+        """The state key, e.g. ``upstream_key(url)``; a pool may add a key id (never the key itself)."""
+        ...
+
+
+T = TypeVar("T", bound=Target)
+T_co = TypeVar("T_co", bound=Target, covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What a chooser is told before an attempt.
+
+    - `attempt`: the number of the attempt about to be sent (1-based).
+    - `last`: the target of the previous attempt and its `failure` (None on the first attempt).
+    - `skip`: keys of targets refused for THIS attempt (breaker open or rate-limit hold): choose another or None.
+    """
+
+    attempt: int
+    last: Target | None = None
+    failure: Failure | None = None
+    skip: frozenset[str] = frozenset()
+
+
+class Chooser(Protocol[T_co]):
+    """Picks the target of each attempt; return None when no target is left (all in `choice.skip`)."""
+
+    def choose(self, choice: Choice) -> T_co | None:
+        """The target of attempt `choice.attempt`, or None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OneTarget(Generic[T]):
+    """The chooser of a single upstream: always `target`, unless it was refused for this attempt."""
+
+    target: T
+
+    def choose(self, choice: Choice) -> T | None:
+        """`target`, or None when it is in `choice.skip`."""
+        return None if self.target.key in choice.skip else self.target
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Sleep `delay` seconds, then send None. `failure` is set when this wait is a retry's backoff."""
+
+    delay: float
+    failure: Failure | None = None
+
+    @property
+    def retry(self) -> bool:
+        """True when an attempt failed and will be retried after the wait (drop its answer first)."""
+        return self.failure is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Send(Generic[T]):
+    """Send attempt number `attempt` to `target`, bounded by `timeout` seconds (None: no deadline), then send
+    the `Outcome`."""
+
+    target: T
+    timeout: float | None
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Answer `failure` (the circuit is open) without sending anything; the flow is over."""
+
+    failure: Failure
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt produced: `failure` is None on success; `headers` are the answer's (for rate limits)."""
+
+    failure: Failure | None = None
+    headers: Mapping[str, str] | None = field(default=None)
+
+
+Step = Wait | Send[T] | Reject
+CallFlow = Generator[Step[T], Outcome | None, Decision]
+
+
+def call_flow(
+    engine: PolicyEngine,
+    chooser: Chooser[T],
+    *,
+    policy: Policy | None = None,
+    deadline: float | None = None,
+    logger: logging.Logger | None = None,
+) -> CallFlow[T]:
+    """The flow of one logical call; see the module docstring for how to drive it.
+
+    `policy` overrides the engine's per-call fields (retries, backoff, deadline); `deadline` (seconds, from now)
+    overrides the policy's. Every Send's timeout and every Wait fit inside the deadline. Returns the final
+    `Decision` (DONE, or GIVE_UP with its reason) as the generator's value; a Reject ends it with no value to use.
+    Retries are logged at INFO and give-ups at INFO (not retryable) or WARNING on `logger`.
+    """
+    log = logger or _log
+    call = engine.start(None, deadline=deadline, policy=policy)
+    last: Target | None = None
+    failure: Failure | None = None
+    finished = False
+    try:
+        while True:
+            skip: set[str] = set()
+            hold = 0.0
+            refused: Failure | None = None
+            while True:
+                target = chooser.choose(Choice(call.attempts + 1, last, failure, frozenset(skip)))
+                if target is None:
+                    break
+                key = target.key
+                gate = call.gate(key)
+                if gate.action is GateAction.SEND:
+                    break
+                skip.add(key)
+                if gate.action is GateAction.WAIT:
+                    hold = gate.delay if hold == 0.0 else min(hold, gate.delay)
+                else:
+                    refused = gate.failure
+            if target is None:
+                if hold > 0.0:
+                    yield Wait(hold)
+                    continue
+                finished = True
+                rejected = refused or Failure.of(FailureKind.CIRCUIT_OPEN, message="no upstream to send to")
+                log.warning("call rejected without sending: %s", _describe(rejected))
+                yield Reject(rejected)
+                return Decision(DecisionAction.GIVE_UP, reason="circuit open")
+            outcome = yield Send(target, call.remaining(), call.attempts)
+            if outcome is None:
+                raise RuntimeError("the driver must send the Outcome of a Send")
+            decision = call.record(outcome.failure, outcome.headers)
+            last, failure = target, outcome.failure
+            if decision.action is DecisionAction.RETRY:
+                assert failure is not None
+                log.info(
+                    "retrying %s (attempt %d failed: %s) in %.3gs",
+                    key,
+                    call.attempts,
+                    _describe(failure),
+                    decision.delay,
+                )
+                yield Wait(decision.delay, failure)
+                continue
+            finished = True
+            if failure is not None:
+                level = logging.WARNING if failure.retryable else logging.INFO
+                log.log(
+                    level,
+                    "giving up on %s after %d attempt(s): %s; %s",
+                    key,
+                    call.attempts,
+                    decision.reason,
+                    _describe(failure),
+                )
+            return decision
+    finally:
+        if not finished:
+            call.cancel()  # abandoned mid-attempt or mid-wait: free the half-open probe it may hold
+
+
+def _describe(failure: Failure) -> str:
+    # kind, status and the server's wait only: an upstream's message text is not ours to log (it could quote a key)
+    text = str(failure.kind)
+    if failure.status:
+        text += f" (HTTP {failure.status})"
+    if failure.retry_after is not None:
+        text += f", retry-after {failure.retry_after:g}s"
+    return text
