@@ -52,6 +52,20 @@ class Failover:
         return None
 
 
+class Pool(Failover):
+    """A failover chooser: moves any failure of A to B at once and keeps what each attempt did."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[tuple[str, bool]] = []
+
+    def failover(self, choice: Choice) -> bool:
+        return choice.last is A
+
+    def record(self, target: Up, failure: object) -> None:
+        self.told.append((target.key, failure is None))
+
+
 def drive(flow: CallFlow[Up], outcomes: list[Outcome], clock: FakeClock) -> tuple[list[object], object]:
     """Run `flow` to its end, answering each Send with the next outcome; the steps seen and the final value."""
     steps: list[object] = []
@@ -200,3 +214,24 @@ def test_retries_and_give_ups_are_logged_with_reason_and_delay(
     assert "retrying http://a:80" in records[0].getMessage() and "overloaded (HTTP 529)" in records[0].getMessage()
     assert "in " in records[0].getMessage()
     assert "retries exhausted after 2 attempts" in records[1].getMessage()
+
+
+def test_failover_retries_at_once_what_would_end_the_call(clock: FakeClock) -> None:
+    """A 401 on A with a chooser that can fail over: retried on B with no delay (alone, a 401 is a give-up)."""
+    auth = classify(401, body={"type": "error", "error": {"type": "authentication_error", "message": "no"}})
+    pool = Pool()
+    flow = call_flow(make_engine(clock), pool)
+    steps, decision = drive(flow, [Outcome(auth), Outcome()], clock)
+    assert [type(s) for s in steps] == [Send, Wait, Send]
+    assert isinstance(steps[1], Wait) and steps[1].delay == 0.0
+    assert isinstance(steps[2], Send) and steps[2].target is B
+    assert getattr(decision, "action", None) is DecisionAction.DONE
+    assert pool.told == [(A.key, False), (B.key, True)]
+
+
+def test_failover_is_still_bounded_by_max_retries(clock: FakeClock) -> None:
+    """max_retries=0: even a chooser that could fail over gets no second attempt."""
+    flow = call_flow(make_engine(clock, Policy(max_retries=0)), Pool())
+    steps, decision = drive(flow, [Outcome(OVERLOADED)], clock)
+    assert len(steps) == 1
+    assert "retries exhausted" in getattr(decision, "reason", "")

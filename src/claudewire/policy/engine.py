@@ -236,8 +236,15 @@ class CallState:
             hooks.on_attempt_start(self.upstream, self.attempts)
         return gate
 
-    def record(self, failure: Failure | None, headers: Mapping[str, str] | None = None) -> Decision:
-        """The outcome of the attempt `gate()` admitted: `failure` is None on success; `headers` of the answer."""
+    def record(
+        self, failure: Failure | None, headers: Mapping[str, str] | None = None, *, failover: bool = False
+    ) -> Decision:
+        """The outcome of the attempt `gate()` admitted: `failure` is None on success; `headers` of the answer.
+
+        `failover`: another target can take the next attempt at once, so a failure that would end the call here
+        (not retryable on this target, a retry-after over the cap, this target's breaker open) is retried with no
+        delay, still within `max_retries`, the deadline and the retry budget.
+        """
         if self.attempts == 0:
             raise RuntimeError("record() called before gate() admitted an attempt")
         engine = self._engine
@@ -254,7 +261,7 @@ class CallState:
                 breaker.on_success()
             self._probe = False
             new = breaker.state
-            decision = self._decide(failure, now, breaker.state)
+            decision = self._decide(failure, now, breaker.state, failover)
         hooks = engine.hooks
         hooks.on_attempt_end(self.upstream, self.attempts, failure, elapsed)
         for family, left in seen.items():
@@ -269,11 +276,13 @@ class CallState:
                 hooks.on_give_up(self.upstream, self.attempts, failure, decision.reason)
         return decision
 
-    def _decide(self, failure: Failure | None, now: float, breaker: BreakerState) -> Decision:
+    def _decide(self, failure: Failure | None, now: float, breaker: BreakerState, failover: bool) -> Decision:
         # called with the engine lock held
         if failure is None:
             return Decision(DecisionAction.DONE)
         policy = self.policy
+        if failover:
+            return self._bounded(now, 0.0)
         if not failure.retryable:
             return Decision(DecisionAction.GIVE_UP, reason=f"not retryable ({failure.kind})")
         if self.attempts > policy.max_retries:
@@ -290,6 +299,12 @@ class CallState:
             delay = retry_after
         else:
             delay = full_jitter(self.attempts, policy.backoff_initial, policy.backoff_max, self._engine.rng)
+        return self._bounded(now, delay)
+
+    def _bounded(self, now: float, delay: float) -> Decision:
+        # a retry after `delay`, unless the attempts, the deadline or the retry budget say no (lock held)
+        if self.attempts > self.policy.max_retries:
+            return Decision(DecisionAction.GIVE_UP, reason=f"retries exhausted after {self.attempts} attempts")
         if self.deadline_at is not None and now >= self.deadline_at:
             return Decision(DecisionAction.GIVE_UP, reason="the deadline has passed")
         if self.deadline_at is not None and now + delay > self.deadline_at:

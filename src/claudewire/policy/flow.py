@@ -43,6 +43,7 @@ __all__ = [
     "CallFlow",
     "Choice",
     "Chooser",
+    "FailoverChooser",
     "OneTarget",
     "Outcome",
     "Reject",
@@ -85,10 +86,31 @@ class Choice:
 
 
 class Chooser(Protocol[T_co]):
-    """Picks the target of each attempt; return None when no target is left (all in `choice.skip`)."""
+    """Picks the target of each attempt; return None when no target is left (all in `choice.skip`).
+
+    A chooser may also have (the flow calls them when present; see `FailoverChooser`):
+
+    - ``failover(choice) -> bool``, asked after a failed attempt (`choice.last`, `choice.failure`) before the
+      policy decides: True means another target can take the next attempt now, so the flow retries at once even
+      where it would otherwise give up or back off (a 401 on one of several keys, a retry-after over the cap, the
+      breaker of that target just opened); `max_retries`, the deadline and the retry budget still bound it.
+    - ``record(target, failure)``, told after every attempt, success (None) included.
+    """
 
     def choose(self, choice: Choice) -> T_co | None:
         """The target of attempt `choice.attempt`, or None."""
+        ...
+
+
+class FailoverChooser(Chooser[T_co], Protocol[T_co]):
+    """A chooser that can move a failed call to another target and learns every attempt's outcome."""
+
+    def failover(self, choice: Choice) -> bool:
+        """Whether another target can take the next attempt at once after `choice.failure` on `choice.last`."""
+        ...
+
+    def record(self, target: Target, failure: Failure | None) -> None:
+        """`target` answered this attempt: `failure` is None on success."""
         ...
 
 
@@ -162,6 +184,8 @@ def call_flow(
     """
     log = logger or _log
     call = engine.start(None, deadline=deadline, policy=policy)
+    ask_failover = getattr(chooser, "failover", None)
+    tell = getattr(chooser, "record", None)
     last: Target | None = None
     failure: Failure | None = None
     finished = False
@@ -195,8 +219,16 @@ def call_flow(
             outcome = yield Send(target, call.remaining(), call.attempts)
             if outcome is None:
                 raise RuntimeError("the driver must send the Outcome of a Send")
-            decision = call.record(outcome.failure, outcome.headers)
-            last, failure = target, outcome.failure
+            failure = outcome.failure
+            failover = bool(
+                failure is not None
+                and ask_failover is not None
+                and ask_failover(Choice(call.attempts + 1, target, failure))
+            )
+            decision = call.record(failure, outcome.headers, failover=failover)
+            if tell is not None:
+                tell(target, failure)
+            last = target
             if decision.action is DecisionAction.RETRY:
                 assert failure is not None
                 log.info(
