@@ -1,0 +1,410 @@
+"""Upstream pools, sans-IO: several upstreams with several keys each, failover before the first byte, session affinity.
+
+A `Pool` knows its members: one per (upstream, key), named ``name#index`` (a member whose upstream holds no key
+forwards the client's own credentials, ``name#0``). The member's `key` is the policy engine's state key, so each
+(upstream, key) has its own breaker and rate-limit tracker there; the pool reads them (`PoolHealth`) and keeps only
+what is its own in a `PoolState`: keys taken out after a 401/403, and which member serves each session.
+
+Every call gets a `PoolCall` (`Pool.call(model=..., session=...)`), the chooser of the call flow's targets:
+
+- **Choice**: members serving the model, not taken out, not refused for this attempt (breaker open, rate-limit
+  hold); the lowest priority first; equal priorities share load by weight; within an upstream the key with the
+  most rate-limit headroom (``anthropic-ratelimit-*-remaining``), round robin among equals.
+- **Failover** (`failover_reason`): network, TLS, 408, 5xx, 529 and error events before the first delta move the
+  next attempt to the next upstream; a 429 to another key of the same upstream first (to the next upstream when
+  none is left and the wait is over the cap); a 401/402/403 on a gateway-held key takes that key out for
+  `key_cooldown` seconds and moves on. Never on 400/404/413/422 or another request error: the same request fails
+  the same way everywhere. When every member has been tried the call starts over from the top (the flow backs off).
+- **Affinity**: a session (its id from the caller's headers) sticks to the member that last served it while that
+  member is usable; the pool counts hits, new sessions and breaks with their reason.
+
+The flow stays the one deciding retries: `PoolCall.failover` only tells it whether another target can take the
+next attempt now. Nothing here sleeps, locks across I/O or sees a secret.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from claudewire._errors import Failure
+from claudewire.policy.breaker import BreakerState
+from claudewire.policy.failover import failover_reason
+from claudewire.policy.poolstate import KeyOut, MemoryPoolState, PoolState
+
+__all__ = [
+    "Member",
+    "MemberStatus",
+    "Pool",
+    "PoolCall",
+    "PoolHealth",
+    "PoolHooks",
+    "UpstreamStatus",
+]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One (upstream, key) pair, the target of an attempt: `key` (``name#index``) names its engine state."""
+
+    upstream: str
+    index: int = 0
+    priority: int = 0
+    weight: float = 1.0
+    models: frozenset[str] = frozenset()
+    held: bool = True
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.upstream}#{self.index}")
+
+    def serves(self, model: str | None) -> bool:
+        """Whether a request for `model` may go here."""
+        return not self.models or model is None or model in self.models
+
+
+class PoolHealth(Protocol):
+    """What the pool reads from the policy engine about a member key (`PolicyEngine` provides these)."""
+
+    def breaker_state(self, upstream: str) -> BreakerState:
+        """The breaker state of a member key."""
+        ...
+
+    def breaker_retry_in(self, upstream: str) -> float:
+        """Seconds until an open breaker admits a probe."""
+        ...
+
+    def ratelimit_remaining(self, upstream: str) -> dict[str, float]:
+        """The last remaining values of the member's rate-limit buckets."""
+        ...
+
+
+class PoolHooks:
+    """Pool events for metrics and logs; every method is a no-op here and must be fast."""
+
+    def on_failover(self, source: str, target: str, reason: str) -> None:
+        """An attempt moved from upstream `source` to `target` (the same upstream: another key) after `reason`."""
+
+    def on_key_out(self, member: str, reason: str) -> None:
+        """The key `member` (``name#index``) was taken out of rotation."""
+
+    def on_affinity(self, outcome: str, reason: str) -> None:
+        """A session's call ended served: outcome ``hit``, ``new`` or ``break`` (then `reason` says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """One key's state for /readyz: ``closed``, ``open``, ``half_open`` or ``out``, why, and when it may serve."""
+
+    key: str
+    state: str
+    usable: bool
+    reason: str = ""
+    retry_in: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamStatus:
+    """One upstream's state for /readyz: usable while any of its keys is."""
+
+    name: str
+    priority: int
+    usable: bool
+    keys: tuple[MemberStatus, ...]
+
+
+class Pool:
+    """The members and their shared state; make one per gateway (or client) and one `PoolCall` per call."""
+
+    def __init__(
+        self,
+        members: Sequence[Member],
+        health: PoolHealth,
+        *,
+        state: PoolState | None = None,
+        key_cooldown: float = 300.0,
+        max_retry_after: float = 60.0,
+        hooks: PoolHooks | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not members:
+            raise ValueError("a pool needs at least one member")
+        keys = [m.key for m in members]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"pool members must have distinct keys, got {keys}")
+        self.members = tuple(sorted(members, key=lambda m: m.priority))
+        self.by_key = {m.key: m for m in self.members}
+        self.health = health
+        self.state: PoolState = state if state is not None else MemoryPoolState()
+        self.key_cooldown = key_cooldown
+        self.max_retry_after = max_retry_after
+        self.hooks = hooks or PoolHooks()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._turn = itertools.count()
+        self._keys_of = {m.upstream: [k for k in self.members if k.upstream == m.upstream] for m in self.members}
+
+    def call(self, *, model: str | None = None, session: str | None = None) -> PoolCall:
+        """The chooser of one call for `model`, sticking to `session`'s member when it has one."""
+        return PoolCall(self, model, session or None)
+
+    def is_out(self, member: Member, now: float) -> bool:
+        """Whether `member`'s key is out of rotation at `now` (a forwarded credential never is)."""
+        return member.held and self.state.key_out(member.key, now) is not None
+
+    def take_out(self, member: Member, failure: Failure) -> None:
+        """Take `member`'s key out for `key_cooldown` seconds after the upstream refused it."""
+        reason = f"HTTP {failure.status} {failure.kind}" if failure.status else str(failure.kind)
+        self.state.take_out(member.key, KeyOut(self.clock() + self.key_cooldown, reason))
+        _log.warning("upstream key %s taken out for %gs: %s", member.key, self.key_cooldown, reason)
+        self.hooks.on_key_out(member.key, reason)
+
+    def headroom(self, member: Member) -> tuple[float, float, float]:
+        """The member's last reported remaining requests, input tokens and tokens (unknown: infinite)."""
+        left = self.health.ratelimit_remaining(member.key)
+        inf = math.inf
+        return (left.get("requests", inf), left.get("input_tokens", inf), left.get("tokens", inf))
+
+    def status(self) -> tuple[UpstreamStatus, ...]:
+        """Every upstream and key as /readyz shows them."""
+        now = self.clock()
+        out: list[UpstreamStatus] = []
+        for name, members in self._keys_of.items():
+            keys = tuple(self._member_status(m, now) for m in members)
+            out.append(UpstreamStatus(name, members[0].priority, any(k.usable for k in keys), keys))
+        return tuple(out)
+
+    def ready(self) -> bool:
+        """True while any upstream can take traffic."""
+        return any(u.usable for u in self.status())
+
+    def _member_status(self, member: Member, now: float) -> MemberStatus:
+        gone = self.state.key_out(member.key, now) if member.held else None
+        if gone is not None:
+            return MemberStatus(member.key, "out", False, gone.reason, round(gone.until - now, 3))
+        state = self.health.breaker_state(member.key)
+        if state is BreakerState.OPEN:
+            wait = self.health.breaker_retry_in(member.key)
+            if wait > 0:
+                return MemberStatus(member.key, "open", False, "breaker open after upstream failures", round(wait, 3))
+            return MemberStatus(member.key, "open", True, "cooldown over: the next request is the probe")
+        if state is BreakerState.HALF_OPEN:
+            return MemberStatus(member.key, "half_open", True, "a probe is deciding")
+        return MemberStatus(member.key, "closed", True)
+
+
+class _ChoiceLike(Protocol):
+    """The call flow's `Choice` as the pool reads it."""
+
+    @property
+    def last(self) -> object | None: ...
+
+    @property
+    def failure(self) -> Failure | None: ...
+
+    @property
+    def skip(self) -> frozenset[str]: ...
+
+
+class PoolCall:
+    """Chooses the target of every attempt of one call (the call flow's chooser) and learns from each outcome."""
+
+    __slots__ = (
+        "_avoid",
+        "_broke",
+        "_failed",
+        "_judged",
+        "_picks",
+        "_pool",
+        "_prefer",
+        "_sticky",
+        "_verdict",
+        "model",
+        "session",
+    )
+
+    def __init__(self, pool: Pool, model: str | None, session: str | None) -> None:
+        self._pool = pool
+        self.model = model
+        self.session = session
+        self._failed: set[str] = set()  # member keys that failed in this call in a way that moves on
+        self._avoid: set[str] = set()  # upstreams left for the rest of this call
+        self._prefer: str | None = None  # after a 429: another key of this upstream first
+        self._sticky: str | None = None  # the session's member key when the call started ("" : none)
+        self._broke = ""  # why the session's member was not chosen
+        self._picks = 0
+        self._judged = 0  # the pick whose failure was judged last ...
+        self._verdict = False  # ... and whether it moved the call on
+
+    # --- the call flow's chooser interface ---------------------------------------------------------------------
+    def choose(self, choice: _ChoiceLike) -> Member | None:
+        """The target of the next attempt, or None when none is usable (every member refused for this attempt)."""
+        last = self._member(choice.last)
+        failure = choice.failure
+        if last is not None and failure is not None:
+            self._judge(last, failure)
+        member = self._pick(choice.skip)
+        if member is not None and last is not None and failure is not None and member.key != last.key:
+            self._pool.hooks.on_failover(last.upstream, member.upstream, str(failure.kind))
+        return member
+
+    def failover(self, choice: _ChoiceLike) -> bool:
+        """After a failed attempt: True when `choice.failure` moves the call on and another member can take it now."""
+        last = self._member(choice.last)
+        failure = choice.failure
+        if last is None or failure is None or not self._judge(last, failure):
+            return False
+        return bool(self._fresh(self._usable(frozenset(), self._pool.clock())))
+
+    def record(self, target: object, failure: Failure | None) -> None:
+        """The outcome of the attempt sent to `target`: a success teaches the session's affinity."""
+        member = self._member(target)
+        if member is None:
+            return
+        if failure is not None:
+            self._judge(member, failure)
+            return
+        session = self.session
+        if session is None:
+            return
+        pool = self._pool
+        if not self._sticky:
+            pool.hooks.on_affinity("new", "")
+        elif member.key == self._sticky:
+            pool.hooks.on_affinity("hit", "")
+        else:
+            pool.hooks.on_affinity("break", self._broke or "rebalanced")
+        pool.state.set_session_target(session, member.key, pool.clock())
+
+    # --- inside ----------------------------------------------------------------------------------------------------
+    def _member(self, target: object | None) -> Member | None:
+        key = getattr(target, "key", None)
+        return self._pool.by_key.get(key) if isinstance(key, str) else None
+
+    def _judge(self, member: Member, failure: Failure) -> bool:
+        """Learn from `member`'s failure once per attempt; True when it moves the next attempt elsewhere."""
+        if self._judged == self._picks and self._picks:
+            return self._verdict
+        self._judged = self._picks
+        self._verdict = self._learn(member, failure)
+        return self._verdict
+
+    def _learn(self, member: Member, failure: Failure) -> bool:
+        pool = self._pool
+        reason = failover_reason(failure, held=member.held)
+        if reason is None:
+            return False
+        if reason == "key":
+            pool.take_out(member, failure)
+        elif reason == "rate_limit":
+            now = pool.clock()
+            others = [m for m in pool._keys_of[member.upstream] if m.key != member.key and not pool.is_out(m, now)]
+            wait = failure.retry_after
+            if not others and (wait is None or wait <= pool.max_retry_after):
+                return False  # the one key of this upstream: waiting for it is the flow's ordinary retry
+            if others:
+                self._prefer = member.upstream
+            else:
+                self._avoid.add(member.upstream)
+        else:
+            self._avoid.add(member.upstream)
+            if self._prefer == member.upstream:
+                self._prefer = None
+        self._failed.add(member.key)
+        if self._sticky == member.key and not self._broke:
+            self._broke = "failed" if reason != "key" else "key_out"
+        return True
+
+    def _usable(self, skip: frozenset[str], now: float) -> list[Member]:
+        pool = self._pool
+        model = self.model
+        return [m for m in pool.members if m.key not in skip and m.serves(model) and not pool.is_out(m, now)]
+
+    def _fresh(self, usable: Iterable[Member]) -> list[Member]:
+        return [m for m in usable if m.key not in self._failed and m.upstream not in self._avoid]
+
+    def _pick(self, skip: frozenset[str]) -> Member | None:
+        pool = self._pool
+        now = pool.clock()
+        usable = self._usable(skip, now)
+        if not usable:
+            # every key that serves the model is out: send with the one back soonest, so the caller gets the
+            # upstream's own answer (a 401 says more than "no upstream")
+            outs = [m for m in pool.members if m.key not in skip and m.serves(self.model)]
+            if not outs:
+                return None
+            self._picks += 1
+            return min(outs, key=lambda m: self._back_at(m, now))
+        self._picks += 1
+        fresh = self._fresh(usable)
+        sticky = self._sticky_member(usable, fresh, skip, now)
+        if sticky is not None:
+            return sticky
+        candidates = fresh or usable  # all tried: start over from the top (the flow has backed off)
+        if self._prefer is not None:
+            same = [m for m in candidates if m.upstream == self._prefer]
+            candidates = same or candidates
+        tier = candidates[0].priority  # members are sorted by priority
+        candidates = [m for m in candidates if m.priority == tier]
+        upstream = candidates[0].upstream
+        if any(m.upstream != upstream for m in candidates):
+            upstream = self._weighted(candidates)
+            candidates = [m for m in candidates if m.upstream == upstream]
+        if len(candidates) == 1:
+            return candidates[0]
+        rooms = [pool.headroom(m) for m in candidates]
+        best = max(rooms)
+        leaders = [m for m, room in zip(candidates, rooms, strict=True) if room == best]
+        return leaders[next(pool._turn) % len(leaders)]
+
+    def _back_at(self, member: Member, now: float) -> float:
+        out = self._pool.state.key_out(member.key, now)
+        return out.until if out is not None else now
+
+    def _sticky_member(
+        self, usable: list[Member], fresh: list[Member], skip: frozenset[str], now: float
+    ) -> Member | None:
+        session = self.session
+        if session is None:
+            return None
+        pool = self._pool
+        if self._sticky is None:
+            self._sticky = pool.state.session_target(session, now) or ""
+        key = self._sticky
+        if not key:
+            return None
+        if any(m.key == key for m in fresh):
+            return pool.by_key[key]
+        if not self._broke:
+            member = pool.by_key.get(key)
+            if member is None:
+                self._broke = "gone"
+            elif not member.serves(self.model):
+                self._broke = "model"
+            elif member.held and pool.state.key_out(key, now) is not None:
+                self._broke = "key_out"
+            elif key in skip:
+                self._broke = "unhealthy"
+            else:
+                self._broke = "failed"
+        return None
+
+    def _weighted(self, candidates: list[Member]) -> str:
+        weights: dict[str, float] = {}
+        for m in candidates:
+            weights.setdefault(m.upstream, m.weight)
+        point = self._pool.rng.random() * sum(weights.values())
+        for name, weight in weights.items():
+            point -= weight
+            if point < 0:
+                return name
+        return next(reversed(weights))
