@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from claudewire.sim.cache import CacheControlError, PromptCache
 from claudewire.sim.catalogue import Catalogue
 from claudewire.sim.config import SimConfig
 from claudewire.sim.endpoints import (
@@ -81,6 +82,7 @@ class SimApp:
         self.stats = stats
         self.catalogue = Catalogue(config.models)
         self.limiter = RateLimiter(config.rate_limits)
+        self.cache = PromptCache()
         self.plan = FaultPlan.build(config.profile, config.faults, config.seed)
         self.profile = config.profile
         self.closing: asyncio.Event | None = None
@@ -230,7 +232,11 @@ class SimApp:
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None  # POST bodies are parsed or rejected by the pipeline
-        _, input_tokens = validate_messages(body, self.catalogue, betas_of(request.headers.get("anthropic-beta")))
+        model, input_tokens = validate_messages(body, self.catalogue, betas_of(request.headers.get("anthropic-beta")))
+        try:
+            cache_plan = self.cache.plan(ctx.key, model.id, body)
+        except CacheControlError as exc:
+            raise ApiError(400, "invalid_request_error", str(exc)) from None
         n = next(self._ids)
         reply = build_reply(body, self.config.reply_tokens, n)
         admission = self._admit(ctx.key, input_tokens + reply.output_tokens, True, ctx.headers)
@@ -242,12 +248,13 @@ class SimApp:
             raise ApiError(429, "rate_limit_error", message)
         name = str(body["model"])
         message_id = f"msg_01Sim{self._prefix}{n:012d}"
+        cache = self.cache.apply(cache_plan, input_tokens)
         if body.get("stream") is True:
-            events, first = stream_events(message_id, name, reply, input_tokens)
+            events, first = stream_events(message_id, name, reply, input_tokens, cache)
             self.stats.status(200)
             shape = StreamShape.of(ctx.decision.stream, self.config.pacing, sse_error=_OVERLOADED_EVENT)
             return await write_stream(request, ctx.headers, events, first, shape)
-        return self._respond(200, message_body(message_id, name, reply, input_tokens), ctx.headers)
+        return self._respond(200, message_body(message_id, name, reply, input_tokens, cache), ctx.headers)
 
     async def _count_tokens(
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx

@@ -13,7 +13,10 @@ from typing import Any
 
 __all__ = [
     "ERROR_TYPES",
+    "NO_CACHE",
+    "CacheUsage",
     "Reply",
+    "block_text",
     "build_reply",
     "count_input_tokens",
     "error_body",
@@ -71,25 +74,29 @@ def portal_page(path: str) -> bytes:
     ).encode()
 
 
+_COUNTED = frozenset({"text", "tool_result", "tool_use", "image", "document"})
+
+
+def block_text(block: Mapping[str, Any]) -> str:
+    """The text one content block counts as (an image or document counts as ~1,500 tokens)."""
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text", ""))
+    if kind == "tool_result":
+        return _text_of(block.get("content", ""))
+    if kind == "tool_use":
+        return json.dumps(block.get("input", {}))
+    if kind in ("image", "document"):
+        return "x" * 6000  # ~1,500 tokens, about what a small image costs
+    return ""
+
+
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
         return ""
-    parts: list[str] = []
-    for block in content:
-        if not isinstance(block, Mapping):
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            parts.append(str(block.get("text", "")))
-        elif kind == "tool_result":
-            parts.append(_text_of(block.get("content", "")))
-        elif kind == "tool_use":
-            parts.append(json.dumps(block.get("input", {})))
-        elif kind in ("image", "document"):
-            parts.append("x" * 6000)  # ~1,500 tokens, about what a small image costs
-    return " ".join(parts)
+    return " ".join(block_text(b) for b in content if isinstance(b, Mapping) and b.get("type") in _COUNTED)
 
 
 def count_input_tokens(body: Mapping[str, Any]) -> int:
@@ -172,6 +179,23 @@ def _text_reply(n: int, truncated: bool) -> Reply:
     return Reply(pieces, "max_tokens" if truncated else "end_turn")
 
 
+@dataclass(frozen=True, slots=True)
+class CacheUsage:
+    """Prompt-cache tokens of one request: read from the cache, and written to it per TTL (see `sim.cache`)."""
+
+    read: int = 0
+    created_5m: int = 0
+    created_1h: int = 0
+
+    @property
+    def created(self) -> int:
+        """All tokens written to the cache, whatever their TTL."""
+        return self.created_5m + self.created_1h
+
+
+NO_CACHE = CacheUsage()
+
+
 def _content(reply: Reply) -> list[dict[str, Any]]:
     if reply.tool is not None:
         call_id, name, args = reply.tool
@@ -179,17 +203,22 @@ def _content(reply: Reply) -> list[dict[str, Any]]:
     return [{"type": "text", "text": "".join(reply.pieces)}]
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _usage(input_tokens: int, output_tokens: int, cache: CacheUsage) -> dict[str, Any]:
+    # input_tokens counts only what follows the cached prefix: the three add up to the whole prompt
     return {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": input_tokens - cache.read - cache.created,
+        "cache_creation_input_tokens": cache.created,
+        "cache_read_input_tokens": cache.read,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache.created_5m,
+            "ephemeral_1h_input_tokens": cache.created_1h,
+        },
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
 
 
-def message_body(message_id: str, model: str, reply: Reply, input_tokens: int) -> bytes:
+def message_body(message_id: str, model: str, reply: Reply, input_tokens: int, cache: CacheUsage = NO_CACHE) -> bytes:
     """The non-streaming ``Message`` object as bytes."""
     return json.dumps(
         {
@@ -200,9 +229,12 @@ def message_body(message_id: str, model: str, reply: Reply, input_tokens: int) -
             "content": _content(reply),
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
-            "usage": _usage(input_tokens, reply.output_tokens),
+            "usage": _usage(input_tokens, reply.output_tokens, cache),
         }
     ).encode()
+
+
+_DELTA = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
 
 
 def sse(event: str, data: Mapping[str, Any]) -> bytes:
@@ -210,7 +242,9 @@ def sse(event: str, data: Mapping[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def stream_events(message_id: str, model: str, reply: Reply, input_tokens: int) -> tuple[list[bytes], int]:
+def stream_events(
+    message_id: str, model: str, reply: Reply, input_tokens: int, cache: CacheUsage = NO_CACHE
+) -> tuple[list[bytes], int]:
     """Every SSE event of a streamed reply, in order, and the index of the first content delta.
 
     message_start, content_block_start, ping, content_block_delta ..., content_block_stop, message_delta,
@@ -224,7 +258,7 @@ def stream_events(message_id: str, model: str, reply: Reply, input_tokens: int) 
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": _usage(input_tokens, 1),
+        "usage": _usage(input_tokens, 1, cache),
     }
     events = [sse("message_start", {"type": "message_start", "message": start})]
     deltas: Sequence[dict[str, Any]]
@@ -248,7 +282,8 @@ def stream_events(message_id: str, model: str, reply: Reply, input_tokens: int) 
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": reply.output_tokens},
+                # cumulative, as the API sends them: the input side repeats message_start's counts
+                "usage": {k: v for k, v in _usage(input_tokens, reply.output_tokens, cache).items() if k in _DELTA},
             },
         )
     )
