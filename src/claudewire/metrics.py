@@ -118,6 +118,23 @@ class Metrics(Hooks):
             ("model", "kind"),
             registry=r,
         )
+        self.client_requests = Counter(
+            "claudewire_client_requests",
+            "Requests of named gateway clients ([[clients]]), by outcome: admitted, rate_limited, forbidden.",
+            ("client", "outcome"),
+            registry=r,
+        )
+        self.client_tokens = Counter(
+            "claudewire_client_tokens",
+            "Tokens counted against named clients' limits (input + cache writes + output), by client.",
+            ("client",),
+            registry=r,
+        )
+        self.state_up = Gauge(
+            "claudewire_state_backend_up",
+            "1 while the shared state backend (Redis) answers, 0 while the gateway serves from local state.",
+            registry=r,
+        )
         self._max_models = max_models
         self._models: set[str] = set()
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -164,6 +181,15 @@ class Metrics(Hooks):
             self._child(self.tokens, name, "cache_read").inc(cache_read)
         if cache_creation:
             self._child(self.tokens, name, "cache_creation").inc(cache_creation)
+
+    def client_request(self, client: str, outcome: str) -> None:
+        """A named client's request was `outcome` (admitted, rate_limited, forbidden); names come from config."""
+        self._child(self.client_requests, client, outcome).inc()
+
+    def client_used(self, client: str, tokens: int) -> None:
+        """`tokens` counted against a named client's limits."""
+        if tokens > 0:
+            self._child(self.client_tokens, client).inc(tokens)
 
     def render(self) -> bytes:
         """The text exposition of every family (content type `CONTENT_TYPE`)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from claudewire._clock import Clock
 from claudewire._errors import Failure, FailureKind
 from claudewire.gateway.accesslog import AccessLog
+from claudewire.gateway.clients import ClientGate, counted_tokens
 from claudewire.gateway.config import ConfigError, GatewayConfig
 from claudewire.gateway.errors import error_answer
 from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
@@ -33,6 +34,7 @@ from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
 from claudewire.policy import BreakerState, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow, upstream_key
+from claudewire.state import StateBackend, Ticket, open_state
 
 __all__ = ["Gateway", "UpstreamTarget"]
 
@@ -59,6 +61,7 @@ class Gateway:
         access_log: AccessLog | None = None,
         upstream: Upstream | None = None,
         clock: Clock | None = None,
+        state: StateBackend | None = None,
     ) -> None:
         self.check(config)
         self.config = config
@@ -76,7 +79,10 @@ class Gateway:
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
-        self.auth = ClientAuth(config.tokens, config.upstream_key)
+        self.auth = ClientAuth(config.tokens, config.upstream_key, ((c.name, c.token_sha256) for c in config.clients))
+        self.state = state if state is not None else open_state(config.state, namespace=config.state_prefix)
+        self.clients = ClientGate(config.clients, self.state)
+        self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
@@ -84,7 +90,7 @@ class Gateway:
     @staticmethod
     def check(config: GatewayConfig) -> None:
         """Raise ConfigError for a configuration this gateway cannot serve."""
-        if len(config.upstreams) > 1 or (config.upstreams[0].keys and not config.tokens):
+        if len(config.upstreams) > 1 or (config.upstreams[0].keys and not config.token_mode):
             # until the upstream pool drives the call flow: refuse what would otherwise be silently ignored
             raise ConfigError(
                 "several upstreams, or gateway-held keys without client tokens, are not served by this build yet"
@@ -153,16 +159,25 @@ class Gateway:
         out = Trace(time.monotonic())
         self.in_flight += 1
         attempts = 0
+        ticket: Ticket | None = None  # a named client's reservation, settled in _finish
         try:
             if req.too_large:
                 limit = self.config.body_limit
                 self._answer(conn, out, Failure.of(FailureKind.REQUEST_TOO_LARGE, message=f"body over {limit} bytes"))
                 return
-            headers = forward_headers(req, self.auth)
-            if headers is None:
+            forwarded = forward_headers(req, self.auth)
+            if forwarded is None:
                 msg = "missing or wrong gateway token (send it as x-api-key or Authorization: Bearer)"
                 self._answer(conn, out, Failure.of(FailureKind.AUTH, message=msg))
                 return
+            headers, client = forwarded
+            if client and self.clients.clients:  # a named client: its models and limits, before the flow starts
+                verdict = await self.clients.check(client, route_of(path), req.method, req.body)
+                self.metrics.client_request(client, verdict.outcome)
+                if verdict.refusal is not None:
+                    self._answer(conn, out, verdict.refusal.failure, extra=verdict.refusal.headers)
+                    return
+                ticket = verdict.ticket
             stream = wants_stream(req.body)
             flow = call_flow(self.engine, self.chooser, deadline=self.deadline(req), logger=_log)
             try:
@@ -207,13 +222,17 @@ class Gateway:
             raise
         finally:
             self.in_flight -= 1
-            self._finish(req, path, out, attempts)
+            self._finish(req, path, out, attempts, ticket)
 
-    def _finish(self, req: Request, path: str, out: Trace, attempts: int) -> None:
+    def _finish(self, req: Request, path: str, out: Trace, attempts: int, ticket: Ticket | None = None) -> None:
         duration = time.monotonic() - out.started
         route = route_of(path)
         usage = out.usage
         self.metrics.observe_request(route, out.status, out.error, duration, out.ttfb)
+        if ticket is not None:
+            used = counted_tokens(usage)
+            self.clients.settle(ticket, used)
+            self.metrics.client_used(ticket.client, used)
         if usage is not None and (usage.input_tokens or usage.output_tokens):
             self.metrics.add_tokens(
                 usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation
@@ -236,9 +255,11 @@ class Gateway:
                 output_tokens=usage.output_tokens if usage is not None else 0,
             )
 
-    def _answer(self, conn: Connection, out: Trace, failure: Failure, detail: str | None = None) -> None:
+    def _answer(
+        self, conn: Connection, out: Trace, failure: Failure, detail: str | None = None, extra: bytes = b""
+    ) -> None:
         out.request_id = out.request_id or f"{self._id_prefix}{next(self._ids)}"
         answer = error_answer(failure, detail=detail, request_id=out.request_id)
-        conn.respond(answer.status, answer.headers, answer.body)
+        conn.respond(answer.status, answer.headers + extra, answer.body)
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started

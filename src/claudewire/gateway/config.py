@@ -12,6 +12,13 @@
     [policy]
     max_retries = 4
     breaker_cooldown = 30.0
+    [state]                                  # shared by every worker and replica (default: in memory)
+    url = "redis://127.0.0.1:6379/0"
+    prefix = "claudewire"                    # one per deployment sharing that Redis
+    [[clients]]                              # see claudewire.gateway.clients
+    name = "ci-bot"
+    token_sha256 = "9f86d0…"
+    requests_per_minute = 30
 
 Several upstreams (failover by priority, load shared by weight, several keys each) are ``[[upstreams]]`` tables; see
 `claudewire.gateway.upstreams` for their fields. Without them, `upstream` (and in token mode `upstream_key`) make the
@@ -22,16 +29,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from claudewire._net import is_loopback
+from claudewire.gateway.clients import ClientSpec
 from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec, specs_from_urls, upstreams_from_list
 from claudewire.policy import Policy, RetryBudget
 
 __all__ = ["ConfigError", "GatewayConfig"]
+
+_STATE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(ValueError):
@@ -63,6 +74,10 @@ class GatewayConfig:
       while that stays healthy (its prompt cache stays warm), for `affinity_ttl` seconds after its last request,
       at most `affinity_sessions` sessions remembered.
     - `key_cooldown`: seconds a gateway-held key stays out after the upstream refused it (401/403).
+    - `clients`: named client tokens with limits and allowed models (``[[clients]]``, `ClientSpec`); they are
+      tokens too, so they switch tokens mode on like `tokens`.
+    - `state`: where limits and shared policy state live: None (this process) or ``redis://HOST:PORT/DB``
+      (``rediss://`` for TLS); `state_prefix` namespaces the keys of one deployment.
     """
 
     host: str = "127.0.0.1"
@@ -88,6 +103,9 @@ class GatewayConfig:
     affinity_ttl: float = 3600.0
     affinity_sessions: int = 10000
     key_cooldown: float = 300.0
+    clients: tuple[ClientSpec, ...] = ()
+    state: str | None = None
+    state_prefix: str = "claudewire"
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
@@ -103,17 +121,27 @@ class GatewayConfig:
         timeouts = (self.connect_timeout, self.read_timeout, self.first_byte_timeout, self.idle_timeout)
         if min(*timeouts, self.keepalive_timeout) <= 0:
             raise ConfigError("timeouts must be > 0 seconds")
-        if not is_loopback(self.host) and not self.tokens and not self.allow_open:
+        names = [c.name for c in self.clients]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"client names must be unique: {', '.join(sorted(names))}")
+        if len({c.token_sha256 for c in self.clients}) != len(self.clients):
+            raise ConfigError("two clients have the same token: give each client its own")
+        if self.state is not None and self.state != "memory" and not self.state.startswith(_STATE_SCHEMES):
+            scheme = self.state.split("://", 1)[0] if "://" in self.state else self.state[:20]
+            raise ConfigError(f"state must be memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB, not {scheme!r}")
+        if not re.match(r"^[A-Za-z0-9_.\-]{1,64}$", self.state_prefix):
+            raise ConfigError("state prefix must be 1-64 letters, digits, '_', '.' or '-'")
+        if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
             raise ConfigError(
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
                 "(tokens / tokens_file) or pass --allow-open if this is really what you want"
             )
         if not self.upstreams:
-            if self.tokens and not self.upstream_key:
+            if self.token_mode and not self.upstream_key:
                 raise ConfigError(
                     "client tokens are set but there is no upstream key: set ANTHROPIC_API_KEY or upstream_key"
                 )
-            keys = (self.upstream_key,) if self.tokens and self.upstream_key else ()
+            keys = (self.upstream_key,) if self.token_mode and self.upstream_key else ()
             object.__setattr__(self, "upstreams", specs_from_urls([self.upstream], keys))
         else:
             object.__setattr__(self, "upstreams", tuple(self.upstreams))
@@ -122,7 +150,7 @@ class GatewayConfig:
         if len(set(names)) != len(names):
             raise ConfigError(f"upstreams: duplicate names in {', '.join(names)}")
         for i, spec in enumerate(self.upstreams):
-            if self.tokens and spec.forwards_credentials:
+            if self.token_mode and spec.forwards_credentials:
                 raise ConfigError(
                     f"upstreams[{i}] ({spec.name}).keys: empty means the client's own credentials are forwarded, "
                     "but with client tokens set clients send a gateway token: give this upstream its keys"
@@ -132,6 +160,11 @@ class GatewayConfig:
             raise ConfigError("affinity needs non-empty header names, affinity_ttl > 0 and affinity_sessions >= 0")
         if self.key_cooldown <= 0:
             raise ConfigError("key_cooldown must be > 0 seconds")
+
+    @property
+    def token_mode(self) -> bool:
+        """Whether clients present gateway tokens (plain `tokens` or named `clients`) and the gateway holds keys."""
+        return bool(self.tokens or self.clients)
 
     @property
     def base_url(self) -> str:
@@ -149,7 +182,7 @@ class GatewayConfig:
 
     def _one_upstream(self) -> bool:
         """Whether `upstreams` is the one made from `upstream` (not configured by [[upstreams]] or --upstream)."""
-        keys = (self.upstream_key,) if self.tokens and self.upstream_key else ()
+        keys = (self.upstream_key,) if self.token_mode and self.upstream_key else ()
         return self.upstreams == specs_from_urls([self.upstream], keys)
 
     @classmethod
@@ -168,10 +201,12 @@ class GatewayConfig:
         """Build from parsed TOML (see the module docstring for the layout)."""
         data = dict(data)
         policy_data = data.pop("policy", {})
+        state = data.pop("state", None)
+        clients = data.pop("clients", [])
         listed = data.pop("upstreams", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
-        names = {f.name for f in dataclasses.fields(cls)} - {"policy", "upstreams"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"policy", "upstreams", "clients", "state_prefix"}
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
             raise ConfigError(
@@ -183,6 +218,22 @@ class GatewayConfig:
             tokens += read_tokens(tokens_file)
         if tokens:
             proxy["tokens"] = tuple(tokens)
+        if isinstance(state, dict):
+            unknown_state = set(state) - {"url", "prefix"}
+            if unknown_state:
+                raise ConfigError(f"unknown [state] setting(s): {', '.join(sorted(unknown_state))}; known: prefix, url")
+            if state.get("url") is not None:
+                proxy["state"] = str(state["url"])
+            if state.get("prefix") is not None:
+                proxy["state_prefix"] = str(state["prefix"])
+        elif state is not None:
+            proxy["state"] = str(state)
+        if not isinstance(clients, list) or not all(isinstance(c, dict) for c in clients):
+            raise ConfigError("clients must be [[clients]] tables")
+        try:
+            proxy["clients"] = tuple(ClientSpec.from_mapping(c, dict(os.environ)) for c in clients)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if listed is not None and "upstream" in proxy:
             raise ConfigError("set either upstream (one upstream) or [[upstreams]] tables, not both")
         urls = overrides.pop("upstream", None)
@@ -198,7 +249,7 @@ class GatewayConfig:
                 proxy["upstreams"] = upstreams_from_list(listed)
         except UpstreamConfigError as exc:
             raise ConfigError(str(exc)) from None
-        if "tokens" in proxy and "upstream_key" not in proxy:
+        if ("tokens" in proxy or proxy["clients"]) and "upstream_key" not in proxy:
             proxy["upstream_key"] = os.environ.get("ANTHROPIC_API_KEY")
         for name in ("affinity_headers",):
             if isinstance(proxy.get(name), list):
@@ -212,7 +263,7 @@ class GatewayConfig:
 
 def _held_key(proxy: dict[str, Any]) -> tuple[str, ...]:
     """The key the gateway holds for upstreams given as URLs: only in token mode."""
-    if not proxy.get("tokens"):
+    if not proxy.get("tokens") and not proxy.get("clients"):
         return ()
     key = proxy.get("upstream_key") or os.environ.get("ANTHROPIC_API_KEY")
     if not key:

@@ -24,6 +24,7 @@ _ANSWER: dict[FailureKind, tuple[int, str]] = {
     FailureKind.RATE_LIMIT: (429, "rate_limit_error"),
     FailureKind.REQUEST_TOO_LARGE: (413, "request_too_large"),
     FailureKind.AUTH: (401, "authentication_error"),
+    FailureKind.PERMISSION: (403, "permission_error"),
     FailureKind.NOT_FOUND: (404, "not_found_error"),
     FailureKind.INVALID_REQUEST: (400, "invalid_request_error"),
     FailureKind.READ_TIMEOUT: (504, "timeout_error"),

@@ -5,7 +5,8 @@ In token mode the client's credential is taken off (and checked in constant time
 
 from __future__ import annotations
 
-import hmac
+import hashlib
+from collections.abc import Iterable
 
 from claudewire.gateway.http import Request
 from claudewire.gateway.upstream import UpstreamResponse
@@ -36,24 +37,34 @@ POLICY_PREFIXES = (b"anthropic-ratelimit-", b"retry-after", b"x-should-retry", b
 
 
 class ClientAuth:
-    """Gateway tokens and the upstream key line that replaces them (no tokens: credentials pass through)."""
+    """Gateway tokens and the upstream key line that replaces them (no tokens: credentials pass through).
 
-    __slots__ = ("key_line", "tokens")
+    Tokens are kept only as sha256 digests mapped to the client's name ("" for a plain token of the tokens file):
+    a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes.
+    """
 
-    def __init__(self, tokens: tuple[str, ...], upstream_key: str | None) -> None:
-        self.tokens = tuple(t.encode() for t in tokens)
+    __slots__ = ("digests", "key_line", "tokens")
+
+    def __init__(
+        self, tokens: tuple[str, ...], upstream_key: str | None, clients: Iterable[tuple[str, bytes]] = ()
+    ) -> None:
+        self.digests: dict[bytes, str] = {hashlib.sha256(t.encode()).digest(): "" for t in tokens}
+        self.digests.update({digest: name for name, digest in clients})
+        self.tokens = bool(self.digests)
         self.key_line = b"x-api-key: " + upstream_key.encode() + b"\r\n" if upstream_key else b""
 
+    def client(self, presented: bytes) -> str | None:
+        """The name of the client whose token `presented` is ("" for a plain token), or None for no token of ours."""
+        return self.digests.get(hashlib.sha256(presented).digest())
+
     def accepts(self, presented: bytes) -> bool:
-        """Whether `presented` is one of the tokens (each compared in constant time, all of them every time)."""
-        ok = False
-        for token in self.tokens:
-            ok |= hmac.compare_digest(token, presented)
-        return ok
+        """Whether `presented` is one of the tokens."""
+        return self.client(presented) is not None
 
 
-def forward_headers(req: Request, auth: ClientAuth) -> bytes | None:
-    """The request's header lines for upstream (hop-by-hop removed); None when a gateway token is missing or wrong."""
+def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
+    """The request's header lines for upstream (hop-by-hop removed) and the client's name ("" when unnamed);
+    None when a gateway token is missing or wrong."""
     parts: list[bytes] = []
     tokens = auth.tokens
     presented: bytes | None = None
@@ -71,11 +82,14 @@ def forward_headers(req: Request, auth: ClientAuth) -> bytes | None:
     if listed:
         listed -= {b"close", b"keep-alive"}
         parts = [p for p in parts if p.split(b":", 1)[0].lower() not in listed]
+    client = ""
     if tokens:
-        if presented is None or not auth.accepts(presented):
+        found = auth.client(presented) if presented is not None else None
+        if found is None:
             return None
+        client = found
         parts.append(auth.key_line)
-    return b"".join(parts)
+    return b"".join(parts), client
 
 
 def response_headers(resp: UpstreamResponse, policy_headers: dict[str, str]) -> bytes:

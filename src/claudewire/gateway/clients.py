@@ -1,0 +1,267 @@
+"""Per-client limits in tokens mode: who presented which token, which models it may use, how much it may send.
+
+A ``[[clients]]`` entry names a client, holds its token (or only the token's sha256, so the file keeps no secret,
+or the name of an environment variable holding it) and optional limits::
+
+    [[clients]]
+    name = "ci-bot"
+    token_sha256 = "9f86d0…"      # printf %s "$TOKEN" | sha256sum
+    requests_per_minute = 30
+    tokens_per_minute = 40000
+    tokens_per_day = 2000000
+    models = ["claude-haiku-4-5"]
+
+`ClientGate.check` runs before the call flow starts: a model outside ``models`` is a 403 ``permission_error``, a
+limit used up a 429 ``rate_limit_error`` with ``retry-after`` and ``anthropic-ratelimit-*`` headers describing the
+client's own bucket. Tokens are counted as Anthropic counts them against rate limits (input, cache writes and
+output; cache reads are free): ``max_tokens`` plus an input estimate is reserved on the way in, and `settle` puts
+the answer's ``usage`` in its place on the way out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from claudewire._errors import Failure, FailureKind
+from claudewire.state import Admission, Bucket, ClientLimits, StateBackend, Ticket, rfc3339
+
+__all__ = ["ClientGate", "ClientSpec", "Refusal", "Verdict", "counted_tokens", "reservation", "token_digest"]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+# header names per bucket: the API's own for requests and tokens, ours for the daily budget the API does not have
+_HEADER_PREFIX = {
+    Bucket.REQUESTS: b"anthropic-ratelimit-requests",
+    Bucket.TOKENS: b"anthropic-ratelimit-tokens",
+    Bucket.DAILY_TOKENS: b"x-claudewire-ratelimit-daily-tokens",
+}
+_WHAT = {
+    Bucket.REQUESTS: "requests_per_minute",
+    Bucket.TOKENS: "tokens_per_minute",
+    Bucket.DAILY_TOKENS: "tokens_per_day",
+}
+
+
+def token_digest(token: str | bytes) -> bytes:
+    """The sha256 of a client token (what the gateway keeps and compares)."""
+    return hashlib.sha256(token.encode() if isinstance(token, str) else token).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    """One ``[[clients]]`` entry: its `name`, the sha256 of its token, its limits and allowed `models` (None: any)."""
+
+    name: str
+    token_sha256: bytes
+    limits: ClientLimits
+    models: frozenset[str] | None = None
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], env: dict[str, str]) -> ClientSpec:
+        """Build from one TOML table; ValueError names what is wrong (never the token)."""
+        data = dict(data)
+        known = {
+            "name",
+            "token",
+            "token_sha256",
+            "token_env",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "tokens_per_day",
+            "models",
+        }
+        unknown = set(data) - known
+        name = data.get("name")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValueError(
+                f"client name {name!r} must be 1-64 letters, digits, '_', '.' or '-' (it is a metric label)"
+            )
+        if unknown:
+            raise ValueError(f"client {name}: unknown setting(s) {', '.join(sorted(unknown))}")
+        given = [k for k in ("token", "token_sha256", "token_env") if data.get(k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"client {name}: set exactly one of token, token_sha256 or token_env")
+        if given[0] == "token_sha256":
+            hexed = str(data["token_sha256"]).strip().lower()
+            if not _HEX_RE.match(hexed):
+                raise ValueError(f"client {name}: token_sha256 must be 64 hex digits (printf %s TOKEN | sha256sum)")
+            digest = bytes.fromhex(hexed)
+        elif given[0] == "token_env":
+            value = env.get(str(data["token_env"]), "").strip()
+            if not value:
+                raise ValueError(f"client {name}: environment variable {data['token_env']} is unset or empty")
+            digest = token_digest(value)
+        else:
+            value = str(data["token"]).strip()
+            if not value:
+                raise ValueError(f"client {name}: token is empty")
+            digest = token_digest(value)
+        limits: dict[str, int] = {}
+        for key in ("requests_per_minute", "tokens_per_minute", "tokens_per_day"):
+            limit = data.get(key)
+            if limit is None:
+                continue
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise ValueError(f"client {name}: {key} must be a whole number >= 1, got {limit!r}")
+            limits[key] = limit
+        models = data.get("models")
+        if models is not None and (not isinstance(models, list) or not all(isinstance(m, str) for m in models)):
+            raise ValueError(f"client {name}: models must be a list of model ids")
+        return cls(name, digest, ClientLimits(name, **limits), frozenset(models) if models is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request the gateway answers itself: the failure and extra header lines (the client's bucket)."""
+
+    failure: Failure
+    headers: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What `ClientGate.check` found: a `refusal` to answer, or a `ticket` to settle at the end (either may be None)."""
+
+    refusal: Refusal | None = None
+    ticket: Ticket | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The metric label: admitted, rate_limited, forbidden or invalid."""
+        if self.refusal is None:
+            return "admitted"
+        kind = self.refusal.failure.kind
+        return {FailureKind.RATE_LIMIT: "rate_limited", FailureKind.PERMISSION: "forbidden"}.get(kind, "invalid")
+
+
+class _Usage(Protocol):
+    input_tokens: int
+    output_tokens: int
+    cache_creation: int
+
+
+def counted_tokens(usage: _Usage | None) -> int:
+    """The tokens of an answer that count against a client's limits: input, cache writes and output."""
+    if usage is None:
+        return 0
+    return usage.input_tokens + usage.cache_creation + usage.output_tokens
+
+
+def reservation(body: dict[str, Any] | None, size: int) -> int:
+    """Tokens to reserve for a Messages request: its ``max_tokens`` plus roughly one input token per 4 bytes."""
+    if body is None:
+        return 0
+    max_tokens = body.get("max_tokens")
+    out = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0 else 0
+    return out + size // 4
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # two "model" keys could mean one model to us and another to the upstream: refuse the ambiguity
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _models_named(route: str, body: dict[str, Any]) -> list[str]:
+    if route == "batches":
+        found = []
+        for item in body.get("requests") or ():
+            params = item.get("params") if isinstance(item, dict) else None
+            model = params.get("model") if isinstance(params, dict) else None
+            found.append(model if isinstance(model, str) else "")
+        return found
+    model = body.get("model")
+    return [model] if isinstance(model, str) else []
+
+
+class ClientGate:
+    """Model checks and limits for the clients of one gateway, counted in `state`."""
+
+    def __init__(self, clients: tuple[ClientSpec, ...], state: StateBackend) -> None:
+        self.clients = {c.name: c for c in clients}
+        self.state = state
+
+    async def check(self, name: str, route: str, method: bytes, body: bytes) -> Verdict:
+        """Whether client `name` may send this request; counts it when it may."""
+        spec = self.clients.get(name)
+        if spec is None or (spec.models is None and not spec.limits.counted):
+            return Verdict()
+        parsed: dict[str, Any] | None = None
+        if method == b"POST" and route in ("messages", "count_tokens", "batches"):
+            try:
+                value = json.loads(body, object_pairs_hook=_no_duplicates)
+            except (ValueError, UnicodeDecodeError) as exc:
+                if spec.models is not None:  # the model cannot be checked: do not let it through
+                    msg = f"the request body is not JSON the gateway can read: {exc}"
+                    return Verdict(Refusal(Failure.of(FailureKind.INVALID_REQUEST, message=msg)))
+            else:
+                parsed = value if isinstance(value, dict) else None
+            if parsed is None and spec.models is not None:
+                bad = Failure.of(FailureKind.INVALID_REQUEST, message="the request body must be a JSON object")
+                return Verdict(Refusal(bad))
+        if spec.models is not None and parsed is not None:
+            for model in _models_named(route, parsed):
+                if model not in spec.models:
+                    allowed = ", ".join(sorted(spec.models)) or "none"
+                    msg = f"client {spec.name} may not use model {model!r}; its models: {allowed}"
+                    return Verdict(Refusal(_permission(msg)))
+        if not spec.limits.counted:
+            return Verdict()
+        reserve = reservation(parsed, len(body)) if route == "messages" and parsed is not None else 0
+        admission = await self.state.admit(spec.limits, reserve)
+        if admission.allowed:
+            return Verdict(ticket=admission.ticket)
+        return Verdict(Refusal(_rate_limited(spec, admission), _bucket_headers(admission)))
+
+    def settle(self, ticket: Ticket, used: int) -> None:
+        """Replace the reservation of `ticket` with the `used` tokens."""
+        self.state.settle(ticket, used)
+
+
+def _permission(message: str) -> Failure:
+    failure = Failure.of(FailureKind.PERMISSION, message=message)
+    return dataclasses.replace(
+        failure,
+        cause="This gateway client may not use that model (403 permission_error).",
+        fix="Use one of the client's models, or ask the gateway's operator to add the model to its [[clients]] entry.",
+    )
+
+
+def _rate_limited(spec: ClientSpec, admission: Admission) -> Failure:
+    bucket = admission.refused_by or Bucket.REQUESTS
+    limit = getattr(spec.limits, _WHAT[bucket])
+    wait = admission.retry_after
+    failure = Failure.of(
+        FailureKind.RATE_LIMIT,
+        retry_after=wait,
+        retryable=bucket is not Bucket.DAILY_TOKENS,
+        message=f"client {spec.name} is over its {_WHAT[bucket]} of {limit}; it resets in {math.ceil(wait)}s",
+    )
+    return dataclasses.replace(
+        failure,
+        cause="Rate limited by the gateway (429 rate_limit_error): this client used up its own limit.",
+        fix="Wait for retry-after, send fewer or smaller requests (max_tokens is reserved up front), "
+        "or ask the gateway's operator to raise the client's limit in its [[clients]] entry.",
+    )
+
+
+def _bucket_headers(admission: Admission) -> bytes:
+    parts: list[bytes] = []
+    for view in admission.buckets:
+        prefix = _HEADER_PREFIX[view.bucket]
+        parts.append(b"%b-limit: %d\r\n" % (prefix, view.limit))
+        parts.append(b"%b-remaining: %d\r\n" % (prefix, view.remaining))
+        parts.append(b"%b-reset: %b\r\n" % (prefix, rfc3339(view.reset).encode()))
+    if admission.refused_by is Bucket.DAILY_TOKENS:
+        parts.append(b"x-should-retry: false\r\n")
+    return b"".join(parts)

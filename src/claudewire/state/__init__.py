@@ -1,0 +1,35 @@
+"""Where the gateway's shared state lives: in this process by default, in Redis when configured.
+
+`open_state(url)` picks the backend: ``memory`` (or nothing) keeps everything in the process; ``redis://`` and
+``rediss://`` URLs share it across workers and replicas (the ``redis`` extra). The policy never imports this
+package: the gateway feeds it.
+"""
+
+from __future__ import annotations
+
+from claudewire.state.base import Admission, Bucket, BucketView, ClientLimits, StateBackend, Ticket, rfc3339
+from claudewire.state.memory import MemoryState
+
+__all__ = [
+    "Admission",
+    "Bucket",
+    "BucketView",
+    "ClientLimits",
+    "MemoryState",
+    "StateBackend",
+    "StateError",
+    "Ticket",
+    "open_state",
+    "rfc3339",
+]
+
+
+class StateError(ValueError):
+    """A state URL that cannot work (unknown scheme, redis-py missing); the message says how to fix it."""
+
+
+def open_state(url: str | None, *, namespace: str = "claudewire") -> StateBackend:
+    """The backend for `url`: None/``memory`` → `MemoryState`; ``redis://``/``rediss://`` → the Redis backend."""
+    if not url or url == "memory":
+        return MemoryState()
+    raise StateError(f"unknown state backend {url!r}: use memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB")
