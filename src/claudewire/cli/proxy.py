@@ -32,8 +32,9 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
         where = ", ".join(f"{spec.name} (priority {spec.priority})" for spec in config.upstreams)
     click.echo(f"claudewire proxy listening on {shown.base_url} -> {where} (workers: {config.workers})")
     click.echo(f"  export ANTHROPIC_BASE_URL={shown.base_url}")
-    if config.tokens:
-        click.echo(f"  export ANTHROPIC_API_KEY=<one of your {len(config.tokens)} gateway token(s)>")
+    if config.token_mode:
+        count = len(config.tokens) + len(config.clients)
+        click.echo(f"  export ANTHROPIC_API_KEY=<one of your {count} gateway token(s)>")
     for spec in config.upstreams:
         if spec.keys:
             held = ", ".join(f"{spec.key_label(i)} {redact(key)}" for i, key in enumerate(spec.keys))
