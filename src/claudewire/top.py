@@ -33,6 +33,7 @@ __all__ = [
     "UnreachableError",
     "View",
     "Watch",
+    "cache_hit_ratio",
     "fetch",
     "histogram_quantile",
     "parse",
@@ -243,6 +244,8 @@ class View:
     give_ups_per_s: float | None
     ratelimit_wait_per_s: float | None
     tokens_per_min: Mapping[str, Mapping[str, float]]  # model -> kind -> tokens per minute
+    cache_hit_ratio: float | None  # cache_read / (input + cache_read + cache_creation) tokens, all models
+    cache_hit_by_model: Mapping[str, float]  # model -> the same ratio (models with input tokens only)
     breaker: Mapping[str, str]  # upstream -> closed / half-open / open
     ratelimit: Mapping[tuple[str, str], float]  # (upstream, family) -> remaining
     in_flight: float
@@ -259,6 +262,26 @@ def _by_kind(requests: Mapping[tuple[str, str], float], per: float = 1.0) -> dic
     return dict(sorted(out.items()))
 
 
+_PROMPT_KINDS = ("input", "cache_read", "cache_creation")
+
+
+def cache_hit_ratio(tokens: Mapping[tuple[str, str], float]) -> tuple[float | None, dict[str, float]]:
+    """The share of prompt tokens read from the cache, overall and by model, from (model, kind) token counts.
+
+    Anthropic's ``input_tokens`` leaves the cached prefix out, so the prompt is input + cache read + cache write.
+    """
+    read: dict[str, float] = {}
+    prompt: dict[str, float] = {}
+    for (model, kind), value in tokens.items():
+        if kind in _PROMPT_KINDS:
+            prompt[model] = prompt.get(model, 0.0) + value
+            if kind == "cache_read":
+                read[model] = read.get(model, 0.0) + value
+    by_model = {m: read.get(m, 0.0) / total for m, total in sorted(prompt.items()) if total > 0}
+    total = sum(prompt.values())
+    return (sum(read.values()) / total if total > 0 else None), by_model
+
+
 def _view(new: Scrape, old: Scrape | None) -> View:
     seconds = new.at - old.at if old is not None else 0.0
     if old is None or seconds <= 0:
@@ -272,8 +295,10 @@ def _view(new: Scrape, old: Scrape | None) -> View:
     for (upstream, _), value in _deltas(new.attempts, base.attempts).items():
         attempts[upstream] = attempts.get(upstream, 0.0) + value / (seconds or 1.0)
     tokens: dict[str, dict[str, float]] = {}
-    for (model, kind), value in sorted(_deltas(new.tokens, base.tokens).items()):
+    token_deltas = _deltas(new.tokens, base.tokens)
+    for (model, kind), value in sorted(token_deltas.items()):
         tokens.setdefault(model, {})[kind] = value * 60.0 / (seconds or 1.0)
+    hit_ratio, hit_by_model = cache_hit_ratio(token_deltas)  # over the window, or since the start at first
     duration = _bucket_deltas(new.duration, base.duration)
     ttfb = _bucket_deltas(new.ttfb, base.ttfb)
     rated = old is not None
@@ -297,6 +322,8 @@ def _view(new: Scrape, old: Scrape | None) -> View:
         give_ups_per_s=rate(sum(_deltas(new.give_ups, base.give_ups).values())),
         ratelimit_wait_per_s=rate(_delta(new.ratelimit_wait, base.ratelimit_wait)),
         tokens_per_min=tokens if rated else {},
+        cache_hit_ratio=hit_ratio,
+        cache_hit_by_model=hit_by_model,
         breaker={up: BREAKER_STATES.get(round(v), "unknown") for up, v in sorted(new.breaker.items())},
         ratelimit=dict(sorted(new.ratelimit.items())),
         in_flight=new.in_flight,

@@ -63,10 +63,10 @@ class Tmux:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def start(self, command: list[str]) -> None:
+    def start(self, command: list[str], size: tuple[int, int] = (150, 50)) -> None:
         """Run `command` in a shell that prints its exit status and the terminal's mode after it, then lingers."""
         line = " ".join(command) + '; echo "top exited $?"; stty -a | grep -o -- "-*icanon"; sleep 60'
-        self.run("new-session", "-d", "-s", "top", "-x", "150", "-y", "50", line)
+        self.run("new-session", "-d", "-s", "top", "-x", str(size[0]), "-y", str(size[1]), line)
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "top")
@@ -106,7 +106,7 @@ def test_live_view_in_a_terminal_quits_on_q(busy_gateway: str, tmux: Tmux) -> No
     tmux.start([*TOP, "--url", busy_gateway, "--interval", "0.5", "--window", "5"])
     screen = tmux.wait_for(lambda s: _live_figures(s) and "overloaded" in s)  # the retries the 529s caused
     assert "q to quit" in screen
-    assert re.search(r"Retries by reason.*\n.*\n\s*overloaded\s+[\d.]+\s+\d+", screen), screen
+    assert re.search(r"Retries by reason.*\n.*\n.*\s+overloaded\s+[\d.]+\s+\d+", screen), screen
     assert re.search(r"latency p50 / p99\s+[\d.]+m?s / [\d.]+m?s", screen), screen
     assert re.search(r"127\.0\.0\.1:\d+\s+(closed|half-open|open)", screen), screen
     assert "requests" in screen  # the rate-limit family the simulator reports
@@ -123,6 +123,15 @@ def test_live_view_in_a_terminal_quits_on_q(busy_gateway: str, tmux: Tmux) -> No
     assert "top exited 0" in after
     assert "Traceback" not in after
     assert "-icanon" not in after  # the terminal is back in line mode
+
+
+def test_the_live_view_fits_an_80_by_24_terminal(busy_gateway: str, tmux: Tmux) -> None:
+    """In an 80x24 tmux pane the whole view is on screen: header, traffic, cache hit, and the token table's rows."""
+    tmux.start([*TOP, "--url", busy_gateway, "--interval", "0.5", "--window", "5"], size=(80, 24))
+    screen = tmux.wait_for(lambda s: _live_figures(s) and re.search(r"\n" + SIM_MODEL + r"\S*\s+[\d,]+", s) is not None)
+    assert screen.splitlines()[0].startswith("claudewire top")
+    assert "prompt cache hit" in screen and "cache hit" in screen.split("Tokens/min by model")[1]
+    tmux.run("send-keys", "-t", "top", "q")
 
 
 def test_ctrl_c_exits_cleanly(busy_gateway: str, tmux: Tmux) -> None:

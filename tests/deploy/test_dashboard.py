@@ -35,7 +35,7 @@ def test_dashboard_is_importable(dashboard: dict[str, Any]) -> None:
 
 
 def test_dashboard_covers_the_issue(dashboard: dict[str, Any]) -> None:
-    """Panels exist for request rate, errors by kind, latency and TTFB quantiles, retries, breaker, headroom, tokens."""
+    """Panels exist for request rate, errors, latency and TTFB quantiles, retries, breaker, headroom, tokens, cache."""
     titles = " | ".join(title for title, _ in dashboard_queries(dashboard))
     for needed in (
         "Request rate",
@@ -46,6 +46,7 @@ def test_dashboard_covers_the_issue(dashboard: dict[str, Any]) -> None:
         "Breaker state",
         "Rate-limit headroom",
         "Tokens per minute by model",
+        "Prompt cache hit ratio by model",
     ):
         assert needed in titles
     kinds = {p["type"] for p in dashboard["panels"]}

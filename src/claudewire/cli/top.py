@@ -26,6 +26,7 @@ from rich.text import Text
 
 from claudewire.top import Scrape, ScrapeError, UnreachableError, View, Watch, fetch, parse
 
+_FAMILY = {"requests": "req", "tokens": "tok", "input_tokens": "in", "output_tokens": "out"}
 _BREAKER_STYLE = {"closed": "green", "half-open": "yellow", "open": "bold red"}
 
 
@@ -44,6 +45,14 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value * 1000:.1f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def _short(value: float) -> str:
+    """3,990 → 3990, 1,999,000 → 2.0M: headroom figures that fit beside each other."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return f"{value:g}"
 
 
 def _tokens_total(view: View) -> float | None:
@@ -72,6 +81,7 @@ def plain_line(view: View) -> str:
         f"breaker={breaker}",
         f"ratelimit_remaining={headroom}",
         f"tokens/min={_num(_tokens_total(view), 0, grouping='')}",
+        f"cache_hit={_pct(view.cache_hit_ratio)}",
         f"in_flight={view.in_flight:g}",
         f"requests={view.requests_total:g}",
     ]
@@ -87,66 +97,111 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def _rates(title: str, header: str, rates: Mapping[str, float], totals: Mapping[str, float], empty: str) -> Table:
+def _rates(
+    title: str, header: str, rates: Mapping[str, float], totals: Mapping[str, float], empty: str, rows: int
+) -> Table:
     table = Table(title=title, title_justify="left", box=None, padding=(0, 2, 0, 0))
-    table.add_column(header, style="bold")
+    table.add_column(header, style="bold", max_width=22, no_wrap=True, overflow="ellipsis")
     table.add_column("per s", justify="right")
     table.add_column("total", justify="right")
-    for name in sorted(set(rates) | set(totals)):
+    # the busiest first, at most `rows` of them: the whole view must fit an 80x24 terminal
+    names = sorted(set(rates) | set(totals), key=lambda n: (-rates.get(n, 0.0), -totals.get(n, 0.0), n))
+    shown = names if len(names) <= rows else names[: rows - 1]
+    for name in shown:
         table.add_row(name, _num(rates.get(name), 2), f"{totals.get(name, 0):g}")
-    if not rates and not totals:
+    if len(shown) < len(names):
+        table.add_row(Text(f"+{len(names) - len(shown)} more", style="dim"), "", "")
+    if not names:
         table.add_row(Text(empty, style="dim"), "", "")
     return table
 
 
+def _side_by_side(left: Table, right: Group) -> Table:
+    grid = Table.grid(padding=(0, 3, 0, 0))
+    grid.add_column()
+    grid.add_column()
+    grid.add_row(left, right)
+    return grid
+
+
+_SIDE_ROWS = 3  # rows of errors and of retries next to the traffic figures
+_MODEL_ROWS = 4  # rows of models in the token table
+_UPSTREAM_ROWS = 3
+
+
 def render(view: View, url: str, error: str | None = None, *, interactive: bool = True) -> Group:
-    """The rich view of `view` scraped from `url`; `error` (the last scrape failing) shown in red on top."""
+    """The rich view of `view` scraped from `url`; `error` (the last scrape failing) shown in red on top.
+
+    It fits 80x24: the traffic figures with errors and retries beside them, then upstreams, then tokens by model
+    with each model's cache-hit ratio; long lists show their busiest rows and a "+N more" line.
+    """
     stamp = datetime.now().strftime("%H:%M:%S")
     span = f"last {view.seconds:.1f}s" if view.seconds is not None else "waiting for a second scrape"
     header = Text.assemble(("claudewire top", "bold"), f"  {url}  {stamp}  ({span})")
     if interactive:
         header.append("  q to quit", style="dim")
+    header.truncate(80, overflow="ellipsis")
     parts: list[Table | Text] = [header]
     if error:
-        parts.append(Text(f"scrape failed: {error}", style="bold red"))
-    parts.append(
-        _pairs(
-            "Traffic",
-            [
-                ("requests/s", _num(view.requests_per_s)),
-                ("error ratio", _pct(view.error_ratio)),
-                ("latency p50 / p99", f"{_ms(view.duration_p50)} / {_ms(view.duration_p99)}"),
-                ("first byte p50 / p99", f"{_ms(view.ttfb_p50)} / {_ms(view.ttfb_p99)}"),
-                ("retries/s", _num(view.retries_per_s, 2)),
-                ("retries per request", _num(view.retries_per_request, 2)),
-                ("give-ups/s", _num(view.give_ups_per_s, 2)),
-                ("rate-limit hold s/s", _num(view.ratelimit_wait_per_s, 2)),
-                ("in flight", f"{view.in_flight:g}"),
-                ("requests (total)", f"{view.requests_total:g}"),
-            ],
-        )
+        parts.append(Text(f"scrape failed: {error}", style="bold red", overflow="ellipsis", no_wrap=True))
+    traffic = _pairs(
+        "Traffic",
+        [
+            ("requests/s", _num(view.requests_per_s)),
+            ("error ratio", _pct(view.error_ratio)),
+            ("latency p50 / p99", f"{_ms(view.duration_p50)} / {_ms(view.duration_p99)}"),
+            ("first byte p50 / p99", f"{_ms(view.ttfb_p50)} / {_ms(view.ttfb_p99)}"),
+            ("retries/s", _num(view.retries_per_s, 2)),
+            ("retries per request", _num(view.retries_per_request, 2)),
+            ("give-ups/s", _num(view.give_ups_per_s, 2)),
+            ("rate-limit hold s/s", _num(view.ratelimit_wait_per_s, 2)),
+            ("prompt cache hit", _pct(view.cache_hit_ratio)),
+            ("in flight", f"{view.in_flight:g}"),
+            ("requests (total)", f"{view.requests_total:g}"),
+        ],
     )
-    parts.append(_rates("Errors by kind", "kind", view.errors_per_s, view.errors_total, "no errors"))
-    parts.append(_rates("Retries by reason", "reason", view.retries_by_reason, view.retries_total, "no retries"))
+    side = Group(
+        _rates("Errors by kind", "kind", view.errors_per_s, view.errors_total, "no errors", _SIDE_ROWS),
+        _rates("Retries by reason", "reason", view.retries_by_reason, view.retries_total, "no retries", _SIDE_ROWS),
+    )
+    parts.append(_side_by_side(traffic, side))
     upstreams = Table(title="Upstreams", title_justify="left", box=None, padding=(0, 2, 0, 0))
-    for column in ("upstream", "breaker", "attempts/s", "rate-limit remaining"):
-        upstreams.add_column(column, justify="left" if column in ("upstream", "breaker") else "right")
-    for upstream in sorted(set(view.breaker) | {up for up, _ in view.ratelimit}):
+    upstreams.add_column("upstream", no_wrap=True, overflow="ellipsis", max_width=32)
+    upstreams.add_column("breaker", no_wrap=True, min_width=9)
+    upstreams.add_column("attempts/s", justify="right", no_wrap=True, min_width=10)
+    upstreams.add_column("rate-limit left", justify="right", no_wrap=True, overflow="ellipsis")
+    names = sorted(set(view.breaker) | {up for up, _ in view.ratelimit})
+    for upstream in names[:_UPSTREAM_ROWS]:
         state = view.breaker.get(upstream, "-")
-        headroom = ", ".join(f"{fam} {rem:,.0f}" for (up, fam), rem in view.ratelimit.items() if up == upstream)
+        headroom = " ".join(
+            f"{_FAMILY.get(fam, fam)} {_short(rem)}" for (up, fam), rem in view.ratelimit.items() if up == upstream
+        )
         attempts = _num(view.attempts_per_s.get(upstream), 2) if view.seconds is not None else "-"
         upstreams.add_row(upstream, Text(state, style=_BREAKER_STYLE.get(state, "")), attempts, headroom or "-")
+    if len(names) > _UPSTREAM_ROWS:
+        upstreams.add_row(Text(f"+{len(names) - _UPSTREAM_ROWS} more", style="dim"), "", "", "")
     parts.append(upstreams)
     tokens = Table(title="Tokens/min by model", title_justify="left", box=None, padding=(0, 2, 0, 0))
-    for column in ("model", "input", "output", "cache read", "cache write"):
-        tokens.add_column(column, justify="left" if column == "model" else "right")
-    for model, kinds in view.tokens_per_min.items():
+    for column in ("model", "input", "output", "cache read", "cache write", "cache hit"):
+        tokens.add_column(
+            column,
+            justify="left" if column == "model" else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=26 if column == "model" else None,
+        )
+    models = sorted(view.tokens_per_min, key=lambda m: -sum(view.tokens_per_min[m].values()))
+    for model in models[:_MODEL_ROWS]:
+        kinds = view.tokens_per_min[model]
         tokens.add_row(
             model,
             *(_num(kinds.get(kind), 0) for kind in ("input", "output", "cache_read", "cache_creation")),
+            _pct(view.cache_hit_by_model.get(model)),
         )
+    if len(models) > _MODEL_ROWS:
+        tokens.add_row(Text(f"+{len(models) - _MODEL_ROWS} more", style="dim"), "", "", "", "", "")
     if not view.tokens_per_min:
-        tokens.add_row("-", "-", "-", "-", "-")
+        tokens.add_row("-", "-", "-", "-", "-", "-")
     parts.append(tokens)
     return Group(*parts)
 
