@@ -69,7 +69,14 @@ def test_cli_tls_prints_the_ca_and_redacts_keys() -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--fault", "bogus"], "unknown fault 'bogus'"), (["--profile", "nope"], "nope"), (["--port", "70000"], "70000")],
+    [
+        (["--fault", "bogus"], "unknown fault 'bogus'"),
+        (["--profile", "nope"], "nope"),
+        (["--port", "70000"], "70000"),
+        (["--api", "azure"], "azure"),
+        (["--api", "bedrock", "--aws-access-key-id", "AKID"], "--aws-secret-access-key"),
+        (["--fault", "midstream_error,status=200"], "status must be an HTTP error status"),
+    ],
 )
 def test_cli_rejects_bad_flags(args: list[str], message: str) -> None:
     """Bad flags exit non-zero with a message saying what is wrong."""
@@ -114,3 +121,43 @@ def test_cli_port_in_use_is_a_clear_error() -> None:
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_cli_bedrock_mode_prints_its_environment_and_verifies_signatures() -> None:
+    """--api bedrock prints ANTHROPIC_BEDROCK_BASE_URL and the region; with a key pair it verifies SigV4."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "claudewire",
+            "sim",
+            "--port",
+            "0",
+            "--api",
+            "bedrock",
+            "--region",
+            "eu-west-1",
+            "--aws-access-key-id",
+            "AKIDCLI",
+            "--aws-secret-access-key",
+            "cli-secret",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(5)]
+    try:
+        match = re.search(r"export ANTHROPIC_BEDROCK_BASE_URL=(\S+) AWS_REGION=eu-west-1", "".join(lines))
+        assert match is not None, lines
+        args = {"aws_access_key": "AKIDCLI", "aws_region": "eu-west-1", "base_url": match.group(1), "max_retries": 0}
+        good = anthropic.AnthropicBedrock(aws_secret_key="cli-secret", **args)  # type: ignore[arg-type]
+        assert good.messages.create(model="anthropic." + SIM_MODEL + "-v1:0", max_tokens=8, messages=HELLO).content
+        bad = anthropic.AnthropicBedrock(aws_secret_key="other", **args)  # type: ignore[arg-type]
+        with pytest.raises(anthropic.PermissionDeniedError):
+            bad.messages.create(model="anthropic." + SIM_MODEL + "-v1:0", max_tokens=8, messages=HELLO)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    assert "signatures verified" in "".join(lines)

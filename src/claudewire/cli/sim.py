@@ -9,7 +9,7 @@ import sys
 import click
 
 from claudewire._secrets import redact
-from claudewire.sim import PROFILES, FaultSpec, FaultSpecError, Pacing, RateLimits, SimConfig, SimServer
+from claudewire.sim import APIS, PROFILES, FaultSpec, FaultSpecError, Pacing, RateLimits, SimConfig, SimServer
 from claudewire.sim.faults import describe
 
 _EPILOG = (
@@ -28,6 +28,8 @@ _EPILOG = (
         "  claudewire sim --fault midstream_error:1.0,after=3 --fault latency:1.0,ms=100-500\n"
         "  claudewire sim --profile corporate-proxy --tls  buffered streams over HTTPS with its own CA\n"
         "  claudewire sim --ttft 0.4 --per-token 0.02      realistic streaming pace\n"
+        "  claudewire sim --api bedrock --fault midstream_error:1.0,status=429   Bedrock, throttled mid-stream\n"
+        "  claudewire sim --api vertex --region us-east5    Vertex AI rawPredict / streamRawPredict\n"
     )
 )
 
@@ -46,14 +48,16 @@ async def _serve(config: SimConfig) -> None:
         f"claudewire sim listening on {server.base_url} (profile {config.profile}; faults: "
         f"{describe(server.app.plan.faults)})"
     )
-    click.echo(f"  export ANTHROPIC_BASE_URL={server.base_url}")
+    for line in _exports(config, server.base_url):
+        click.echo(f"  {line}")
     if server.ca_path:
         click.echo(f"  export SSL_CERT_FILE={server.ca_path}      # trust the simulator's CA (Python, curl)")
         click.echo(f"  export NODE_EXTRA_CA_CERTS={server.ca_path}  # and in Node")
     if config.api_keys:
         click.echo(f"  accepting {len(config.api_keys)} key(s): {', '.join(redact(k) for k in config.api_keys)}")
-    else:
-        click.echo("  export ANTHROPIC_API_KEY=sk-ant-sim-anything   # any non-empty key is accepted")
+    elif config.api in ("anthropic", "foundry"):
+        var = "ANTHROPIC_API_KEY" if config.api == "anthropic" else "ANTHROPIC_FOUNDRY_API_KEY"
+        click.echo(f"  export {var}=sk-ant-sim-anything   # any non-empty key is accepted")
     click.echo("Press Ctrl-C to stop.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -65,6 +69,27 @@ async def _serve(config: SimConfig) -> None:
         await server.stop()
         s = server.stats.snapshot()
         click.echo(f"claudewire sim stopped after {s['total']} request(s).")
+
+
+def _exports(config: SimConfig, base_url: str) -> list[str]:
+    """The environment a client (the SDK, Claude Code) needs to talk to this simulator's dialect."""
+    if config.api == "bedrock":
+        region = config.region or "us-east-1"
+        signing = "verified" if config.aws_access_key_id else "checked for service bedrock, not verified"
+        return [
+            f"export ANTHROPIC_BEDROCK_BASE_URL={base_url} AWS_REGION={region}",
+            f"# SigV4 signatures {signing}; or a Bedrock API key: AWS_BEARER_TOKEN_BEDROCK=anything",
+            "export CLAUDE_CODE_USE_BEDROCK=1   # Claude Code; with CLAUDE_CODE_SKIP_BEDROCK_AUTH=1 it sends no key",
+        ]
+    if config.api == "vertex":
+        return [
+            f"export ANTHROPIC_VERTEX_BASE_URL={base_url}/v1 CLOUD_ML_REGION={config.region or 'us-east5'}",
+            "export ANTHROPIC_VERTEX_PROJECT_ID=sim-project   # any project; any bearer token is accepted",
+            "export CLAUDE_CODE_USE_VERTEX=1    # Claude Code; with CLAUDE_CODE_SKIP_VERTEX_AUTH=1 it sends no token",
+        ]
+    if config.api == "foundry":
+        return [f"export ANTHROPIC_FOUNDRY_BASE_URL={base_url}/anthropic/"]
+    return [f"export ANTHROPIC_BASE_URL={base_url}"]
 
 
 def _run(config: SimConfig) -> None:
@@ -89,6 +114,17 @@ def _run(config: SimConfig) -> None:
 @click.option("--rpm", type=click.IntRange(1), default=4000, show_default=True, help="Requests per minute per key.")
 @click.option("--tpm", type=click.IntRange(1), default=400_000, show_default=True, help="Tokens per minute per key.")
 @click.option("--clock-skew", type=float, default=0.0, show_default=True, help="Seconds added to every Date header.")
+@click.option(
+    "--api",
+    default="anthropic",
+    show_default=True,
+    type=click.Choice(APIS),
+    help="Wire dialect: the Anthropic API, or Bedrock InvokeModel, Vertex AI rawPredict, Foundry /anthropic/.",
+)
+@click.option("--region", default=None, help="bedrock: the SigV4 region (us-east-1); vertex: the only location served.")
+@click.option("--aws-access-key-id", default=None, help="bedrock: verify SigV4 signatures made with this key pair.")
+@click.option("--aws-secret-access-key", default=None, help="bedrock: the secret of --aws-access-key-id.")
+@click.option("--beta", "betas", multiple=True, metavar="NAME", help="bedrock: the accepted betas (replaces the list).")
 def sim(
     host: str,
     port: int,
@@ -102,13 +138,21 @@ def sim(
     rpm: int,
     tpm: int,
     clock_skew: float,
+    api: str,
+    region: str | None,
+    aws_access_key_id: str | None,
+    aws_secret_access_key: str | None,
+    betas: tuple[str, ...],
 ) -> None:
     """Run an Anthropic-compatible API simulator with fault injection.
 
     It serves /v1/messages (plain and streaming), /v1/messages/count_tokens and /v1/models with the API's
     shapes, keys, versions and rate-limit headers, and fails on purpose: point a client at the printed
-    ANTHROPIC_BASE_URL to see how it copes. No key and no network needed.
+    ANTHROPIC_BASE_URL to see how it copes. No key and no network needed. With --api it speaks a cloud's
+    surface for Claude instead (Bedrock's event-stream and SigV4, Vertex AI's rawPredict, Foundry).
     """
+    if (aws_access_key_id is None) != (aws_secret_access_key is None):
+        raise click.UsageError("--aws-access-key-id and --aws-secret-access-key go together")
     config = SimConfig(
         host=host,
         port=port,
@@ -120,6 +164,11 @@ def sim(
         pacing=Pacing(ttft, per_token),
         rate_limits=RateLimits(rpm, tpm),
         clock_skew=clock_skew,
+        api=api,
+        region=region,
+        aws_access_key_id=aws_access_key_id,
+        aws_secret_access_key=aws_secret_access_key,
+        betas=frozenset(betas) if betas else None,
     )
     try:
         _run(config)

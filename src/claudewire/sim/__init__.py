@@ -7,13 +7,14 @@ or from Python with `claudewire.testing.run_sim` / `SimServer`.
 """
 
 from claudewire.sim.catalogue import DEFAULT_MODELS, Catalogue, Lifecycle, SimModel
-from claudewire.sim.config import ACCEPTED_VERSIONS, Pacing, RateLimits, SimConfig
+from claudewire.sim.config import ACCEPTED_VERSIONS, APIS, Pacing, RateLimits, SimConfig
 from claudewire.sim.faults import PROFILES, FaultKind, FaultSpec, FaultSpecError
 from claudewire.sim.server import SimServer, SimThread
 from claudewire.sim.stats import RequestRecord, Stats
 
 __all__ = [
     "ACCEPTED_VERSIONS",
+    "APIS",
     "DEFAULT_MODELS",
     "PROFILES",
     "Catalogue",

@@ -99,13 +99,7 @@ class SimApp:
     def application(self) -> web.Application:
         """The aiohttp application serving every route."""
         app = web.Application(client_max_size=32 * 1024 * 1024, handler_args={"access_log": None})
-        routes = {
-            ("POST", "/v1/messages"): self._messages,
-            ("POST", "/v1/messages/count_tokens"): self._count_tokens,
-            ("GET", "/v1/models"): self._models,
-            ("GET", "/v1/models/{model_id}"): self._model,
-        }
-        for (method, path), handler in routes.items():
+        for (method, path), handler in self._routes().items():
             app.router.add_route(method, path, self._pipeline(handler))
         app.router.add_route("*", "/{tail:.*}", self._pipeline(self._not_found))
         return app
@@ -126,10 +120,10 @@ class SimApp:
             path = request.path
             body: Mapping[str, Any] | None = None
             bad: ApiError | None = None
+            raw = b""
             try:
                 raw = await request.read() if request.can_read_body else b""
-                if request.method == "POST" and path.startswith("/v1/messages"):
-                    body = parse_json(raw)
+                path, body = self._read_body(request, raw)
             except ApiError as exc:
                 bad = exc
             except web.HTTPRequestEntityTooLarge:
@@ -138,7 +132,7 @@ class SimApp:
             decision = self.plan.decide(path, streaming)
             self.stats.record(
                 request.method,
-                path,
+                request.path,
                 {k.lower(): v for k, v in request.headers.items()},
                 rid,
                 tuple(k.value for k in decision.applied),
@@ -154,8 +148,8 @@ class SimApp:
                 headers["Date"] = email.utils.formatdate(time.time() + skew, usegmt=True)
             key = ""
             try:
-                key = self._authenticate(request)
-                check_version(request.headers.get("anthropic-version"))
+                key = self._authenticate(request, raw)
+                self._check_version(request, body)
                 if bad is not None:
                     raise bad
                 if terminal is not None:
@@ -169,7 +163,40 @@ class SimApp:
 
         return handle
 
-    def _authenticate(self, request: web.Request) -> str:
+    # --- dialect hooks: a cloud dialect (sim/bedrock.py, sim/vertex.py, sim/foundry.py) overrides these ------------
+
+    def _routes(self) -> dict[tuple[str, str], _Handler]:
+        """(method, path pattern) → endpoint; anything else answers 404."""
+        return {
+            ("POST", "/v1/messages"): self._messages,
+            ("POST", "/v1/messages/count_tokens"): self._count_tokens,
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/v1/models/{model_id}"): self._model,
+        }
+
+    def _read_body(self, request: web.Request, raw: bytes) -> tuple[str, Mapping[str, Any] | None]:
+        """The Anthropic path this request stands for (faults match it) and its parsed Messages body, if any."""
+        if request.method == "POST" and request.path.startswith("/v1/messages"):
+            return request.path, parse_json(raw)
+        return request.path, None
+
+    def _check_version(self, request: web.Request, body: Mapping[str, Any] | None) -> None:
+        check_version(request.headers.get("anthropic-version"))
+
+    def _betas(self, request: web.Request) -> tuple[str, ...]:
+        """The betas this request asks for (Bedrock carries them in the body: its `_read_body` stores them)."""
+        return betas_of(request.headers.get("anthropic-beta"))
+
+    async def _write_stream(
+        self, request: web.Request, headers: dict[str, str], events: list[bytes], first: int, spec: FaultSpec | None
+    ) -> web.StreamResponse:
+        """Send a streamed reply as SSE; a midstream_error fault ends it with an ``error`` event."""
+        error_type, message = stream_error(spec)
+        error = sse("error", {"type": "error", "error": {"type": error_type, "message": message}})
+        shape = StreamShape.of(spec, self.config.pacing, sse_error=error)
+        return await write_stream(request, headers, events, first, shape)
+
+    def _authenticate(self, request: web.Request, raw: bytes) -> str:
         key = request.headers.get("x-api-key")
         if not key:
             auth = request.headers.get("authorization", "")
@@ -232,7 +259,7 @@ class SimApp:
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None  # POST bodies are parsed or rejected by the pipeline
-        model, input_tokens = validate_messages(body, self.catalogue, betas_of(request.headers.get("anthropic-beta")))
+        model, input_tokens = validate_messages(body, self.catalogue, self._betas(request))
         try:
             cache_plan = self.cache.plan(ctx.key, model.id, body)
         except CacheControlError as exc:
@@ -252,15 +279,14 @@ class SimApp:
         if body.get("stream") is True:
             events, first = stream_events(message_id, name, reply, input_tokens, cache)
             self.stats.status(200)
-            shape = StreamShape.of(ctx.decision.stream, self.config.pacing, sse_error=_OVERLOADED_EVENT)
-            return await write_stream(request, ctx.headers, events, first, shape)
+            return await self._write_stream(request, ctx.headers, events, first, ctx.decision.stream)
         return self._respond(200, message_body(message_id, name, reply, input_tokens, cache), ctx.headers)
 
     async def _count_tokens(
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None
-        answer = count_tokens(body, self.catalogue, betas_of(request.headers.get("anthropic-beta")))
+        answer = count_tokens(body, self.catalogue, self._betas(request))
         self._admit(ctx.key, 0, False, ctx.headers)
         return self._respond(200, answer, ctx.headers)
 
@@ -284,7 +310,10 @@ class SimApp:
         raise ApiError(404, "not_found_error", "Not Found")
 
 
-_OVERLOADED_EVENT = sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+def stream_error(spec: FaultSpec | None) -> tuple[str, str]:
+    """``(error.type, message)`` a midstream_error fault ends a stream with (``status=`` picks it; 529 by default)."""
+    status = spec.status if spec is not None and spec.status is not None else 529
+    return ERROR_TYPES.get(status, ("api_error", "Internal server error"))
 
 
 def _reset(request: web.Request) -> None:

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from claudewire.sim.catalogue import DEFAULT_MODELS, SimModel
 from claudewire.sim.faults import FaultSpec, profile_faults
 
-__all__ = ["ACCEPTED_VERSIONS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig"]
+__all__ = ["ACCEPTED_VERSIONS", "APIS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig"]
+
+APIS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry")
+"""The wire dialects the simulator speaks: the Anthropic API, or a cloud's surface for Anthropic models."""
 
 ACCEPTED_VERSIONS: frozenset[str] = frozenset({"2023-06-01", "2026-10-21"})
 """``anthropic-version`` values the simulator serves."""
@@ -49,6 +52,9 @@ class RateLimits:
 class SimConfig:
     """Everything a simulator instance needs; `faults` are added after those of `profile`.
 
+    `api` picks the dialect (`APIS`). `region` is the one a Bedrock simulator wants requests signed for (default
+    us-east-1) and the only location a Vertex one serves (default: any); with `aws_access_key_id` and
+    `aws_secret_access_key` a Bedrock simulator verifies SigV4 signatures. `betas` replaces Bedrock's beta allowlist.
     `api_keys` empty means any non-empty key is accepted. `clock_skew` shifts the ``Date`` header of every answer
     (the ``skew`` fault does it for a share of them). `reply_tokens` is the length of the canned text reply.
     """
@@ -66,12 +72,23 @@ class SimConfig:
     clock_skew: float = 0.0
     reply_tokens: int = 12
     request_log_size: int = 256
+    api: str = "anthropic"
+    region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    betas: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec
         specs = tuple(f if isinstance(f, FaultSpec) else FaultSpec.parse(f) for f in self.faults)
         object.__setattr__(self, "faults", specs)
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        if self.api not in APIS:
+            raise ValueError(f"unknown api {self.api!r}; the simulator speaks: {', '.join(APIS)}")
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            raise ValueError("give both aws_access_key_id and aws_secret_access_key, or neither")
+        if self.betas is not None:
+            object.__setattr__(self, "betas", frozenset(self.betas))
         profile_faults(self.profile)  # fail early, with the list of profiles, on a bad name
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is outside 0..65535")

@@ -13,7 +13,9 @@ behaviour: ``spend_limit``, ``reset``, ``stall``, ``portal``, ``latency``, ``ske
 - 429 / 503 / 529: ``retry_after=SECONDS`` (``retry_after=none`` to send no header);
 - ``latency``: ``ms=200`` fixed or ``ms=100-500`` uniform; ``slow``: ``ms=`` per-token delay;
   ``buffered``: ``ms=`` hold time; ``stall``: ``seconds=`` (default: until shutdown);
-- ``midstream_error`` / ``cut``: ``after=N`` content deltas (default 3); ``skew``: ``seconds=`` (may be negative).
+- ``midstream_error`` / ``cut``: ``after=N`` content deltas (default 3); ``midstream_error``: ``status=429`` picks
+  the error it ends with (default 529 ``overloaded_error``; a Bedrock simulator sends the matching exception frame);
+  ``skew``: ``seconds=`` (may be negative).
 
 Examples: ``529:0.2``, ``429:0.1,retry_after=1``, ``reset:0.05``, ``latency:1.0,ms=200``, ``stall``,
 ``midstream_error:1.0,after=3``, ``cut:1.0,after=3``, ``buffered``, ``skew:1.0,seconds=300``, ``portal``,
@@ -105,7 +107,7 @@ _KEYS: dict[FaultKind, frozenset[str]] = {
     FaultKind.BUFFERED: frozenset({"ms"}),
     FaultKind.STALL: frozenset({"seconds"}),
     FaultKind.SKEW: frozenset({"seconds"}),
-    FaultKind.MIDSTREAM_ERROR: frozenset({"after"}),
+    FaultKind.MIDSTREAM_ERROR: frozenset({"after", "status"}),
     FaultKind.CUT: frozenset({"after"}),
 }
 
@@ -132,12 +134,15 @@ class FaultSpec:
     after: int | None = None
     count: int | None = None
     path: str | None = None
+    status: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
             raise FaultSpecError(f"fault {self.kind.value!r}: rate {self.rate} is outside 0..1")
         if self.ms is not None and not 0 <= self.ms[0] <= self.ms[1]:
             raise FaultSpecError(f"fault {self.kind.value!r}: ms range {self.ms} must be 0 <= low <= high")
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise FaultSpecError(f"fault {self.kind.value!r}: status must be an HTTP error status 400..599")
         for name in ("after", "count"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -179,7 +184,7 @@ class FaultSpec:
             return value
         if key == "retry_after" and value.lower() == "none":
             return NO_RETRY_AFTER
-        if key in ("after", "count"):
+        if key in ("after", "count", "status"):
             number = _number(kind, key, value)
             if number != int(number):
                 raise FaultSpecError(f"fault {kind!r}: {key} must be a whole number, got {value!r}")
@@ -198,7 +203,7 @@ class FaultSpec:
         if self.ms is not None:
             lo, hi = self.ms
             parts.append(f"ms={lo:g}" if lo == hi else f"ms={lo:g}-{hi:g}")
-        for name in ("seconds", "after", "count", "path"):
+        for name in ("seconds", "after", "status", "count", "path"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")

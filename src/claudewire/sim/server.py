@@ -36,13 +36,30 @@ def _tls_context(host: str) -> tuple[ssl.SSLContext, str]:
     return context, path
 
 
+def _app(config: SimConfig, stats: Stats) -> SimApp:
+    """The application speaking `config.api`: the Anthropic API or a cloud's dialect of it."""
+    if config.api == "bedrock":
+        from claudewire.sim.bedrock import BedrockApp
+
+        return BedrockApp(config, stats)
+    if config.api == "vertex":
+        from claudewire.sim.vertex import VertexApp
+
+        return VertexApp(config, stats)
+    if config.api == "foundry":
+        from claudewire.sim.foundry import FoundryApp
+
+        return FoundryApp(config, stats)
+    return SimApp(config, stats)
+
+
 class SimServer:
     """The simulator bound to a socket in the running event loop. `await start()`, then `await stop()`."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.stats = Stats(self.config.request_log_size)
-        self.app = SimApp(self.config, self.stats)
+        self.app = _app(self.config, self.stats)
         self.ca_path: str | None = None
         self.port: int | None = None
         self._runner: web.AppRunner | None = None

@@ -55,10 +55,11 @@ async def write_stream(
     events: Sequence[bytes],
     first_delta: int,
     shape: StreamShape,
+    content_type: str = "text/event-stream",
 ) -> web.StreamResponse:
-    """Send `events` as ``text/event-stream``, each written and flushed as produced, shaped by `shape`."""
+    """Send `events` (SSE, or another framing's messages) each written and flushed as produced, shaped by `shape`."""
     response = web.StreamResponse(status=200, headers=headers)
-    response.content_type = "text/event-stream"
+    response.content_type = content_type
     response.headers["Cache-Control"] = "no-cache"
     deltas = len(events) - 3 - first_delta  # after the deltas: content_block_stop, message_delta, message_stop
     end_of_deltas = first_delta + deltas
