@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claudewire._errors import Failure
 from claudewire._errors import FailureKind as K
 from claudewire.explain import explain, explain_json
+from claudewire.gateway.errors import error_answer
 
 PY_TRACEBACK_CERT = """Traceback (most recent call last):
   File "/usr/lib/python3.11/site-packages/httpx/_transports/default.py", line 69, in map_httpcore_exceptions
@@ -279,3 +281,130 @@ def test_explain_never_crashes_on_arbitrary_text(text: str) -> None:
 def test_explain_survives_deeply_nested_braces() -> None:
     """Pathological nesting in pasted text is not parsed to exhaustion: the answer still comes."""
     assert explain("{" * 5000 + "ECONNREFUSED" + "}" * 5000).kind is K.CONNECT_REFUSED
+
+
+# Real texts: Claude Code 2.1.197 as `claude -p` printed them against the simulator's faults (refused port,
+# unresolvable host, --tls without its CA, portal, unknown model, stall), lines from its own message table, the
+# Bedrock and Vertex error references, and the API's answers to OAuth tokens.
+FAMILY_CASES: list[tuple[str, K, str]] = [
+    ("API Error: Unable to connect to API (ConnectionRefused)", K.CONNECT_REFUSED, ""),
+    ("API Error: Unable to connect to API (FailedToOpenSocket)", K.DNS, "FailedToOpenSocket"),
+    (
+        "API Error: Unable to connect to API: SSL certificate verification failed. Check your proxy or corporate SSL "
+        "certificates",
+        K.CERTIFICATE,
+        "NODE_EXTRA_CA_CERTS",
+    ),
+    (
+        "API Error: Unable to connect to API: Self-signed certificate detected. Check your proxy or corporate SSL "
+        "certificates",
+        K.CERTIFICATE,
+        "NODE_USE_SYSTEM_CA=1",
+    ),
+    (
+        "API Error: API returned an empty or malformed response (HTTP 200) — check for a proxy or gateway "
+        "intercepting the request",
+        K.NOT_ANTHROPIC,
+        "portal",
+    ),
+    (
+        "There's an issue with the selected model (claude-nonexistent-9). It may not exist or you may not have "
+        "access to it. Run --model to pick a different model.",
+        K.NOT_FOUND,
+        "/model",
+    ),
+    ("Stream idle timeout - no chunks received", K.STREAM_INTERRUPTED, "watchdog"),
+    ("Agent stalled: no progress for 300s (stream watchdog did not recover)", K.STREAM_INTERRUPTED, "buffers"),
+    ("Request timed out (API_TIMEOUT_MS=3000ms, try increasing it)", K.READ_TIMEOUT, "API_TIMEOUT_MS"),
+    ("Request timed out. Check your internet connection and proxy settings", K.READ_TIMEOUT, "API_TIMEOUT_MS"),
+    ("API Error: Repeated 529 Overloaded errors", K.OVERLOADED, "/model"),
+    ("Not logged in · Please run /login", K.AUTH, "claude /login"),
+    ("Invalid API key · Fix external API key", K.AUTH, "--profile claude-code"),
+    ("The socket connection was closed unexpectedly", K.CONNECTION_RESET, ""),
+    (
+        'API Error: 403 {"type":"error","error":{"type":"permission_error","message":"OAuth token does not meet '
+        'scope requirement user:profile"}}',
+        K.PERMISSION,
+        "claude /login",
+    ),
+    (
+        "anthropic.AuthenticationError: Error code: 401 - {'type': 'error', 'error': {'type': "
+        "'authentication_error', 'message': 'OAuth authentication is currently not supported.'}}",
+        K.AUTH,
+        "API key",
+    ),
+    (
+        "Error code: 400 - {'type': 'error', 'error': {'type': 'invalid_request_error', 'message': 'This credential "
+        "is only authorized for use with Claude Code and cannot be used for other API requests.'}}",
+        K.AUTH,
+        "only in Claude Code",
+    ),
+    ("API Error: 400 invalid beta flag", K.INVALID_REQUEST, "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS"),
+    (
+        "botocore.errorfactory.ThrottlingException: An error occurred (ThrottlingException) when calling the "
+        "InvokeModel operation (reached max retries: 4): Too many requests, please wait before trying again.",
+        K.RATE_LIMIT,
+        "Service Quotas",
+    ),
+    (
+        "botocore.errorfactory.AccessDeniedException: An error occurred (AccessDeniedException) when calling the "
+        "InvokeModelWithResponseStream operation: You don't have access to the model with the specified model ID.",
+        K.PERMISSION,
+        "Model access",
+    ),
+    (
+        "An error occurred (ValidationException) when calling the InvokeModel operation: The provided model "
+        "identifier is invalid.",
+        K.NOT_FOUND,
+        "region",
+    ),
+    ("An error occurred (ModelStreamErrorException) when calling the operation", K.STREAM_INTERRUPTED, "Bedrock"),
+    (
+        "An error occurred (ValidationException) when calling the InvokeModel operation: messages.0: bad",
+        K.INVALID_REQUEST,
+        "Bedrock",
+    ),
+    (
+        'API Error: 400 {"type":"error","error":{"type":"invalid_request_error","message":"context_management: '
+        'Extra inputs are not permitted"}}',
+        K.INVALID_REQUEST,
+        "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS",
+    ),
+    (
+        "429 RESOURCE_EXHAUSTED. Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model"
+        " with base model: anthropic-claude-sonnet-4-6.",
+        K.RATE_LIMIT,
+        "Quotas",
+    ),
+    (
+        "403 PERMISSION_DENIED: Permission 'aiplatform.endpoints.predict' denied on resource",
+        K.PERMISSION,
+        "aiplatform.user",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "hint"), FAMILY_CASES)
+def test_claude_code_cloud_and_oauth_families(text: str, kind: K, hint: str) -> None:
+    """Claude Code's own lines, Bedrock/Vertex errors and OAuth answers get their kind and the family's hint."""
+    failure = explain(text)
+    assert failure.kind is kind, failure
+    assert hint in failure.fix
+
+
+def test_the_gateways_breaker_is_named_as_the_gateways() -> None:
+    """A 529 the gateway wrote because its breaker is open is circuit_open, pointing at the upstream and /readyz."""
+    answer = error_answer(Failure.of(K.CIRCUIT_OPEN, retry_after=12.0), detail="3 failures in a row")
+    text = f"API Error: {answer.status} {answer.body.decode()}"
+    failure = explain(text)
+    assert failure.kind is K.CIRCUIT_OPEN
+    assert "gateway" in failure.cause and "not the API" in failure.cause
+    assert "/readyz" in failure.fix and "upstream" in failure.fix
+
+
+def test_other_gateway_errors_name_the_gateway_and_their_kind() -> None:
+    """The gateway's 502 for an unreachable upstream is the refusal it quotes, said to be the gateway's."""
+    answer = error_answer(Failure.of(K.CONNECT_REFUSED), detail="127.0.0.1:9")
+    failure = explain(f"API Error: 502 {answer.body.decode()}")
+    assert failure.kind is K.CONNECT_REFUSED
+    assert "gateway" in failure.cause and "/readyz" in failure.fix

@@ -3,6 +3,9 @@
 Users paste Python SDK reprs and tracebacks, TypeScript SDK messages, raw status lines, Anthropic error JSON,
 OpenSSL messages, socket errors, proxy errors and what Cursor or Claude Code printed. `explain` finds, in order:
 
+0. an error claudewire's own gateway wrote (``claudewire gateway: <cause> ...``): named as the gateway's, with the
+   kind whose cause it quotes; then a message family that names its cause in words (Claude Code's own lines,
+   Bedrock and Vertex exceptions, OAuth answers: `claudewire._messages`), whose hint is added to the fix;
 1. an Anthropic error body (JSON, or the Python dict repr the SDK prints) with the status next to it
    (``Error code: 429 - {...}``, ``API Error: 529 {...}``, ``HTTP/1.1 429``) and any ``retry-after`` header in the
    text: `classify` decides, exactly as it does for a live response;
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from claudewire._errors import Failure, FailureKind, classify
+from claudewire._messages import FAMILIES, GATEWAY_HINTS, GATEWAY_MARKER
 from claudewire._secrets import redact_text
 
 __all__ = ["explain", "explain_json"]
@@ -220,6 +224,39 @@ def _search(table: tuple[tuple[re.Pattern[str], FailureKind], ...], text: str) -
     return None
 
 
+def _with_hint(failure: Failure, hint: str) -> Failure:
+    return dataclasses.replace(failure, fix=f"{failure.fix} {hint}") if hint else failure
+
+
+def _gateway(text: str, status: int | None) -> Failure | None:
+    """An answer claudewire's gateway wrote itself: the kind whose cause it quotes, named as the gateway's."""
+    at = text.find(GATEWAY_MARKER)
+    if at == -1:
+        return None
+    said = text[at:]
+    for kind in FailureKind:
+        plain = Failure.of(kind)
+        if kind is not FailureKind.UNKNOWN and plain.cause in said:
+            fix = GATEWAY_HINTS.get(kind) or (
+                f"{plain.fix} (The gateway wrote this about its own path to the upstream: run `claudewire doctor` "
+                "on the gateway's host, and read its /readyz and access log.)"
+            )
+            return dataclasses.replace(
+                Failure.of(kind, status=status, message=_line(text)),
+                cause=f"claudewire's gateway answered, not the API: {plain.cause}",
+                fix=fix,
+            )
+    return None
+
+
+def _family(text: str, status: int | None) -> Failure | None:
+    for family in FAMILIES:
+        match = family.pattern.search(text)
+        if match:
+            return _with_hint(Failure.of(family.kind, status=status, message=_line(text, match)), family.hint)
+    return None
+
+
 def explain(text: str) -> Failure:
     """The `Failure` (kind, retryable, cause, fix, and `.check`) that pasted error `text` describes.
 
@@ -228,6 +265,9 @@ def explain(text: str) -> Failure:
     if not text or not text.strip():
         raise ValueError("nothing to explain: paste an error message, traceback, status line or JSON body")
     status = _status(text)
+    named = _gateway(text, status) or _family(text, status)
+    if named is not None:
+        return named
     headers = _headers(text)
     body = _anthropic_body(text)
     if body is not None:
