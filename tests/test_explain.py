@@ -213,6 +213,7 @@ CASES: list[tuple[str, K]] = [
     ("SyntaxError: Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON", K.NOT_ANTHROPIC),
     ("json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)", K.NOT_ANTHROPIC),
     ("claudewire.CircuitOpenError: circuit open for api.anthropic.com: recent calls all failed", K.CIRCUIT_OPEN),
+    ("claudewire.NoResponseError: no response head within 30 s from https://api.anthropic.com", K.NO_RESPONSE),
 ]
 
 

@@ -97,6 +97,7 @@ _STRONG: tuple[tuple[str, FailureKind], ...] = (
 
 # Weaker markers: exception class names and error words that a status or body would have settled already.
 _WEAK: tuple[tuple[str, FailureKind], ...] = (
+    (r"NoResponseError|no answer came back in time", K.NO_RESPONSE),
     (r"overloaded_error|OverloadedError|\bOverloaded\b", K.OVERLOADED),
     (r"rate_limit_error|RateLimitError|rate limit|Too Many Requests|usage limit reached", K.RATE_LIMIT),
     (
