@@ -233,6 +233,57 @@ def fmt_ms(v: float) -> str:
     return f"{v:.2f} ms" if v == v else "n/a"
 
 
+def nginx_target(stack: contextlib.ExitStack, tmp: Path, upstream_port: int) -> Target | None:
+    """nginx as a reference reverse proxy (upstream keep-alive, no buffering) on core 1, or None without nginx."""
+    nginx = shutil.which("nginx")
+    if not nginx:
+        return None
+    port = free_port()
+    (tmp / "logs").mkdir(exist_ok=True)
+    (tmp / "nginx.conf").write_text(f"""
+worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port};
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_buffering off; }}
+  }}
+}}
+""")
+    proc = stack.enter_context(spawn(
+        [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"], port, "1"))  # fmt: skip
+    return Target("nginx (reference)", f"http://127.0.0.1:{port}", proc, note="no policy")
+
+
+def measure(targets: list[Target], tmp: Path, rounds: int, duration: float) -> dict[tuple[str, str, int], Result]:
+    """Every load against every target, `rounds` times, the order rotated each round; results by (name, kind, c)."""
+    results: dict[tuple[str, str, int], Result] = {}
+    for rnd in range(rounds):
+        for kind, conns in LOADS:
+            order = targets[rnd % len(targets) :] + targets[: rnd % len(targets)]
+            for t in order:
+                seconds = duration
+                if t.name.startswith("LiteLLM"):
+                    seconds = min(seconds, 3.0)  # it is ~100x slower; a short run says as much
+                pids = t.pids()
+                before = cpu_seconds(pids)
+                rps, p50, p99, total, errors = run_wrk(t.url, lua(tmp, kind, t.key), conns, seconds)
+                used = cpu_seconds(pids) - before
+                r = results.setdefault((t.name, kind, conns), Result())
+                r.rps.append(rps)
+                r.p50.append(p50)
+                r.p99.append(p99)
+                r.cpu_us.append(used / total * 1e6 if total else float("nan"))
+                r.errors += errors
+                print(f"round {rnd + 1} {t.name:30} {kind} c{conns:<3} {rps:9.0f} req/s  p50 {fmt_ms(p50)}",
+                      flush=True)  # fmt: skip
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
@@ -276,27 +327,8 @@ def main() -> None:
                 [sys.executable, __file__, "--serve-aiohttp-proxy", str(port), upstream], port, "1"))  # fmt: skip
             targets.append(Target("plain aiohttp proxy", f"http://127.0.0.1:{port}", proc, note="no policy"))
 
-        nginx = None if args.no_nginx else shutil.which("nginx")
-        if nginx:
-            port = free_port()
-            (tmp / "logs").mkdir()
-            (tmp / "nginx.conf").write_text(f"""
-worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  upstream up {{ server 127.0.0.1:{sim_port}; keepalive 128; }}
-  server {{
-    listen 127.0.0.1:{port};
-    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
-    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_buffering off; }}
-  }}
-}}
-""")
-            proc = stack.enter_context(spawn(
-                [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"], port, "1"))  # fmt: skip
-            targets.append(Target("nginx (reference)", f"http://127.0.0.1:{port}", proc, note="no policy"))
+        if not args.no_nginx and (ref := nginx_target(stack, tmp, sim_port)) is not None:
+            targets.append(ref)
 
         litellm_note = ""
         exe = None if args.no_litellm else litellm_bin(install=True)
@@ -322,27 +354,8 @@ http {{
         elif not args.no_litellm:
             litellm_note = "LiteLLM's proxy could not be installed from PyPI on this machine"
 
-        results: dict[tuple[str, str, int], Result] = {}
+        results = measure(targets, tmp, args.rounds, args.duration)
         rss: dict[str, float] = {}
-        for rnd in range(args.rounds):
-            for kind, conns in LOADS:
-                order = targets[rnd % len(targets) :] + targets[: rnd % len(targets)]
-                for t in order:
-                    seconds = args.duration
-                    if t.name.startswith("LiteLLM"):
-                        seconds = min(seconds, 3.0)  # it is ~100x slower; a short run says as much
-                    pids = t.pids()
-                    before = cpu_seconds(pids)
-                    rps, p50, p99, total, errors = run_wrk(t.url, lua(tmp, kind, t.key), conns, seconds)
-                    used = cpu_seconds(pids) - before
-                    r = results.setdefault((t.name, kind, conns), Result())
-                    r.rps.append(rps)
-                    r.p50.append(p50)
-                    r.p99.append(p99)
-                    r.cpu_us.append(used / total * 1e6 if total else float("nan"))
-                    r.errors += errors
-                    print(f"round {rnd + 1} {t.name:24} {kind} c{conns:<3} {rps:9.0f} req/s  p50 {fmt_ms(p50)}",
-                          flush=True)  # fmt: skip
         for t in targets:
             rss[t.name] = peak_rss_mib(t.pids())
 
@@ -375,11 +388,16 @@ http {{
         f"{args.duration:g} s per load (LiteLLM: 3 s); upstream `claudewire sim` (pacing off) and wrk on core 0, "
         f"the server alone on core 1. In parentheses: share of direct's req/s.\n\n{table}\n{END}"
     )
+    write_block(START, END, block, "## Gateway (bench/gateway.py)")
+
+
+def write_block(start: str, end: str, block: str, heading: str) -> None:
+    """Put `block` between the `start` and `end` markers of docs/benchmarks.md (appended under `heading` if new)."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
-        text = text.rstrip() + "\n\n## Gateway (bench/gateway.py)\n\n" + block + "\n"
+        text = text.rstrip() + f"\n\n{heading}\n\n" + block + "\n"
     DOCS.write_text(text)
     print(f"written to {DOCS.relative_to(ROOT)}")
 

@@ -8,18 +8,62 @@
 
 `run_sim` serves from a background thread (for sync and async clients alike); `run_sim_async` serves from the
 running event loop (async clients only: a sync call from that loop would block the server).
+
+The fast policy: pass ``clock=FastClock()`` to `claudewire.Anthropic` / `AsyncAnthropic` (or to the gateway's
+`Gateway` / `GatewayThread`) and every wait the policy asks for (backoff, retry-after, rate-limit holds) is skipped
+while the policy sees the time it would have seen: the same decisions as in production, with no real sleeps, and
+no hand-tuned millisecond backoffs that test something else than what ships::
+
+    clock = FastClock()
+    client = claudewire.Anthropic(base_url=sim.base_url, api_key="test", clock=clock)
+    ...                                   # clock.waits == [0.61, 1.42]: the backoffs the policy chose
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from claudewire._clock import Clock
 from claudewire.sim import SimConfig, SimServer, SimThread
 
-__all__ = ["run_sim", "run_sim_async"]
+__all__ = ["FastClock", "run_sim", "run_sim_async"]
+
+
+class FastClock(Clock):
+    """The fast policy's clock: real monotonic time plus every wait skipped so far; waiting takes no time.
+
+    `waits` lists each wait asked for, in order; `skipped` is their sum. Thread-safe (a client may be shared).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.skipped = 0.0
+        self.waits: list[float] = []
+
+    def now(self) -> float:
+        """Monotonic seconds, including the waits skipped."""
+        return time.monotonic() + self.skipped
+
+    def wall(self) -> float:
+        """Wall-clock seconds, including the waits skipped (an HTTP-date retry-after is read against it)."""
+        return time.time() + self.skipped
+
+    def sleep(self, delay: float) -> None:
+        """Record the wait and move time on by `delay` without blocking."""
+        with self._lock:
+            self.waits.append(delay)
+            self.skipped += max(0.0, delay)
+
+    async def asleep(self, delay: float) -> None:
+        """Record the wait, move time on, and yield to the event loop once."""
+        self.sleep(delay)
+        await asyncio.sleep(0)
 
 
 def _config(config: SimConfig | None, overrides: dict[str, Any]) -> SimConfig:

@@ -11,11 +11,6 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from claudewire.policy import Policy
-
-FAST = Policy(backoff_initial=0.001, backoff_max=0.005)
-"""The default policy with millisecond backoff, so tests retry without waiting."""
-
 
 @dataclass
 class Scripted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,14 +14,16 @@ import pytest
 import claudewire
 from claudewire import CircuitOpenError, FailureKind, classify
 from claudewire.policy import BreakerState, Hooks, Policy
-from claudewire.testing import run_sim
-from tests.client.conftest import FAST, Scripted, error, ok
+from claudewire.testing import FastClock, run_sim
+from tests.client.conftest import Scripted, error, ok
 from tests.conftest import SIM_KEY, SIM_MODEL
 
 MSG = [{"role": "user", "content": "hello"}]
 
 
-def _client(base_url: str, policy: Policy = FAST, **kw: object) -> claudewire.Anthropic:
+def _client(base_url: str, policy: Policy | None = None, **kw: object) -> claudewire.Anthropic:
+    """A client with the fast policy: `policy` (default: the default one) on a FastClock, no real sleeps."""
+    kw.setdefault("clock", FastClock())
     return claudewire.Anthropic(base_url=base_url, api_key=SIM_KEY, policy=policy, **kw)  # type: ignore[arg-type]
 
 
@@ -44,7 +47,7 @@ def test_overload_is_retried_until_success() -> None:
 def test_exactly_one_retry_loop() -> None:
     """With max_retries=2 against a permanent 529, exactly 3 requests reach the wire (not 3 × 3)."""
     with run_sim(faults=["529:1.0"], seed=1) as sim:
-        client = _client(sim.base_url, Policy(max_retries=2, backoff_initial=0.001, backoff_max=0.002))
+        client = _client(sim.base_url, Policy(max_retries=2))
         with pytest.raises(anthropic.OverloadedError):
             client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         assert sim.stats.total == 3
@@ -79,11 +82,11 @@ def test_retry_after_over_the_cap_fails_at_once() -> None:
 
 
 def test_retry_after_within_the_cap_is_honoured() -> None:
-    """A short retry-after is waited for, then the call succeeds."""
+    """A short retry-after is waited for exactly (on the injected clock), then the call succeeds."""
     with run_sim(faults=["429:1.0,retry_after=0.2,count=1"], seed=1) as sim:
-        started = time.monotonic()
-        _client(sim.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
-        assert time.monotonic() - started >= 0.2
+        clock = FastClock()
+        _client(sim.base_url, clock=clock).messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+        assert clock.waits == [pytest.approx(0.2)]
         assert sim.stats.total == 2
 
 
@@ -122,7 +125,7 @@ def test_spend_limit_is_not_retried() -> None:
 def test_dead_upstream_opens_the_breaker() -> None:
     """40 calls to an always-503 upstream make ≤ 15 attempts; calls while open raise CircuitOpenError fast."""
     with run_sim(faults=["503:1.0"], seed=1) as sim:
-        client = _client(sim.base_url, Policy(backoff_initial=0.001, backoff_max=0.005, breaker_cooldown=30))
+        client = _client(sim.base_url, Policy(breaker_cooldown=30))
         errors: list[Exception] = []
         open_latencies = []
         for _ in range(40):
@@ -191,9 +194,7 @@ def _free_port() -> int:
 
 def test_refused_connection_surfaces_as_sdk_error() -> None:
     """Nothing listening: the SDK's APIConnectionError escapes, classified connect_refused."""
-    client = _client(
-        f"http://127.0.0.1:{_free_port()}", Policy(max_retries=1, backoff_initial=0.001, backoff_max=0.001)
-    )
+    client = _client(f"http://127.0.0.1:{_free_port()}", Policy(max_retries=1))
     with pytest.raises(anthropic.APIConnectionError) as info:
         client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
     assert not isinstance(info.value, CircuitOpenError)
@@ -217,7 +218,7 @@ def test_empty_bucket_holds_the_next_call(scripted: Scripted) -> None:
         ok(),
     ]
     hooks = _Waits()
-    client = claudewire.Anthropic(base_url=scripted.base_url, api_key=SIM_KEY, policy=FAST, hooks=hooks)
+    client = claudewire.Anthropic(base_url=scripted.base_url, api_key=SIM_KEY, clock=FastClock(), hooks=hooks)
     client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
     client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
     assert scripted.hits == 2
@@ -243,7 +244,7 @@ def test_async_client_retries_and_streams() -> None:
 
     async def main() -> None:
         with run_sim(faults=["529:1.0,count=1"], seed=1) as sim:
-            client = claudewire.AsyncAnthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST)
+            client = claudewire.AsyncAnthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock())
             reply = await client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)  # type: ignore[arg-type]
             assert reply.content and sim.stats.total == 2
             sim.set_faults(["reset:1.0,count=1"])
@@ -268,7 +269,7 @@ def test_async_dead_upstream_opens_the_breaker() -> None:
 
     async def main() -> None:
         with run_sim(faults=["529:1.0"], seed=1) as sim:
-            client = claudewire.AsyncAnthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST)
+            client = claudewire.AsyncAnthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock())
             for _ in range(10):
                 with pytest.raises(anthropic.APIError):
                     await client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)  # type: ignore[arg-type]
@@ -281,8 +282,29 @@ def test_async_dead_upstream_opens_the_breaker() -> None:
 def test_deadline_bounds_a_stalled_call() -> None:
     """A per-call deadline cuts a stalled upstream short: the SDK's timeout error, no retry past the deadline."""
     with run_sim(faults=["stall"], seed=1) as sim:
-        client = _client(sim.base_url, Policy(deadline=0.5, backoff_initial=0.001, backoff_max=0.005))
+        client = _client(sim.base_url, Policy(deadline=0.5))
         started = time.monotonic()
         with pytest.raises(anthropic.APITimeoutError):
             client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         assert time.monotonic() - started < 5
+
+
+def test_fast_clock_skips_the_waits_the_policy_chose(scripted: Scripted) -> None:
+    """retry-after: 3 is honoured exactly on a FastClock (one 3 s wait recorded) without really sleeping."""
+    scripted.answers = [error(429, "rate_limit_error", **{"retry-after": "3"}), ok()]
+    clock = FastClock()
+    started = time.monotonic()
+    _client(scripted.base_url, clock=clock).messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+    assert clock.waits == [3.0]
+    assert scripted.hits == 2
+    assert time.monotonic() - started < 3.0, "the 3 s were skipped, not slept"
+
+
+def test_retries_are_logged_without_the_key(scripted: Scripted, caplog: pytest.LogCaptureFixture) -> None:
+    """Each retry is an INFO line on claudewire.client with its reason and delay; the key never appears."""
+    scripted.answers = [error(529, "overloaded_error"), ok()]
+    with caplog.at_level(logging.INFO, logger="claudewire"):
+        _client(scripted.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
+    retries = [r for r in caplog.records if r.name == "claudewire.client" and r.levelno == logging.INFO]
+    assert len(retries) == 1 and "overloaded (HTTP 529)" in retries[0].getMessage()
+    assert SIM_KEY not in caplog.text and SIM_KEY[-8:] not in caplog.text

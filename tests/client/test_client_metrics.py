@@ -14,9 +14,8 @@ import claudewire
 from claudewire._errors import Failure
 from claudewire.metrics import Metrics
 from claudewire.policy import Hooks, Policy, upstream_key
-from claudewire.testing import run_sim
+from claudewire.testing import FastClock, run_sim
 from claudewire.top import Watch, fetch, parse
-from tests.client.conftest import FAST
 from tests.conftest import SIM_KEY, SIM_MODEL
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -30,7 +29,7 @@ def test_a_registry_gets_attempts_retries_breaker_and_headroom() -> None:
     """Two 529s then a success: 2 overloaded + 1 ok attempts, 2 retries by reason, breaker closed, headroom set."""
     registry = CollectorRegistry()
     with run_sim(faults=["529:1.0,count=2"], seed=1) as sim:
-        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST, metrics=registry)
+        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), metrics=registry)
         client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         up = upstream_key(sim.base_url)
     assert _sample(registry, "claudewire_upstream_attempts_total", upstream=up, outcome="overloaded") == 2
@@ -52,10 +51,12 @@ def test_the_breaker_shows_closed_before_the_first_call() -> None:
 def test_async_client_records_give_ups_and_an_open_breaker() -> None:
     """A 529 storm: the async client gives up (counted by reason) and its breaker opens (gauge 2)."""
     metrics = Metrics()
-    policy = Policy(backoff_initial=0.001, backoff_max=0.005, max_retries=1, breaker_failures=2, breaker_cooldown=60)
+    policy = Policy(max_retries=1, breaker_failures=2, breaker_cooldown=60)
 
     async def call(base_url: str) -> None:
-        client = claudewire.AsyncAnthropic(base_url=base_url, api_key=SIM_KEY, policy=policy, metrics=metrics)
+        client = claudewire.AsyncAnthropic(
+            base_url=base_url, api_key=SIM_KEY, policy=policy, metrics=metrics, clock=FastClock()
+        )
         with pytest.raises(anthropic.APIStatusError):  # two 529s: given up, and the breaker opens
             await client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         with pytest.raises(claudewire.CircuitOpenError):
@@ -81,7 +82,9 @@ def test_metrics_and_hooks_both_hear_every_event() -> None:
 
     hooks, metrics = Retries(), Metrics()
     with run_sim(faults=["529:1.0,count=1"], seed=1) as sim:
-        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST, hooks=hooks, metrics=metrics)
+        client = claudewire.Anthropic(
+            base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), hooks=hooks, metrics=metrics
+        )
         client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         up = upstream_key(sim.base_url)
     assert hooks.seen == ["overloaded"]
@@ -92,7 +95,7 @@ def test_copies_keep_recording_into_the_same_registry() -> None:
     """with_options() shares the engine, so a copy's retries land in the registry given to the original."""
     registry = CollectorRegistry()
     with run_sim(faults=["529:1.0,count=1"], seed=1) as sim:
-        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST, metrics=registry)
+        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), metrics=registry)
         client.with_options(timeout=30).messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         up = upstream_key(sim.base_url)
     assert _sample(registry, "claudewire_upstream_retries_total", upstream=up, reason="overloaded") == 1
@@ -106,7 +109,7 @@ def test_an_exposed_client_registry_reads_in_claudewire_top() -> None:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
         watch = Watch()
         with run_sim(faults=["529:1.0,count=2"], seed=1) as sim:
-            client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST, metrics=registry)
+            client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), metrics=registry)
             watch.add(parse(fetch(url), at=0.0))
             client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
             view = watch.add(parse(fetch(url), at=2.0))
@@ -137,7 +140,7 @@ def test_calls_latency_and_tokens_are_recorded() -> None:
     """Each finished call counts by route, status class and error kind, with its latency; tokens by model."""
     registry = CollectorRegistry()
     with run_sim(seed=1) as sim:
-        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, policy=FAST, metrics=registry)
+        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), metrics=registry)
         reply = client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
         sim.set_faults(["401"])
         with pytest.raises(anthropic.AuthenticationError):

@@ -14,17 +14,20 @@ from aiohttp import web
 
 from claudewire.gateway import GatewayConfig, GatewayThread
 from claudewire.policy import Policy, RetryBudget
+from claudewire.testing import FastClock
 
-FAST = Policy(backoff_initial=0.001, backoff_max=0.005, retry_budget=RetryBudget(min_retries=1000))
-"""The default policy with millisecond backoff (and a roomy retry budget), so tests retry without waiting."""
+ROOMY = Policy(retry_budget=RetryBudget(min_retries=1000))
+"""The default policy with a roomy retry budget (a test's many calls share one gateway's budget)."""
 
 
 @contextlib.contextmanager
-def run_gateway(upstream: str, **overrides: Any) -> Iterator[GatewayThread]:
-    """A gateway on 127.0.0.1:0 in front of `upstream`; `overrides` are `GatewayConfig` fields."""
-    overrides.setdefault("policy", FAST)
+def run_gateway(upstream: str, clock: FastClock | None = None, **overrides: Any) -> Iterator[GatewayThread]:
+    """A gateway on 127.0.0.1:0 in front of `upstream` on the fast policy's clock (`clock`, or a new FastClock:
+    the policy's decisions, no real sleeps); `overrides` are `GatewayConfig` fields."""
+    overrides.setdefault("policy", ROOMY)
     overrides.setdefault("access_log", None)
-    with GatewayThread(GatewayConfig(upstream=upstream, port=0, **overrides)) as gw:
+    config = GatewayConfig(upstream=upstream, port=0, **overrides)
+    with GatewayThread(config, clock=clock or FastClock()) as gw:
         yield gw
 
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from claudewire.policy import Policy, upstream_key
-from claudewire.testing import run_sim
+from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
 from tests.gateway.conftest import Upstream, run_gateway
 
@@ -49,7 +49,7 @@ def test_529_storm_is_retried_invisibly() -> None:
 
 def test_529_past_max_retries_passes_the_upstream_answer_on() -> None:
     """When retries run out the client gets the upstream's own 529 overloaded_error, after max_retries + 1 tries."""
-    policy = Policy(max_retries=2, backoff_initial=0.001, backoff_max=0.002, breaker_failures=100)
+    policy = Policy(max_retries=2, breaker_failures=100)
     with run_sim(seed=0, faults=["529:1.0"]) as sim, run_gateway(sim.base_url, policy=policy) as gw:
         with pytest.raises(anthropic.APIStatusError) as info:
             _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
@@ -128,7 +128,7 @@ def test_unreachable_upstream_is_a_502_api_error_naming_the_cause() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again below: nothing listens there
-    policy = Policy(max_retries=1, backoff_initial=0.001, backoff_max=0.002)
+    policy = Policy(max_retries=1)
     with run_gateway(f"http://127.0.0.1:{port}", policy=policy) as gw, pytest.raises(anthropic.APIStatusError) as info:
         _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
     assert info.value.status_code == 502
@@ -152,7 +152,7 @@ def test_stalled_upstream_times_out_as_504_timeout_error() -> None:
 
 def test_silent_stream_before_first_delta_is_retried_then_reported() -> None:
     """A stream silent past idle_timeout before its first delta counts as a failed attempt (retried, then 504)."""
-    policy = Policy(max_retries=1, backoff_initial=0.001, backoff_max=0.002)
+    policy = Policy(max_retries=1)
     with (
         run_sim(seed=0, faults=["slow:1.0,ms=2000"]) as sim,
         run_gateway(sim.base_url, policy=policy, idle_timeout=0.3) as gw,
@@ -330,23 +330,30 @@ def test_empty_rate_limit_bucket_holds_the_next_request_until_its_reset() -> Non
             },
         )
 
-    with Upstream(handler) as up, run_gateway(up.base_url) as gw:
+    clock = FastClock()
+    with Upstream(handler) as up, run_gateway(up.base_url, clock=clock) as gw:
         for _ in range(2):
             assert httpx2.post(gw.base_url + "/v1/messages", json={}, timeout=10).status_code == 200
         waited = _sample(gw, "claudewire_ratelimit_wait_seconds_total", upstream=upstream_key(up.base_url))
     first_reset = math.ceil(arrivals[0]) + 1
-    assert arrivals[1] >= first_reset - 0.05  # held until the bucket refilled, not sent into a 429
-    assert waited > 0
+    # held until the bucket refilled (on the fast clock: one wait of the time left to the reset), not sent into a 429
+    assert len(clock.waits) == 1
+    assert first_reset - arrivals[0] - 0.5 <= clock.waits[0] <= first_reset - arrivals[0]
+    assert waited == clock.waits[0]
 
 
 def test_readyz_turns_ready_when_the_cooldown_is_over() -> None:
     """/readyz is 503 while the breaker cools down and 200 once a probe may go, so a balancer sends that probe."""
-    policy = Policy(max_retries=0, breaker_failures=1, breaker_cooldown=0.5)
-    with run_sim(seed=0, faults=["503:1.0,count=1"]) as sim, run_gateway(sim.base_url, policy=policy) as gw:
+    policy = Policy(max_retries=0, breaker_failures=1, breaker_cooldown=30.0)
+    clock = FastClock()
+    with (
+        run_sim(seed=0, faults=["503:1.0,count=1"]) as sim,
+        run_gateway(sim.base_url, policy=policy, clock=clock) as gw,
+    ):
         with pytest.raises(anthropic.APIStatusError):
             _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
         assert httpx2.get(gw.base_url + "/readyz").status_code == 503
-        time.sleep(0.6)
+        clock.sleep(30.0)  # the injected clock moves past the cooldown: no real wait, no race with a loaded machine
         assert httpx2.get(gw.base_url + "/readyz").status_code == 200
         _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
         assert _sample(gw, "claudewire_breaker_state", upstream=upstream_key(sim.base_url)) == 0

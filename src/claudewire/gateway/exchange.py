@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ __all__ = ["Exchange", "Trace", "deliver", "exchange", "wants_stream"]
 
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
 _STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
+_log = logging.getLogger("claudewire.gateway")
 
 
 @dataclass(slots=True)
@@ -135,7 +137,10 @@ async def _guarded(upstream: Upstream, req: Request, headers: bytes, cfg: Gatewa
             return Exchange(failure, policy_headers, own=True)
         return Exchange(classify(exc), policy_headers, own=True)
     except Exception as exc:
-        return Exchange(classify(exc), policy_headers, own=True)
+        failure = classify(exc)
+        if failure is None or failure.kind is FailureKind.UNKNOWN:  # not the network: a bug, ours or a plug-in's
+            _log.error("unexpected error during an upstream attempt (answered as a 502)", exc_info=exc)
+        return Exchange(failure, policy_headers, own=True)
     finally:
         if resp is not None:
             resp.close()  # no-op once released to the pool

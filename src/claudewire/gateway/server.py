@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from claudewire._clock import Clock
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.app import Gateway
 from claudewire.gateway.config import GatewayConfig
@@ -55,13 +56,15 @@ async def serve(
     ready: Callable[[Gateway, int], None] | None = None,
     stop: asyncio.Event | None = None,
     drain: float = 10.0,
+    clock: Clock | None = None,
 ) -> None:
     """Serve until `stop` is set or SIGINT/SIGTERM arrives; `ready(gateway, port)` is called once listening.
 
-    On stop, new connections are refused and requests in flight get up to `drain` seconds to finish.
+    On stop, new connections are refused and requests in flight get up to `drain` seconds to finish. `clock`: how
+    the policy reads time and waits (tests: `claudewire.testing.FastClock`).
     """
     loop = asyncio.get_running_loop()
-    gateway = Gateway(config, access_log=AccessLog.open(config.access_log))
+    gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock)
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
     server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)
     stop = stop or asyncio.Event()
@@ -137,8 +140,9 @@ def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None =
 class GatewayThread:
     """A gateway on 127.0.0.1:0 in a background thread (tests, benchmarks): `.base_url`, `.gateway`, `.stop()`."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, clock: Clock | None = None) -> None:
         self.config = config.replace(port=0) if config.port else config
+        self.clock = clock
         self._started = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -160,7 +164,7 @@ class GatewayThread:
         loop = self._loop = new_event_loop()
         self._stop = asyncio.Event()
         try:
-            loop.run_until_complete(serve(self.config, ready=self._ready, stop=self._stop, drain=2.0))
+            loop.run_until_complete(serve(self.config, ready=self._ready, stop=self._stop, drain=2.0, clock=self.clock))
         except BaseException as exc:  # surfaced by start()
             self._error = exc
             self._started.set()

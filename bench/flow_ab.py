@@ -1,0 +1,105 @@
+"""The gateway before and after a change, side by side in one run: direct, nginx and two claudewire builds.
+
+    python bench/flow_ab.py --before 28dc19e            # the gateway before the call-flow refactor vs this tree
+    python bench/flow_ab.py --before 28dc19e --quick    # 2 s, 1 round, prints only
+
+Same rig as bench/gateway.py (whose helpers it uses): the simulator (pacing off) and wrk on core 0, the server under
+test alone on core 1, loads JSON and SSE at concurrency 1 and 64, the servers' order rotated every round. The
+"before" build is a `git worktree` of `--before` in a temporary directory, run with its own sources first on
+PYTHONPATH; both builds run with policy, metrics and a JSON access log on. On a shared, loaded machine absolute
+numbers move from run to run: compare the builds through their ratios to direct and to nginx measured in the same
+run. Writes its table between the flow_ab markers of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gateway as rig  # bench/gateway.py: spawn, run_wrk, lua, Target, cpu_seconds
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- bench/flow_ab.py:start -->", "<!-- bench/flow_ab.py:end -->"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--before", required=True, help="git ref of the 'before' build")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
+    ap.add_argument("--quick", action="store_true", help="2 s, 1 round, nothing written")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+    before = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before], check=True,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    after = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=True,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="cw-ab-") as tmpdir, contextlib.ExitStack() as stack:
+        tmp = Path(tmpdir)
+        old = tmp / "before"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old), before], check=True)
+        stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)])
+        sim_port = rig.free_port()
+        sim = stack.enter_context(rig.spawn(
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--rpm", "1000000000",
+             "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
+        upstream = f"http://127.0.0.1:{sim_port}"
+        targets = [rig.Target("direct (simulator)", upstream, sim)]
+        for label, src in (
+            (f"claudewire {before} (before)", old / "src"),
+            (f"claudewire {after} (after)", ROOT / "src"),
+        ):
+            port = rig.free_port()
+            env = {"PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+            proc = stack.enter_context(rig.spawn(
+                [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", upstream,
+                 "--access-log", str(tmp / f"{port}.log")], port, "1", env=env))  # fmt: skip
+            targets.append(rig.Target(label, f"http://127.0.0.1:{port}", proc))
+        if (ref := rig.nginx_target(stack, tmp, sim_port)) is not None:
+            targets.append(ref)
+        results = rig.measure(targets, tmp, args.rounds, args.duration)
+    med = statistics.median
+    names = [t.name for t in targets]
+    has_nginx = "nginx (reference)" in names
+    lines = [
+        "| server | load | req/s | ÷ direct | ÷ nginx | p50 | added p50 | CPU µs/req | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, conns in rig.LOADS:
+        base = results[(names[0], kind, conns)]
+        ref = results.get(("nginx (reference)", kind, conns)) if has_nginx else None
+        for name in names:
+            r = results[(name, kind, conns)]
+            vs_direct = "—" if name == names[0] else f"{med(r.rps) / med(base.rps):.0%}"
+            vs_nginx = f"{med(r.rps) / med(ref.rps):.0%}" if ref is not None else "n/a"
+            added = "—" if name == names[0] else f"{med(r.p50) - med(base.p50):+.2f} ms"
+            lines.append(
+                f"| {name} | {kind} c{conns} | {med(r.rps):,.0f} | {vs_direct} | {vs_nginx} | {med(r.p50):.2f} ms | "
+                f"{added} | {med(r.cpu_us):.0f} | {r.errors} |"
+            )
+    table = "\n".join(lines)
+    print(table)
+    if args.quick:
+        return
+    cmd = f"python bench/flow_ab.py --before {args.before}" + (
+        "" if args.duration == 5.0 and args.rounds == 3 else f" --duration {args.duration:g} --rounds {args.rounds}"
+    )
+    block = (
+        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
+        f"{args.duration:g} s per load, same rig as above, all servers in one run (order rotated per round).\n\n"
+        f"{table}\n{END}"
+    )
+    rig.write_block(START, END, block, "### The gateway before and after the call-flow refactor (bench/flow_ab.py)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Bounded waits in the gateway: the call's deadline, the caller's own timeout, first_byte_timeout for streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import anthropic
+import httpx2
+import pytest
+from aiohttp import web
+
+from claudewire.gateway.app import UpstreamTarget
+from claudewire.policy import OneTarget, Policy
+from claudewire.testing import run_sim
+from tests.conftest import SIM_KEY, SIM_MODEL
+from tests.gateway.conftest import ROOMY, Upstream, run_gateway
+
+MESSAGES = [{"role": "user", "content": "hello"}]
+BODY = {"model": SIM_MODEL, "max_tokens": 16, "messages": MESSAGES}
+
+
+def _client(base_url: str) -> anthropic.Anthropic:
+    # the SDK would give up at 10 s: a gateway that waits longer shows up as APITimeoutError, not as its answer
+    return anthropic.Anthropic(base_url=base_url, api_key=SIM_KEY, max_retries=0, timeout=10.0)
+
+
+def _error(info: pytest.ExceptionInfo[anthropic.APIStatusError]) -> str:
+    body = info.value.body
+    assert isinstance(body, dict)
+    message: str = body["error"]["message"]
+    return message
+
+
+def test_deadline_bounds_a_stalled_upstream_as_in_the_client() -> None:
+    """Policy(deadline=1.0) on a stalled upstream: a 504 naming the deadline, one attempt, no wait for read_timeout."""
+    policy = Policy(deadline=1.0)
+    with (
+        run_sim(seed=0, faults=["stall:1.0,seconds=20"]) as sim,
+        run_gateway(sim.base_url, policy=policy) as gw,
+        pytest.raises(anthropic.APIStatusError) as info,
+    ):
+        try:
+            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+        finally:
+            assert sim.stats.total == 1
+    assert info.value.status_code == 504
+    assert "deadline ran out" in _error(info)
+
+
+def test_a_caller_timeout_stops_retries_on_its_behalf() -> None:
+    """x-stainless-timeout: 1 and a 429 asking for 3 s: no wait past the caller; the 429 is its answer."""
+    with (
+        run_sim(seed=0, faults=["429:1.0,retry_after=3"]) as sim,
+        run_gateway(sim.base_url, policy=ROOMY) as gw,
+    ):
+        headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01", "x-stainless-timeout": "1"}
+        answer = httpx2.post(f"{gw.base_url}/v1/messages", json=BODY, headers=headers, timeout=10.0)
+        assert answer.status_code == 429
+        assert sim.stats.total == 1
+        # the same call without the header is retried after the 3 s the upstream asked for
+        del headers["x-stainless-timeout"]
+        sim.set_faults(["429:1.0,retry_after=3,count=1"])
+        sim.stats.reset()
+        assert httpx2.post(f"{gw.base_url}/v1/messages", json=BODY, headers=headers, timeout=10.0).status_code == 200
+        assert sim.stats.total == 2
+
+
+def test_a_caller_timeout_bounds_a_stalled_attempt() -> None:
+    """x-stainless-timeout: 1 on a stalled upstream (no policy deadline): a 504 after one attempt, not read_timeout."""
+    with (
+        run_sim(seed=0, faults=["stall:1.0,seconds=20"]) as sim,
+        run_gateway(sim.base_url, policy=ROOMY) as gw,
+    ):
+        headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01", "x-stainless-timeout": "1"}
+        answer = httpx2.post(f"{gw.base_url}/v1/messages", json=BODY, headers=headers, timeout=10.0)
+        assert answer.status_code == 504
+        assert sim.stats.total == 1
+
+
+def test_a_stream_whose_head_never_comes_is_retried_after_first_byte_timeout() -> None:
+    """stream: true on a stalled upstream: each attempt ends at first_byte_timeout, retried, then 504 no_response."""
+    policy = Policy(max_retries=1)
+    with (
+        run_sim(seed=0, faults=["stall:1.0,seconds=20"]) as sim,
+        run_gateway(sim.base_url, policy=policy, first_byte_timeout=0.3) as gw,
+    ):
+        client = _client(gw.base_url)
+        with (
+            pytest.raises(anthropic.APIStatusError) as info,
+            client.messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s,
+        ):
+            s.until_done()
+        assert sim.stats.total == 2
+    assert info.value.status_code == 504
+    message = _error(info)
+    assert "no answer came back in time" in message
+    assert "Connecting timed out" not in message and "HTTPS_PROXY" not in message
+
+
+def test_a_stream_whose_first_event_never_comes_is_retried() -> None:
+    """Headers but no SSE event within first_byte_timeout: a failed attempt, retried, nothing sent to the client."""
+
+    async def silent(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(30)
+        return response
+
+    policy = Policy(max_retries=1)
+    with (
+        Upstream(silent) as upstream,
+        run_gateway(upstream.base_url, policy=policy, first_byte_timeout=0.3) as gw,
+    ):
+        with (
+            pytest.raises(anthropic.APIStatusError) as info,
+            _client(gw.base_url).messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s,
+        ):
+            s.until_done()
+        assert upstream.hits == 2
+    assert info.value.status_code == 504
+    assert "first_byte_timeout" in _error(info)
+
+
+def test_first_byte_timeout_leaves_non_streamed_calls_to_read_timeout() -> None:
+    """A non-streamed answer slower than first_byte_timeout still arrives: read_timeout bounds it, not the other."""
+    with (
+        run_sim(seed=0, faults=["latency:1.0,ms=500"]) as sim,
+        run_gateway(sim.base_url, first_byte_timeout=0.1, read_timeout=5.0) as gw,
+    ):
+        reply = _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+        assert reply.content
+        assert sim.stats.total == 1
+
+
+def test_a_connection_never_answered_is_named_as_such() -> None:
+    """A stalled non-streamed call past read_timeout: 504 no_response's cause, not "Connecting timed out"."""
+    with (
+        run_sim(seed=0, faults=["stall:1.0,seconds=20"]) as sim,
+        run_gateway(sim.base_url, policy=Policy(max_retries=0), read_timeout=0.3) as gw,
+        pytest.raises(anthropic.APIStatusError) as info,
+    ):
+        _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+    assert info.value.status_code == 504
+    assert "The connection was made and the request sent" in _error(info)
+    assert "HTTPS_PROXY" not in _error(info)
+
+
+class _Broken:
+    """An upstream plug-in with a bug: every send raises a plain RuntimeError."""
+
+    async def send(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug in a plug-in")
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug under an attempt is answered in the API's shape and logged at ERROR with its traceback."""
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url, policy=Policy(max_retries=0)) as gw:
+        assert gw.gateway is not None
+        gw.gateway.chooser = OneTarget(UpstreamTarget(gw.gateway.key, _Broken()))  # type: ignore[arg-type]
+        with caplog.at_level(logging.ERROR, logger="claudewire.gateway"), pytest.raises(anthropic.APIStatusError):
+            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+    errors = [r for r in caplog.records if r.name == "claudewire.gateway" and r.levelno == logging.ERROR]
+    assert errors and errors[0].exc_info is not None
+    assert "bug in a plug-in" in str(errors[0].exc_info[1])
+    assert SIM_KEY not in caplog.text
