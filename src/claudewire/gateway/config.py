@@ -61,8 +61,9 @@ class GatewayConfig:
       non-streamed body), `first_byte_timeout` (a ``"stream": true`` request whose response head or first SSE
       event has not come that long after sending is a retryable ``no_response`` failure, before anything reached
       the client; a healthy stream starts within seconds, 30 s leaves room for a long prompt's prefill, and a
-      stall before the head no longer waits out `read_timeout`; see docs/resilience.md), `idle_timeout` (a stream with no bytes, pings included, that long ends
-      with an SSE ``error`` event), `keepalive_timeout` (an idle client connection is closed after that long).
+      stall before the head no longer waits out `read_timeout`; see docs/resilience.md), `idle_timeout` (a stream
+      with no bytes, pings included, that long ends with an SSE ``error`` event), `keepalive_timeout` (an idle
+      client connection is closed after that long).
     - The policy's `deadline`, and a caller's own ``x-stainless-timeout`` (the official SDKs send it), bound each
       call in all: every attempt and every wait; a caller that has given up gets no more retries.
     - `ca_file`: a PEM bundle to trust for an https upstream instead of the system's (SSL_CERT_FILE works too).
