@@ -5,13 +5,15 @@ calls for what only the caller knows (a finished request, its tokens, in-flight 
 own `CollectorRegistry` unless one is given, so several instances (tests, several gateways) never collide.
 
 Label values are bounded by construction: routes come from a fixed list, status as a class (``2xx``), error kinds
-from `FailureKind`, upstreams from configuration (``scheme://host:port``), models capped at `max_models` distinct
+from `FailureKind`, upstreams from configuration (the gateway's ``name`` and ``name#index`` per key, the client's
+``scheme://host:port``), models capped at `max_models` distinct
 values (then ``other``). Never a key, a request id or a raw path. Children are cached per label set so a request
 costs a few dictionary lookups and lock-free-ish increments.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -142,6 +144,36 @@ class Metrics(Hooks):
             "1 while the shared state backend (Redis) answers, 0 while the gateway serves from local state.",
             registry=r,
         )
+        self.upstream_requests = Counter(
+            "claudewire_upstream_requests",
+            "Requests answered, by the configured upstream whose answer went back and its status class.",
+            ("upstream", "status_class"),
+            registry=r,
+        )
+        self.failovers = Counter(
+            "claudewire_upstream_failovers",
+            "Attempts moved to another upstream (or to another key of the same one) after a failure, by its kind.",
+            ("from", "to", "reason"),
+            registry=r,
+        )
+        self.key_state = Gauge(
+            "claudewire_upstream_key_state",
+            "State of each upstream key (name#index): 0 closed, 1 half-open, 2 open, 3 out after a 401/403.",
+            ("upstream", "key"),
+            registry=r,
+        )
+        self.keys_out = Counter(
+            "claudewire_upstream_keys_out",
+            "Times a gateway-held key was taken out of rotation because the upstream refused it.",
+            ("key",),
+            registry=r,
+        )
+        self.affinity = Counter(
+            "claudewire_affinity",
+            "Session-affinity outcomes of served calls: hit, new, or break (reason: failed, unhealthy, key_out ...).",
+            ("outcome", "reason"),
+            registry=r,
+        )
         self._max_models = max_models
         self._models: set[str] = set()
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -231,6 +263,27 @@ class Metrics(Hooks):
     def on_ratelimit(self, upstream: str, family: str, remaining: float) -> None:
         """Publish the remaining headroom of one bucket family."""
         self._child(self.ratelimit_remaining, upstream, family).set(remaining)
+
+    def observe_upstream_request(self, upstream: str, status: int) -> None:
+        """A request answered by configured upstream `upstream` with `status`."""
+        self._child(self.upstream_requests, upstream, _STATUS_CLASS.get(status // 100, "other")).inc()
+
+    def observe_failover(self, source: str, target: str, reason: str) -> None:
+        """An attempt moved from upstream `source` to `target` after a failure of kind `reason`."""
+        self._child(self.failovers, source, target, reason).inc()
+
+    def observe_key_out(self, key: str) -> None:
+        """The key `key` (``name#index``) was taken out of rotation."""
+        self._child(self.keys_out, key).inc()
+
+    def observe_affinity(self, outcome: str, reason: str) -> None:
+        """A session's call was served: `outcome` hit / new / break, `reason` why it broke."""
+        self._child(self.affinity, outcome, reason or "none").inc()
+
+    def register_key(self, upstream: str, key: str, state: Callable[[], float]) -> None:
+        """Publish the state of key `key` of `upstream`, read from `state` at scrape time; its breaker as closed."""
+        self._child(self.key_state, upstream, key).set_function(state)
+        self._child(self.breaker, key).set(0.0)
 
     def register_upstream(self, upstream: str) -> None:
         """Show the breaker of `upstream` as closed before its first call (so dashboards see it at once)."""

@@ -13,11 +13,17 @@ import pytest
 from aiohttp import web
 
 from claudewire.gateway import GatewayConfig, GatewayThread
+from claudewire.gateway.upstreams import name_for_url
 from claudewire.policy import Policy, RetryBudget
 from claudewire.testing import FastClock
 
 ROOMY = Policy(retry_budget=RetryBudget(min_retries=1000))
 """The default policy with a roomy retry budget (a test's many calls share one gateway's budget)."""
+
+
+def target_key(url: str) -> str:
+    """The metric label of the one key of an upstream given by URL: its name (from the host) and ``#0``."""
+    return name_for_url(url) + "#0"
 
 
 @contextlib.contextmanager

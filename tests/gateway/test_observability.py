@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
-from tests.gateway.conftest import run_gateway
+from tests.gateway.conftest import run_gateway, target_key
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
@@ -41,7 +41,7 @@ def test_metrics_endpoint_exposes_requests_tokens_ratelimit_and_breaker() -> Non
     expected_out = reply.usage.output_tokens + streamed.usage.output_tokens
     assert value("claudewire_tokens_total", model=SIM_MODEL, kind="output") == expected_out
     assert value("claudewire_tokens_total", model=SIM_MODEL, kind="input") == 2 * reply.usage.input_tokens
-    upstream = f"http://{sim.base_url.split('//')[1]}"
+    upstream = target_key(sim.base_url)
     assert value("claudewire_ratelimit_remaining", upstream=upstream, family="requests") > 0
     assert value("claudewire_breaker_state", upstream=upstream) == 0
     assert value("claudewire_in_flight_requests") == 0

@@ -15,10 +15,10 @@ import httpx2
 import pytest
 from aiohttp import web
 
-from claudewire.policy import Policy, upstream_key
+from claudewire.policy import Policy
 from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
-from tests.gateway.conftest import Upstream, run_gateway
+from tests.gateway.conftest import Upstream, run_gateway, target_key
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
@@ -41,7 +41,7 @@ def test_529_storm_is_retried_invisibly() -> None:
         message = _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
         assert message.stop_reason == "end_turn"
         assert sim.stats.total == 3
-        key = upstream_key(sim.base_url)
+        key = target_key(sim.base_url)
         assert _sample(gw, "claudewire_upstream_retries_total", upstream=key, reason="overloaded") == 2
         assert _sample(gw, "claudewire_upstream_attempts_total", upstream=key, outcome="overloaded") == 2
         assert _sample(gw, "claudewire_upstream_attempts_total", upstream=key, outcome="ok") == 1
@@ -115,7 +115,7 @@ def test_breaker_opens_and_answers_529_with_retry_after_without_calling_upstream
             client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
         assert sim.stats.total == 2
         ready = httpx2.get(gw.base_url + "/readyz")
-        assert _sample(gw, "claudewire_breaker_state", upstream=upstream_key(sim.base_url)) == 2
+        assert _sample(gw, "claudewire_breaker_state", upstream=target_key(sim.base_url)) == 2
     assert info.value.status_code == 529
     assert isinstance(info.value.body, dict) and info.value.body["error"]["type"] == "overloaded_error"
     assert "circuit breaker is open" in info.value.body["error"]["message"]
@@ -334,7 +334,7 @@ def test_empty_rate_limit_bucket_holds_the_next_request_until_its_reset() -> Non
     with Upstream(handler) as up, run_gateway(up.base_url, clock=clock) as gw:
         for _ in range(2):
             assert httpx2.post(gw.base_url + "/v1/messages", json={}, timeout=10).status_code == 200
-        waited = _sample(gw, "claudewire_ratelimit_wait_seconds_total", upstream=upstream_key(up.base_url))
+        waited = _sample(gw, "claudewire_ratelimit_wait_seconds_total", upstream=target_key(up.base_url))
     first_reset = math.ceil(arrivals[0]) + 1
     # held until the bucket refilled (on the fast clock: one wait of the time left to the reset), not sent into a 429
     assert len(clock.waits) == 1
@@ -356,4 +356,4 @@ def test_readyz_turns_ready_when_the_cooldown_is_over() -> None:
         clock.sleep(30.0)  # the injected clock moves past the cooldown: no real wait, no race with a loaded machine
         assert httpx2.get(gw.base_url + "/readyz").status_code == 200
         _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
-        assert _sample(gw, "claudewire_breaker_state", upstream=upstream_key(sim.base_url)) == 0
+        assert _sample(gw, "claudewire_breaker_state", upstream=target_key(sim.base_url)) == 0

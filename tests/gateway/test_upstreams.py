@@ -170,12 +170,3 @@ def test_proxy_help_teaches_upstream_tables() -> None:
     )
     assert result.returncode == 0
     assert "repeat for failover" in result.stdout and "[[upstreams]]" in result.stdout
-
-
-def test_gateway_refuses_several_upstreams_until_the_pool_serves_them() -> None:
-    """A Gateway given two upstreams raises ConfigError instead of silently serving only the first."""
-    from claudewire.gateway import Gateway
-
-    config = GatewayConfig.from_mapping({}, upstream=("http://127.0.0.1:9", "http://127.0.0.1:10"))
-    with pytest.raises(ConfigError, match="not served by this build yet"):
-        Gateway(config)

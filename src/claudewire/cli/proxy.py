@@ -112,7 +112,6 @@ def proxy(
             config = GatewayConfig.from_toml(config_path, **flags)
         else:
             config = GatewayConfig.from_mapping({}, **flags)
-        Gateway.check(config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     try:

@@ -16,38 +16,29 @@ import itertools
 import logging
 import math
 import os
-import ssl
 import time
-from dataclasses import dataclass
 
 from claudewire._clock import Clock
 from claudewire._errors import Failure, FailureKind
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.clients import ClientGate, counted_tokens
-from claudewire.gateway.config import ConfigError, GatewayConfig
+from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.errors import error_answer
 from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
 from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.routing import Routing, strip_credentials
 from claudewire.gateway.slots import Slots
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
-from claudewire.policy import BreakerState, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow, upstream_key
+from claudewire.policy import Outcome, PolicyEngine, Reject, Wait, call_flow
 from claudewire.state import StateBackend, Ticket, open_state
 
-__all__ = ["Gateway", "UpstreamTarget"]
+__all__ = ["Gateway"]
 
 _JSON = b"content-type: application/json\r\n"
 _log = logging.getLogger("claudewire.gateway")
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamTarget:
-    """Where an attempt goes: the connection pool of one upstream, and the key of its breaker and limits."""
-
-    key: str
-    upstream: Upstream
 
 
 class Gateway:
@@ -63,23 +54,17 @@ class Gateway:
         clock: Clock | None = None,
         state: StateBackend | None = None,
     ) -> None:
-        self.check(config)
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
         self.clock = clock or Clock()
         self.engine = PolicyEngine(config.policy, clock=self.clock.now, wall=self.clock.wall, hooks=self.metrics)
-        context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
-        self.upstream = upstream or Upstream(
-            config.upstream, ssl_context=context, connect_timeout=config.connect_timeout
-        )
-        self.key = upstream_key(config.upstream)
-        self.chooser = OneTarget(UpstreamTarget(self.key, self.upstream))
-        self.metrics.register_upstream(self.key)
+        self.routing = Routing(config, self.engine, self.metrics, upstream=upstream)
+        self.upstream = self.routing.upstreams[config.upstreams[0].name]  # the first configured upstream's pool
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
-        self.auth = ClientAuth(config.tokens, config.upstream_key, ((c.name, c.token_sha256) for c in config.clients))
+        self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients))
         self.state = state if state is not None else open_state(config.state, namespace=config.state_prefix)
         self.clients = ClientGate(config.clients, self.state)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
@@ -87,22 +72,13 @@ class Gateway:
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
 
-    @staticmethod
-    def check(config: GatewayConfig) -> None:
-        """Raise ConfigError for a configuration this gateway cannot serve."""
-        if len(config.upstreams) > 1 or (config.upstreams[0].keys and not config.token_mode):
-            # until the upstream pool drives the call flow: refuse what would otherwise be silently ignored
-            raise ConfigError(
-                "several upstreams, or gateway-held keys without client tokens, are not served by this build yet"
-            )
-
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
         return Connection(self.handle, self.config.body_limit, self.config.keepalive_timeout)
 
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""
-        self.upstream.close()
+        self.routing.close()
         if self.access_log is not None:
             self.access_log.flush()
 
@@ -131,15 +107,14 @@ class Gateway:
             conn.respond(answer.status, answer.headers, answer.body)
 
     def _ready(self, conn: Connection) -> None:
-        # Not ready only while the breaker is open AND cooling down: once the cooldown is over the next request is
-        # the half-open probe, and a load balancer that waited for /readyz would otherwise never send it.
-        retry_in = self.engine.breaker_retry_in(self.key)
-        if retry_in > 0 and self.engine.breaker_state(self.key) is BreakerState.OPEN:
-            failure = Failure.of(FailureKind.CIRCUIT_OPEN, retry_after=retry_in)
-            answer = error_answer(failure)
-            conn.respond(503, answer.headers + self._worker, answer.body)
+        # Not ready only while no upstream can take traffic: an open breaker whose cooldown is over counts as able
+        # (the next request is its half-open probe, and a balancer waiting for /readyz would never send it).
+        ready, retry_in, body = self.routing.readiness()
+        if ready:
+            conn.respond(200, _JSON + self._worker, body)
         else:
-            conn.respond(200, _JSON + self._worker, b'{"status":"ready"}')
+            wait = b"retry-after: %d\r\n" % max(1, math.ceil(retry_in))
+            conn.respond(503, _JSON + wait + self._worker, body)
 
     # --- one proxied request: the driver of the call flow ---------------------------------------------------------
     def deadline(self, req: Request) -> float | None:
@@ -160,6 +135,7 @@ class Gateway:
         self.in_flight += 1
         attempts = 0
         ticket: Ticket | None = None  # a named client's reservation, settled in _finish
+        served = ""
         try:
             if req.too_large:
                 limit = self.config.body_limit
@@ -179,7 +155,8 @@ class Gateway:
                     return
                 ticket = verdict.ticket
             stream = wants_stream(req.body)
-            flow = call_flow(self.engine, self.chooser, deadline=self.deadline(req), logger=_log)
+            stripped: bytes | None = None
+            flow = call_flow(self.engine, self.routing.chooser(req), deadline=self.deadline(req), logger=_log)
             try:
                 step = next(flow)
                 while True:
@@ -195,15 +172,20 @@ class Gateway:
                         busy = f"gateway queue full ({self.slots.limit} in flight upstream, {self.slots.queue} waiting)"
                         self._answer(conn, out, Failure.of(FailureKind.OVERLOADED, retry_after=1.0, message=busy))
                         return
+                    target = step.target
+                    sent = headers
+                    if target.key_line:  # a gateway-held key replaces the client's credentials
+                        if stripped is None:
+                            stripped = headers if self.config.token_mode else strip_credentials(headers)
+                        sent = stripped + target.key_line
                     try:  # the slot is held until the accepted answer is delivered
-                        ex = await exchange(
-                            step.target.upstream, req, headers, self.config, stream=stream, within=step.timeout
-                        )
+                        ex = await exchange(target.upstream, req, sent, self.config, stream=stream, within=step.timeout)
                         if (rid := ex.headers.get("request-id")) is not None:
                             out.request_id = rid
                         try:
                             step = flow.send(Outcome(ex.failure, ex.headers or None))
                         except StopIteration:  # done, or given up: this attempt's answer is the call's
+                            served = target.name
                             if ex.own and ex.failure is not None:
                                 self._answer(conn, out, ex.failure)
                             else:
@@ -222,6 +204,8 @@ class Gateway:
             raise
         finally:
             self.in_flight -= 1
+            if served:
+                self.metrics.observe_upstream_request(served, out.status)
             self._finish(req, path, out, attempts, ticket)
 
     def _finish(self, req: Request, path: str, out: Trace, attempts: int, ticket: Ticket | None = None) -> None:

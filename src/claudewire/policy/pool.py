@@ -187,6 +187,10 @@ class Pool:
         """True while any upstream can take traffic."""
         return any(u.usable for u in self.status())
 
+    def member_status(self, member: Member) -> MemberStatus:
+        """One key's state now."""
+        return self._member_status(member, self.clock())
+
     def _member_status(self, member: Member, now: float) -> MemberStatus:
         gone = self.state.key_out(member.key, now) if member.held else None
         if gone is not None:
