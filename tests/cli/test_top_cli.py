@@ -108,7 +108,7 @@ def test_live_view_in_a_terminal_quits_on_q(busy_gateway: str, tmux: Tmux) -> No
     assert "q to quit" in screen
     assert re.search(r"Retries by reason.*\n.*\n.*\s+overloaded\s+[\d.]+\s+\d+", screen), screen
     assert re.search(r"latency p50 / p99\s+[\d.]+m?s / [\d.]+m?s", screen), screen
-    assert re.search(r"127\.0\.0\.1:\d+\s+(closed|half-open|open)", screen), screen
+    assert re.search(r"127-0-0-1-\d+#0\s+(closed|half-open|open)", screen), screen  # the upstream name#key
     assert "requests" in screen  # the rate-limit family the simulator reports
 
     first = re.search(r"requests \(total\)\s+(\d+)", screen)
