@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from claudewire.gateway import GatewayConfig, GatewayThread
 from claudewire.gateway.upstreams import UpstreamSpec
 from claudewire.sim import SimServer
-from claudewire.testing import run_sim
+from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
-from tests.gateway.conftest import FAST
+from tests.gateway.conftest import ROOMY
 
 MESSAGES: list[Any] = [{"role": "user", "content": "hello"}]
 KEY_A = "sk-ant-api03-revoked-key-AAAA"
@@ -25,10 +25,10 @@ KEY_B = "sk-ant-api03-good-key-BBBB"
 
 @contextlib.contextmanager
 def pool_gateway(*specs: UpstreamSpec, **overrides: Any) -> Iterator[GatewayThread]:
-    """A gateway on 127.0.0.1:0 with these upstreams."""
-    overrides.setdefault("policy", FAST)
+    """A gateway on 127.0.0.1:0 with these upstreams, on the fast policy's clock (no real sleeps)."""
+    overrides.setdefault("policy", ROOMY)
     overrides.setdefault("access_log", None)
-    with GatewayThread(GatewayConfig(upstreams=specs, port=0, **overrides)) as gw:
+    with GatewayThread(GatewayConfig(upstreams=specs, port=0, **overrides), clock=FastClock()) as gw:
         yield gw
 
 
