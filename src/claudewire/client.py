@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Self, cast
 
@@ -32,6 +32,7 @@ from anthropic._response import BaseAPIResponse
 from claudewire._clock import Clock
 from claudewire._errors import Failure, classify
 from claudewire._exceptions import CircuitOpenError
+from claudewire.client_upstreams import ClientTarget, ClientUpstream, ClientUpstreams
 from claudewire.policy import Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
 from claudewire.policy.flow import OneTarget, Outcome, Reject, Wait, call_flow
 
@@ -94,6 +95,7 @@ class _PolicyMiddleware(Middleware):
         self.upstream = ""
         self.base_url = ""
         self.chooser = OneTarget(_BaseURL(""))
+        self.upstreams: ClientUpstreams | None = None  # several upstreams: the pool chooses each attempt's
 
     def bind(self, base_url: str) -> None:
         """Attach to the client's base URL: its scheme, host and port name the breaker."""
@@ -110,6 +112,9 @@ class _PolicyMiddleware(Middleware):
         derived = _PolicyMiddleware(engine, policy, self.metrics, self.clock)
         if self.base_url:
             derived.bind(self.base_url)
+        if self.upstreams is not None:
+            same = engine is self.engine
+            derived.upstreams = self.upstreams if same else ClientUpstreams(self.upstreams.specs, engine)
         return derived
 
     def _report(self, request: APIRequest, started: float, outcome: _Outcome | None, failure: Failure | None) -> None:
@@ -142,7 +147,9 @@ class _PolicyMiddleware(Middleware):
 
     def _steps(self, request: APIRequest) -> _Flow:
         """The call flow's steps as SDK requests: what both drivers perform."""
-        flow = call_flow(self.engine, self.chooser, policy=self.policy, logger=_log)
+        pool = self.upstreams
+        chooser = self.chooser if pool is None else pool.chooser(request)
+        flow = call_flow(self.engine, chooser, policy=self.policy, logger=_log)
         started = time.perf_counter()
         try:
             step = next(flow)
@@ -167,6 +174,8 @@ class _PolicyMiddleware(Middleware):
                 )
                 if step.timeout is not None:
                     attempt = attempt.copy(timeout=step.timeout)
+                if pool is not None:
+                    attempt = pool.point(attempt, cast(ClientTarget, step.target))
                 outcome = yield _Attempt(attempt)
                 assert outcome is not None
                 failure, headers = self._judge(outcome)
@@ -321,15 +330,25 @@ class _PolicyClient:
         clock: Clock | None = None,
         max_retries: int | None = None,
         middleware: Sequence[MiddlewareInput] | None = None,
+        upstreams: Sequence[ClientUpstream | Mapping[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         hooks, adapter = _with_metrics(hooks, metrics)
         guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter, clock)
+        if upstreams is not None:
+            guard.upstreams = ClientUpstreams(upstreams, guard.engine)
+            first = guard.upstreams.first
+            kwargs.setdefault("base_url", first.base_url)
+            keyed = next((u.api_key for u in guard.upstreams.specs if u.api_key), None)
+            if keyed is not None and "auth_token" not in kwargs:
+                kwargs.setdefault("api_key", keyed)  # the SDK wants a key; each attempt carries its upstream's
         # the SDK's constructor (next in the MRO): its own retry loop off, the policy as outermost middleware
         cast(Any, super()).__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
         if adapter is not None:
-            adapter.register_upstream(guard.upstream)
+            keys = list(guard.upstreams.targets) if guard.upstreams is not None else [guard.upstream]
+            for key in keys:
+                adapter.register_upstream(key)
         self._claudewire = guard
 
     @property
@@ -370,6 +389,8 @@ class Anthropic(_PolicyClient, anthropic.Anthropic):  # type: ignore[misc]
     `max_retries`, when given, sets `policy.max_retries`; the SDK's own retry loop is always off underneath.
     `clock` (a `claudewire._clock.Clock`; tests pass `claudewire.testing.FastClock()`) is how the policy reads
     time and waits.
+    `upstreams` (`claudewire.client_upstreams.ClientUpstream`s or mappings of base_url, api_key, priority, weight,
+    name) gives the client several upstreams with the gateway's failover (see `claudewire.client_upstreams`).
     `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
     families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
     state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from claudewire._errors import Failure
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.http import Request
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import Metrics
-from claudewire.policy import Choice, PolicyEngine
-from claudewire.policy.pool import Member, Pool, PoolCall, PoolHooks
+from claudewire.policy import PolicyEngine
+from claudewire.policy.pool import Member, Pool, PoolChooser, PoolHooks
 from claudewire.policy.poolstate import MemoryPoolState, PoolState
 
 __all__ = ["GatewayTarget", "Routing", "strip_credentials"]
@@ -44,26 +43,6 @@ def strip_credentials(headers: bytes) -> bytes:
     """Header lines without the client's ``x-api-key`` / ``authorization`` (a gateway-held key replaces them)."""
     lines = headers.split(b"\r\n")
     return b"\r\n".join(line for line in lines if not line.lower().startswith(_CREDENTIAL_LINES))
-
-
-class _Chooser:
-    """The call flow's chooser for one request: the pool's choice, as this gateway's targets."""
-
-    __slots__ = ("_call", "_targets")
-
-    def __init__(self, call: PoolCall, targets: Mapping[str, GatewayTarget]) -> None:
-        self._call = call
-        self._targets = targets
-
-    def choose(self, choice: Choice) -> GatewayTarget | None:
-        member = self._call.choose(choice)
-        return self._targets[member.key] if member is not None else None
-
-    def failover(self, choice: Choice) -> bool:
-        return self._call.failover(choice)
-
-    def record(self, target: object, failure: Failure | None) -> None:
-        self._call.record(target, failure)
 
 
 class PoolMetrics(PoolHooks):
@@ -133,7 +112,7 @@ class Routing:
 
         return state
 
-    def chooser(self, req: Request) -> _Chooser:
+    def chooser(self, req: Request) -> PoolChooser[GatewayTarget]:
         """The chooser of one request's attempts (its model and session id read from the request)."""
         session = None
         for name in self.headers:
@@ -142,7 +121,7 @@ class Routing:
                 session = value.decode("latin-1")[:256]
                 break
         model = request_model(req.body) if self.by_model else None
-        return _Chooser(self.pool.call(model=model, session=session), self.targets)
+        return PoolChooser(self.pool.call(model=model, session=session), self.targets)
 
     def readiness(self) -> tuple[bool, float, bytes]:
         """(ready, seconds until a key may serve again when not ready, the /readyz JSON body)."""

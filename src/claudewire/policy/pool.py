@@ -29,9 +29,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from claudewire._errors import Failure
 from claudewire.policy.breaker import BreakerState
@@ -43,6 +43,7 @@ __all__ = [
     "MemberStatus",
     "Pool",
     "PoolCall",
+    "PoolChooser",
     "PoolHealth",
     "PoolHooks",
     "UpstreamStatus",
@@ -412,3 +413,33 @@ class PoolCall:
             if point < 0:
                 return name
         return next(reversed(weights))
+
+
+T = TypeVar("T")
+
+
+class PoolChooser(Generic[T]):
+    """A `PoolCall` as the call flow's chooser of a driver's own targets: `targets` maps member keys to them.
+
+    The gateway's targets carry a connection pool and a credential, the client's a base URL and a key; the pool
+    only knows members, and reads any target back by its `key`.
+    """
+
+    __slots__ = ("_call", "_targets")
+
+    def __init__(self, call: PoolCall, targets: Mapping[str, T]) -> None:
+        self._call = call
+        self._targets = targets
+
+    def choose(self, choice: _ChoiceLike) -> T | None:
+        """The target of the member the pool chooses, or None."""
+        member = self._call.choose(choice)
+        return self._targets[member.key] if member is not None else None
+
+    def failover(self, choice: _ChoiceLike) -> bool:
+        """See `PoolCall.failover`."""
+        return self._call.failover(choice)
+
+    def record(self, target: object, failure: Failure | None) -> None:
+        """See `PoolCall.record`."""
+        self._call.record(target, failure)
