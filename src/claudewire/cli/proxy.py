@@ -8,6 +8,7 @@ import click
 
 from claudewire._secrets import redact
 from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
+from claudewire.state import StateError, open_state
 
 _EPILOG = """\b
 Examples:
@@ -16,11 +17,14 @@ Examples:
   claudewire proxy --upstream https://api.anthropic.com --upstream http://10.0.0.5:8787   # failover, in order
   claudewire proxy --host 0.0.0.0 --tokens-file /etc/claudewire/tokens   # clients use tokens, the gateway the key
   claudewire proxy --workers 4                       # 4 processes on one port (SO_REUSEPORT)
+  claudewire proxy --workers 4 --state redis://127.0.0.1:6379/0   # limits and breakers shared by all of them
 
 \b
 Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (503 while the breaker is open).
 The config file (TOML) takes every flag's setting in [proxy], the retry policy in [policy] and any number of
 [[upstreams]] (name, url, keys = ["env:NAME" | "file:PATH" | literal], priority, weight, models).
+[[clients]] give named tokens their own limits (name, token_sha256, requests_per_minute, tokens_per_minute,
+tokens_per_day, models); [state] url = "redis://..." shares them across workers and replicas.
 """
 
 
@@ -41,6 +45,13 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
             click.echo(f"  {spec.name}: {spec.url}, keys held by the gateway: {held}")
         elif len(config.upstreams) > 1:
             click.echo(f"  {spec.name}: {spec.url}, the client's own credentials are forwarded")
+    if config.state and config.state != "memory":
+        click.echo(f"  state: shared in {gateway.state.url} (prefix {config.state_prefix})")
+    elif config.workers > 1:
+        click.echo(
+            f"  state: in memory, so each of the {config.workers} workers keeps its own: client limits, breakers and "
+            "retry budgets count per worker; --state redis://HOST:PORT/DB shares them"
+        )
     click.echo(f"  metrics: {shown.base_url}/metrics   health: {shown.base_url}/healthz   Ctrl-C to stop.")
     sys.stdout.flush()
 
@@ -67,6 +78,12 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 @click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer wait s.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM bundle to trust upstream.")
 @click.option("--access-log", default=None, metavar="PATH|-|off", help="Where JSON access lines go.  [default: -]")
+@click.option(
+    "--state",
+    default=None,
+    metavar="URL",
+    help="Where limits and breaker state live: memory, redis://HOST:PORT/DB or rediss://...  [default: memory]",
+)
 def proxy(
     host: str | None,
     port: int | None,
@@ -83,6 +100,7 @@ def proxy(
     read_timeout: float | None,
     ca_file: str | None,
     access_log: str | None,
+    state: str | None,
 ) -> None:
     """Run a local Anthropic-native gateway: retries, a circuit breaker, unbuffered SSE and metrics.
 
@@ -103,6 +121,7 @@ def proxy(
         "read_timeout": read_timeout,
         "ca_file": ca_file,
         "access_log": "" if access_log in ("off", "none") else access_log,
+        "state": state,
     }
     try:
         all_tokens = list(tokens) + (read_tokens(tokens_file) if tokens_file else [])
@@ -112,7 +131,9 @@ def proxy(
             config = GatewayConfig.from_toml(config_path, **flags)
         else:
             config = GatewayConfig.from_mapping({}, **flags)
-    except ConfigError as exc:
+        if config.state and config.state != "memory":
+            open_state(config.state)  # fails here, not in every worker, when redis-py is missing
+    except (ConfigError, StateError) as exc:
         raise click.UsageError(str(exc)) from None
     try:
         run(config, ready=lambda gateway, bound: _announce(config, gateway, bound))

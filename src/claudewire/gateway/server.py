@@ -2,8 +2,9 @@
 
 `serve(config)` runs one gateway process until SIGINT/SIGTERM. `run(config)` is what the CLI calls: with
 ``workers > 1`` it forks that many processes, each binding the same port with SO_REUSEPORT so the kernel spreads
-connections across them (each worker keeps its own breaker, pool and metrics; scrape each or use one worker per
-port if you need one view). `GatewayThread` runs a gateway in a background thread for tests and benchmarks.
+connections across them (each worker keeps its own pool and metrics, and its own limits and breaker unless
+``state`` is Redis; scrape each or use one worker per port if you need one view). `GatewayThread` runs a gateway
+in a background thread for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ async def serve(
         while gateway.in_flight and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         gateway.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(gateway.state.aclose(), 2.0)  # pending settlements, bounded
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 1.0)
         if gateway.access_log is not None:

@@ -32,4 +32,10 @@ def open_state(url: str | None, *, namespace: str = "claudewire") -> StateBacken
     """The backend for `url`: None/``memory`` → `MemoryState`; ``redis://``/``rediss://`` → the Redis backend."""
     if not url or url == "memory":
         return MemoryState()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from claudewire.state.redis import RedisState
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise StateError("--state redis://... needs redis-py: pip install 'claudewire[redis]'") from exc
+        return RedisState(url, namespace=namespace)
     raise StateError(f"unknown state backend {url!r}: use memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB")

@@ -77,6 +77,7 @@ class Ticket:
     reserved: int
     minute: int
     day: int
+    shared: bool = False  # counted in the shared store (else in this process's own)
 
 
 @dataclass(frozen=True, slots=True)
