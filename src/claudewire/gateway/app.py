@@ -65,7 +65,11 @@ class Gateway:
         self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
         self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients))
-        self.state = state if state is not None else open_state(config.state, namespace=config.state_prefix)
+        self.state = (
+            state
+            if state is not None
+            else open_state(config.state, namespace=config.state_prefix, timeout=config.state_timeout)
+        )
         self.clients = ClientGate(config.clients, self.state)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self._ids = itertools.count(1)

@@ -15,6 +15,7 @@
     [state]                                  # shared by every worker and replica (default: in memory)
     url = "redis://127.0.0.1:6379/0"
     prefix = "claudewire"                    # one per deployment sharing that Redis
+    timeout = 0.05                           # slower than that: answered from local state
     [[clients]]                              # see claudewire.gateway.clients
     name = "ci-bot"
     token_sha256 = "9f86d0…"
@@ -78,7 +79,8 @@ class GatewayConfig:
     - `clients`: named client tokens with limits and allowed models (``[[clients]]``, `ClientSpec`); they are
       tokens too, so they switch tokens mode on like `tokens`.
     - `state`: where limits and shared policy state live: None (this process) or ``redis://HOST:PORT/DB``
-      (``rediss://`` for TLS); `state_prefix` namespaces the keys of one deployment.
+      (``rediss://`` for TLS); `state_prefix` namespaces the keys of one deployment; a state call slower than
+      `state_timeout` seconds is answered from this process's own state (fail open).
     """
 
     host: str = "127.0.0.1"
@@ -107,6 +109,7 @@ class GatewayConfig:
     clients: tuple[ClientSpec, ...] = ()
     state: str | None = None
     state_prefix: str = "claudewire"
+    state_timeout: float = 0.05
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
@@ -132,6 +135,8 @@ class GatewayConfig:
             raise ConfigError(f"state must be memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB, not {scheme!r}")
         if not re.match(r"^[A-Za-z0-9_.\-]{1,64}$", self.state_prefix):
             raise ConfigError("state prefix must be 1-64 letters, digits, '_', '.' or '-'")
+        if not 0 < self.state_timeout <= 5:
+            raise ConfigError("state timeout must be > 0 and <= 5 seconds")
         if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
             raise ConfigError(
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
@@ -207,7 +212,13 @@ class GatewayConfig:
         listed = data.pop("upstreams", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
-        names = {f.name for f in dataclasses.fields(cls)} - {"policy", "upstreams", "clients", "state_prefix"}
+        names = {f.name for f in dataclasses.fields(cls)} - {
+            "policy",
+            "upstreams",
+            "clients",
+            "state_prefix",
+            "state_timeout",
+        }
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
             raise ConfigError(
@@ -220,9 +231,12 @@ class GatewayConfig:
         if tokens:
             proxy["tokens"] = tuple(tokens)
         if isinstance(state, dict):
-            unknown_state = set(state) - {"url", "prefix"}
+            unknown_state = set(state) - {"url", "prefix", "timeout"}
             if unknown_state:
-                raise ConfigError(f"unknown [state] setting(s): {', '.join(sorted(unknown_state))}; known: prefix, url")
+                known = "prefix, timeout, url"
+                raise ConfigError(f"unknown [state] setting(s): {', '.join(sorted(unknown_state))}; known: {known}")
+            if state.get("timeout") is not None:
+                proxy["state_timeout"] = state["timeout"]
             if state.get("url") is not None:
                 proxy["state"] = str(state["url"])
             if state.get("prefix") is not None:

@@ -66,6 +66,7 @@ async def serve(
     """
     loop = asyncio.get_running_loop()
     gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock)
+    await gateway.state.start()
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
     server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)
     stop = stop or asyncio.Event()

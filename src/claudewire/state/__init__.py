@@ -28,7 +28,7 @@ class StateError(ValueError):
     """A state URL that cannot work (unknown scheme, redis-py missing); the message says how to fix it."""
 
 
-def open_state(url: str | None, *, namespace: str = "claudewire") -> StateBackend:
+def open_state(url: str | None, *, namespace: str = "claudewire", timeout: float = 0.05) -> StateBackend:
     """The backend for `url`: None/``memory`` → `MemoryState`; ``redis://``/``rediss://`` → the Redis backend."""
     if not url or url == "memory":
         return MemoryState()
@@ -37,5 +37,5 @@ def open_state(url: str | None, *, namespace: str = "claudewire") -> StateBacken
             from claudewire.state.redis import RedisState
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StateError("--state redis://... needs redis-py: pip install 'claudewire[redis]'") from exc
-        return RedisState(url, namespace=namespace)
+        return RedisState(url, namespace=namespace, timeout=timeout)
     raise StateError(f"unknown state backend {url!r}: use memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB")

@@ -117,6 +117,10 @@ class StateBackend(Protocol):
         """Replace `ticket`'s reservation with the `used` tokens; never blocks (a backend may send it later)."""
         ...
 
+    async def start(self) -> None:
+        """Get ready to serve (connect, load scripts); bounded, and never raises for an unreachable store."""
+        ...
+
     async def aclose(self) -> None:
         """Send what is pending (bounded) and close connections."""
         ...

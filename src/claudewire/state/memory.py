@@ -87,5 +87,8 @@ class MemoryState:
         if state.day == ticket.day:
             state.day_used = max(0, state.day_used + delta)
 
+    async def start(self) -> None:
+        """Nothing to start."""
+
     async def aclose(self) -> None:
         """Nothing to close."""

@@ -4,9 +4,11 @@
   (one Lua script per admission, so each check-and-count is atomic), and settlements are sent later, batched.
 - Keys live under ``<prefix>:{<client>}:...`` (one hash slot per client) and all expire: the request log after a
   minute, token counters after their window.
-- Redis down or slow never fails a request: a call that takes longer than `timeout` (50 ms) or errors switches to
-  the local `MemoryState` (each process counting alone), logs once, reports `up` False, and a background probe
-  reconnects with backoff (0.25 s doubling to 5 s) before the shared state is used again.
+- Redis down or slow never fails a request: a call that takes longer than `timeout` (50 ms) is answered from the
+  local `MemoryState` (each process counting alone); a connection error, or three slow calls in a row, switch to
+  local state altogether: logged once, `up` False, and a background probe reconnects with backoff (0.25 s doubling
+  to 5 s) before the shared state is used again. `start()` connects and loads the scripts before serving, so the
+  first requests do not pay for that.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ class RedisState:
         self._admit_sha = ""
         self._settle_sha = ""
         self._up = True
+        self._slow = 0
         self._probe: asyncio.Task[None] | None = None
         self._pending: list[_Pending] = []
         self._settles: list[tuple[list[str], int]] = []
@@ -165,9 +168,15 @@ class RedisState:
         try:
             async with asyncio.timeout(self.timeout):
                 refused, count, oldest, used_minute, used_day = await asyncio.shield(pending.done)
-        except (TimeoutError, RedisError, OSError) as exc:
+        except TimeoutError as exc:
+            self._slow += 1
+            if self._slow >= 3:
+                self._down(exc)
+            return self.local.admit_now(limits, reserve)
+        except (RedisError, OSError) as exc:
             self._down(exc)
             return self.local.admit_now(limits, reserve)
+        self._slow = 0
         decision = Decision(
             limits,
             now,
@@ -254,12 +263,21 @@ class RedisState:
         except (TimeoutError, RedisError, OSError) as exc:
             self._down(exc)
 
+    async def start(self) -> None:
+        """Connect and load the scripts (bounded); Redis away at start is like Redis going away later."""
+        try:
+            async with asyncio.timeout(max(self.timeout * 20, 1.0)):
+                await self._sha(_ADMIT, reload=True)
+                await self._sha(_SETTLE, reload=True)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._down(exc)
+
     # --- Redis away, and back ---------------------------------------------------------------------------------------
     def _down(self, exc: BaseException) -> None:
         if not self._up:
             return
         self._up = False
-        reason = "no answer within %g ms" % (self.timeout * 1000) if isinstance(exc, TimeoutError) else repr(exc)
+        reason = "no answer within %g ms" % (self.timeout * 1000) if isinstance(exc, TimeoutError) else str(exc)
         _log.warning(
             "state backend %s unreachable (%s): serving from this process's own state until it is back",
             self.url,
@@ -274,11 +292,14 @@ class RedisState:
             await asyncio.sleep(delay)
             try:
                 async with asyncio.timeout(max(self.timeout * 10, 0.5)):
-                    await self.client.ping()
+                    # connections to the Redis that went away are dead: start over with fresh ones
+                    await self.client.connection_pool.disconnect()
+                    await self._sha(_ADMIT, reload=True)  # a restarted Redis has forgotten the scripts
+                    await self._sha(_SETTLE, reload=True)
             except (TimeoutError, RedisError, OSError):
                 delay = min(delay * 2, 5.0)
                 continue
-            self._up = True
+            self._up, self._slow = True, 0
             _log.warning("state backend %s is back: limits and state are shared again", self.url)
             return
 
