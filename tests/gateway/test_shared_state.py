@@ -139,3 +139,12 @@ def test_redis_killed_mid_load_fails_no_request_and_sharing_resumes(tmp_path: Pa
     assert down == 0.0 and back == 1.0
     assert 1 <= counted <= 10  # counted in the restarted Redis again (a call over 50 ms on this busy box: locally)
     assert err.count("unreachable") == 1 and "sk-ant-api03-upstream" not in err
+
+
+def test_workers_without_shared_state_say_so_at_start(tmp_path: Path) -> None:
+    """`--workers 2` with no --state warns at start that each worker keeps its own limits and breakers."""
+    config = tmp_path / "claudewire.toml"
+    config.write_text('upstream = "http://127.0.0.1:9"\n')
+    with GatewayProcess(config, workers=2) as gw:
+        banner = gw.banner
+    assert "each of the 2 workers keeps its own" in banner and "--state redis://" in banner
