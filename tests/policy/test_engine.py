@@ -93,7 +93,7 @@ def test_deadline_stops_retries(clock: FakeClock) -> None:
 
 
 def test_breaker_opens_rejects_then_probes(clock: FakeClock, hooks: RecordingHooks) -> None:
-    """After 5 failing calls the breaker rejects without sending; after the cooldown one probe goes out."""
+    """After 5 failing calls the breaker rejects without sending; after its first pause one probe goes out."""
     engine = make_engine(clock, Policy(max_retries=0), hooks)
     for _ in range(5):
         call = engine.start(UP)
@@ -103,8 +103,8 @@ def test_breaker_opens_rejects_then_probes(clock: FakeClock, hooks: RecordingHoo
     gate = engine.start(UP).gate()
     assert gate.action is GateAction.REJECT
     assert gate.failure is not None and gate.failure.kind is FailureKind.CIRCUIT_OPEN
-    assert gate.failure.retry_after == 30.0
-    clock.advance(30.0)
+    assert gate.failure.retry_after == Policy().breaker_probe_after == 1.0
+    clock.advance(1.0)
     probe = engine.start(UP)
     assert probe.gate().action is GateAction.SEND
     assert engine.start(UP).gate().action is GateAction.REJECT, "only one probe while half-open"

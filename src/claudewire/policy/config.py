@@ -41,8 +41,12 @@ class Policy:
     - `backoff_initial` / `backoff_max`: exponential backoff bounds in seconds, with full jitter.
     - `max_retry_after`: a server asking for a longer wait is not waited for; the call fails at once with the SDK's
       own error, which carries the wait.
-    - `breaker_failures` consecutive failures open the breaker of an upstream for `breaker_cooldown` seconds;
-      then one half-open probe decides.
+    - the breaker of an upstream opens on an outage, never on a storm: `breaker_failures` failures in a row AND at
+      least `breaker_failure_rate` of its last `breaker_window` outcomes failed (at least `breaker_min_calls` of
+      them, none older than `breaker_window_seconds`; None: `breaker_failures`). A fresh breaker on a dead API opens
+      after `breaker_failures` failures, as before. It pauses `breaker_probe_after` seconds, then one half-open
+      probe decides; each failed probe makes the pause 1.5× longer, up to `breaker_cooldown` (None for
+      `breaker_probe_after`: always `breaker_cooldown`). See `claudewire.policy.breaker`.
     - `retry_budget`: see `RetryBudget`; None switches the budget off.
     - `deadline`: total seconds for one call, its retries and waits included (None: only the SDK timeout bounds it).
     """
@@ -53,6 +57,11 @@ class Policy:
     max_retry_after: float = 60.0
     breaker_failures: int = 5
     breaker_cooldown: float = 30.0
+    breaker_failure_rate: float = 0.9
+    breaker_min_calls: int | None = None
+    breaker_window: int = 20
+    breaker_window_seconds: float = 60.0
+    breaker_probe_after: float | None = 1.0
     retry_budget: RetryBudget | None = field(default_factory=RetryBudget)
     deadline: float | None = None
 
@@ -77,5 +86,13 @@ class Policy:
             raise ValueError("max_retry_after must be >= 0")
         if self.breaker_failures < 1 or self.breaker_cooldown < 0:
             raise ValueError("breaker needs breaker_failures >= 1 and breaker_cooldown >= 0")
+        if not 0.0 < self.breaker_failure_rate <= 1.0:
+            raise ValueError("breaker_failure_rate must be in (0, 1], e.g. 0.9 for 90%")
+        if self.breaker_min_calls is not None and not 1 <= self.breaker_min_calls <= self.breaker_window:
+            raise ValueError("breaker_min_calls must be between 1 and breaker_window, or None")
+        if self.breaker_window < 1 or self.breaker_window_seconds <= 0:
+            raise ValueError("breaker needs breaker_window >= 1 outcome and breaker_window_seconds > 0")
+        if self.breaker_probe_after is not None and self.breaker_probe_after < 0:
+            raise ValueError("breaker_probe_after must be >= 0 seconds, or None")
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError("deadline must be > 0 seconds, or None")

@@ -130,7 +130,7 @@ class PolicyEngine:
         state = self.upstreams.get(key)
         if state is None:
             p = self.policy
-            state = _Upstream(Breaker(p.breaker_failures, p.breaker_cooldown), RateLimitTracker(p.max_retry_after))
+            state = _Upstream(Breaker.from_policy(p), RateLimitTracker(p.max_retry_after))
             self.upstreams[key] = state
         return state
 
@@ -256,9 +256,9 @@ class CallState:
             breaker = state.breaker
             old = breaker.state
             if failure is not None and failure.kind in _BREAKER_KINDS:
-                breaker.on_failure(now)
+                breaker.on_failure(now, probe=self._probe)
             else:
-                breaker.on_success()
+                breaker.on_success(now, probe=self._probe)
             self._probe = False
             new = breaker.state
             decision = self._decide(failure, now, breaker.state, failover)
