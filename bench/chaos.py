@@ -68,6 +68,7 @@ def scaled(policy: Policy, scale: float) -> Policy:
         max_retry_after=policy.max_retry_after * scale,
         breaker_cooldown=policy.breaker_cooldown * scale,
         breaker_window_seconds=policy.breaker_window_seconds * scale,
+        breaker_silence=policy.breaker_silence * scale,
         breaker_probe_after=None if policy.breaker_probe_after is None else policy.breaker_probe_after * scale,
         retry_budget=None if budget is None else dataclasses.replace(budget, window=budget.window * scale),
         deadline=None if policy.deadline is None else policy.deadline * scale,

@@ -31,9 +31,18 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REVOKED_KEY = "sk-ant-revoked-0000000000"
 """A key the simulator below rejects with 401 (it only accepts SIM_KEY)."""
 
-FAST = Policy(backoff_initial=0.001, backoff_max=0.005, max_retries=2, breaker_cooldown=2.0, breaker_probe_after=None)
-"""Millisecond backoff so retries cost no test time; two retries so calls give up under 529 storms; a breaker that
-opens after 5 failures in a row and stays open a fixed 2 s (long enough for a 1 s scrape to see it)."""
+FAST = Policy(
+    backoff_initial=0.001,
+    backoff_max=0.005,
+    max_retries=2,
+    breaker_cooldown=2.0,
+    breaker_probe_after=None,
+    breaker_window=5,
+    breaker_silence=0.0,
+)
+"""Millisecond backoff so retries cost no test time; two retries so calls give up under 529 storms; the seed's
+breaker (window = the run, no silence: it opens after 5 failures in a row even right after successes) that stays
+open a fixed 2 s (long enough for a 1 s scrape to see it)."""
 
 MSG = [{"role": "user", "content": "hello"}]
 

@@ -54,8 +54,19 @@ def test_opens_once_successes_have_stopped() -> None:
     for _ in range(15):
         b.on_success(0.0)
     for n in range(1, 19):
-        b.on_failure(1.0)
+        b.on_failure(5.0)
         assert (b.state is BreakerState.OPEN) == (n == 18), n  # 18 of the last 20 failed: 90%
+
+
+def test_a_brownout_that_still_serves_does_not_open() -> None:
+    """18 failures in the last 20 do not open it while successes keep arriving (within `silence` seconds)."""
+    b = Breaker(5, 30.0, silence=3.0)
+    b.on_success(0.0)
+    for _ in range(40):
+        b.on_failure(2.9)
+    assert b.state is BreakerState.CLOSED
+    b.on_failure(3.0)
+    assert b.state is BreakerState.OPEN
 
 
 def test_stale_successes_are_forgotten() -> None:
@@ -63,8 +74,9 @@ def test_stale_successes_are_forgotten() -> None:
     b = Breaker(5, 30.0, window_seconds=60.0)
     for _ in range(20):
         b.on_success(0.0)
-    for _ in range(5):
+    for _ in range(4):
         b.on_failure(61.0)
+    b.on_failure(61.0)
     assert b.state is BreakerState.OPEN
 
 
@@ -121,7 +133,7 @@ def test_failed_probes_back_off_towards_the_cooldown() -> None:
 
 def test_probe_success_closes_and_clears_the_window() -> None:
     """The probe's success closes the breaker with a fresh window: one later failure does not reopen it."""
-    b = Breaker(2, 10.0, probe_after=1.0)
+    b = Breaker(2, 10.0, probe_after=1.0, silence=0.0)
     _open(b)
     assert b.admit(1.0)
     b.on_success(1.0, probe=True)
@@ -133,7 +145,7 @@ def test_probe_success_closes_and_clears_the_window() -> None:
 
 def test_flapping_upstream_keeps_its_longer_pause() -> None:
     """Opening again soon after closing resumes at the last pause; after a healthy cooldown it starts short again."""
-    b = Breaker(1, 10.0, probe_after=1.0)
+    b = Breaker(1, 10.0, probe_after=1.0, silence=0.0)
     b.on_failure(0.0)
     b.admit(1.0)
     b.on_failure(1.0, probe=True)  # pause 1.5
@@ -184,8 +196,10 @@ def test_from_policy_reads_every_breaker_field() -> None:
         breaker_window=10,
         breaker_window_seconds=5.0,
         breaker_probe_after=0.5,
+        breaker_silence=2.0,
     )
     b = Breaker.from_policy(policy)
+    assert b.silence == 2.0
     assert (b.failures_to_open, b.cooldown, b.failure_rate, b.min_calls, b.window, b.window_seconds) == (
         3,
         20.0,
@@ -207,6 +221,7 @@ def test_from_policy_reads_every_breaker_field() -> None:
         {"breaker_window": 0},
         {"breaker_window_seconds": 0.0},
         {"breaker_probe_after": -1.0},
+        {"breaker_silence": -1.0},
     ],
 )
 def test_policy_rejects_breaker_settings_that_cannot_work(kwargs: dict[str, float]) -> None:

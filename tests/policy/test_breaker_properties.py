@@ -35,6 +35,7 @@ class BreakerMachine(RuleBasedStateMachine):
         self.now = 0.0
         self.out: list[_Attempt] = []
         self.transitions: list[tuple[BreakerState, BreakerState]] = []
+        self.last_ok: float | None = None
 
     @initialize(
         failures=st.integers(1, 6),
@@ -42,10 +43,15 @@ class BreakerMachine(RuleBasedStateMachine):
         window=st.integers(6, 25),
         probe_after=st.one_of(st.none(), st.floats(0.0, 3.0)),
         cooldown=st.floats(0.5, 20.0),
+        silence=st.sampled_from([0.0, 3.0]),
     )
-    def make(self, failures: int, rate: float, window: int, probe_after: float | None, cooldown: float) -> None:
-        self.b = Breaker(failures, cooldown, failure_rate=rate, window=window, window_seconds=30.0)
-        self.b.probe_after = probe_after
+    def make(
+        self, failures: int, rate: float, window: int, probe_after: float | None, cooldown: float, silence: float
+    ) -> None:
+        self.b = Breaker(
+            failures, cooldown, failure_rate=rate, window=window, window_seconds=30.0, probe_after=probe_after
+        )
+        self.b.silence = silence
 
     def _step(self, before: BreakerState) -> None:
         after = self.b.state
@@ -85,6 +91,9 @@ class BreakerMachine(RuleBasedStateMachine):
             total, rate = self.b.window_failure_rate(self.now)
             assert not ok and consecutive + 1 >= self.b.failures_to_open
             assert total >= self.b.needed_calls and rate >= self.b.failure_rate
+            assert self.last_ok is None or self.now - self.last_ok >= self.b.silence, "successes had not stopped"
+        if ok and (before is BreakerState.CLOSED or after is BreakerState.CLOSED):
+            self.last_ok = self.now
         if before is BreakerState.HALF_OPEN and after is not before:
             assert attempt.probe, "only the probe's own outcome decides HALF_OPEN"
         if before is BreakerState.OPEN:
@@ -131,14 +140,14 @@ TestBreakerMachine.settings = settings(max_examples=100, stateful_step_count=40,
 def test_dead_upstream_opens_within_a_bounded_number_of_failures(
     failures: int, healthy: int, probe_after: float, cooldown: float
 ) -> None:
-    """However many successes came first, an upstream that only fails opens the breaker within max(failures, 18)."""
+    """However many successes came first, an upstream that only fails (for `silence`) opens within max(failures, 18)."""
     b = Breaker(failures, cooldown, probe_after=probe_after)
     for _ in range(healthy):
         b.on_success(0.0)
     spent = 0
     while b.state is BreakerState.CLOSED:
         spent += 1
-        b.on_failure(1.0)
+        b.on_failure(10.0)  # past the silence: the successes stopped
         assert spent <= max(failures, 18)
     assert b.state is BreakerState.OPEN and b.pause == probe_after
 

@@ -2,23 +2,28 @@
 
 It never sleeps or locks (the engine serialises access). The state machine::
 
-                 trip: >= `failures_to_open` failures in a row AND, over the last `window` outcomes
-                 (at least `min_calls` of them, none older than `window_seconds`), >= `failure_rate` failed
+           trip: >= `failures_to_open` failures in a row AND no success for `silence` seconds AND, of the
+           last `window` outcomes (at least `min_calls` of them, none older than `window_seconds`), >= `failure_rate`
+           failed
       CLOSED ───────────────────────────────────────────────────────────────────────────────▶ OPEN
         ▲                                                                                    │   ▲
         │ the probe succeeds                     the pause is over and a call asks: that     │   │ the probe fails:
         │ (window cleared)                       call is the one probe                       ▼   │ a longer pause
         └──────────────────────────────────────────────────────────────────────────────── HALF_OPEN
 
-Why two conditions. A *storm* (say 25% of attempts answered 529 or reset, the rest fine) throws up runs of five
-failures in a row every few seconds once enough calls are concurrent; the seed's breaker, which counted only the run,
-opened on it and turned a 25% fault rate into a 100% one. What an *outage* has and a storm has not is that the
+Why these conditions. A *storm* (say 25% of attempts answered 529 or reset, the rest fine) throws up runs of five
+failures in a row every few seconds once enough calls are concurrent; the seed's breaker, which counted only the
+run, opened on it and turned a 25% fault rate into a 100% one. What an *outage* has and a storm has not is that the
 successes stop. So a run of failures opens the breaker only when the recent outcomes are nearly all failures too
 (resilience4j's failure-rate window with a minimum number of calls; Portkey's count-or-percentage thresholds, here
-count-*and*-percentage). The window is count-based (the last `window` outcomes) so it means the same at 1 call/s and
-at 1,000; outcomes older than `window_seconds` are forgotten so that an idle client's successes from an hour ago do
-not mask a dead API. On a fresh breaker a dead upstream still opens after `failures_to_open` failures in a row (the
-window then holds only failures), which keeps the seed's intent.
+count-*and*-percentage) and no attempt at all has succeeded for `silence` seconds. The rate alone is not enough at
+high volume (an upstream failing 80% of attempts shows 18 failures in 20 now and then, yet still serves thousands of
+calls a minute: that is the retry budget's case, not the breaker's); the silence alone is not enough for a lone
+caller (its own backoff between attempts is a silence). The window is count-based (the last `window` outcomes) so
+it means the same at 1 call/s and at 1,000; outcomes older than `window_seconds` are forgotten so that an idle
+client's successes from an hour ago do not mask a dead API. On a fresh breaker a dead upstream still opens after
+`failures_to_open` failures in a row (the window then holds only failures and there was no success), which keeps
+the seed's intent.
 
 The pause grows like Envoy's ejection time: the first is `probe_after` seconds (probe early: a short outage costs
 seconds, not a fixed cooldown), each failed probe multiplies it by 1.5 up to `cooldown`. An upstream that opens
@@ -67,12 +72,14 @@ class Breaker:
     window: int = 20
     window_seconds: float = 60.0
     probe_after: float | None = None
+    silence: float = 3.0
     state: BreakerState = BreakerState.CLOSED
     consecutive_failures: int = 0
     opened_at: float = 0.0
     pause: float = 0.0
     probe_in_flight: bool = False
     closed_at: float | None = None
+    last_success: float | None = None
     _outcomes: deque[tuple[float, bool]] = field(default_factory=deque, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +93,8 @@ class Breaker:
             raise ValueError("breaker window must hold at least min_calls outcomes and window_seconds be > 0")
         if self.probe_after is not None and self.probe_after < 0:
             raise ValueError("breaker probe_after must be >= 0 (or None: cooldown)")
+        if self.silence < 0:
+            raise ValueError("breaker silence must be >= 0 seconds")
 
     @classmethod
     def from_policy(cls, policy: Policy) -> Breaker:
@@ -98,6 +107,7 @@ class Breaker:
             window=policy.breaker_window,
             window_seconds=policy.breaker_window_seconds,
             probe_after=policy.breaker_probe_after,
+            silence=policy.breaker_silence,
         )
 
     @property
@@ -147,12 +157,13 @@ class Breaker:
         """An attempt got an answer that proves the upstream alive; `probe` says it was the one HALF_OPEN admitted."""
         if self.state is BreakerState.CLOSED:
             self.consecutive_failures = 0
+            self.last_success = now
             self._record(now, failed=False)
         elif self.state is BreakerState.HALF_OPEN and probe and self.probe_in_flight:
             self.state = BreakerState.CLOSED
             self.probe_in_flight = False
             self.consecutive_failures = 0
-            self.closed_at = now
+            self.closed_at = self.last_success = now
             self._outcomes.clear()  # a fresh start: the failures that opened it are history
 
     def on_failure(self, now: float, *, probe: bool = False) -> None:
@@ -181,6 +192,8 @@ class Breaker:
         self.pause = pause
 
     def _outage(self, now: float) -> bool:
+        if self.last_success is not None and now - self.last_success < self.silence:
+            return False
         total, rate = self.window_failure_rate(now)
         return total >= self.needed_calls and rate >= self.failure_rate
 
