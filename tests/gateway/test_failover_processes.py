@@ -1,0 +1,175 @@
+"""Failover with real processes: `claudewire sim` processes as upstreams (one killed and restarted under load),
+the official Python SDK at concurrency 16 and Claude Code's CLI as clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+from claudewire.gateway import GatewayConfig, GatewayThread
+from claudewire.gateway.upstreams import UpstreamSpec
+from claudewire.policy import Policy, RetryBudget
+from tests.conftest import SIM_KEY, SIM_MODEL
+from tests.gateway.test_failover import _samples, _value
+from tests.gateway.test_real_clients import CLAUDE, needs_node
+
+MESSAGES: list[Any] = [{"role": "user", "content": "hello"}]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def sim_process(port: int, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`claudewire sim` on 127.0.0.1:`port` as its own process, until the block ends (or the test kills it)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudewire", "sim", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"sim exited early: {proc.stderr.read() if proc.stderr else ''}")
+            if line.startswith("Press Ctrl-C"):
+                break
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=5)
+
+
+def _until(done: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Wait (bounded) until `done()` is true."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "the load did not progress"
+        time.sleep(0.01)
+
+
+def _served(proc: subprocess.Popen[str]) -> int:
+    """How many requests a sim process answered (its last line on SIGINT)."""
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    found = re.search(r"stopped after (\d+) request", out)
+    assert found is not None, out
+    return int(found.group(1))
+
+
+def test_primary_killed_mid_load_loses_no_call_and_is_used_again_once_back() -> None:
+    """500 SDK calls at concurrency 16, the primary SIGKILLed after ~150 and restarted after ~300: no call fails, the
+    backup covers the gap, and the restarted primary serves again (its half-open probe closed the breaker)."""
+    primary_port, backup_port = _free_port(), _free_port()
+    policy = Policy(breaker_cooldown=0.5, retry_budget=RetryBudget(min_retries=10_000))
+    done = 0
+    with (
+        sim_process(backup_port, "--ttft", "0.005") as backup,
+        sim_process(primary_port, "--ttft", "0.005") as first,
+    ):
+        specs = (
+            UpstreamSpec("primary", f"http://127.0.0.1:{primary_port}"),
+            UpstreamSpec("backup", f"http://127.0.0.1:{backup_port}", priority=1),
+        )
+        config = GatewayConfig(upstreams=specs, port=0, policy=policy, access_log=None)
+        with GatewayThread(config) as gw:
+            client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0, timeout=30)
+            errors: list[BaseException] = []
+
+            def one(i: int) -> None:
+                nonlocal done
+                try:
+                    client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+                except anthropic.APIError as exc:  # counted, not raised: the assertion below says how many
+                    errors.append(exc)
+                done += 1
+
+            with ThreadPoolExecutor(16) as pool:
+                futures = [pool.submit(one, i) for i in range(500)]
+                _until(lambda: done >= 150)
+                first.kill()  # SIGKILL: connections reset, nothing drained
+                first.wait(5)
+                _until(lambda: done >= 300)
+                with sim_process(primary_port, "--ttft", "0.005") as again:
+                    for f in futures:
+                        f.result(timeout=120)
+                    # traffic after the outage: a few calls more, once the cooldown is surely over
+                    time.sleep(0.6)
+                    for _ in range(20):
+                        client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+                    samples = _samples(gw)
+                    back = _served(again)
+    assert errors == []
+    assert back >= 1, "the restarted primary was never used again"
+    moved = sum(
+        _value(samples, "claudewire_upstream_failovers_total", reason=r, to="backup", **{"from": "primary"})
+        for r in ("connect_refused", "connection_reset", "stream_interrupted", "circuit_open", "server")
+    )
+    assert moved >= 1
+    assert _value(samples, "claudewire_upstream_requests_total", upstream="primary", status_class="2xx") >= 150
+    assert _value(samples, "claudewire_upstream_requests_total", upstream="backup", status_class="2xx") >= 1
+    assert _served(backup) >= 1
+
+
+@needs_node
+@pytest.mark.skipif(not CLAUDE.exists(), reason="tests/js/node_modules lacks @anthropic-ai/claude-code")
+def test_claude_code_never_sees_the_primarys_529s(tmp_path: Path) -> None:
+    """`claude -p` through a gateway whose primary answers 529 to everything gets its answer from the backup."""
+    primary_port, backup_port = _free_port(), _free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_API_KEY": "sk-ant-sim-claude-code-0123456789",
+        "ANTHROPIC_MODEL": SIM_MODEL,
+        "ANTHROPIC_SMALL_FAST_MODEL": SIM_MODEL,
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    with sim_process(primary_port, "--fault", "529:1.0"), sim_process(backup_port):
+        specs = (
+            UpstreamSpec("primary", f"http://127.0.0.1:{primary_port}"),
+            UpstreamSpec("backup", f"http://127.0.0.1:{backup_port}", priority=1),
+        )
+        config = GatewayConfig(upstreams=specs, port=0, access_log=None)
+        with GatewayThread(config) as gw:
+            env["ANTHROPIC_BASE_URL"] = gw.base_url
+            result = subprocess.run(
+                [str(CLAUDE), "-p", "hello"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+            )
+            samples = _samples(gw)
+            ready = httpx2.get(gw.base_url + "/readyz").json()
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "claudewire simulator" in result.stdout
+    assert "529" not in result.stdout + result.stderr and "verloaded" not in result.stdout
+    assert (
+        _value(samples, "claudewire_upstream_failovers_total", reason="overloaded", to="backup", **{"from": "primary"})
+        >= 1
+    )
+    assert _value(samples, "claudewire_upstream_requests_total", upstream="backup", status_class="2xx") >= 1
+    assert ready["status"] == "ready"
