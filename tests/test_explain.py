@@ -168,6 +168,7 @@ CASES: list[tuple[str, K]] = [
     ("Error: connect ETIMEDOUT 160.79.104.10:443", K.CONNECT_TIMEOUT),
     ("ConnectionResetError: [Errno 104] Connection reset by peer", K.CONNECTION_RESET),
     ("OSError: [Errno 101] Network is unreachable", K.CONNECT_TIMEOUT),
+    ("502 api_error: An unrecognised failure. (OSError: [Errno 24] Too many open files)", K.LOCAL_RESOURCES),
     # proxy errors
     (
         "requests.exceptions.ProxyError: HTTPSConnectionPool(host='api.anthropic.com', port=443): Max retries exceeded "

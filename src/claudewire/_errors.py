@@ -68,6 +68,7 @@ class FailureKind(enum.StrEnum):
     CIRCUIT_OPEN = "circuit_open"
     UNKNOWN = "unknown"
     NO_RESPONSE = "no_response"
+    LOCAL_RESOURCES = "local_resources"
 
 
 class NoResponseError(TimeoutError):
@@ -253,6 +254,13 @@ _INFO: dict[FailureKind, _KindInfo] = {
         "request and went silent. It is retried; if it repeats, check the upstream's health and logs (a gateway's "
         "first_byte_timeout bounds how long a stream may stay silent before that retry).",
         "messages",
+    ),
+    FailureKind.LOCAL_RESOURCES: _KindInfo(
+        True,
+        "This process ran out of open files (EMFILE/ENFILE): too many connections at once for its limit.",
+        "Retry shortly; raise the open-file limit (ulimit -n, systemd LimitNOFILE=) or lower the concurrency "
+        "(a gateway: max_connections, max_concurrency, or more --workers).",
+        "config",
     ),
 }
 
@@ -465,6 +473,8 @@ def _classify_os_error(exc: OSError) -> Failure | None:
         return _classify_ssl(exc)
     if isinstance(exc, socket.gaierror):
         return Failure.of(FailureKind.DNS, message=str(exc))
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return Failure.of(FailureKind.LOCAL_RESOURCES, message=str(exc))
     if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
         return Failure.of(FailureKind.CONNECT_REFUSED, message=str(exc))
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):

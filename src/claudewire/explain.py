@@ -93,6 +93,7 @@ _STRONG: tuple[tuple[str, FailureKind], ...] = (
         r"ERR_CONNECTION_RESET|Errno 104\b",
         K.CONNECTION_RESET,
     ),
+    (r"Too many open files|\bEMFILE\b|\bENFILE\b|Errno 24\b", K.LOCAL_RESOURCES),
 )
 
 # Weaker markers: exception class names and error words that a status or body would have settled already.

@@ -174,6 +174,23 @@ class Metrics(Hooks):
             ("outcome", "reason"),
             registry=r,
         )
+        self.refused = Counter(
+            "claudewire_gateway_refused",
+            "Requests or connections the gateway's HTTP layer refused itself, by reason (head_too_large, "
+            "request_timeout, connections, body_budget, method, path, malformed, write_timeout ...).",
+            ("reason",),
+            registry=r,
+        )
+        self.client_connections = Gauge(
+            "claudewire_gateway_client_connections", "Client connections open now.", registry=r
+        )
+        self.resends = Counter(
+            "claudewire_upstream_resends",
+            "Requests sent again at once because a reused upstream connection was found dead before anything of "
+            "the request could have been processed (counted apart from policy attempts).",
+            ("upstream",),
+            registry=r,
+        )
         self._max_models = max_models
         self._models: set[str] = set()
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -234,6 +251,14 @@ class Metrics(Hooks):
         """`tokens` counted against a named client's limits."""
         if tokens > 0:
             self._child(self.client_tokens, client).inc(tokens)
+
+    def on_refused(self, reason: str) -> None:
+        """Count one refusal of the gateway's HTTP layer (`reason` is from a fixed set)."""
+        self._child(self.refused, reason).inc()
+
+    def on_resend(self, upstream: str) -> None:
+        """Count one invisible resend on a fresh connection after a reused one was found dead."""
+        self._child(self.resends, upstream).inc()
 
     def render(self) -> bytes:
         """The text exposition of every family (content type `CONTENT_TYPE`)."""

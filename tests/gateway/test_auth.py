@@ -35,7 +35,7 @@ def test_token_is_swapped_for_the_upstream_key(access_log: Path) -> None:
             headers={"x-api-key": "cw-other", "anthropic-version": "2023-06-01"},
         )
         seen_plain = sim.requests[-1].headers
-        metrics = httpx2.get(gw.base_url + "/metrics").text
+        metrics = httpx2.get(gw.base_url + "/metrics", headers={"authorization": f"Bearer {TOKEN}"}).text
     assert plain.status_code == 200
     for seen in (seen_bearer, seen_plain):
         assert seen["x-api-key"] == UPSTREAM_KEY

@@ -102,7 +102,7 @@ def test_over_requests_per_minute_is_a_429_describing_the_clients_own_bucket() -
         assert sim.stats.total == sent  # refused at the gateway, nothing sent upstream
         neighbour = anthropic.Anthropic(base_url=gw.base_url, api_key="cw-other-token-000000", max_retries=0)
         assert neighbour.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES).content
-        metrics = httpx2.get(gw.base_url + "/metrics").text
+        metrics = httpx2.get(gw.base_url + "/metrics", headers={"x-api-key": CI_TOKEN}).text
     response = caught.value.response
     assert response.status_code == 429
     assert response.json()["error"]["type"] == "rate_limit_error"
@@ -153,7 +153,7 @@ def test_tokens_are_counted_from_usage_of_answers_and_streams() -> None:
         with client.messages.stream(model=SIM_MODEL, max_tokens=64, messages=MESSAGES) as stream:
             final = stream.get_final_message()
         used = sum(m.usage.input_tokens + m.usage.output_tokens for m in (answer, final))
-        metrics = httpx2.get(gw.base_url + "/metrics").text
+        metrics = httpx2.get(gw.base_url + "/metrics", headers={"x-api-key": CI_TOKEN}).text
         assert _metric(metrics, "claudewire_client_tokens_total", client="ci-bot") == used
         with pytest.raises(anthropic.RateLimitError) as caught:
             client.messages.create(model=SIM_MODEL, max_tokens=400 - used + 1, messages=MESSAGES)
@@ -183,7 +183,7 @@ def test_concurrent_streams_cannot_overshoot_the_token_budget() -> None:
 
         with ThreadPoolExecutor(20) as pool:
             results = list(pool.map(one, range(20)))
-        metrics = httpx2.get(gw.base_url + "/metrics").text
+        metrics = httpx2.get(gw.base_url + "/metrics", headers={"x-api-key": CI_TOKEN}).text
     used = sum(r for r in results if r > 0)
     assert results.count(-1) > 0, "the budget never refused a stream"
     assert used <= budget + max_tokens

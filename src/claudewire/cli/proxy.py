@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from claudewire._secrets import redact
+from claudewire._secrets import redact, redact_url
 from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
+from claudewire.gateway.server import open_files_limit
 from claudewire.state import StateError, open_state
 
 _EPILOG = """\b
@@ -25,13 +26,15 @@ The config file (TOML) takes every flag's setting in [proxy], the retry policy i
 [[upstreams]] (name, url, keys = ["env:NAME" | "file:PATH" | literal], priority, weight, models).
 [[clients]] give named tokens their own limits (name, token_sha256, requests_per_minute, tokens_per_minute,
 tokens_per_day, models); [state] url = "redis://..." shares them across workers and replicas.
+With tokens, /metrics on the main port needs a gateway token; --metrics-port serves it apart (on --metrics-host,
+loopback by default) without one, and the main port no longer serves it.
 """
 
 
 def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     shown = config.replace(port=port)
     if len(config.upstreams) == 1:
-        where = config.upstream
+        where = redact_url(config.upstream)
     else:
         where = ", ".join(f"{spec.name} (priority {spec.priority})" for spec in config.upstreams)
     click.echo(f"claudewire proxy listening on {shown.base_url} -> {where} (workers: {config.workers})")
@@ -42,9 +45,9 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     for spec in config.upstreams:
         if spec.keys:
             held = ", ".join(f"{spec.key_label(i)} {redact(key)}" for i, key in enumerate(spec.keys))
-            click.echo(f"  {spec.name}: {spec.url}, keys held by the gateway: {held}")
+            click.echo(f"  {spec.name}: {redact_url(spec.url)}, keys held by the gateway: {held}")
         elif len(config.upstreams) > 1:
-            click.echo(f"  {spec.name}: {spec.url}, the client's own credentials are forwarded")
+            click.echo(f"  {spec.name}: {redact_url(spec.url)}, the client's own credentials are forwarded")
     if config.state and config.state != "memory":
         click.echo(f"  state: shared in {gateway.state.url} (prefix {config.state_prefix})")
     elif config.workers > 1:
@@ -52,7 +55,17 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
             f"  state: in memory, so each of the {config.workers} workers keeps its own: client limits, breakers and "
             "retry budgets count per worker; --state redis://HOST:PORT/DB shares them"
         )
-    click.echo(f"  metrics: {shown.base_url}/metrics   health: {shown.base_url}/healthz   Ctrl-C to stop.")
+    files = open_files_limit()
+    click.echo(
+        f"  open files: {files or 'unknown'} (soft limit, raised to the hard limit); client connections capped at "
+        f"{config.max_connections}, buffered bodies at {(config.body_budget or 0) // (1024 * 1024)} MiB"
+    )
+    if gateway.metrics_address is not None:
+        host, mport = gateway.metrics_address
+        metrics = f"http://{f'[{host}]' if ':' in host else host}:{mport}/metrics"
+    else:
+        metrics = f"{shown.base_url}/metrics" + (" (send a gateway token)" if config.token_mode else "")
+    click.echo(f"  metrics: {metrics}   health: {shown.base_url}/healthz   Ctrl-C to stop.")
     sys.stdout.flush()
 
 
@@ -77,6 +90,9 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Stream idle s.")
 @click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer wait s.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM bundle to trust upstream.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve /metrics on its own port.")
+@click.option("--metrics-host", default=None, help="Address of the --metrics-port listener.  [default: 127.0.0.1]")
+@click.option("--max-connections", type=click.IntRange(1), default=None, help="Open client connections at most.")
 @click.option("--access-log", default=None, metavar="PATH|-|off", help="Where JSON access lines go.  [default: -]")
 @click.option(
     "--state",
@@ -99,6 +115,9 @@ def proxy(
     idle_timeout: float | None,
     read_timeout: float | None,
     ca_file: str | None,
+    metrics_port: int | None,
+    metrics_host: str | None,
+    max_connections: int | None,
     access_log: str | None,
     state: str | None,
 ) -> None:
@@ -120,6 +139,9 @@ def proxy(
         "idle_timeout": idle_timeout,
         "read_timeout": read_timeout,
         "ca_file": ca_file,
+        "metrics_port": metrics_port,
+        "metrics_host": metrics_host,
+        "max_connections": max_connections,
         "access_log": "" if access_log in ("off", "none") else access_log,
         "state": state,
     }

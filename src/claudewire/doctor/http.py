@@ -17,6 +17,7 @@ from typing import Any
 import httpx2
 
 from claudewire._errors import Failure, FailureKind, classify
+from claudewire._secrets import redact_url
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings
 
@@ -119,7 +120,7 @@ def _describe_body(headers: Mapping[str, str], body: bytes) -> str:
 
 def check_http(probe: HttpProbe, settings: Settings) -> CheckResult:
     """Pass when an Anthropic API answered (its JSON error or model list); fail naming what answered otherwise."""
-    evidence: dict[str, JSONValue] = {"url": probe.url}
+    evidence: dict[str, JSONValue] = {"url": redact_url(probe.url)}
     ms = probe.elapsed_ms
     if probe.error is not None or probe.status is None:
         exc = probe.error or TimeoutError()

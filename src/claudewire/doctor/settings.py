@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import httpcore2
 
+from claudewire._secrets import redact_url
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
@@ -96,19 +98,6 @@ def choose_proxy(env: Mapping[str, str], scheme: str, host: str, port: int) -> P
     if url and no_proxy and no_proxy_matches(no_proxy, host, port):
         return ProxyChoice(None, source, no_proxy, bypassed=url)
     return ProxyChoice(url, source, no_proxy)
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced by ``***`` (proxy URLs carry credentials)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 @dataclass(frozen=True, slots=True)

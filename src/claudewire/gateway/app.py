@@ -27,6 +27,7 @@ from claudewire.gateway.errors import error_answer
 from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
 from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.limits import ServerState
 from claudewire.gateway.routing import Routing, strip_credentials
 from claudewire.gateway.slots import Slots
 from claudewire.gateway.sse import request_model
@@ -64,7 +65,8 @@ class Gateway:
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
-        self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients))
+        held = [key for spec in config.upstreams for key in spec.keys]
+        self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients), held)
         self.state = (
             state
             if state is not None
@@ -72,13 +74,16 @@ class Gateway:
         )
         self.clients = ClientGate(config.clients, self.state)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
+        self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
+        self.metrics.client_connections.set_function(lambda: self.http.open)
+        self.metrics_address: tuple[str, int] | None = None  # set by the server when /metrics has its own port
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
 
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
-        return Connection(self.handle, self.config.body_limit, self.config.keepalive_timeout)
+        return Connection(self.handle, self.http)
 
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""
@@ -103,12 +108,21 @@ class Gateway:
             conn.respond(200, _JSON + self._worker, b'{"status":"ok"}')
         elif path == b"/readyz":
             self._ready(conn)
-        elif path == b"/metrics":
-            conn.respond(200, b"content-type: " + CONTENT_TYPE.encode() + b"\r\n", self.metrics.render())
+        elif path == b"/metrics" and self.config.metrics_port is None:
+            if self.auth.tokens and not self.auth.admits(req):  # model names and the upstream are not for anyone
+                msg = "/metrics needs a gateway token here (or serve it apart with --metrics-port)"
+                answer = error_answer(Failure.of(FailureKind.AUTH, message=msg))
+                conn.respond(answer.status, answer.headers, answer.body)
+                return
+            self.metrics_answer(conn)
         else:
             failure = Failure.of(FailureKind.NOT_FOUND, message="the gateway serves /v1/*, /healthz, /readyz, /metrics")
             answer = error_answer(failure)
             conn.respond(answer.status, answer.headers, answer.body)
+
+    def metrics_answer(self, conn: Connection) -> None:
+        """Answer with the Prometheus exposition."""
+        conn.respond(200, b"content-type: " + CONTENT_TYPE.encode() + b"\r\n", self.metrics.render())
 
     def _ready(self, conn: Connection) -> None:
         # Not ready only while no upstream can take traffic: an open breaker whose cooldown is over counts as able
@@ -193,6 +207,10 @@ class Gateway:
                             if ex.own and ex.failure is not None:
                                 self._answer(conn, out, ex.failure)
                             else:
+                                if self.auth.held:  # the keys the gateway holds never go back, echoed or not
+                                    ex.out_headers = self.auth.scrub(ex.out_headers)
+                                    if ex.status >= 400:
+                                        ex.body = self.auth.scrub(ex.body)
                                 await deliver(ex, conn, out, self.config)
                             return
                         except BaseException:
@@ -248,6 +266,6 @@ class Gateway:
     ) -> None:
         out.request_id = out.request_id or f"{self._id_prefix}{next(self._ids)}"
         answer = error_answer(failure, detail=detail, request_id=out.request_id)
-        conn.respond(answer.status, answer.headers + extra, answer.body)
+        conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started

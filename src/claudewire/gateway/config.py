@@ -38,6 +38,7 @@ from typing import Any
 
 from claudewire._net import is_loopback
 from claudewire.gateway.clients import ClientSpec
+from claudewire.gateway.limits import HttpLimits
 from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec, specs_from_urls, upstreams_from_list
 from claudewire.policy import Policy, RetryBudget
 
@@ -81,6 +82,15 @@ class GatewayConfig:
     - `state`: where limits and shared policy state live: None (this process) or ``redis://HOST:PORT/DB``
       (``rediss://`` for TLS); `state_prefix` namespaces the keys of one deployment; a state call slower than
       `state_timeout` seconds is answered from this process's own state (fail open).
+    - Bounds on what clients can make the gateway hold: `head_limit` bytes and `max_headers` fields of a request
+      head (431; the same byte cap applies to an upstream's response head: 502), `body_budget` bytes of request
+      bodies buffered across all requests (beyond it a request waits up to `budget_wait` s, then 529),
+      `max_connections` open client connections (529; the soft open-file limit is raised to the hard one at start).
+    - Slow clients: `client_read_timeout` s without a byte in the middle of a request, or a head not whole after
+      `head_timeout` s, a body not whole after `body_timeout` s: 408 and the connection closed; a client that reads
+      nothing of its answer for `write_timeout` s is cut and its upstream request released.
+    - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
+      main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
     """
 
     host: str = "127.0.0.1"
@@ -111,6 +121,17 @@ class GatewayConfig:
     state_prefix: str = "claudewire"
     state_timeout: float = 0.05
     policy: Policy = field(default_factory=Policy)
+    head_limit: int = 64 * 1024
+    max_headers: int = 200
+    body_budget: int | None = None  # default: 256 MiB, or body_limit if that is larger
+    budget_wait: float = 10.0
+    max_connections: int = 10000
+    client_read_timeout: float = 30.0
+    head_timeout: float = 30.0
+    body_timeout: float = 300.0
+    write_timeout: float = 60.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -137,6 +158,20 @@ class GatewayConfig:
             raise ConfigError("state prefix must be 1-64 letters, digits, '_', '.' or '-'")
         if not 0 < self.state_timeout <= 5:
             raise ConfigError("state timeout must be > 0 and <= 5 seconds")
+        if self.head_limit < 1024 or self.max_headers < 8 or self.max_connections < 1:
+            raise ConfigError("head_limit must be >= 1024, max_headers >= 8, max_connections >= 1")
+        if self.body_budget is None:
+            object.__setattr__(self, "body_budget", max(256 * 1024 * 1024, self.body_limit))
+        elif self.body_budget < self.body_limit:
+            raise ConfigError(
+                f"body_budget ({self.body_budget}) must be at least body_limit ({self.body_limit}): "
+                "a body the limit allows must fit in the budget"
+            )
+        timeouts = (self.client_read_timeout, self.head_timeout, self.body_timeout, self.write_timeout)
+        if min(timeouts) <= 0 or self.budget_wait < 0:
+            raise ConfigError("client timeouts must be > 0 seconds and budget_wait >= 0")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port {self.metrics_port} is outside 0..65535")
         if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
             raise ConfigError(
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
@@ -179,6 +214,22 @@ class GatewayConfig:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    def http_limits(self) -> HttpLimits:
+        """The client-side limits the HTTP layer enforces."""
+        return HttpLimits(
+            body_limit=self.body_limit,
+            head_limit=self.head_limit,
+            max_headers=self.max_headers,
+            body_budget=self.body_budget or self.body_limit,
+            budget_wait=self.budget_wait,
+            keepalive_timeout=self.keepalive_timeout,
+            read_timeout=self.client_read_timeout,
+            head_timeout=self.head_timeout,
+            body_timeout=self.body_timeout,
+            write_timeout=self.write_timeout,
+            max_connections=self.max_connections,
+        )
 
     def replace(self, **changes: Any) -> GatewayConfig:
         """A copy with `changes` applied (and validated); upstreams made from `upstream` follow a new `upstream`."""

@@ -21,6 +21,7 @@ __all__ = ["ErrorAnswer", "error_answer", "sse_error_event"]
 _ANSWER: dict[FailureKind, tuple[int, str]] = {
     FailureKind.CIRCUIT_OPEN: (529, "overloaded_error"),
     FailureKind.OVERLOADED: (529, "overloaded_error"),
+    FailureKind.LOCAL_RESOURCES: (529, "overloaded_error"),  # the gateway's own limit: clients retry 529
     FailureKind.RATE_LIMIT: (429, "rate_limit_error"),
     FailureKind.REQUEST_TOO_LARGE: (413, "request_too_large"),
     FailureKind.AUTH: (401, "authentication_error"),

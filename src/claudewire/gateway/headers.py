@@ -1,6 +1,8 @@
 """Which header lines cross the gateway: hop-by-hop fields stay behind (RFC 9110 §7.6.1), the rest pass unchanged.
 
-In token mode the client's credential is taken off (and checked in constant time) and the gateway's key put on.
+In token mode the client's credential is taken off (and checked in constant time) and the gateway's key put on;
+a request with more than one credential (two ``x-api-key``, or ``x-api-key`` and ``Authorization`` that differ) is
+refused whatever their order, and the held key is scrubbed from everything the upstream sends back in headers.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from claudewire._secrets import redact
 from claudewire.gateway.http import Request
 from claudewire.gateway.upstream import UpstreamResponse
 
@@ -31,7 +34,17 @@ HOP_REQUEST = frozenset(
     }
 )
 HOP_RESPONSE = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te", b"trailer", b"upgrade"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
 )
 POLICY_PREFIXES = (b"anthropic-ratelimit-", b"retry-after", b"x-should-retry", b"request-id")
 
@@ -43,15 +56,29 @@ class ClientAuth:
     a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes.
     """
 
-    __slots__ = ("digests", "key_line", "tokens")
+    __slots__ = ("digests", "held", "key_line", "tokens")
 
     def __init__(
-        self, tokens: tuple[str, ...], upstream_key: str | None, clients: Iterable[tuple[str, bytes]] = ()
+        self,
+        tokens: tuple[str, ...],
+        upstream_key: str | None,
+        clients: Iterable[tuple[str, bytes]] = (),
+        held: Iterable[str] = (),
     ) -> None:
         self.digests: dict[bytes, str] = {hashlib.sha256(t.encode()).digest(): "" for t in tokens}
         self.digests.update({digest: name for name, digest in clients})
         self.tokens = bool(self.digests)
         self.key_line = b"x-api-key: " + upstream_key.encode() + b"\r\n" if upstream_key else b""
+        # the keys the gateway holds (never the client's own, which it may see again), each with its redacted form
+        keys = {k.strip() for k in (*held, upstream_key or "") if k and k.strip()}
+        self.held = tuple((k.encode(), redact(k).replace("…", "...").encode("ascii", "replace")) for k in keys)
+
+    def scrub(self, data: bytes) -> bytes:
+        """`data` with every held key replaced by its redacted form (one search per key; a no-op without any)."""
+        for key, shown in self.held:
+            if key in data:
+                data = data.replace(key, shown)
+        return data
 
     def client(self, presented: bytes) -> str | None:
         """The name of the client whose token `presented` is ("" for a plain token), or None for no token of ours."""
@@ -61,6 +88,21 @@ class ClientAuth:
         """Whether `presented` is one of the tokens."""
         return self.client(presented) is not None
 
+    def admits(self, req: Request) -> bool:
+        """Whether `req` carries exactly one valid token (for the gateway's own endpoints, e.g. /metrics)."""
+        presented: bytes | None = None
+        seen: set[bytes] = set()
+        for name, value in req.headers:
+            low = name.lower()
+            if low == b"x-api-key" or low == b"authorization":
+                one = value[7:] if low == b"authorization" and value[:7].lower() == b"bearer " else value
+                one = one.strip()
+                if low in seen or (presented is not None and one != presented):
+                    return False
+                seen.add(low)
+                presented = one
+        return presented is not None and self.accepts(presented)
+
 
 def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
     """The request's header lines for upstream (hop-by-hop removed) and the client's name ("" when unnamed);
@@ -68,15 +110,21 @@ def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
     parts: list[bytes] = []
     tokens = auth.tokens
     presented: bytes | None = None
+    seen: set[bytes] = set()
+    ambiguous = False
     listed: set[bytes] | None = None
     for name, value in req.headers:
         low = name.lower()
         if low in HOP_REQUEST:
             if low == b"connection":
-                listed = {v.strip().lower() for v in value.split(b",")}
+                listed = (listed or set()) | {v.strip().lower() for v in value.split(b",")}
             continue
         if tokens and (low == b"x-api-key" or low == b"authorization"):
-            presented = value[7:].strip() if value[:7].lower() == b"bearer " else value.strip()
+            one = value[7:].strip() if low == b"authorization" and value[:7].lower() == b"bearer " else value.strip()
+            # a second header of the same name, or a second scheme that disagrees: refuse, whatever the order
+            ambiguous |= low in seen or (presented is not None and one != presented)
+            seen.add(low)
+            presented = one
             continue
         parts.append(b"%b: %b\r\n" % (name, value))
     if listed:
@@ -84,7 +132,7 @@ def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
         parts = [p for p in parts if p.split(b":", 1)[0].lower() not in listed]
     client = ""
     if tokens:
-        found = auth.client(presented) if presented is not None else None
+        found = auth.client(presented) if presented is not None and not ambiguous else None
         if found is None:
             return None
         client = found
@@ -93,13 +141,19 @@ def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
 
 
 def response_headers(resp: UpstreamResponse, policy_headers: dict[str, str]) -> bytes:
-    """The upstream's header lines for the client (hop-by-hop and framing removed); fills `policy_headers`."""
+    """The upstream's header lines for the client (hop-by-hop, those its Connection names, and framing removed);
+    fills `policy_headers`."""
     parts: list[bytes] = []
+    listed: set[bytes] | None = None
     for name, value in resp.headers:
         low = name.lower()
         if low in HOP_RESPONSE or low == b"content-length":
+            if low == b"connection":
+                listed = (listed or set()) | {v.strip().lower() for v in value.split(b",")}
             continue
         if low.startswith(POLICY_PREFIXES):
             policy_headers[low.decode("latin-1")] = value.decode("latin-1")
         parts.append(b"%b: %b\r\n" % (name, value))
+    if listed:
+        parts = [p for p in parts if p.split(b":", 1)[0].lower() not in listed]
     return b"".join(parts)

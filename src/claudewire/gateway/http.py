@@ -4,6 +4,11 @@ Leaner than aiohttp.web's default path (docs/benchmarks.md, "Gateway"): one obje
 per message, headers kept as raw bytes pairs, and a response written with at most one `transport.write` for the
 head. Each request runs as one task created at message end; the connection's loss cancels it, so a client that goes
 away cancels its upstream call. Pipelined requests are answered in order.
+
+Whatever the peer does, memory and time stay bounded (`limits.HttpLimits`): the head is capped in bytes and fields
+(431), a request must keep arriving and arrive whole in time (408), bodies held across all connections share one
+budget (wait, then 529), open connections are capped (529), and a client that stops reading is cut after the write
+timeout. Refusals the HTTP layer makes itself (`Request.refusal`) are answered in order, in the API's error shape.
 """
 
 from __future__ import annotations
@@ -11,33 +16,28 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable, Coroutine
-from http import HTTPStatus
 from typing import Any, cast
 
 import httptools
 
+from claudewire.gateway.limits import ALLOWED_METHODS, HttpLimits, ServerState, bad_path, refusal, status_line
 from claudewire.gateway.upstream import first_header, set_nodelay
 
 __all__ = ["Connection", "Handler", "Request", "status_line"]
 
-_STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
-_STATUS_LINES[529] = b"HTTP/1.1 529 Site Overloaded\r\n"
 _MAX_PIPELINE = 16
 _WRITE_HIGH_WATER = 256 * 1024
+_LINGER = 2.0  # after a refusal that closes: how long unread request bytes are drained so the answer is not reset
 
 
-def status_line(status: int) -> bytes:
-    """The ``HTTP/1.1 <code> <reason>`` line for `status` (with CRLF)."""
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} Unknown\r\n".encode("latin-1")
-    return line
+class _Refuse(Exception):
+    """Raised from a parser callback to stop parsing; the connection already knows what to answer."""
 
 
 class Request:
     """One parsed request: method, target (path and query) and headers as raw bytes, and the whole body."""
 
-    __slots__ = ("body", "headers", "keep_alive", "method", "target", "too_large")
+    __slots__ = ("body", "headers", "keep_alive", "method", "refusal", "reserved", "target", "too_large")
 
     def __init__(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
         self.method = method
@@ -46,6 +46,8 @@ class Request:
         self.body = b""
         self.keep_alive = keep_alive
         self.too_large = False
+        self.refusal: bytes | None = None  # a whole response the HTTP layer answers with, no handler involved
+        self.reserved = 0  # bytes of the body budget this request holds
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header `name` (give it lower-case), or None."""
@@ -64,22 +66,39 @@ Handler = Callable[["Request", "Connection"], Coroutine[Any, Any, None]]
 class Connection(asyncio.Protocol):
     """One client connection: parses requests, runs the handler for each, writes its response."""
 
-    def __init__(self, handler: Handler, body_limit: int, keepalive_timeout: float = 75.0) -> None:
+    def __init__(self, handler: Handler, state: ServerState) -> None:
         self._handler = handler
-        self._body_limit = body_limit
-        self._keepalive_timeout = keepalive_timeout
+        self._state = state
+        self._limits: HttpLimits = state.limits
         self._parser = httptools.HttpRequestParser(self)
+        self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._body_size = 0
         self._current: Request | None = None
+        self._running: Request | None = None
         self._pending: collections.deque[Request] = collections.deque()
         self._task: asyncio.Task[None] | None = None
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._recv_handle: asyncio.TimerHandle | None = None
+        self._write_handle: asyncio.TimerHandle | None = None
+        self._budget_handle: asyncio.TimerHandle | None = None
+        self._in_head = True  # the bytes arriving now belong to a request head
+        self._head_bytes = 0
+        self._receiving = False  # a request is arriving: the read timeouts apply
+        self._deadline = 0.0
+        self._last_read = 0.0
+        self._waiting: Request | None = None  # the request whose body waits in the budget's line
+        self._blocked: Request | None = None  # ... once it has arrived whole: it runs when the bytes are granted
+        self._expect = False
+        self._paused_pipeline = False
+        self._paused_budget = False
+        self._refused = False  # parsing stopped: what still arrives is drained and dropped
+        self._eof = False
         self._chunked = False
         self._close_after = False
         self.closed = False
@@ -90,36 +109,81 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio subclasses
         set_nodelay(self.transport)
         self.transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        state = self._state
+        state.open += 1
+        if state.open > self._limits.max_connections:
+            msg = f"{self._limits.max_connections} client connections are open (max_connections); retry shortly"
+            self._refuse("connections", refusal(529, "overloaded_error", msg, close=True, retry_after=1))
+            return
         self._arm_idle()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._last_read = self._loop.time()
+        in_head = self._in_head
+        if in_head:
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
+        except _Refuse:
+            return
         except httptools.HttpParserUpgrade:
-            self._reject(b"upgrades are not supported")
+            self._refuse_400("upgrades are not supported")
+            return
         except httptools.HttpParserError:
-            self._reject(b"malformed HTTP request")
+            self._refuse_400("malformed HTTP request")
+            return
+        # the parser keeps a header's bytes until its line ends: count what a head has taken, whatever the chunking
+        if in_head and self._in_head and self._head_bytes > self._limits.head_limit:
+            self._refuse_head()
+        elif self._receiving and self._recv_handle is None:
+            self._arm_recv(self._last_read)  # only requests that span reads pay for a timer
+
+    def eof_received(self) -> bool | None:
+        # a client that half-closes after its request (SHUT_WR) still gets its answer
+        self._eof = True
+        if self._task is not None or self._pending:
+            return True
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.transport = None
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
+        self._state.open -= 1
+        for handle in (self._idle_handle, self._recv_handle, self._write_handle):
+            if handle is not None:
+                handle.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()  # the client went away: stop the upstream call too
+        for req in (self._current, *self._pending):
+            if req is not None:
+                self._release(req)
         self._pending.clear()
+        self._leave_budget_line()
         drain = self._drain
         if drain is not None and not drain.done():
             drain.set_exception(ConnectionResetError("client disconnected"))
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self._write_handle is None:
+            self._write_handle = self._loop.call_later(self._limits.write_timeout, self._write_stalled)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._write_handle is not None:
+            self._write_handle.cancel()
+            self._write_handle = None
         drain = self._drain
         if drain is not None and not drain.done():
             drain.set_result(None)
+
+    def _write_stalled(self) -> None:
+        # the client has read nothing for write_timeout: cut it (its task is cancelled, its upstream released)
+        self._write_handle = None
+        self._state.refused("write_timeout")
+        self.abort()
 
     # --- httptools callbacks -------------------------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -130,37 +194,93 @@ class Connection(asyncio.Protocol):
         self._headers = []
         self._body = []
         self._body_size = 0
+        self._receiving = True
+        self._deadline = self._last_read + self._limits.head_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        if len(self._url) > self._limits.head_limit:
+            msg = f"the request target is over {self._limits.head_limit} bytes"
+            self._refuse("uri_too_long", refusal(414, "invalid_request_error", msg, close=True))
+            raise _Refuse
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
+        if len(self._headers) > self._limits.max_headers:
+            self._refuse_head()
+            raise _Refuse
 
     def on_headers_complete(self) -> None:
         parser = self._parser
+        self._in_head = False
+        self._head_bytes = 0
+        self._deadline = self._loop.time() + self._limits.body_timeout
         req = Request(parser.get_method(), self._url, self._headers, parser.should_keep_alive())
+        self._current = req
         if parser.get_http_version() == "1.0":
             req.keep_alive = False  # keep it simple for 1.0 clients: close-delimited answers
+        if req.method not in ALLOWED_METHODS:
+            methods = ", ".join(m.decode() for m in sorted(ALLOWED_METHODS))
+            msg = f"method {req.method.decode('latin-1')[:20]} is not forwarded (the API's methods: {methods})"
+            req.refusal = refusal(405, "invalid_request_error", msg, close=not req.keep_alive, allow=True)
+            self._state.refused("method")
+            return
+        why = bad_path(req.target)
+        if why is not None:
+            req.refusal = refusal(400, "invalid_request_error", why, close=not req.keep_alive)
+            self._state.refused("path")
+            return
         length = req.header(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self._body_limit:
+        expect = (req.header(b"expect") or b"").lower() == b"100-continue"
+        size = int(length) if length is not None and length.isdigit() else 0
+        if size > self._limits.body_limit:
             req.too_large = True
-        elif self.transport is not None and (req.header(b"expect") or b"").lower() == b"100-continue":
+            if expect:  # answer 413 now instead of waiting for a body we would throw away
+                req.keep_alive = False
+                self._current = None
+                self._stop_reading()
+                self._dispatch(req)
+            return
+        if size and not self._state.budget.take(size, None if self._paused_budget else self._budget_granted):
+            if self._paused_budget:  # a pipelined body behind one already waiting: no second place in line
+                self._refuse_budget()
+                raise _Refuse
+            self._paused_budget = True
+            self._waiting, self._expect = req, expect
+            self._pause()
+            self._budget_handle = self._loop.call_later(self._limits.budget_wait, self._budget_timeout)
+            return
+        req.reserved = size
+        if expect and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits a second for this otherwise
-        self._current = req
 
     def on_body(self, body: bytes) -> None:
         req = self._current
-        if req is None or req.too_large:
+        if req is None or req.too_large or req.refusal is not None:
             return
         self._body_size += len(body)
-        if self._body_size > self._body_limit:
+        if self._body_size > self._limits.body_limit:
             req.too_large = True
+            self._release(req)
             self._body = []
-        else:
-            self._body.append(body)
+            return
+        if self._body_size > req.reserved and not self._paused_budget:
+            # a chunked body reserves as it grows; no room left: 529 rather than an unbounded wait mid-body
+            if not self._state.budget.take(self._body_size - req.reserved):
+                self._release(req)
+                self._body = []
+                self._refuse_budget()
+                raise _Refuse
+            req.reserved = self._body_size
+        self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._receiving = False
+        if self._recv_handle is not None:
+            self._recv_handle.cancel()
+            self._recv_handle = None
         req = self._current
         if req is None:
             return
@@ -169,56 +289,203 @@ class Connection(asyncio.Protocol):
             body = self._body
             req.body = body[0] if len(body) == 1 else b"".join(body)
         self._body = []
-        if self._task is None:
-            self._start(req)
-        else:
-            self._pending.append(req)
-            if len(self._pending) >= _MAX_PIPELINE and self.transport is not None:
-                self.transport.pause_reading()
+        self._dispatch(req)
 
     # --- request lifecycle ----------------------------------------------------------------------------------------
-    def _start(self, req: Request) -> None:
-        self.committed = False
-        self._chunked = False
-        self._close_after = not req.keep_alive
-        task = asyncio.get_running_loop().create_task(self._handler(req, self))
-        self._task = task
-        task.add_done_callback(self._done)
+    def _dispatch(self, req: Request) -> None:
+        if self._task is None and self._blocked is None:
+            if self._pending:  # what is due goes first
+                self._pending.append(req)
+                req = self._pending.popleft()
+            self._run(req)
+            return
+        self._pending.append(req)
+        if len(self._pending) >= _MAX_PIPELINE and not self._paused_pipeline:
+            self._paused_pipeline = True
+            self._pause()
+
+    def _run(self, req: Request) -> None:
+        while True:
+            self.committed = False
+            self._chunked = False
+            self._close_after = not req.keep_alive
+            if req is self._waiting:  # whole, but its bytes are not granted yet: it runs from _budget_granted
+                self._blocked = req
+                return
+            if req.refusal is None:
+                self._running = req
+                self._task = task = self._loop.create_task(self._handler(req, self))
+                task.add_done_callback(self._done)
+                return
+            self._release(req)
+            if self.transport is not None:
+                self.transport.write(req.refusal)
+            if self._close_after or (self._eof and not self._pending):
+                self._linger()
+                return
+            if not self._pending:
+                self._next()
+                return
+            req = self._pending.popleft()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._task = None
+        if self._running is not None:
+            self._release(self._running)
+            self._running = None
         if self.closed:
             return
         if not task.cancelled() and task.exception() is not None:
             # the handler failed after committing (or could not answer): the stream is unusable
             self.abort()
             return
-        if self._close_after:
+        if self._close_after or (self._eof and not self._pending):
             self.close()
             return
+        self._next()
+
+    def _next(self) -> None:
         if self._pending:
-            if self.transport is not None:
-                self.transport.resume_reading()
-            self._start(self._pending.popleft())
-        else:
+            if self._paused_pipeline and len(self._pending) <= _MAX_PIPELINE // 2:
+                self._paused_pipeline = False
+                self._resume()
+            self._run(self._pending.popleft())
+        elif not self._refused:
             self._arm_idle()
 
-    def _arm_idle(self) -> None:
-        if self._keepalive_timeout > 0:
-            loop = asyncio.get_running_loop()
-            self._idle_handle = loop.call_later(self._keepalive_timeout, self.close)
+    def _release(self, req: Request) -> None:
+        if req.reserved:
+            n, req.reserved = req.reserved, 0
+            self._state.budget.give(n)
 
-    def _reject(self, message: bytes) -> None:
-        body = b'{"type":"error","error":{"type":"invalid_request_error","message":"' + message + b'"}}'
-        if self.transport is not None and not self.committed:
-            self.transport.write(
-                status_line(400)
-                + b"content-type: application/json\r\nconnection: close\r\ncontent-length: "
-                + str(len(body)).encode()
-                + b"\r\n\r\n"
-                + body
-            )
-        self.close()
+    def _budget_granted(self) -> None:
+        # only called while this connection waits in line (leaving the line always goes through forget())
+        req, self._waiting = self._waiting, None
+        self._paused_budget = False
+        if self._budget_handle is not None:
+            self._budget_handle.cancel()
+            self._budget_handle = None
+        if req is None:  # cannot happen while waiting; never keep bytes nobody holds
+            return
+        req.reserved = self._body_length(req)
+        if req is self._blocked:
+            self._blocked = None
+            self._resume()
+            self._run(req)
+            return
+        if self._expect and self.transport is not None:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._resume()
+
+    @staticmethod
+    def _body_length(req: Request) -> int:
+        length = req.header(b"content-length")
+        return int(length) if length is not None and length.isdigit() else 0
+
+    def _leave_budget_line(self) -> None:
+        if self._paused_budget:
+            self._paused_budget = False
+            self._state.budget.forget(self._budget_granted)
+        if self._waiting is not None and self._waiting is self._blocked:
+            self._blocked = None
+        self._waiting = None
+        if self._budget_handle is not None:
+            self._budget_handle.cancel()
+            self._budget_handle = None
+
+    # --- timers and refusals --------------------------------------------------------------------------------------
+    def _arm_idle(self) -> None:
+        if self._limits.keepalive_timeout > 0:
+            self._idle_handle = self._loop.call_later(self._limits.keepalive_timeout, self.close)
+
+    def _arm_recv(self, now: float) -> None:
+        if self._recv_handle is not None:
+            self._recv_handle.cancel()
+        at = min(self._deadline, self._last_read + self._limits.read_timeout)
+        self._recv_handle = self._loop.call_at(max(at, now + 0.001), self._check_recv)
+
+    def _check_recv(self) -> None:
+        self._recv_handle = None
+        if self._refused or self.closed or not self._receiving:
+            return
+        now = self._loop.time()
+        if self._paused_budget or self._paused_pipeline:
+            # we stopped reading, not the client: its clock starts again when we read again
+            self._last_read = now
+            self._deadline = max(self._deadline, now + self._limits.read_timeout)
+        elif now >= self._deadline or now - self._last_read >= self._limits.read_timeout:
+            what = "request head" if self._in_head else "request body"
+            if now >= self._deadline:
+                total = self._limits.head_timeout if self._in_head else self._limits.body_timeout
+                why = f"the {what} did not arrive whole within {total:g}s"
+            else:
+                why = f"the client sent nothing for {self._limits.read_timeout:g}s in the middle of its {what}"
+            self._refuse("request_timeout", refusal(408, "timeout_error", why, close=True))
+            return
+        self._arm_recv(now)
+
+    def _refuse_400(self, message: str) -> None:
+        self._refuse("malformed", refusal(400, "invalid_request_error", message, close=True))
+
+    def _refuse_head(self) -> None:
+        lim = self._limits
+        msg = f"the request head is over {lim.head_limit} bytes or {lim.max_headers} header fields"
+        self._refuse("head_too_large", refusal(431, "invalid_request_error", msg, close=True))
+
+    def _refuse_budget(self) -> None:
+        msg = "the gateway holds as many request bodies as its body_budget allows; retry shortly"
+        self._refuse("body_budget", refusal(529, "overloaded_error", msg, close=True, retry_after=1))
+
+    def _budget_timeout(self) -> None:
+        self._budget_handle = None
+        if self._paused_budget and not self.closed:
+            self._leave_budget_line()
+            self._refuse_budget()
+
+    def _refuse(self, reason: str, answer: bytes) -> None:
+        """Stop parsing; answer `answer` after the responses already due, then close."""
+        if self._refused:
+            return
+        self._state.refused(reason)
+        self._stop_reading()
+        if self._current is not None:
+            self._release(self._current)
+            self._current = None
+        req = Request(b"", b"", [], False)
+        req.refusal = answer
+        self._dispatch(req)
+
+    def _stop_reading(self) -> None:
+        self._refused = True
+        for handle in (self._recv_handle, self._idle_handle):
+            if handle is not None:
+                handle.cancel()
+        self._recv_handle = self._idle_handle = None
+        self._leave_budget_line()
+
+    def _linger(self) -> None:
+        # Closing with unread bytes would reset the connection and could destroy the answer before the client
+        # reads it: send FIN, drop what still comes, and abort after a short while.
+        transport = self.transport
+        if transport is None:
+            return
+        self._refused = True
+        self._paused_pipeline = False
+        self._leave_budget_line()
+        self._resume()
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._loop.call_later(_LINGER, self.abort)
+        else:
+            transport.close()
+
+    def _pause(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self.transport is not None and not self._paused_pipeline and not self._paused_budget:
+            self.transport.resume_reading()
 
     # --- writing the response (used by the handler) -------------------------------------------------------------
     def respond(self, status: int, headers: bytes, body: bytes) -> None:
@@ -260,12 +527,15 @@ class Connection(asyncio.Protocol):
             transport.write(data)
 
     async def drain(self) -> None:
-        """Wait while the client reads slower than we write (only this request waits; others go on)."""
+        """Wait while the client reads slower than we write (only this request waits; others go on).
+
+        A client that reads nothing for the write timeout is cut: this raises and the handler's task is cancelled.
+        """
         if not self._write_paused:
             return
         if self.transport is None:
             raise ConnectionResetError("client disconnected")
-        self._drain = asyncio.get_running_loop().create_future()
+        self._drain = self._loop.create_future()
         try:
             await self._drain
         finally:

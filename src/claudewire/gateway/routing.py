@@ -8,6 +8,7 @@ and key with its state and why. Key values stay here, as ready header lines; eve
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 from collections.abc import Callable
@@ -82,7 +83,14 @@ class Routing:
         members: list[Member] = []
         for i, spec in enumerate(config.upstreams):
             pool = upstream if upstream is not None and i == 0 else None
-            connections = pool or Upstream(spec.url, ssl_context=context, connect_timeout=config.connect_timeout)
+            connections = pool or Upstream(
+                spec.url,
+                ssl_context=context,
+                connect_timeout=config.connect_timeout,
+                head_limit=config.head_limit,
+                max_headers=config.max_headers,
+                on_resend=functools.partial(metrics.on_resend, spec.name),
+            )
             self.upstreams[spec.name] = connections
             lines = [b"x-api-key: " + key.encode() + b"\r\n" for key in spec.keys] or [b""]
             for index, line in enumerate(lines):

@@ -19,11 +19,45 @@ import threading
 from collections.abc import Callable
 
 from claudewire._clock import Clock
+from claudewire._errors import Failure, FailureKind
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.app import Gateway
 from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.errors import error_answer
+from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.limits import HttpLimits, ServerState
 
-__all__ = ["GatewayThread", "bind", "new_event_loop", "run", "serve"]
+__all__ = ["GatewayThread", "bind", "new_event_loop", "open_files_limit", "raise_open_files", "run", "serve"]
+
+
+def raise_open_files() -> int:
+    """Raise this process's soft open-file limit to its hard limit (each client connection is one); the new soft limit.
+
+    The common default soft limit (1,024) lets about a thousand idle clients exhaust the gateway's descriptors.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or (soft != resource.RLIM_INFINITY and soft >= want):
+        return int(soft)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):  # e.g. macOS caps at OPEN_MAX below an unlimited hard limit
+        return int(soft)
+    return int(want)
+
+
+def open_files_limit() -> int:
+    """This process's soft open-file limit (0 when unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return 0
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 0 if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -69,6 +103,12 @@ async def serve(
     await gateway.state.start()
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
     server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)
+    ops = None
+    if config.metrics_port is not None:
+        ops_sock = bind(config.metrics_host, config.metrics_port, reuse_port=config.workers > 1)
+        ops_state = ServerState(HttpLimits(body_limit=64 * 1024, body_budget=1024 * 1024, max_connections=256))
+        ops = await loop.create_server(lambda: _ops_connection(gateway, ops_state), sock=ops_sock)
+        gateway.metrics_address = ops_sock.getsockname()[:2]
     stop = stop or asyncio.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -79,6 +119,8 @@ async def serve(
         await stop.wait()
     finally:
         server.close()
+        if ops is not None:
+            ops.close()
         deadline = loop.time() + drain
         # polling once at shutdown keeps the per-request path free of any drain bookkeeping
         while gateway.in_flight and loop.time() < deadline:  # noqa: ASYNC110
@@ -90,6 +132,22 @@ async def serve(
             await asyncio.wait_for(server.wait_closed(), 1.0)
         if gateway.access_log is not None:
             gateway.access_log.close()
+
+
+def _ops_connection(gateway: Gateway, state: ServerState) -> Connection:
+    """A connection to the metrics listener: /metrics, /healthz and /readyz only, nothing forwarded."""
+
+    async def handle(req: Request, conn: Connection) -> None:
+        if req.path == b"/metrics":
+            gateway.metrics_answer(conn)
+        elif req.path in (b"/healthz", b"/readyz"):
+            await gateway.handle(req, conn)
+        else:
+            failure = Failure.of(FailureKind.NOT_FOUND, message="this listener serves /metrics, /healthz, /readyz")
+            answer = error_answer(failure)
+            conn.respond(answer.status, answer.headers, answer.body)
+
+    return Connection(handle, state)
 
 
 def _run_one(config: GatewayConfig, ready: Callable[[Gateway, int], None] | None) -> None:
@@ -105,6 +163,7 @@ def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None =
     import prometheus_client
 
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # one process, one gateway: no *_created
+    raise_open_files()  # before forking: the workers inherit it
     if config.workers == 1:
         _run_one(config, ready)
         return

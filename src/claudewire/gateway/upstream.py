@@ -18,6 +18,7 @@ import contextlib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -29,6 +30,13 @@ from claudewire._errors import NoResponseError
 __all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget", "first_header", "set_nodelay"]
 
 _READ_HIGH_WATER = 256 * 1024  # bytes buffered from upstream before we stop reading (a slow client pushes back)
+# A reused connection found closed this soon after the request was written, with no byte back, was dead before
+# the request reached it (the server closed it while idle): resending cannot duplicate anything.
+_STALE_WINDOW = 0.05
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: the response head is over the cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,9 @@ class _Conn(asyncio.Protocol):
         "_chunks",
         "_exc",
         "_head",
+        "_head_bytes",
+        "_head_limit",
+        "_max_headers",
         "_parser",
         "_paused",
         "_waiter",
@@ -75,7 +86,10 @@ class _Conn(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, head_limit: int = 64 * 1024, max_headers: int = 200) -> None:
+        self._head_limit = head_limit
+        self._max_headers = max_headers
+        self._head_bytes = 0
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._chunks: collections.deque[bytes] = collections.deque()
@@ -98,12 +112,28 @@ class _Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
+        in_head = not self.status
+        if in_head:
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
+        except _HeadTooLarge:
+            self._head_too_large()
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionResetError(f"invalid HTTP response from upstream: {exc}"))
-            if self.transport is not None:
-                self.transport.close()
+            if isinstance(exc.__cause__ or exc.__context__, _HeadTooLarge):
+                self._head_too_large()
+            else:
+                self._fail(ConnectionResetError(f"invalid HTTP response from upstream: {exc}"))
+                self.close()
+        else:
+            # a head line is kept by the parser until it ends: bound what an endless head can make us hold
+            if in_head and not self.status and self._head_bytes > self._head_limit:
+                self._head_too_large()
+
+    def _head_too_large(self) -> None:
+        why = f"the upstream's response head is over {self._head_limit} bytes or {self._max_headers} fields"
+        self._fail(ConnectionResetError(f"invalid HTTP response from upstream: {why}"))
+        self.close()
 
     def eof_received(self) -> bool | None:
         return None
@@ -123,6 +153,8 @@ class _Conn(asyncio.Protocol):
     # --- httptools callbacks -------------------------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        if len(self.headers) > self._max_headers:
+            raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
@@ -163,6 +195,7 @@ class _Conn(asyncio.Protocol):
         """Prepare for the next request on this connection."""
         self.headers = []
         self.status = 0
+        self._head_bytes = 0
         self.complete = False
         self.received = False
         self.buffered = 0
@@ -304,8 +337,15 @@ class Upstream:
         connect_timeout: float = 10.0,
         max_idle: int = 256,
         idle_timeout: float = 30.0,
+        head_limit: int = 64 * 1024,
+        max_headers: int = 200,
+        on_resend: Callable[[], None] | None = None,
     ) -> None:
         self.target = UpstreamTarget.parse(url)
+        self._head_limit = head_limit
+        self._max_headers = max_headers
+        self._on_resend = on_resend
+        self.resends = 0
         self._ssl: ssl.SSLContext | None = None
         if self.target.scheme == "https":
             self._ssl = ssl_context or ssl.create_default_context()
@@ -319,7 +359,7 @@ class Upstream:
         target = self.target
         async with asyncio.timeout(self._connect_timeout):
             _, conn = await loop.create_connection(
-                _Conn,
+                lambda: _Conn(self._head_limit, self._max_headers),
                 target.host,
                 target.port,
                 ssl=self._ssl,
@@ -351,8 +391,12 @@ class Upstream:
         """Send one request and wait for the response head.
 
         `path` is the client's path (``/v1/messages?beta=true``); the base URL's prefix is put in front. `headers`
-        are ready-made ``name: value\\r\\n`` lines without Host and Content-Length, which are added here. A reused
-        connection that dies before answering is replaced once by a fresh one (the server closed it while idle).
+        are ready-made ``name: value\\r\\n`` lines without Host and Content-Length, which are added here.
+
+        Every send is an attempt the caller sees, with one exception: a reused connection found dead before anything
+        of the request can have been processed (closed before the write, or closed with no byte back within 50 ms of
+        it: the server had closed it while idle) is replaced once by a fresh one, and counted (`resends`,
+        `on_resend`). Any other failure is raised, so the caller's policy decides about another attempt.
         """
         target = self.target
         head = b"".join(
@@ -371,23 +415,30 @@ class Upstream:
         )
         conn = self._take_idle()
         reused = conn is not None
+        loop = asyncio.get_running_loop()
         while True:
             if conn is None:
                 conn = await self._connect()
             transport = conn.transport
+            written = 0.0
             try:
-                if transport is None:
+                if transport is None or transport.is_closing():
                     raise ConnectionResetError("upstream connection closed before the request was sent")
                 if len(body) < 65536:
                     transport.write(head + body)
                 else:
                     transport.write(head)
                     transport.write(body)
+                written = loop.time()
                 await conn.wait_head(head_within)
             except (ConnectionError, OSError) as exc:
                 conn.close()
-                if reused and not conn.received and not isinstance(exc, TimeoutError):
+                stale = not written or loop.time() - written < _STALE_WINDOW
+                if reused and stale and not conn.received and not isinstance(exc, TimeoutError):
                     conn, reused = None, False
+                    self.resends += 1
+                    if self._on_resend is not None:
+                        self._on_resend()
                     continue
                 raise
             except BaseException:

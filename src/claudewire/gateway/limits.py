@@ -1,0 +1,171 @@
+"""What bounds the gateway's client side whatever a peer does: head and body sizes, read and write timeouts, open
+connections, and one budget for the request bodies buffered across all connections.
+
+`HttpLimits` is the frozen set of numbers; `ServerState` is what the connections of one server share (the open
+connection count, the `BodyBudget`, a hook told about each refusal). `refusal()` renders the Anthropic-shaped error
+answer the HTTP layer writes itself (431, 408, 405, 400, 529 ...), before any handler runs.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+__all__ = ["ALLOWED_METHODS", "BodyBudget", "HttpLimits", "ServerState", "bad_path", "refusal", "status_line"]
+
+# The Messages API and its siblings (models, files, batches, skills) use these; TRACE, CONNECT and the rest are
+# never forwarded (a TRACE would reflect the held key).
+ALLOWED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
+_TRIM_AFTER = 16 * 1024 * 1024  # give freed body memory back to the OS after a burst that buffered this much
+_STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
+_STATUS_LINES[529] = b"HTTP/1.1 529 Site Overloaded\r\n"
+
+
+def status_line(status: int) -> bytes:
+    """The ``HTTP/1.1 <code> <reason>`` line for `status` (with CRLF)."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} Unknown\r\n".encode("latin-1")
+    return line
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """The client-side limits of one server (see `GatewayConfig` for what each means)."""
+
+    body_limit: int = 32 * 1024 * 1024
+    head_limit: int = 64 * 1024
+    max_headers: int = 200
+    body_budget: int = 256 * 1024 * 1024
+    budget_wait: float = 10.0
+    keepalive_timeout: float = 75.0
+    read_timeout: float = 30.0
+    head_timeout: float = 30.0
+    body_timeout: float = 300.0
+    write_timeout: float = 60.0
+    max_connections: int = 10000
+
+
+class BodyBudget:
+    """Bytes of request bodies held in memory across all connections, at most `capacity`; later ones wait in line.
+
+    `take(n, granted)` reserves at once (True) or queues `granted` to be called once `n` bytes are free (False);
+    `forget(granted)` leaves the line; `give(n)` returns bytes and serves the line in order.
+    """
+
+    __slots__ = ("_peak", "_trim", "capacity", "used", "waiting")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self.waiting: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
+        self._peak = 0
+        self._trim = _malloc_trim()
+
+    def take(self, n: int, granted: Callable[[], None] | None = None) -> bool:
+        """Reserve `n` bytes now, or (with `granted`) queue for them; False when they are not free now."""
+        if not self.waiting and self.used + n <= self.capacity:
+            self.used += n
+            self._peak = max(self._peak, self.used)
+            return True
+        if granted is not None:
+            self.waiting.append((n, granted))
+        return False
+
+    def forget(self, granted: Callable[[], None]) -> None:
+        """Leave the line (the connection went away or gave up waiting)."""
+        for item in self.waiting:
+            if item[1] == granted:  # bound methods are equal, not identical, from one access to the next
+                self.waiting.remove(item)
+                break
+        self._serve()
+
+    def give(self, n: int) -> None:
+        """Return `n` reserved bytes."""
+        self.used -= n
+        self._serve()
+        if self.used == 0 and self._peak >= _TRIM_AFTER:
+            # large bodies leave freed heap pages behind (glibc raises its mmap threshold as they come and go):
+            # once the burst is over, hand them back
+            self._peak = 0
+            if self._trim is not None:
+                self._trim(0)
+
+    def _serve(self) -> None:
+        waiting = self.waiting
+        while waiting and self.used + waiting[0][0] <= self.capacity:
+            n, granted = waiting.popleft()
+            self.used += n
+            self._peak = max(self._peak, self.used)
+            granted()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+class ServerState:
+    """What the connections of one server share: limits, the open connection count, the body budget."""
+
+    __slots__ = ("budget", "limits", "on_refused", "open")
+
+    def __init__(self, limits: HttpLimits, on_refused: Callable[[str], None] | None = None) -> None:
+        self.limits = limits
+        self.open = 0
+        self.budget = BodyBudget(limits.body_budget)
+        self.on_refused = on_refused
+
+    def refused(self, reason: str) -> None:
+        """Count one refusal by its (bounded) reason."""
+        if self.on_refused is not None:
+            self.on_refused(reason)
+
+
+def refusal(
+    status: int, error_type: str, message: str, *, close: bool, retry_after: int | None = None, allow: bool = False
+) -> bytes:
+    """A whole HTTP response in the API's error shape, written by the HTTP layer itself."""
+    body = json.dumps({"type": "error", "error": {"type": error_type, "message": f"claudewire gateway: {message}"}})
+    head = [status_line(status), b"content-type: application/json\r\n"]
+    if retry_after is not None:
+        head.append(b"retry-after: %d\r\nx-should-retry: true\r\n" % retry_after)
+    if allow:
+        head.append(b"allow: " + b", ".join(sorted(ALLOWED_METHODS)) + b"\r\n")
+    if close:
+        head.append(b"connection: close\r\n")
+    head.append(b"content-length: %d\r\n\r\n" % len(body))
+    return b"".join(head) + body.encode()
+
+
+def bad_path(target: bytes) -> str | None:
+    """Why a request target cannot be forwarded (not origin-form, a dot segment, an empty segment), or None."""
+    if not target.startswith(b"/"):
+        return "the request target must be a path starting with /"
+    q = target.find(b"?")
+    path = target if q < 0 else target[:q]
+    if b"//" in path:
+        return "empty path segments (//) are not forwarded"
+    if b"." in path or b"%" in path:
+        lowered = path.lower().replace(b"%2e", b".")
+        for segment in lowered.split(b"/"):
+            if segment in (b".", b".."):
+                return "dot segments (/./ and /../) are not forwarded"
+        if b"%2f" in lowered or b"%5c" in lowered:
+            return "encoded slashes in the path are not forwarded"
+    if b"\\" in path:
+        return "backslashes in the path are not forwarded"
+    return None
