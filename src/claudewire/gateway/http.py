@@ -129,7 +129,14 @@ class Connection(asyncio.Protocol):
         except _Refuse:
             return
         except httptools.HttpParserUpgrade:
-            self._refuse_400("upgrades are not supported")
+            req = self._current
+            if self._parser.get_method() not in ALLOWED_METHODS:  # CONNECT: its 405 is the answer, then close
+                self._stop_reading()
+                if req is not None:
+                    self._current = None
+                    self._dispatch(req)
+            else:
+                self._refuse_400("upgrades are not supported")
             return
         except httptools.HttpParserError:
             self._refuse_400("malformed HTTP request")
@@ -220,6 +227,8 @@ class Connection(asyncio.Protocol):
         if parser.get_http_version() == "1.0":
             req.keep_alive = False  # keep it simple for 1.0 clients: close-delimited answers
         if req.method not in ALLOWED_METHODS:
+            if req.method == b"CONNECT":
+                req.keep_alive = False  # the parser stops after a CONNECT head: nothing more can be read
             methods = ", ".join(m.decode() for m in sorted(ALLOWED_METHODS))
             msg = f"method {req.method.decode('latin-1')[:20]} is not forwarded (the API's methods: {methods})"
             req.refusal = refusal(405, "invalid_request_error", msg, close=not req.keep_alive, allow=True)
