@@ -37,7 +37,8 @@ def _client(base_url: str, **kw: Any) -> anthropic.Anthropic:
 
 
 def _samples(gw: GatewayThread) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx2.get(gw.base_url + "/metrics").text
+    assert gw.gateway is not None  # read in-process: in tokens mode /metrics over HTTP needs a token
+    text = gw.gateway.metrics.render().decode()
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
