@@ -58,9 +58,9 @@ class GatewayProcess:
         assert len(pids) == self.workers, f"only {len(pids)} of {self.workers} workers answered"
         return self
 
-    def metric(self, name: str) -> float:
-        """The value of an unlabelled metric on whichever worker answers /metrics."""
-        text = httpx2.get(self.base_url + "/metrics").text
+    def metric(self, name: str, *, token: str | None = None) -> float:
+        """The value of an unlabelled metric on whichever worker answers /metrics (`token`: in tokens mode)."""
+        text = httpx2.get(self.base_url + "/metrics", headers={"x-api-key": token} if token else None).text
         m = re.search(rf"^{name} (\S+)$", text, re.M)
         assert m, f"{name} not in /metrics"
         return float(m.group(1))

@@ -114,7 +114,7 @@ def test_redis_killed_mid_load_fails_no_request_and_sharing_resumes(tmp_path: Pa
         _gateways(_config(tmp_path, sim.base_url, redis_server.url, 0.05, requests_per_minute=100_000), 1) as gws,
     ):
         gw = gws[0]
-        assert gw.metric("claudewire_state_backend_up") == 1.0
+        assert gw.metric("claudewire_state_backend_up", token=TOKEN) == 1.0
         client = anthropic.Anthropic(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
 
         def one(_: int) -> bool:
@@ -124,13 +124,13 @@ def test_redis_killed_mid_load_fails_no_request_and_sharing_resumes(tmp_path: Pa
             before = list(pool.map(one, range(40)))
             redis_server.stop()
             during = list(pool.map(one, range(40)))
-            down = gw.metric("claudewire_state_backend_up")
+            down = gw.metric("claudewire_state_backend_up", token=TOKEN)
             redis_server.start()
             deadline = time.monotonic() + 15
-            while gw.metric("claudewire_state_backend_up") != 1.0 and time.monotonic() < deadline:
+            while gw.metric("claudewire_state_backend_up", token=TOKEN) != 1.0 and time.monotonic() < deadline:
                 during.append(one(0))
                 time.sleep(0.1)
-            back = gw.metric("claudewire_state_backend_up")
+            back = gw.metric("claudewire_state_backend_up", token=TOKEN)
             after = list(pool.map(one, range(10)))
         direct = redis.Redis.from_url(redis_server.url)
         counted = direct.zcard("test:{ci-bot}:r")
