@@ -53,12 +53,7 @@ class _BaseURL:
     key: str
 
 
-# --- the steps the decision generator asks its driver to perform ---------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Sleep:
-    delay: float
+# --- the steps `_steps` asks its two drivers to perform (besides the flow's own `Wait`) -----------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +75,7 @@ class _Outcome:
     error: anthropic.APIConnectionError | None = None
 
 
-_Step = _Sleep | _Attempt | _Discard
+_Step = Wait | _Attempt | _Discard
 _Flow = Generator[_Step, _Outcome | None, Any]
 
 
@@ -155,7 +150,7 @@ class _PolicyMiddleware(Middleware):
             step = next(flow)
             while True:
                 if isinstance(step, Wait):
-                    yield _Sleep(step.delay)
+                    yield step
                     step = flow.send(None)
                     continue
                 if isinstance(step, Reject):
@@ -213,7 +208,7 @@ class _PolicyMiddleware(Middleware):
                 except StopIteration as stop:
                     return stop.value
                 result = None
-                if isinstance(step, _Sleep):
+                if isinstance(step, Wait):
                     self.clock.sleep(step.delay)
                 elif isinstance(step, _Discard):
                     step.response.http_response.close()
@@ -244,7 +239,7 @@ class _PolicyMiddleware(Middleware):
                 except StopIteration as stop:
                     return stop.value
                 result = None
-                if isinstance(step, _Sleep):
+                if isinstance(step, Wait):
                     await self.clock.asleep(step.delay)
                 elif isinstance(step, _Discard):
                     await step.response.http_response.aclose()

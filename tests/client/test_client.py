@@ -123,26 +123,27 @@ def test_spend_limit_is_not_retried() -> None:
 
 
 def test_dead_upstream_opens_the_breaker() -> None:
-    """40 calls to an always-503 upstream make ≤ 15 attempts; calls while open raise CircuitOpenError fast."""
+    """40 calls to an always-503 upstream make ≤ 15 attempts; calls while open raise CircuitOpenError, no request."""
     with run_sim(faults=["503:1.0"], seed=1) as sim:
         client = _client(sim.base_url, Policy(breaker_cooldown=30))
         errors: list[Exception] = []
-        open_latencies = []
+        sent_while_open = []
         for _ in range(40):
-            started = time.perf_counter()
+            before = sim.stats.total
             try:
                 client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
             except anthropic.APIError as exc:
                 errors.append(exc)
                 if isinstance(exc, CircuitOpenError):
-                    open_latencies.append(time.perf_counter() - started)
+                    sent_while_open.append(sim.stats.total - before)
         assert len(errors) == 40
         assert sim.stats.total <= 15
         assert isinstance(errors[0], anthropic.InternalServerError), "the first call fails with the SDK's own error"
         assert all(isinstance(e, CircuitOpenError) for e in errors[1:])
         assert all(isinstance(e, anthropic.APIConnectionError) for e in errors[1:])
         assert client.policy_engine.breaker_state(client._claudewire.upstream) is BreakerState.OPEN
-        assert max(open_latencies) < 0.05
+        # fast because nothing is sent (how fast is bench/chaos.py's to measure, not a timed assert's)
+        assert sent_while_open and set(sent_while_open) == {0}
 
 
 def test_copies_share_the_breaker() -> None:

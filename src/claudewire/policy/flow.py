@@ -180,7 +180,8 @@ def call_flow(
     `policy` overrides the engine's per-call fields (retries, backoff, deadline); `deadline` (seconds, from now)
     overrides the policy's. Every Send's timeout and every Wait fit inside the deadline. Returns the final
     `Decision` (DONE, or GIVE_UP with its reason) as the generator's value; a Reject ends it with no value to use.
-    Retries are logged at INFO and give-ups at INFO (not retryable) or WARNING on `logger`.
+    Retries are logged at INFO and give-ups at INFO (not retryable) or WARNING on `logger`; a rejected call (the
+    breaker is open) at DEBUG only, since the breaker's own transition is a WARNING already.
     """
     log = logger or _log
     call = engine.start(None, deadline=deadline, policy=policy)
@@ -213,7 +214,8 @@ def call_flow(
                     continue
                 finished = True
                 rejected = refused or Failure.of(FailureKind.CIRCUIT_OPEN, message="no upstream to send to")
-                log.warning("call rejected without sending: %s", _describe(rejected))
+                # DEBUG: while a breaker is open every call is rejected; its transition was logged once at WARNING
+                log.debug("call rejected without sending: %s", _describe(rejected))
                 yield Reject(rejected)
                 return Decision(DecisionAction.GIVE_UP, reason="circuit open")
             outcome = yield Send(target, call.remaining(), call.attempts)
