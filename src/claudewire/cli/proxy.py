@@ -100,6 +100,12 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     metavar="URL",
     help="Where limits and breaker state live: memory, redis://HOST:PORT/DB or rediss://...  [default: memory]",
 )
+@click.option(
+    "--otlp",
+    default=None,
+    metavar="URL",
+    help="Export GenAI metrics and traces over OTLP to URL (http://collector:4318); the OTEL_* variables work too.",
+)
 def proxy(
     host: str | None,
     port: int | None,
@@ -120,6 +126,7 @@ def proxy(
     max_connections: int | None,
     access_log: str | None,
     state: str | None,
+    otlp: str | None,
 ) -> None:
     """Run a local Anthropic-native gateway: retries, a circuit breaker, unbuffered SSE and metrics.
 
@@ -144,6 +151,7 @@ def proxy(
         "max_connections": max_connections,
         "access_log": "" if access_log in ("off", "none") else access_log,
         "state": state,
+        "otlp": otlp,
     }
     try:
         all_tokens = list(tokens) + (read_tokens(tokens_file) if tokens_file else [])

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import time
+from typing import TYPE_CHECKING
 
 from claudewire._clock import Clock
 from claudewire._errors import Failure, FailureKind
@@ -35,6 +36,10 @@ from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
 from claudewire.policy import Outcome, PolicyEngine, Reject, Wait, call_flow
 from claudewire.state import StateBackend, Ticket, open_state
+from claudewire.telemetry import OtlpSettings, start
+
+if TYPE_CHECKING:
+    from claudewire.telemetry.genai import CallTrace, GatewayTelemetry
 
 __all__ = ["Gateway"]
 
@@ -54,6 +59,7 @@ class Gateway:
         upstream: Upstream | None = None,
         clock: Clock | None = None,
         state: StateBackend | None = None,
+        telemetry: GatewayTelemetry | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
@@ -61,6 +67,7 @@ class Gateway:
         self.engine = PolicyEngine(config.policy, clock=self.clock.now, wall=self.clock.wall, hooks=self.metrics)
         self.routing = Routing(config, self.engine, self.metrics, upstream=upstream)
         self.upstream = self.routing.upstreams[config.upstreams[0].name]  # the first configured upstream's pool
+        self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
@@ -90,6 +97,8 @@ class Gateway:
         self.routing.close()
         if self.access_log is not None:
             self.access_log.flush()
+        if self.telemetry is not None:
+            self.telemetry.shutdown()  # the last metrics and spans go out
 
     async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one request."""
@@ -154,6 +163,7 @@ class Gateway:
         attempts = 0
         ticket: Ticket | None = None  # a named client's reservation, settled in _finish
         served = ""
+        otel = self._otel(req, path)
         try:
             if req.too_large:
                 limit = self.config.body_limit
@@ -179,6 +189,8 @@ class Gateway:
                 step = next(flow)
                 while True:
                     if isinstance(step, Wait):
+                        if otel is not None:
+                            otel.waiting(step.delay, step.failure)
                         await self.clock.asleep(step.delay)
                         step = flow.send(None)
                         continue
@@ -191,6 +203,11 @@ class Gateway:
                         self._answer(conn, out, Failure.of(FailureKind.OVERLOADED, retry_after=1.0, message=busy))
                         return
                     target = step.target
+                    if otel is not None:
+                        state = str(self.engine.breaker_state(target.key))
+                        otel.attempt(
+                            attempts, target.key, state, target.upstream.target.host, target.upstream.target.port
+                        )
                     sent = headers
                     if target.key_line:  # a gateway-held key replaces the client's credentials
                         if stripped is None:
@@ -200,6 +217,8 @@ class Gateway:
                         ex = await exchange(target.upstream, req, sent, self.config, stream=stream, within=step.timeout)
                         if (rid := ex.headers.get("request-id")) is not None:
                             out.request_id = rid
+                        if otel is not None:
+                            otel.attempt_done(ex.status, ex.failure)
                         try:
                             step = flow.send(Outcome(ex.failure, ex.headers or None))
                         except StopIteration:  # done, or given up: this attempt's answer is the call's
@@ -229,6 +248,21 @@ class Gateway:
             if served:
                 self.metrics.observe_upstream_request(served, out.status)
             self._finish(req, path, out, attempts, ticket)
+            if otel is not None:
+                otel.finish(out.status, out.error, out.usage, time.monotonic() - out.started, out.ttfb, attempts)
+
+    def _otel(self, req: Request, path: str) -> CallTrace | None:
+        if self.telemetry is None:
+            return None
+        parent, state = req.header(b"traceparent"), req.header(b"tracestate")
+        return self.telemetry.call(
+            route_of(path),
+            request_model(req.body),
+            stream=wants_stream(req.body),
+            traceparent=parent.decode("latin-1") if parent else None,
+            tracestate=state.decode("latin-1") if state else None,
+            body=req.body,
+        )
 
     def _finish(self, req: Request, path: str, out: Trace, attempts: int, ticket: Ticket | None = None) -> None:
         duration = time.monotonic() - out.started
@@ -269,3 +303,14 @@ class Gateway:
         conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started
+
+
+def _telemetry(config: GatewayConfig) -> GatewayTelemetry | None:
+    """OTLP export as ``config.otlp`` or the ``OTEL_*`` variables ask; None when it is off."""
+    settings = OtlpSettings.from_env(config.otlp)
+    if settings is None:
+        return None
+    from claudewire.telemetry.genai import GatewayTelemetry  # the OpenTelemetry API: only when export is on
+
+    first = config.upstreams[0]
+    return GatewayTelemetry(start(settings, service="claudewire-gateway"), first.url, kind=first.kind)

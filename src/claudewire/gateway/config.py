@@ -41,6 +41,7 @@ from claudewire.gateway.clients import ClientSpec
 from claudewire.gateway.limits import HttpLimits
 from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec, specs_from_urls, upstreams_from_list
 from claudewire.policy import Policy, RetryBudget
+from claudewire.telemetry import OtlpSettings, OtlpUnavailableError, check_available
 
 __all__ = ["ConfigError", "GatewayConfig"]
 
@@ -91,6 +92,8 @@ class GatewayConfig:
       nothing of its answer for `write_timeout` s is cut and its upstream request released.
     - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
+    - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
+      extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
 
     host: str = "127.0.0.1"
@@ -120,6 +123,7 @@ class GatewayConfig:
     state: str | None = None
     state_prefix: str = "claudewire"
     state_timeout: float = 0.05
+    otlp: str | None = None
     policy: Policy = field(default_factory=Policy)
     head_limit: int = 64 * 1024
     max_headers: int = 200
@@ -154,6 +158,12 @@ class GatewayConfig:
         if self.state is not None and self.state != "memory" and not self.state.startswith(_STATE_SCHEMES):
             scheme = self.state.split("://", 1)[0] if "://" in self.state else self.state[:20]
             raise ConfigError(f"state must be memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB, not {scheme!r}")
+        try:  # OTLP asked for (otlp / OTEL_*) but unusable: say so before any worker starts
+            otlp = OtlpSettings.from_env(self.otlp)
+            if otlp is not None:
+                check_available(otlp)
+        except OtlpUnavailableError as exc:
+            raise ConfigError(str(exc)) from None
         if not re.match(r"^[A-Za-z0-9_.\-]{1,64}$", self.state_prefix):
             raise ConfigError("state prefix must be 1-64 letters, digits, '_', '.' or '-'")
         if not 0 < self.state_timeout <= 5:
