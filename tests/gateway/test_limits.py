@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 import time
 
 import httpx2
+from aiohttp import web
 
 from claudewire import FailureKind, classify
 from claudewire.gateway.errors import error_answer
@@ -20,6 +22,7 @@ from tests.conftest import SIM_KEY, SIM_MODEL
 from tests.gateway.conftest import (
     Answer,
     RawUpstream,
+    Upstream,
     address,
     ask,
     read_all,
@@ -261,3 +264,35 @@ def test_emfile_is_an_overload_answered_529_not_an_unknown_failure() -> None:
         answer = error_answer(failure)
         assert answer.status == 529 and answer.error_type == "overloaded_error"
         assert "open files" in json.loads(answer.body)["error"]["message"]
+
+
+def test_a_client_that_stops_reading_is_cut_and_its_upstream_released() -> None:
+    """A streaming client that reads nothing is cut after write_timeout; the upstream call and its slot are freed."""
+    events: list[str] = []
+    chunk = b"event: content_block_delta\ndata: " + b'{"type":"content_block_delta"}' + b" " * 8000 + b"\n\n"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for _ in range(20000):  # ~160 MB offered to a client that reads none of it
+                await response.write(chunk)
+        except (ConnectionError, asyncio.CancelledError):
+            events.append("disconnected")
+            raise
+        return response
+
+    with Upstream(handler) as up, run_gateway(up.base_url, write_timeout=0.5, max_concurrency=1) as gw:
+        stalled = socket.create_connection(address(gw))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        body = b'{"model": "m", "stream": true}'
+        stalled.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: gw\r\ncontent-length: %d\r\n\r\n%b" % (len(body), body))
+        _until(lambda: "disconnected" in events, within=20)
+        assert gw.gateway is not None
+        _until(lambda: gw.gateway is not None and gw.gateway.slots.active == 0)
+        active = gw.gateway.slots.active
+        stalled.close()
+        metrics = gw.gateway.metrics.render().decode()
+    assert events == ["disconnected"] and active == 0
+    assert 'claudewire_gateway_refused_total{reason="write_timeout"} 1.0' in metrics
