@@ -310,8 +310,8 @@ def main() -> None:
         tmp = Path(tmpdir)
         sim_port = free_port()
         sim = stack.enter_context(spawn(
-            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--rpm", "1000000000",
-             "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--pacing", "off",
+             "--rpm", "1000000000", "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
         upstream = f"http://127.0.0.1:{sim_port}"
         targets = [Target("direct (simulator)", upstream, sim)]
 

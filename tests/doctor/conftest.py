@@ -25,8 +25,8 @@ from claudewire.testing import run_sim
 KEY = "sk-ant-api03-doctor-test-key-0123456789abcd"
 """The key the doctor tests use; it must never appear unredacted in any output."""
 
-PACING = Pacing(ttft=0.0, per_token=0.01)
-"""Enough pace for a stream to be told from a buffered one (17 events over ~0.15 s)."""
+PACING = Pacing(ttft=0.0, per_token=0.02)
+"""Enough pace for a stream to be told from a buffered one (17 events over ~0.25 s)."""
 
 
 def settings_for(base_url: str, **overrides: object) -> Settings:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import anthropic
 import pytest
@@ -121,6 +122,7 @@ def test_cli_port_in_use_is_a_clear_error() -> None:
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port 0" in result.stderr  # and says how to get a free one
 
 
 def test_cli_bedrock_mode_prints_its_environment_and_verifies_signatures() -> None:
@@ -161,3 +163,32 @@ def test_cli_bedrock_mode_prints_its_environment_and_verifies_signatures() -> No
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=15)
     assert "signatures verified" in "".join(lines)
+
+
+def _first_event_after(base_url: str) -> tuple[float, float]:
+    """Seconds to the first content delta and from there to the last event, of one streamed reply."""
+    client = anthropic.Anthropic(base_url=base_url, api_key=SIM_KEY, max_retries=0)
+    start = time.monotonic()
+    times: list[float] = []
+    with client.messages.stream(model=SIM_MODEL, max_tokens=12, messages=HELLO) as stream:
+        for event in stream:
+            if event.type == "content_block_delta" or times:
+                times.append(time.monotonic() - start)
+    return times[0], times[-1] - times[0]
+
+
+@pytest.mark.parametrize(("args", "realistic"), [((), True), (("--pacing", "off"), False)])
+def test_cli_paces_streams_like_a_model_unless_pacing_is_off(args: tuple[str, ...], realistic: bool) -> None:
+    """By default the CLI streams at a model's tempo (first token 0.4 s, then 20 ms a token); --pacing off: at once."""
+    proc, base_url, lines = start(*args)
+    try:
+        first, spread = _first_event_after(base_url)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    # lower bounds only: a loaded machine can delay events, never hurry them
+    if realistic:
+        assert "pacing: first token after 0.4 s, then 20 ms a token" in lines[0]
+        assert first >= 0.35 and first + spread >= 0.4 + 11 * 0.02 - 0.02
+    else:
+        assert "pacing off" in lines[0]

@@ -34,8 +34,9 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     from claudewire.sim import Pacing
     from claudewire.testing import run_sim
 
-    # A light pace (10 ms between tokens) so the streaming check sees a stream spread over time.
-    with run_sim(tls=True, pacing=Pacing(ttft=0.0, per_token=0.01)) as sim:
+    # The same realistic pace as `claudewire sim` (0.4 s to the first token, then 20 ms a token): the streaming check
+    # sees a stream spread over a quarter second, wide enough that a busy machine does not squeeze it into a burst.
+    with run_sim(tls=True, pacing=Pacing.realistic()) as sim:
         yield dataclasses.replace(
             base,
             base_url=sim.base_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import sys
 
@@ -27,7 +28,8 @@ _EPILOG = (
         "  claudewire sim --fault 429:1.0,retry_after=2,count=3   three rate limits, then fine\n"
         "  claudewire sim --fault midstream_error:1.0,after=3 --fault latency:1.0,ms=100-500\n"
         "  claudewire sim --profile corporate-proxy --tls  buffered streams over HTTPS with its own CA\n"
-        "  claudewire sim --ttft 0.4 --per-token 0.02      realistic streaming pace\n"
+        "  claudewire sim --pacing off                      streams as fast as possible (benchmarks)\n"
+        "  claudewire sim --ttft 2 --per-token 0.05         a slow model\n"
         "  claudewire sim --api bedrock --fault midstream_error:1.0,status=429   Bedrock, throttled mid-stream\n"
         "  claudewire sim --api vertex --region us-east5    Vertex AI rawPredict / streamRawPredict\n"
     )
@@ -41,12 +43,17 @@ def _faults(specs: tuple[str, ...]) -> tuple[FaultSpec, ...]:
         raise click.BadParameter(str(exc), param_hint="--fault") from None
 
 
+def _pacing(name: str, ttft: float | None, per_token: float | None) -> Pacing:
+    base = Pacing.realistic() if name == "realistic" else Pacing()
+    return Pacing(base.ttft if ttft is None else ttft, base.per_token if per_token is None else per_token)
+
+
 async def _serve(config: SimConfig) -> None:
     server = SimServer(config)
     await server.start()
     click.echo(
         f"claudewire sim listening on {server.base_url} (profile {config.profile}; faults: "
-        f"{describe(server.app.plan.faults)})"
+        f"{describe(server.app.plan.faults)}; {_describe_pacing(config.pacing)})"
     )
     for line in _exports(config, server.base_url):
         click.echo(f"  {line}")
@@ -92,6 +99,12 @@ def _exports(config: SimConfig, base_url: str) -> list[str]:
     return [f"export ANTHROPIC_BASE_URL={base_url}"]
 
 
+def _describe_pacing(pacing: Pacing) -> str:
+    if not pacing.ttft and not pacing.per_token:
+        return "pacing off"
+    return f"pacing: first token after {pacing.ttft:g} s, then {pacing.per_token * 1000:g} ms a token"
+
+
 def _run(config: SimConfig) -> None:
     try:
         import uvloop  # the `fast` extra: the simulator should never be what limits a benchmark
@@ -109,8 +122,17 @@ def _run(config: SimConfig) -> None:
 @click.option("--fault", "faults", multiple=True, metavar="SPEC", help="Add a fault to the profile (repeatable).")
 @click.option("--seed", type=int, default=None, help="Seed the fault dice: same seed, same faults in order.")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY", help="Accept only these keys (repeatable).")
-@click.option("--ttft", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds to first event.")
-@click.option("--per-token", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds per delta.")
+@click.option(
+    "--pacing",
+    "pacing_name",
+    type=click.Choice(["realistic", "off"]),
+    default="realistic",
+    show_default=True,
+    help="Streaming tempo: like a real model (0.4 s to the first token, then 50 tokens/s), or off (as fast as "
+    "possible, for benchmarks).",
+)
+@click.option("--ttft", type=click.FloatRange(0), default=None, help="Seconds to the first event (overrides --pacing).")
+@click.option("--per-token", type=click.FloatRange(0), default=None, help="Seconds per delta (overrides --pacing).")
 @click.option("--rpm", type=click.IntRange(1), default=4000, show_default=True, help="Requests per minute per key.")
 @click.option("--tpm", type=click.IntRange(1), default=400_000, show_default=True, help="Tokens per minute per key.")
 @click.option("--clock-skew", type=float, default=0.0, show_default=True, help="Seconds added to every Date header.")
@@ -133,8 +155,9 @@ def sim(
     faults: tuple[str, ...],
     seed: int | None,
     api_keys: tuple[str, ...],
-    ttft: float,
-    per_token: float,
+    pacing_name: str,
+    ttft: float | None,
+    per_token: float | None,
     rpm: int,
     tpm: int,
     clock_skew: float,
@@ -161,7 +184,7 @@ def sim(
         faults=_faults(faults),
         seed=seed,
         api_keys=api_keys,
-        pacing=Pacing(ttft, per_token),
+        pacing=_pacing(pacing_name, ttft, per_token),
         rate_limits=RateLimits(rpm, tpm),
         clock_skew=clock_skew,
         api=api,
@@ -173,7 +196,11 @@ def sim(
     try:
         _run(config)
     except OSError as exc:  # the port is taken, the address is not ours ...
-        click.echo(f"claudewire sim: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        hint = " (another program uses the port: pick another with --port, or --port 0 for a free one)"
+        busy = exc.errno == errno.EADDRINUSE
+        click.echo(
+            f"claudewire sim: cannot listen on {host}:{port}: {exc.strerror or exc}{hint if busy else ''}", err=True
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         pass

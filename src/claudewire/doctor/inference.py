@@ -9,6 +9,7 @@ each event: spread over time is a stream; everything in one burst after a wait m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ _LOW_HEADROOM = 0.1
 _BUFFERED_WAIT_S = 0.1
 _BURST_S = 0.05
 _SLOW_GAP_S = 0.15  # events further apart than this on average: a slow stream
+# If the doctor's own event loop was kept from running this long right before a burst (a loaded machine, a busy
+# thread), the burst is the doctor reading late, not a proxy holding the stream: "cannot tell", not a warning.
+_OWN_STALL_S = 0.1
+_TICK_S = 0.005
 _FAMILIES = ("requests", "tokens", "input-tokens", "output-tokens")
 
 
@@ -49,6 +54,11 @@ class StreamProbe:
     failure: Failure | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     elapsed_ms: float = 0.0
+    stalls: tuple[tuple[float, float], ...] = ()  # (resumed at, for how long): the doctor's own loop kept waiting
+
+    def stall_before(self, at: float, until: float) -> float:
+        """The longest stall of the doctor's own loop that ended between `at` and `until` (seconds; 0: none)."""
+        return max((length for end, length in self.stalls if at <= end <= until), default=0.0)
 
     @property
     def complete(self) -> bool:
@@ -56,9 +66,48 @@ class StreamProbe:
         return any(kind == "message_stop" for kind, _ in self.events)
 
 
+class _LoopWatch:
+    """Ticks every few ms beside the stream and records each time the loop could not run for a while."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.last = start
+        self.stalls: list[tuple[float, float]] = []  # (resumed at, for how long), seconds after `start`
+
+    def _note(self, now: float) -> None:
+        late = now - self.last - _TICK_S
+        if late >= _TICK_S * 4 and len(self.stalls) < 1000:
+            self.stalls.append((now - self.start, late))
+        self.last = now
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            self._note(time.monotonic())
+
+    def finish(self) -> tuple[tuple[float, float], ...]:
+        # a stall still going on when the stream ended: the reader finished a burst before the ticker could wake
+        self._note(time.monotonic())
+        return tuple(self.stalls)
+
+
 async def probe_stream(client: anthropic.AsyncAnthropic, settings: Settings) -> StreamProbe:
-    """A tiny streamed reply, each event timed on arrival; bounded by two timeouts overall."""
+    """A tiny streamed reply, each event timed on arrival; bounded by two timeouts overall.
+
+    A ticker runs beside it and records when the doctor's own loop was kept from running (`StreamProbe.stalls`):
+    a burst that arrives just as such a stall ends is the doctor reading late, not a proxy holding the stream.
+    """
     start = time.monotonic()
+    watch = _LoopWatch(start)
+    watcher = asyncio.create_task(watch.run())
+    try:
+        probe = await _probe_stream(client, settings, start)
+    finally:
+        watcher.cancel()
+    return dataclasses.replace(probe, stalls=watch.finish())
+
+
+async def _probe_stream(client: anthropic.AsyncAnthropic, settings: Settings, start: float) -> StreamProbe:
     events: list[tuple[str, float]] = []
     headers: dict[str, str] = {}
     failure: Failure | None = None
@@ -189,10 +238,21 @@ def check_streaming(probe: StreamProbe) -> CheckResult:
         return CheckResult("streaming", Status.FAIL, detail, interrupted.fix, evidence, ms)
     first, last = probe.events[0][1], probe.events[-1][1]
     spread = last - first
-    if len(probe.events) >= 3 and first >= _BUFFERED_WAIT_S and spread <= _BURST_S:
+    burst = len(probe.events) >= 3 and first >= _BUFFERED_WAIT_S and spread <= _BURST_S
+    own = probe.stall_before(first - _BURST_S, last + _BURST_S)
+    if burst and own >= _OWN_STALL_S:
+        evidence["own_stall_ms"] = round(own * 1000, 1)
+        detail = (
+            f"{len(probe.events)} events arrived together after {first * 1000:.0f} ms, just as this machine let the "
+            f"doctor run again after {own * 1000:.0f} ms: a burst it cannot tell from buffering; run it again when "
+            "the machine is less busy"
+        )
+        return CheckResult("streaming", Status.PASS, detail, None, evidence, ms)
+    if burst:
         detail = (
             f"all {len(probe.events)} events arrived in one burst after {first * 1000:.0f} ms: "
-            "something between you and the API buffers the stream"
+            "something between you and the API buffers the stream (or it is `claudewire sim --pacing off`, which "
+            "sends at once)"
         )
         fix = (
             "A proxy or TLS inspection holds the whole response: exempt the API host from inspection/buffering "
