@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,8 +33,8 @@ class FakeHealth:
     def breaker_retry_in(self, upstream: str) -> float:
         return self.retry_in.get(upstream, 0.0)
 
-    def ratelimit_remaining(self, upstream: str) -> dict[str, float]:
-        return dict(self.remaining.get(upstream, {}))
+    def ratelimit_left(self, upstream: str, family: str) -> float | None:
+        return self.remaining.get(upstream, {}).get(family)
 
 
 class RecordingPoolHooks(PoolHooks):
@@ -111,6 +110,8 @@ def test_lowest_priority_first_and_a_529_fails_over_to_the_next(clock: FakeClock
     call.record(first, OVERLOADED)
     assert call.failover(Choice(last=first, failure=OVERLOADED))
     assert call.choose(Choice(attempt=2, last=first, failure=OVERLOADED)) == BACKUP
+    assert hooks.events == []  # counted once the attempt went out, not when chosen (it may still be refused)
+    call.record(BACKUP, None)
     assert hooks.events == [("failover", "primary", "backup", "overloaded")]
 
 
@@ -171,13 +172,17 @@ def test_equal_priorities_share_load_by_weight(clock: FakeClock) -> None:
 
 
 def test_the_key_with_most_headroom_is_preferred_and_equals_take_turns(clock: FakeClock) -> None:
-    """Among keys of one upstream the most remaining requests wins; keys never heard of count as unlimited."""
+    """Among keys of one upstream the most remaining requests wins (then tokens); never heard of: unlimited."""
     keys = [Member("primary", i) for i in range(3)]
     health = FakeHealth(remaining={"primary#0": {"requests": 10}, "primary#1": {"requests": 50}})
     pool, _ = _pool(keys, clock, health)
     assert pool.call().choose(Choice()) == keys[2]  # unknown headroom: try it
     health.remaining["primary#2"] = {"requests": 5}
     assert {pool.call().choose(Choice()) for _ in range(5)} == {keys[1]}
+    health.remaining = {k.key: {"requests": 7} for k in keys}
+    health.remaining["primary#0"]["input_tokens"] = 900
+    health.remaining["primary#1"]["input_tokens"] = 100
+    assert {pool.call().choose(Choice()) for _ in range(4)} == {keys[2]}  # equal requests: tokens decide
     health.remaining = {}
     assert {pool.call().choose(Choice()) for _ in range(6)} == set(keys)  # all equal: round robin
 
@@ -277,6 +282,7 @@ def test_a_429_within_the_cap_on_a_single_key_waits_for_it(clock: FakeClock) -> 
     call.record(call.choose(Choice()), _rate_limited(120.0))
     assert call.failover(Choice(last=PRIMARY, failure=_rate_limited(120.0)))
     assert call.choose(Choice(attempt=2, last=PRIMARY, failure=_rate_limited(120.0))) == BACKUP
+    call.record(BACKUP, None)
     assert hooks.events == [("failover", "primary", "backup", "rate_limit")]
 
 
@@ -419,4 +425,3 @@ def test_choices_stay_inside_the_rules(steps: list[tuple[int, set[str]]], model:
             assert not call.failover(Choice(last=member, failure=failure))
         last = member
         clock.advance(1.0)
-    assert all(not math.isnan(pool.headroom(m)[0]) for m in members)

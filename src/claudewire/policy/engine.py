@@ -164,6 +164,12 @@ class PolicyEngine:
             state = self.upstreams.get(upstream)
             return state.breaker.retry_in(self.clock()) if state else 0.0
 
+    def ratelimit_left(self, upstream: str, family: str) -> float | None:
+        """The last remaining value of one bucket `family` of `upstream` (None: never reported). Lock-free: a
+        choice between keys may read a value one answer old, never a torn one."""
+        state = self.upstreams.get(upstream)
+        return state.limiter.remaining.get(family) if state is not None else None
+
     def ratelimit_remaining(self, upstream: str) -> dict[str, float]:
         """The last reported remaining values of `upstream`'s rate-limit buckets."""
         with self.lock:

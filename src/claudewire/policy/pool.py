@@ -83,8 +83,8 @@ class PoolHealth(Protocol):
         """Seconds until an open breaker admits a probe."""
         ...
 
-    def ratelimit_remaining(self, upstream: str) -> dict[str, float]:
-        """The last remaining values of the member's rate-limit buckets."""
+    def ratelimit_left(self, upstream: str, family: str) -> float | None:
+        """The last remaining value of one of the member's rate-limit buckets (None: never reported)."""
         ...
 
 
@@ -153,6 +153,10 @@ class Pool:
         self.rng = rng or random.Random()
         self._turn = itertools.count()
         self._keys_of = {m.upstream: [k for k in self.members if k.upstream == m.upstream] for m in self.members}
+        self._any_models = any(m.models for m in self.members)
+        # the first choice of a call with nothing refused, failed or out: the members of the lowest priority
+        self._top = [m for m in self.members if m.priority == self.members[0].priority]
+        self._top_upstreams = len({m.upstream for m in self._top})
 
     def call(self, *, model: str | None = None, session: str | None = None) -> PoolCall:
         """The chooser of one call for `model`, sticking to `session`'s member when it has one."""
@@ -168,12 +172,6 @@ class Pool:
         self.state.take_out(member.key, KeyOut(self.clock() + self.key_cooldown, reason))
         _log.warning("upstream key %s taken out for %gs: %s", member.key, self.key_cooldown, reason)
         self.hooks.on_key_out(member.key, reason)
-
-    def headroom(self, member: Member) -> tuple[float, float, float]:
-        """The member's last reported remaining requests, input tokens and tokens (unknown: infinite)."""
-        left = self.health.ratelimit_remaining(member.key)
-        inf = math.inf
-        return (left.get("requests", inf), left.get("input_tokens", inf), left.get("tokens", inf))
 
     def status(self) -> tuple[UpstreamStatus, ...]:
         """Every upstream and key as /readyz shows them."""
@@ -231,6 +229,8 @@ class PoolCall:
         "_picks",
         "_pool",
         "_prefer",
+        "_prev",
+        "_prev_failure",
         "_sticky",
         "_verdict",
         "model",
@@ -247,20 +247,20 @@ class PoolCall:
         self._sticky: str | None = None  # the session's member key when the call started ("" : none)
         self._broke = ""  # why the session's member was not chosen
         self._picks = 0
-        self._judged = 0  # the pick whose failure was judged last ...
+        self._prev: Member | None = None  # the member of the last recorded attempt, and its failure
+        self._prev_failure: Failure | None = None
+        self._judged: tuple[str, int] | None = None  # the (member, failure) judged last ...
         self._verdict = False  # ... and whether it moved the call on
 
     # --- the call flow's chooser interface ---------------------------------------------------------------------
     def choose(self, choice: _ChoiceLike) -> Member | None:
         """The target of the next attempt, or None when none is usable (every member refused for this attempt)."""
-        last = self._member(choice.last)
         failure = choice.failure
-        if last is not None and failure is not None:
-            self._judge(last, failure)
-        member = self._pick(choice.skip)
-        if member is not None and last is not None and failure is not None and member.key != last.key:
-            self._pool.hooks.on_failover(last.upstream, member.upstream, str(failure.kind))
-        return member
+        if failure is not None:
+            last = self._member(choice.last)
+            if last is not None:
+                self._judge(last, failure)
+        return self._pick(choice.skip)
 
     def failover(self, choice: _ChoiceLike) -> bool:
         """After a failed attempt: True when `choice.failure` moves the call on and another member can take it now."""
@@ -272,9 +272,15 @@ class PoolCall:
 
     def record(self, target: object, failure: Failure | None) -> None:
         """The outcome of the attempt sent to `target`: a success teaches the session's affinity."""
+        if failure is None and self.session is None and self._prev is None:
+            return  # the first attempt served, nothing to learn: the hot path
         member = self._member(target)
         if member is None:
             return
+        prev, self._prev = self._prev, member
+        if prev is not None and self._prev_failure is not None and prev.key != member.key:
+            self._pool.hooks.on_failover(prev.upstream, member.upstream, str(self._prev_failure.kind))
+        self._prev_failure = failure
         if failure is not None:
             self._judge(member, failure)
             return
@@ -297,9 +303,10 @@ class PoolCall:
 
     def _judge(self, member: Member, failure: Failure) -> bool:
         """Learn from `member`'s failure once per attempt; True when it moves the next attempt elsewhere."""
-        if self._judged == self._picks and self._picks:
+        judged = (member.key, id(failure))
+        if judged == self._judged:
             return self._verdict
-        self._judged = self._picks
+        self._judged = judged
         self._verdict = self._learn(member, failure)
         return self._verdict
 
@@ -331,15 +338,36 @@ class PoolCall:
 
     def _usable(self, skip: frozenset[str], now: float) -> list[Member]:
         pool = self._pool
-        model = self.model
-        return [m for m in pool.members if m.key not in skip and m.serves(model) and not pool.is_out(m, now)]
+        outs = pool.state.keys_out(now)
+        model = self.model if pool._any_models else None
+        if not skip and not outs and model is None:
+            return list(pool.members)
+        return [
+            m
+            for m in pool.members
+            if m.key not in skip and (model is None or m.serves(model)) and not (m.held and m.key in outs)
+        ]
 
     def _fresh(self, usable: Iterable[Member]) -> list[Member]:
+        if not self._failed and not self._avoid:
+            return usable if isinstance(usable, list) else list(usable)
         return [m for m in usable if m.key not in self._failed and m.upstream not in self._avoid]
 
     def _pick(self, skip: frozenset[str]) -> Member | None:
         pool = self._pool
         now = pool.clock()
+        if (
+            self._picks == 0
+            and not skip
+            and self.session is None
+            and pool._top_upstreams == 1
+            and (self.model is None or not pool._any_models)
+            and not pool.state.keys_out(now)
+        ):
+            # the common first choice: one upstream at the top, nothing out, no session to honour
+            self._picks = 1
+            top = pool._top
+            return top[0] if len(top) == 1 else self._roomiest(top)
         usable = self._usable(skip, now)
         if not usable:
             # every key that serves the model is out: send with the one back soonest, so the caller gets the
@@ -366,10 +394,15 @@ class PoolCall:
             candidates = [m for m in candidates if m.upstream == upstream]
         if len(candidates) == 1:
             return candidates[0]
-        rooms = [pool.headroom(m) for m in candidates]
-        best = max(rooms)
-        leaders = [m for m, room in zip(candidates, rooms, strict=True) if room == best]
-        return leaders[next(pool._turn) % len(leaders)]
+        return self._roomiest(candidates)
+
+    def _roomiest(self, candidates: list[Member]) -> Member:
+        """The key with the most rate-limit headroom: remaining requests, then tokens; equals take turns."""
+        pool = self._pool
+        leaders = _most(candidates, pool.health.ratelimit_left, "requests")
+        if len(leaders) > 1:
+            leaders = _most(leaders, pool.health.ratelimit_left, "input_tokens")
+        return leaders[next(pool._turn) % len(leaders)] if len(leaders) > 1 else leaders[0]
 
     def _back_at(self, member: Member, now: float) -> float:
         out = self._pool.state.key_out(member.key, now)
@@ -413,6 +446,20 @@ class PoolCall:
             if point < 0:
                 return name
         return next(reversed(weights))
+
+
+def _most(members: list[Member], left: Callable[[str, str], float | None], family: str) -> list[Member]:
+    """The members with the most remaining in bucket `family` (never reported: unlimited, so it gets tried)."""
+    best = -1.0
+    leaders: list[Member] = []
+    for m in members:
+        value = left(m.key, family)
+        room = math.inf if value is None else value
+        if room > best:
+            best, leaders = room, [m]
+        elif room == best:
+            leaders.append(m)
+    return leaders
 
 
 T = TypeVar("T")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +30,10 @@ class PoolState(Protocol):
 
     def key_out(self, key: str, now: float) -> KeyOut | None:
         """The out record of `key` if it is still out at `now` (an expired one is forgotten)."""
+        ...
+
+    def keys_out(self, now: float) -> Mapping[str, KeyOut]:
+        """Every key still out at `now` (read once per choice: usually empty)."""
         ...
 
     def take_out(self, key: str, out: KeyOut) -> None:
@@ -65,16 +70,24 @@ class MemoryPoolState:
         if out is None:
             return None
         if now >= out.until:
-            with self._lock:
-                if self._outs.get(key) is out:
-                    del self._outs[key]
+            self.keys_out(now)
             return None
         return out
+
+    def keys_out(self, now: float) -> Mapping[str, KeyOut]:
+        """See `PoolState.keys_out`."""
+        outs = self._outs
+        if not outs:
+            return outs
+        if any(now >= out.until for out in outs.values()):
+            with self._lock:
+                self._outs = {k: out for k, out in self._outs.items() if now < out.until}
+        return self._outs
 
     def take_out(self, key: str, out: KeyOut) -> None:
         """See `PoolState.take_out`."""
         with self._lock:
-            self._outs[key] = out
+            self._outs = {**self._outs, key: out}  # copied, never mutated: readers hold a consistent snapshot
 
     def session_target(self, session: str, now: float) -> str | None:
         """See `PoolState.session_target`."""
