@@ -16,7 +16,7 @@ from tests.doctor.conftest import KEY, settings_for
 
 def _failing_report(sim: SimServer) -> Report:
     sim.set_faults(["529:1.0,path=/v1/messages"])
-    return run(settings_for(sim.base_url, model="claude-sonnet-4-5"))
+    return run(settings_for(sim.base_url, model="claude-opus-4-5"))  # deprecated: a warning beside the failure
 
 
 def test_json_contract(sim: SimServer) -> None:

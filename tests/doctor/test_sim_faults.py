@@ -93,11 +93,11 @@ def test_retired_model_fails_naming_a_current_replacement(sim: SimServer) -> Non
 
 def test_deprecated_model_warns_with_its_retirement_date(sim: SimServer) -> None:
     """A deprecated model warns with the retirement date and a replacement, and the run still exits 0."""
-    report = run(settings_for(sim.base_url, model="claude-sonnet-4-5"))
+    report = run(settings_for(sim.base_url, model="claude-opus-4-5"))
     model = report.get("model")
     assert model.status is Status.WARN
-    assert "2026-11-30" in model.detail
-    assert "claude-sonnet-4-6" in (model.fix or "")
+    assert "2027-01-22" in model.detail
+    assert "claude-opus-4-8" in (model.fix or "")  # the same tier: an Opus user is pointed at an Opus
     assert report.exit_code == 0
     assert report.get("messages").status is Status.PASS
 

@@ -7,8 +7,9 @@ retired → fail naming a current replacement; deprecated → warn with the reti
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import httpx2
 
 from claudewire._errors import Failure, FailureKind, classify
 from claudewire.doctor.http import client_for
+from claudewire.doctor.models import RETIRED_ALIASES, days_past, did_you_mean, listed, same_tier, tier_of
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings
 
@@ -166,17 +168,38 @@ def _date(value: Any) -> str | None:
 
 
 def _replacement(listing: Any, model: Any) -> str | None:
-    """The newest active model of the same line (else the newest active model) in the listing."""
-    data: Sequence[Any] = _get(listing, "data") or []
-    active = [m for m in data if _get(m, "lifecycle") in (None, "active") and _get(m, "id") != _get(model, "id")]
-    line = _get(model, "line")
-    same = [m for m in active if line is not None and _get(m, "line") == line]
-    pick = (same or active or [None])[0]
-    return str(_get(pick, "id")) if pick is not None else None
+    """The newest active model of the same tier (`claudewire.doctor.models.same_tier`) in the listing."""
+    pick = same_tier(listed(listing), str(_get(model, "id") or ""), _get(model, "line"))
+    return pick.id if pick is not None else None
 
 
-def check_model(probe: ApiProbe, settings: Settings) -> CheckResult:
-    """The chosen model exists and is current: retired → fail with a replacement, deprecated → warn with the date."""
+def _unknown_model(wanted: str, listing: Any) -> tuple[str, str]:
+    """Detail and fix for an id the API does not serve: retired alias, typo, foreign id, or just unknown."""
+    models = listed(listing)
+    successor = same_tier(models, wanted)
+    use = f"use {successor.id}" if successor else "use a current model (GET /v1/models)"
+    retired = RETIRED_ALIASES.get(wanted)
+    if retired is not None:
+        detail = f"{wanted} is retired (since {retired[1]}): requests naming it fail"
+        return detail, f"Retired models answer 404: {use}."
+    near = did_you_mean(models, wanted)
+    if near is not None:
+        state = "" if near.lifecycle == "active" else f" ({near.lifecycle})"
+        return f"model {wanted!r} does not exist: did you mean {near.id}{state}?", f"Set --model {near.id}."
+    if tier_of(wanted) is None and not wanted.startswith("claude"):
+        return (
+            f"{wanted!r} is not a Claude model id (the Claude API serves claude-* models)",
+            f"Pick a Claude model: {use} (Haiku is the fastest and cheapest, Opus the most capable).",
+        )
+    return f"model {wanted!r} does not exist", f"Use a current model id (see GET /v1/models or --model): {use}."
+
+
+def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = None) -> CheckResult:
+    """The chosen model exists and is current: retired (or past its date) → fail, deprecated → warn with the date.
+
+    Advice stays in the model's tier, offers a "did you mean" for a near miss and names retired aliases as such.
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
     answer = probe.model
     evidence: dict[str, JSONValue] = {"model": settings.model}
     failure = answer.failure
@@ -190,11 +213,8 @@ def check_model(probe: ApiProbe, settings: Settings) -> CheckResult:
             )
             return CheckResult("model", Status.FAIL, detail, Failure.of(FailureKind.NOT_ANTHROPIC).fix, evidence)
         if failure.kind is FailureKind.NOT_FOUND:
-            current = _replacement(probe.listing.body, None) if probe.listing.failure is None else None
-            hint = f"; e.g. {current}" if current else ""
-            detail = f"model {settings.model!r} does not exist ({_said(failure)})"
-            fix = f"Use a current model id (see GET /v1/models or --model){hint}."
-            return CheckResult("model", Status.FAIL, detail, fix, evidence, answer.elapsed_ms)
+            detail, fix = _unknown_model(settings.model, probe.listing.body if probe.listing.failure is None else None)
+            return CheckResult("model", Status.FAIL, f"{detail} ({_said(failure)})", fix, evidence, answer.elapsed_ms)
         detail = f"not verified: GET /v1/models/{settings.model} answered {_said(failure)} (see {failure.check})"
         return CheckResult("model", Status.SKIP, detail, None, evidence, answer.elapsed_ms)
     info = answer.body
@@ -208,8 +228,13 @@ def check_model(probe: ApiProbe, settings: Settings) -> CheckResult:
     if lifecycle == "retired":
         detail = f"{named} is retired (since {_date(_get(info, 'retires_at')) or '?'}): requests naming it fail"
         return CheckResult("model", Status.FAIL, detail, f"Retired models answer 404: {use}.", evidence)
+    when = _date(_get(info, "retires_at"))
+    past = days_past(when, today)
+    if lifecycle == "deprecated" and past is not None:
+        ago = "today" if past == 0 else f"{past} day{'s' if past != 1 else ''} ago"
+        detail = f"{named} reached its retirement date on {when} ({ago}): requests naming it fail or soon will"
+        return CheckResult("model", Status.FAIL, detail, f"Move now: {use}.", evidence)
     if lifecycle == "deprecated":
-        when = _date(_get(info, "retires_at"))
         detail = f"{named} is deprecated and retires {'on ' + when if when else 'soon'}"
         return CheckResult("model", Status.WARN, detail, f"Plan the move before then: {use}.", evidence)
     return CheckResult("model", Status.PASS, f"{named} is {lifecycle}", None, evidence, answer.elapsed_ms)
