@@ -33,6 +33,7 @@ from claudewire._clock import Clock
 from claudewire._errors import Failure, classify
 from claudewire._exceptions import CircuitOpenError
 from claudewire.client_upstreams import ClientTarget, ClientUpstream, ClientUpstreams
+from claudewire.client_usage import tap_stream
 from claudewire.policy import Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
 from claudewire.policy.flow import OneTarget, Outcome, Reject, Wait, call_flow
 
@@ -124,8 +125,10 @@ class _PolicyMiddleware(Middleware):
         response = outcome.response if outcome is not None else None
         status = response.status_code if isinstance(response, BaseAPIResponse) else (200 if response else 0)
         metrics.observe_request(route, status, failure.kind.value if failure else "", elapsed, elapsed)
+        if failure is None and route == "messages" and request.stream and isinstance(response, BaseAPIResponse):
+            tap_stream(response.http_response, metrics)  # counted as the SDK reads the stream
+            return
         if failure is None and route == "messages" and not request.stream and isinstance(response, BaseAPIResponse):
-            # non-streaming answers are already read; a stream's usage arrives after the middleware has returned
             try:
                 body = response.http_response.json()
             except ValueError:
@@ -388,8 +391,8 @@ class Anthropic(_PolicyClient, anthropic.Anthropic):  # type: ignore[misc]
     name) gives the client several upstreams with the gateway's failover (see `claudewire.client_upstreams`).
     `metrics` (a `claudewire.metrics.Metrics` or a prometheus-client registry) records the gateway's metric
     families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
-    state, rate-limit headroom, and tokens by model (for non-streaming calls; a stream's usage arrives after the
-    client has handed the stream over).
+    state, rate-limit headroom, and tokens by model, cache read and write included (a stream's from its
+    ``message_start`` and ``message_delta`` usage, counted as it is read).
     """
 
 
