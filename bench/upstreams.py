@@ -37,7 +37,7 @@ TOKEN = "cw-bench-token-000000000000"
 def _sim(stack: contextlib.ExitStack) -> tuple[str, int]:
     port = rig.free_port()
     stack.enter_context(rig.spawn(
-        [sys.executable, "-m", "claudewire", "sim", "--port", str(port), "--rpm", "1000000000",
+        [sys.executable, "-m", "claudewire", "sim", "--port", str(port), "--pacing", "off", "--rpm", "1000000000",
          "--tpm", "1000000000000"], port, "0"))  # fmt: skip
     return f"http://127.0.0.1:{port}", port
 

@@ -170,3 +170,18 @@ def test_proxy_help_teaches_upstream_tables() -> None:
     )
     assert result.returncode == 0
     assert "repeat for failover" in result.stdout and "[[upstreams]]" in result.stdout
+
+
+def test_a_client_allowed_a_model_no_upstream_serves_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[[clients]] models that every upstream's `models` leaves out: refused at start, naming the client's field."""
+    monkeypatch.setenv("CW_TEST_KEY_1", "sk-ant-api03-from-env-0000")
+    text = (
+        '[[upstreams]]\nname = "a"\nurl = "http://x"\nkeys = ["env:CW_TEST_KEY_1"]\nmodels = ["claude-haiku-4-5"]\n'
+        '[[clients]]\nname = "ci"\ntoken_sha256 = "' + "0" * 64 + '"\nmodels = ["claude-opus-4-8"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"clients\[0\] \(ci\).models: no upstream serves 'claude-opus-4-8'"):
+        GatewayConfig.from_toml(_write(tmp_path, text))
+    ok = text.replace('models = ["claude-opus-4-8"]', 'models = ["claude-haiku-4-5"]')
+    assert GatewayConfig.from_toml(_write(tmp_path, ok)).clients[0].name == "ci"

@@ -21,7 +21,8 @@ Examples:
   claudewire proxy --workers 4 --state redis://127.0.0.1:6379/0   # limits and breakers shared by all of them
 
 \b
-Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (503 while the breaker is open).
+Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (JSON per upstream and key; 503 while
+no upstream can take traffic).
 The config file (TOML) takes every flag's setting in [proxy], the retry policy in [policy] and any number of
 [[upstreams]] (name, url, keys = ["env:NAME" | "file:PATH" | literal], priority, weight, models).
 [[clients]] give named tokens their own limits (name, token_sha256, requests_per_minute, tokens_per_minute,

@@ -39,7 +39,13 @@ from typing import Any
 from claudewire._net import is_loopback
 from claudewire.gateway.clients import ClientSpec
 from claudewire.gateway.limits import HttpLimits
-from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec, specs_from_urls, upstreams_from_list
+from claudewire.gateway.upstreams import (
+    UpstreamConfigError,
+    UpstreamSpec,
+    check_models_served,
+    specs_from_urls,
+    upstreams_from_list,
+)
 from claudewire.policy import Policy, RetryBudget
 from claudewire.telemetry import OtlpSettings, OtlpUnavailableError, check_available
 
@@ -206,6 +212,11 @@ class GatewayConfig:
                     f"upstreams[{i}] ({spec.name}).keys: empty means the client's own credentials are forwarded, "
                     "but with client tokens set clients send a gateway token: give this upstream its keys"
                 )
+        listed = {f"clients[{i}] ({c.name}).models": sorted(c.models) for i, c in enumerate(self.clients) if c.models}
+        try:
+            check_models_served(self.upstreams, listed)
+        except UpstreamConfigError as exc:
+            raise ConfigError(str(exc)) from None
         object.__setattr__(self, "affinity_headers", tuple(h.strip().lower() for h in self.affinity_headers))
         if not all(self.affinity_headers) or self.affinity_ttl <= 0 or self.affinity_sessions < 0:
             raise ConfigError("affinity needs non-empty header names, affinity_ttl > 0 and affinity_sessions >= 0")
