@@ -318,6 +318,20 @@ _ERROR_TYPE_KIND: dict[str, FailureKind] = {
     "api_error": FailureKind.SERVER,
     "timeout_error": FailureKind.TIMEOUT,
     "overloaded_error": FailureKind.OVERLOADED,
+    # Amazon Bedrock's exceptions, as its stream exception frames name them (the official AnthropicBedrock raises
+    # them as error events) and, capitalised, its x-amzn-ErrorType header
+    "throttlingException": FailureKind.RATE_LIMIT,
+    "serviceQuotaExceededException": FailureKind.RATE_LIMIT,
+    "serviceUnavailableException": FailureKind.OVERLOADED,
+    "modelNotReadyException": FailureKind.OVERLOADED,
+    "modelStreamErrorException": FailureKind.SERVER,
+    "modelErrorException": FailureKind.SERVER,
+    "internalServerException": FailureKind.SERVER,
+    "modelTimeoutException": FailureKind.TIMEOUT,
+    "validationException": FailureKind.INVALID_REQUEST,
+    "resourceNotFoundException": FailureKind.NOT_FOUND,
+    "accessDeniedException": FailureKind.PERMISSION,
+    "unrecognizedClientException": FailureKind.AUTH,
 }
 
 _STATUS_KIND: dict[int, FailureKind] = {
@@ -403,6 +417,17 @@ def _error_object(body: Any) -> Mapping[str, Any] | None:
     return None
 
 
+def _bedrock_message(body: Any) -> str | None:
+    """The ``message`` of a Bedrock error body (``{"message": "..."}``)."""
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    message = body.get("message") if isinstance(body, Mapping) else None
+    return message if isinstance(message, str) else None
+
+
 def _looks_like_html(body: Any) -> bool:
     if isinstance(body, bytes | bytearray):
         head = bytes(body[:512]).lstrip().lower()
@@ -424,6 +449,10 @@ def _classify_status(
     err_type = err.get("type") if err else None
     message = err.get("message") if err else None
     kind = _ERROR_TYPE_KIND.get(err_type) if isinstance(err_type, str) else None
+    if kind is None and (amzn := h.get("x-amzn-errortype")):  # Bedrock: ThrottlingException:http://...
+        name = amzn.split(":", 1)[0].strip()
+        kind = _ERROR_TYPE_KIND.get(name[:1].lower() + name[1:])
+        message = message or _bedrock_message(body)
     if kind is None:
         kind = _STATUS_KIND.get(status)
     if kind is None:

@@ -22,6 +22,7 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.errors import sse_error_event
 from claudewire.gateway.headers import response_headers
 from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.kinds.base import KindUpstream
 from claudewire.gateway.sse import StreamScanner, Usage, json_usage
 from claudewire.gateway.upstream import Upstream, UpstreamResponse
 
@@ -77,7 +78,13 @@ def wants_stream(body: bytes) -> bool:
 
 
 async def exchange(
-    upstream: Upstream, req: Request, headers: bytes, cfg: GatewayConfig, *, stream: bool, within: float | None
+    upstream: Upstream | KindUpstream,
+    req: Request,
+    headers: bytes,
+    cfg: GatewayConfig,
+    *,
+    stream: bool,
+    within: float | None,
 ) -> Exchange:
     """Send one attempt and judge it, within `within` seconds in all (None: only the configured timeouts)."""
     if within is None:
@@ -90,7 +97,9 @@ async def exchange(
         return Exchange(Failure.of(FailureKind.TIMEOUT, message=message), own=True)
 
 
-async def _guarded(upstream: Upstream, req: Request, headers: bytes, cfg: GatewayConfig, stream: bool) -> Exchange:
+async def _guarded(
+    upstream: Upstream | KindUpstream, req: Request, headers: bytes, cfg: GatewayConfig, stream: bool
+) -> Exchange:
     policy_headers: dict[str, str] = {}
     resp: UpstreamResponse | None = None
     try:

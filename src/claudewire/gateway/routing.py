@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.http import Request
+from claudewire.gateway.kinds import KindUpstream, open_upstream
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import Metrics
@@ -36,7 +37,7 @@ class GatewayTarget:
 
     key: str
     name: str
-    upstream: Upstream
+    upstream: Upstream | KindUpstream
     key_line: bytes = b""
 
 
@@ -78,13 +79,15 @@ class Routing:
         state: PoolState | None = None,
     ) -> None:
         context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
-        self.upstreams: dict[str, Upstream] = {}
+        self.upstreams: dict[str, Upstream | KindUpstream] = {}
         self.targets: dict[str, GatewayTarget] = {}
         members: list[Member] = []
         for i, spec in enumerate(config.upstreams):
             pool = upstream if upstream is not None and i == 0 else None
-            connections = pool or Upstream(
-                spec.url,
+            # a cloud kind (bedrock, vertex, foundry) wraps the connections in its translator; the key line then
+            # carries that cloud's credential (a Bedrock API key, a Google token, a Foundry key) to the translator
+            connections: Upstream | KindUpstream = pool or open_upstream(
+                spec,
                 ssl_context=context,
                 connect_timeout=config.connect_timeout,
                 head_limit=config.head_limit,

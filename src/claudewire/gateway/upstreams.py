@@ -41,7 +41,13 @@ __all__ = [
 _NAME_RE = re.compile(r"[a-z0-9_-]+\Z")
 _FIELDS = frozenset({"name", "url", "keys", "priority", "weight", "models", "kind"})
 
-KIND_OPTIONS: dict[str, frozenset[str]] = {"anthropic": frozenset()}
+KIND_OPTIONS: dict[str, frozenset[str]] = {
+    "anthropic": frozenset(),
+    # the cloud translators' own fields (claudewire.gateway.kinds.KIND_FIELDS; checked there when the gateway starts)
+    "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
+    "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
+    "foundry": frozenset({"bearer", "model_map"}),
+}
 """Upstream kinds and the extra fields each accepts in its ``[[upstreams]]`` table (kept in `UpstreamSpec.options`).
 
 ``anthropic`` passes requests through unchanged. Cloud kinds (bedrock, vertex, foundry) register themselves here with
@@ -78,8 +84,9 @@ class UpstreamSpec:
 
     @property
     def forwards_credentials(self) -> bool:
-        """True when the gateway holds no key here and the client's own credentials go upstream."""
-        return not self.keys
+        """True when the gateway holds no key here and the client's own credentials go upstream (never for
+        bedrock and vertex: without keys they use the cloud's credential chain)."""
+        return not self.keys and self.kind not in ("bedrock", "vertex")
 
     def serves(self, model: str | None) -> bool:
         """Whether a request for `model` may be routed here (a request without a model goes anywhere)."""

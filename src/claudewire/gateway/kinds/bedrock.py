@@ -1,0 +1,280 @@
+"""The ``bedrock`` upstream kind: Anthropic Messages → Amazon Bedrock InvokeModel, and the answers back.
+
+Request: ``POST /v1/messages`` becomes ``POST /model/{model id}/invoke`` (``/invoke-with-response-stream`` for a
+stream), ``/v1/messages/count_tokens`` becomes ``/model/{model id}/count-tokens`` with the body wrapped as
+``{"input":{"invokeModel":{"body":<base64>}}}``. The body loses ``model`` and ``stream`` and gains
+``anthropic_version`` (`DEFAULT_VERSION` unless configured) and the ``anthropic-beta`` header's values as an
+``anthropic_beta`` array, filtered through the upstream's allowlist (`DEFAULT_BETAS` unless configured; `aliases`
+rename a beta Bedrock spells differently): a beta Bedrock does not know would fail the whole call with 400 "invalid
+beta flag", so it is dropped and logged, never sent. Without the mid-conversation-system beta, ``role: "system"``
+messages between turns (Claude Code sends them) become user turns in ``<system-reminder>`` tags, as Claude Code
+itself writes them where that beta is missing (`fold_system_messages`). Auth: a Bedrock API key from `keys` as
+``Authorization: Bearer``, else SigV4 (service ``bedrock``) with the standard AWS credential chain, signed by botocore.
+
+Answer: the JSON Message passes through; the event-stream is re-emitted as SSE event by event
+(`EventStreamToSSE`); Bedrock errors become Anthropic error bodies with the matching status (`bedrock_error`);
+``inputTokens`` comes back as ``input_tokens``. Batches and files are refused in the Anthropic error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from claudewire.gateway.kinds.base import (
+    KeyRing,
+    PassThrough,
+    Refusal,
+    ResponseTranslator,
+    UpstreamCall,
+    without_headers,
+)
+from claudewire.gateway.kinds.errors import anthropic_error_body, bedrock_error
+from claudewire.gateway.kinds.eventstream import EventStreamToSSE
+from claudewire.gateway.kinds.models import bedrock_model_id
+from claudewire.gateway.kinds.request import (
+    MID_CONVERSATION_SYSTEM,
+    MessagesRequest,
+    fold_system_messages,
+    parse_messages_request,
+)
+from claudewire.gateway.upstream import UpstreamTarget, first_header
+
+__all__ = ["DEFAULT_ALIASES", "DEFAULT_BETAS", "DEFAULT_VERSION", "BedrockKind"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "2026-10-21"
+"""The ``anthropic_version`` sent by default: what the official SDK's AnthropicBedrock sends (SDK 2.15)."""
+
+DEFAULT_BETAS: frozenset[str] = frozenset(
+    {
+        # what Claude Code's own Bedrock mode sends, and what public provider tables list as Bedrock's
+        "interleaved-thinking-2025-05-14",
+        "tool-search-tool-2025-10-19",
+        "context-1m-2025-08-07",
+        "context-management-2025-06-27",
+        "effort-2025-11-24",
+        "fine-grained-tool-streaming-2025-05-14",
+        "computer-use-2024-10-22",
+        "computer-use-2025-01-24",
+        "computer-use-2025-11-24",
+        "compact-2026-01-12",
+        "dangerous-tool-use-2026-09-03",
+        "thinking-binding-controls-2026-08-01",
+        "thinking-display-updates-2026-08-18",
+        "mid-conversation-output-config-2026-07-01",
+        "mid-conversation-tool-changes-2026-07-01",
+    }
+)
+"""Betas forwarded to Bedrock when an upstream sets no ``betas`` allowlist of its own."""
+
+DEFAULT_ALIASES: Mapping[str, str] = {"advanced-tool-use-2025-11-20": "tool-search-tool-2025-10-19"}
+"""Betas Bedrock names differently (tool search: ``advanced-tool-use`` on the Anthropic API, as Claude Code's own
+provider table has it), used when an upstream sets no ``beta_aliases``."""
+
+_DROP = frozenset(
+    {
+        b"x-api-key",
+        b"authorization",
+        b"anthropic-beta",
+        b"anthropic-version",
+        b"content-type",
+        b"accept-encoding",
+        b"x-amz-date",
+        b"x-amz-security-token",
+        b"x-amz-content-sha256",
+    }
+)
+_HOST_REGION = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
+_WARNED_MAX = 256
+
+
+class BedrockKind:
+    """Translator and signer for one ``kind = "bedrock"`` upstream."""
+
+    name = "bedrock"
+
+    def __init__(
+        self,
+        upstream_name: str,
+        target: UpstreamTarget,
+        *,
+        region: str | None = None,
+        keys: Sequence[str] = (),
+        anthropic_version: str = DEFAULT_VERSION,
+        betas: Sequence[str] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        model_map: Mapping[str, str] | None = None,
+        credentials: Any = None,
+    ) -> None:
+        self.upstream_name = upstream_name
+        self.target = target
+        found = _HOST_REGION.search(target.host)
+        self.region = region or (found.group(1) if found else None) or os.environ.get("AWS_REGION") or ""
+        if not self.region:
+            raise ValueError("region: not given, not in the URL's host and AWS_REGION is not set")
+        self.keys = KeyRing(tuple(keys))
+        self.anthropic_version = anthropic_version
+        self.betas = frozenset(betas) if betas is not None else DEFAULT_BETAS
+        self.aliases = dict(aliases) if aliases is not None else dict(DEFAULT_ALIASES)
+        self.model_map = dict(model_map or {})
+        self._credentials = credentials  # botocore credentials; resolved from the AWS chain on first use
+        self._warned: set[str] = set()
+
+    # --- request ------------------------------------------------------------------------------------------------
+
+    async def request(self, method: bytes, path: bytes, headers: bytes, body: bytes) -> UpstreamCall | Refusal:
+        parsed = parse_messages_request(self.name, self.upstream_name, method, path, headers, body)
+        if isinstance(parsed, Refusal):
+            return parsed
+        payload = dict(parsed.body)
+        model = str(payload.pop("model"))
+        payload.pop("stream", None)
+        payload.setdefault("anthropic_version", self.anthropic_version)
+        betas = self._betas(parsed, payload.get("anthropic_beta"))
+        payload.pop("anthropic_beta", None)
+        if betas:
+            payload["anthropic_beta"] = betas
+        if not any(b.startswith(MID_CONVERSATION_SYSTEM) for b in betas):
+            folded = fold_system_messages(payload)
+            if folded:
+                _log.debug(
+                    "bedrock upstream %s: %d mid-conversation system message(s) folded", self.upstream_name, folded
+                )
+        model_id = quote(bedrock_model_id(model, self.region, self.model_map), safe=":")
+        if parsed.op == "count_tokens":
+            payload.setdefault("max_tokens", 1)  # the wrapped body is an InvokeModel body, which requires it
+            inner = json.dumps(payload, separators=(",", ":")).encode()
+            data = json.dumps({"input": {"invokeModel": {"body": base64.b64encode(inner).decode()}}}).encode()
+            route = f"/model/{model_id}/count-tokens"
+        else:
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            route = f"/model/{model_id}/invoke-with-response-stream" if parsed.stream else f"/model/{model_id}/invoke"
+        lines = without_headers(headers, _DROP) + b"content-type: application/json\r\n"
+        lines += await self._auth(route, data, headers)
+        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream)
+
+    def _betas(self, parsed: MessagesRequest, in_body: object) -> list[str]:
+        asked = list(parsed.betas)
+        if isinstance(in_body, list):
+            asked += [b for b in in_body if isinstance(b, str)]
+        kept: list[str] = []
+        dropped: list[str] = []
+        for beta in asked:
+            name = self.aliases.get(beta, beta)
+            if name in self.betas:
+                if name not in kept:
+                    kept.append(name)
+            else:
+                dropped.append(beta)
+        if dropped:
+            fresh = [b for b in dropped if b not in self._warned]
+            level = logging.WARNING if fresh else logging.DEBUG
+            _log.log(
+                level,
+                "bedrock upstream %s: dropped beta(s) not on its allowlist: %s",
+                self.upstream_name,
+                ", ".join(dropped),
+            )
+            if len(self._warned) < _WARNED_MAX:
+                self._warned.update(fresh)
+        return kept
+
+    async def _auth(self, route: str, data: bytes, headers: bytes) -> bytes:
+        key = self.keys.pick(headers)
+        if key is not None:  # a Bedrock API key
+            return b"authorization: Bearer " + key.encode() + b"\r\n"
+        from botocore.auth import SigV4Auth  # the `bedrock` extra
+        from botocore.awsrequest import AWSRequest
+
+        credentials = await self._frozen_credentials()
+        host = self.target.host_header.decode("latin-1")
+        url = f"{self.target.scheme}://{host}{self.target.prefix}{route}"
+        request = AWSRequest("POST", url, data=data, headers={"content-type": "application/json", "host": host})
+        SigV4Auth(credentials, "bedrock", self.region).add_auth(request)
+        out = b""
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            value = request.headers.get(name)
+            if value:
+                out += name.lower().encode() + b": " + str(value).encode() + b"\r\n"
+        return out
+
+    async def _frozen_credentials(self) -> Any:
+        creds = self._credentials
+        if creds is None:
+            # the standard chain (environment, shared files, SSO, container and instance metadata): may do I/O
+            import botocore.session
+
+            creds = await asyncio.to_thread(lambda: botocore.session.get_session().get_credentials())
+            if creds is None:
+                raise PermissionError(
+                    f"bedrock upstream {self.upstream_name}: no AWS credentials found (set AWS_ACCESS_KEY_ID / "
+                    "AWS_SECRET_ACCESS_KEY, a profile, or instance credentials; or give Bedrock API keys in keys)"
+                )
+            self._credentials = creds
+        refresh = getattr(creds, "refresh_needed", None)
+        if callable(refresh) and refresh():
+            return await asyncio.to_thread(creds.get_frozen_credentials)
+        return creds.get_frozen_credentials() if hasattr(creds, "get_frozen_credentials") else creds
+
+    # --- response -----------------------------------------------------------------------------------------------
+
+    def response(self, call: UpstreamCall, status: int, headers: list[tuple[bytes, bytes]]) -> ResponseTranslator:
+        if status >= 400:
+            return _BedrockError(status, headers)
+        ctype = first_header(headers, b"content-type") or b""
+        if call.stream and ctype.startswith(b"application/vnd.amazon.eventstream"):
+            return EventStreamToSSE(status, headers)
+        if call.op == "count_tokens":
+            return _CountTokens(status, headers)
+        return PassThrough(status, headers)
+
+
+class _BedrockError:
+    """A Bedrock error answer → the Anthropic status and error body."""
+
+    whole_body = True
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self._error = first_header(headers, b"x-amzn-errortype")
+        self.status, _ = bedrock_error(status, self._error, b"{}")
+        self._upstream_status = status
+        self.headers = [(k, v) for k, v in headers if k.lower() != b"content-type"] + [
+            (b"content-type", b"application/json")
+        ]
+
+    def feed(self, chunk: bytes) -> bytes:
+        _, body = bedrock_error(self._upstream_status, self._error, chunk)
+        return body
+
+    def end(self) -> bytes:
+        return b""
+
+
+class _CountTokens:
+    """``{"inputTokens": N}`` → ``{"input_tokens": N}``."""
+
+    whole_body = True
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.headers = headers
+
+    def feed(self, chunk: bytes) -> bytes:
+        try:
+            tokens = json.loads(chunk)["inputTokens"]
+        except (ValueError, KeyError, TypeError):
+            self.status = 502
+            return anthropic_error_body("api_error", "Bedrock's count-tokens answer had no inputTokens")
+        return json.dumps({"input_tokens": tokens}).encode()
+
+    def end(self) -> bytes:
+        return b""

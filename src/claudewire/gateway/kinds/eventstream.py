@@ -1,0 +1,113 @@
+"""Bedrock's event-stream answer → Anthropic SSE, event by event, with botocore's decoder (its `EventStreamBuffer`).
+
+Each ``chunk`` message carries one Anthropic stream event (base64 JSON in ``bytes``); it becomes one SSE event with
+those JSON bytes unchanged — except ``message_stop``, where Bedrock's ``amazon-bedrock-invocationMetrics`` is taken
+off so clients see what the Anthropic API sends. An ``exception`` message (``throttlingException`` ...) becomes an
+Anthropic ``error`` event of the matching type and ends the stream. Nothing is buffered beyond one partial message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from claudewire.gateway.kinds.errors import bedrock_error_type
+
+__all__ = ["EventStreamToSSE"]
+
+_log = logging.getLogger(__name__)
+_METRICS = b"amazon-bedrock-invocationMetrics"
+_SSE_CT = (b"content-type", b"text/event-stream; charset=utf-8")
+
+
+def _event(name: str, data: bytes) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+
+
+class EventStreamToSSE:
+    """A `ResponseTranslator` for a 200 ``application/vnd.amazon.eventstream`` answer."""
+
+    whole_body = False
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        from botocore.eventstream import EventStreamBuffer  # the `bedrock` extra
+
+        self.status = status
+        kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
+        self.headers = [*kept, _SSE_CT]
+        self._buffer = EventStreamBuffer()
+        self._done = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._done:
+            return b""
+        from botocore.eventstream import ParserError
+
+        self._buffer.add_data(chunk)
+        out: list[bytes] = []
+        try:
+            for message in self._buffer:
+                event = self._translate(message.headers, message.payload)
+                if event:
+                    out.append(event)
+                if self._done:
+                    break
+        except ParserError as exc:  # a corrupt frame (CRC, lengths): the stream cannot go on
+            out.append(_event("error", _error_data("api_error", f"corrupt event-stream frame from Bedrock: {exc}")))
+            self._done = True
+        return b"".join(out)
+
+    def end(self) -> bytes:
+        return b""
+
+    def _translate(self, headers: dict[str, Any], payload: bytes) -> bytes:
+        kind = headers.get(":message-type")
+        if kind in ("exception", "error"):
+            name = str(headers.get(":exception-type") or headers.get(":error-code") or "internalServerException")
+            message = _message(payload) or str(headers.get(":error-message") or name)
+            error_type = bedrock_error_type(name, _original_status(payload))
+            self._done = True
+            _log.info("bedrock stream ended by %s: %s", name, message)
+            return _event("error", _error_data(error_type, f"{message} (Bedrock {name})"))
+        if headers.get(":event-type") != "chunk":
+            return b""
+        try:
+            data = base64.b64decode(json.loads(payload)["bytes"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return b""
+        if _METRICS in data:
+            event = json.loads(data)
+            event.pop(_METRICS.decode(), None)
+            data = json.dumps(event, separators=(",", ":")).encode()
+        event_type: object = None
+        if data.startswith(b'{"type":"'):  # the common form: the name without parsing the event
+            event_type = data[9 : data.find(b'"', 9)].decode()
+        else:
+            parsed = json.loads(data)
+            event_type = parsed.get("type") if isinstance(parsed, dict) else None
+        return _event(event_type, data) if isinstance(event_type, str) and event_type else b""
+
+
+def _error_data(error_type: str, message: str) -> bytes:
+    return json.dumps({"type": "error", "error": {"type": error_type, "message": message}}).encode()
+
+
+def _message(payload: bytes) -> str | None:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else None
+
+
+def _original_status(payload: bytes) -> int | None:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    status = body.get("originalStatusCode") if isinstance(body, dict) else None
+    return status if isinstance(status, int) else None

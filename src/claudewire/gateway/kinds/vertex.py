@@ -1,0 +1,151 @@
+"""The ``vertex`` upstream kind: Anthropic Messages → Vertex AI's publisher endpoints for Claude, and the answers back.
+
+Request: ``POST /v1/messages`` becomes ``POST /projects/{project}/locations/{region}/publishers/anthropic/models/
+{model}:rawPredict`` (``:streamRawPredict`` for a stream; the base URL carries ``/v1``), ``count_tokens`` goes to
+``.../models/count-tokens:rawPredict``. The body loses ``model`` (count-tokens keeps it, mapped) and gains
+``anthropic_version`` (`DEFAULT_VERSION` unless configured); the fields Vertex rejects with "Extra inputs are not
+permitted" (`DEFAULT_REJECTED`, or the upstream's ``rejected_fields``) are removed and logged. Model ids become
+Vertex's (``claude-sonnet-4-5@20250929``). Auth: a static bearer token from `keys`, else Google credentials through
+google-auth (a service-account file, else application default credentials), refreshed off the event loop.
+
+Answer: SSE and JSON pass through untouched; Google-shaped errors become Anthropic error bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from claudewire.gateway.kinds.base import (
+    KeyRing,
+    PassThrough,
+    Refusal,
+    ResponseTranslator,
+    UpstreamCall,
+    without_headers,
+)
+from claudewire.gateway.kinds.errors import google_error
+from claudewire.gateway.kinds.models import vertex_model_id
+from claudewire.gateway.kinds.request import parse_messages_request
+
+__all__ = ["DEFAULT_REJECTED", "DEFAULT_VERSION", "VertexKind"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "2026-10-21"
+"""The ``anthropic_version`` sent by default: what the official SDK's AnthropicVertex sends (SDK 2.15)."""
+
+DEFAULT_REJECTED: frozenset[str] = frozenset(
+    {"output_config", "context_management", "mcp_servers", "container", "service_tier"}
+)
+"""Body fields Vertex AI answers 400 "Extra inputs are not permitted" for; removed before sending."""
+
+_DROP = frozenset({b"x-api-key", b"authorization", b"anthropic-version", b"content-type", b"accept-encoding"})
+_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+class VertexKind:
+    """Translator and token source for one ``kind = "vertex"`` upstream."""
+
+    name = "vertex"
+
+    def __init__(
+        self,
+        upstream_name: str,
+        *,
+        project: str,
+        region: str,
+        keys: Sequence[str] = (),
+        anthropic_version: str = DEFAULT_VERSION,
+        rejected_fields: Sequence[str] | None = None,
+        model_map: Mapping[str, str] | None = None,
+        credentials_file: str | None = None,
+        credentials: Any = None,
+    ) -> None:
+        self.upstream_name = upstream_name
+        self.project = project
+        self.region = region
+        self.keys = KeyRing(tuple(keys))
+        self.anthropic_version = anthropic_version
+        self.rejected = frozenset(rejected_fields) if rejected_fields is not None else DEFAULT_REJECTED
+        self.model_map = dict(model_map or {})
+        self.credentials_file = credentials_file
+        self._credentials = credentials  # google.auth credentials; loaded on first use
+        self._lock = asyncio.Lock()
+
+    async def request(self, method: bytes, path: bytes, headers: bytes, body: bytes) -> UpstreamCall | Refusal:
+        parsed = parse_messages_request(self.name, self.upstream_name, method, path, headers, body)
+        if isinstance(parsed, Refusal):
+            return parsed
+        payload = dict(parsed.body)
+        model = vertex_model_id(str(payload.pop("model")), self.model_map)
+        payload.setdefault("anthropic_version", self.anthropic_version)
+        removed = sorted(self.rejected & payload.keys())
+        for field in removed:
+            del payload[field]
+        if removed:
+            _log.info("vertex upstream %s: removed field(s) Vertex rejects: %s", self.upstream_name, ", ".join(removed))
+        base = f"/projects/{quote(self.project, safe='')}/locations/{quote(self.region, safe='')}/publishers/anthropic"
+        if parsed.op == "count_tokens":
+            payload["model"] = model
+            route = f"{base}/models/count-tokens:rawPredict"
+        else:
+            route = f"{base}/models/{quote(model, safe='@')}:{'streamRawPredict' if parsed.stream else 'rawPredict'}"
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        lines = without_headers(headers, _DROP) + b"content-type: application/json\r\n"
+        lines += b"authorization: Bearer " + (await self._token(headers)).encode() + b"\r\n"
+        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream)
+
+    async def _token(self, headers: bytes) -> str:
+        key = self.keys.pick(headers)
+        if key is not None:  # a static token
+            return key
+        async with self._lock:  # one refresh at a time; the blocking HTTP call runs in a thread
+            creds = self._credentials
+            if creds is None:
+                creds = self._credentials = await asyncio.to_thread(self._load)
+            if not getattr(creds, "valid", False):
+                import google.auth.transport.requests
+
+                await asyncio.to_thread(creds.refresh, google.auth.transport.requests.Request())
+            return str(creds.token)
+
+    def _load(self) -> Any:
+        if self.credentials_file:
+            from google.oauth2 import service_account  # the `vertex` extra
+
+            load = service_account.Credentials.from_service_account_file
+            return load(self.credentials_file, scopes=_SCOPES)  # type: ignore[no-untyped-call]
+        import google.auth
+
+        creds, _ = google.auth.default(scopes=_SCOPES)
+        return creds
+
+    def response(self, call: UpstreamCall, status: int, headers: list[tuple[bytes, bytes]]) -> ResponseTranslator:
+        if status >= 400:
+            return _GoogleError(status, headers)
+        return PassThrough(status, headers)
+
+
+class _GoogleError:
+    """A Google-shaped error → Anthropic's; the model's own (already Anthropic-shaped) errors pass unchanged."""
+
+    whole_body = True
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.headers = headers
+
+    def feed(self, chunk: bytes) -> bytes:
+        mapped = google_error(self.status, chunk)
+        if mapped is None:
+            return chunk
+        self.status, body = mapped
+        return body
+
+    def end(self) -> bytes:
+        return b""
