@@ -212,18 +212,21 @@ class _Waits(Hooks):
 
 def test_empty_bucket_holds_the_next_call(scripted: Scripted) -> None:
     """After an answer with requests-remaining=0, the next call waits for the reset instead of sending early."""
-    reset = (datetime.now(UTC) + timedelta(seconds=0.4)).isoformat()
+    # 30 s away: on the fast clock the hold costs nothing, and a loaded machine cannot reach the reset first
+    reset = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
     status, _, body = ok()
     scripted.answers = [
         (status, {"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": reset}, body),
         ok(),
     ]
     hooks = _Waits()
-    client = claudewire.Anthropic(base_url=scripted.base_url, api_key=SIM_KEY, clock=FastClock(), hooks=hooks)
+    clock = FastClock()
+    client = claudewire.Anthropic(base_url=scripted.base_url, api_key=SIM_KEY, clock=clock, hooks=hooks)
     client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
     client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
     assert scripted.hits == 2
-    assert hooks.waits and 0 < hooks.waits[0] <= 0.4
+    assert len(hooks.waits) == 1 and 20 < hooks.waits[0] <= 30
+    assert clock.waits == hooks.waits
 
 
 def test_stream_count_tokens_and_models_through_the_policy() -> None:
