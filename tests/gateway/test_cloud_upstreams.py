@@ -4,9 +4,13 @@ speaking Bedrock / Vertex / Foundry, compared with the same calls to an anthropi
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +225,79 @@ def test_claude_code_through_a_bedrock_upstream(tmp_path: Path) -> None:
     assert "claudewire simulator" in result.stdout
     assert set(statuses) == {200}
     assert sent and all("claude-code-20250219" not in s["anthropic_beta"] for s in sent)
+
+
+def test_claudewire_proxy_with_a_bedrock_config_file(tmp_path: Path) -> None:
+    """`claudewire proxy --config` with a kind = "bedrock" upstream signs with the AWS chain from the environment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with run_sim(api="bedrock", seed=0, aws_access_key_id=AKID, aws_secret_access_key=SECRET) as bedrock:
+        config = tmp_path / "cloud.toml"
+        lines = ["[[upstreams]]", 'name = "bedrock-east"', 'kind = "bedrock"', f'url = "{bedrock.base_url}"']
+        config.write_text("\n".join([*lines, 'region = "us-east-1"', ""]))
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline() + proc.stdout.readline()
+            assert f"export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in banner, banner
+            reply = client(f"http://127.0.0.1:{port}").messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=15)
+        assert reply.content and bedrock.stats.snapshot()["by_status"] == {200: 1}
+
+
+def test_vertex_upstream_with_a_service_account_file(tmp_path: Path) -> None:
+    """credentials_file: google-auth signs a JWT grant to the file's token_uri; the token it gets goes to Vertex."""
+    from aiohttp import web
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.gateway.conftest import Upstream
+
+    grants: list[str] = []
+
+    async def token(request: web.Request) -> web.Response:
+        form = await request.post()
+        grants.append(str(form.get("grant_type")))
+        return web.json_response({"access_token": "ya29.from-service-account", "expires_in": 3600})
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with Upstream(token) as token_server:
+        account = {
+            "type": "service_account",
+            "project_id": "proj",
+            "private_key_id": "k1",
+            "private_key": pem.decode(),
+            "client_email": "sim@proj.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": token_server.base_url + "/token",
+        }
+        path = tmp_path / "sa.json"
+        path.write_text(json.dumps(account))
+        with (
+            run_sim(api="vertex", seed=0, api_keys=("ya29.from-service-account",)) as vertex,
+            gateway(
+                {
+                    "name": "vertex",
+                    "kind": "vertex",
+                    "url": vertex.base_url + "/v1",
+                    "project": "proj",
+                    "region": "us-east5",
+                    "credentials_file": str(path),
+                }
+            ) as gw,
+        ):
+            c = client(gw.base_url)
+            for _ in range(2):
+                assert c.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO).content
+    assert grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]  # one token, reused while valid

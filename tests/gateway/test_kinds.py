@@ -325,3 +325,16 @@ def test_mid_conversation_system_messages_fold_without_their_beta() -> None:
     kept = run(allowed.request(b"POST", b"/v1/messages", headers, json.dumps(body).encode()))
     assert isinstance(kept, UpstreamCall)
     assert json.loads(kept.body)["messages"][-1] == {"role": "system", "content": "be brief"}
+
+
+def test_thinking_and_signature_deltas_keep_their_bytes() -> None:
+    """thinking_delta, signature_delta and cache usage in message_start pass through as the JSON Bedrock sent."""
+    events = [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 5, "cache_read_input_tokens": 4}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQB=="}},
+    ]
+    out = b"".join(_sse([chunk_frame(e) for e in events], 50))
+    datas = [json.loads(part.split(b"data: ", 1)[1]) for part in out.split(b"\n\n") if part]
+    assert datas == events
