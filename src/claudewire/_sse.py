@@ -19,6 +19,7 @@ __all__ = ["StreamScanner", "Usage", "json_usage", "request_model"]
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 _MODEL_RE = re.compile(rb'(?<!\\)"model"\s*:\s*"([^"\\]{1,100})"')
 _DECODER = json.JSONDecoder()
+_TAIL = 64  # longer than any marker looked for after the first delta
 _MAX_PENDING = 1024 * 1024  # an "event" this long without a blank line is not SSE we can read: stop looking
 
 
@@ -75,10 +76,11 @@ def request_model(body: bytes) -> str | None:
 class StreamScanner:
     """Feed it the stream's chunks; it tracks the first delta, an error event, message_stop and usage."""
 
-    __slots__ = ("_pending", "blind", "error", "saw_delta", "saw_stop", "usage")
+    __slots__ = ("_pending", "_tail", "blind", "error", "saw_delta", "saw_stop", "usage")
 
     def __init__(self) -> None:
         self._pending = b""
+        self._tail = b""  # after the first delta: the last bytes seen, for a marker split across two chunks
         self.saw_delta = False
         self.saw_stop = False
         self.error: dict[str, Any] | None = None
@@ -89,7 +91,17 @@ class StreamScanner:
         """Look at the next bytes of the stream."""
         if self.blind:
             return
-        data = self._pending + chunk if self._pending else chunk
+        if self.saw_delta and not self._pending:
+            # Past the first delta only message_delta (usage), message_stop and error events matter: a byte search
+            # per chunk instead of splitting it into events, which is what most chunks (content deltas) cost.
+            tail = self._tail
+            if not _marked(chunk) and not (tail and _marked(tail + chunk[:_TAIL])):
+                self._tail = chunk[-_TAIL:] if len(chunk) >= _TAIL else (tail + chunk)[-_TAIL:]
+                return
+            data = tail + chunk  # a marker: read the events (the tail's partial event is harmless)
+            self._tail = b""
+        else:
+            data = self._pending + chunk if self._pending else chunk
         start = 0
         while True:
             m = _EVENT_END.search(data, start)
@@ -97,7 +109,10 @@ class StreamScanner:
                 break
             self._event(data[start : m.start()])
             start = m.end()
-        self._pending = data[start:] if start < len(data) else b""
+        pending = data[start:] if start < len(data) else b""
+        if self.saw_delta and pending and not _marked(pending):
+            self._tail, pending = pending[-_TAIL:], b""  # a partial content delta: nothing to wait for
+        self._pending = pending
         if len(self._pending) > _MAX_PENDING:
             self.blind, self._pending = True, b""
 
@@ -122,14 +137,28 @@ class StreamScanner:
                     self.usage.model = model[:100]
                 self.usage.update(message.get("usage"))
         elif name == b"message_delta":
-            payload = _json(data)
-            if payload:
-                self.usage.update(payload.get("usage"))
+            self.usage.update(_usage_object(b"\n".join(data)))
         elif name == b"message_stop":
             self.saw_stop = True
         elif name == b"error":
             payload = _json(data)
             self.error = payload if payload is not None else {"type": "error", "error": {"type": "api_error"}}
+
+
+def _marked(data: bytes) -> bool:
+    return b"message_delta" in data or b"message_stop" in data or b"event: error" in data or b"event:error" in data
+
+
+def _usage_object(data: bytes) -> Any:
+    """The ``usage`` object of an event's data, found by byte search and parsed alone (None if absent)."""
+    at = data.find(b'"usage"')
+    start = data.find(b"{", at) if at >= 0 else -1
+    if start < 0:
+        return None
+    try:
+        return _DECODER.raw_decode(data[start:].decode("utf-8", "replace"))[0]
+    except ValueError:
+        return None
 
 
 def _json(data: list[bytes]) -> dict[str, Any] | None:
