@@ -211,7 +211,12 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
                 f"GET /v1/models answered 404 as well: {settings.base_url} is not the API root (the SDK appends "
                 "/v1/... to it)"
             )
-            return CheckResult("model", Status.FAIL, detail, Failure.of(FailureKind.NOT_ANTHROPIC).fix, evidence)
+            root = settings.base_url.rstrip("/")
+            if root.endswith("/v1"):
+                fix = f"Set ANTHROPIC_BASE_URL to {root[:-3]} (without /v1): the SDK adds /v1/... itself."
+            else:
+                fix = Failure.of(FailureKind.NOT_ANTHROPIC).fix
+            return CheckResult("model", Status.FAIL, detail, fix, evidence)
         if failure.kind is FailureKind.NOT_FOUND:
             detail, fix = _unknown_model(settings.model, probe.listing.body if probe.listing.failure is None else None)
             return CheckResult("model", Status.FAIL, f"{detail} ({_said(failure)})", fix, evidence, answer.elapsed_ms)

@@ -124,13 +124,14 @@ def check_http(probe: HttpProbe, settings: Settings) -> CheckResult:
     ms = probe.elapsed_ms
     if probe.error is not None or probe.status is None:
         exc = probe.error or TimeoutError()
-        evidence["error"] = f"{type(exc).__name__}: {exc}"
+        evidence["error"] = f"{type(exc).__name__}: {exc or 'no message'}"
         failure = classify(exc) or Failure.of(FailureKind.UNKNOWN)
         if isinstance(exc, httpx2.TimeoutException | TimeoutError):
             detail = f"connected, but no HTTP answer within {settings.timeout:g}s: something holds the request"
             fix = "A proxy or firewall holds HTTP to this host, or the server hangs: try another network."
         else:
-            detail = f"no HTTP answer: {type(exc).__name__}: {exc}"
+            said = str(exc) or "the connection closed before any answer came back"
+            detail = f"no HTTP answer: {type(exc).__name__}: {said}"
             fix = failure.fix
         return CheckResult("http", Status.FAIL, detail, fix, evidence, ms)
     headers = probe.headers

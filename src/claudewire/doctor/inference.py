@@ -183,10 +183,22 @@ def _share(limit: dict[str, JSONValue]) -> float:
     return remaining / max(1, total)
 
 
-def check_ratelimit(answer: Answer | None, fallback_headers: Mapping[str, str]) -> CheckResult:
-    """Headroom from the rate-limit headers; a 429 → fail with its retry-after; the spend cap named as such."""
+def check_ratelimit(
+    answer: Answer | None, fallback_headers: Mapping[str, str], stream_failure: Failure | None = None
+) -> CheckResult:
+    """Headroom from the rate-limit headers; a 429 → fail with its retry-after; the spend cap named as such.
+
+    `stream_failure` is how the streamed request (sent beside the plain one) failed, if it did: a 429 there fails
+    this check too, so no report says "ratelimit ✓" and then "streaming skipped: ratelimit failed". Headroom is
+    read from a successful answer only (an error's headers, a 503's say, are not the account's limits).
+    """
     failure = answer.failure if answer is not None else None
-    headers = answer.headers if answer is not None and answer.headers else fallback_headers
+    limited = (FailureKind.RATE_LIMIT, FailureKind.SPEND_LIMIT)
+    stream_limited = stream_failure is not None and stream_failure.kind in limited
+    if (failure is None or failure.kind not in limited) and stream_limited:
+        failure = stream_failure
+    ok = answer is not None and answer.failure is None and bool(answer.headers)
+    headers = answer.headers if ok and answer is not None else fallback_headers
     limits = _headroom(headers)
     evidence: dict[str, JSONValue] = {"limits": dict(limits)}
     ms = answer.elapsed_ms if answer is not None else 0.0

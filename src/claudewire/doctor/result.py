@@ -158,7 +158,9 @@ class Report:
         order = {cid: i for i, cid in enumerate(CHECK_IDS)}
         rank = {Status.FAIL: 0, Status.WARN: 1}
         with_fix = [c for c in self.checks if c.fix and c.status in rank]
-        return sorted(with_fix, key=lambda c: (rank[c.status], order[c.id]))
+        # a configuration problem (a base URL ending in /v1, a malformed key) is the root cause of what fails after
+        # it, whatever its own status: it goes first
+        return sorted(with_fix, key=lambda c: (c.id != "config", rank[c.status], order[c.id]))
 
     def to_json(self) -> dict[str, JSONValue]:
         """The report as the ``--json`` contract spells it."""

@@ -159,7 +159,8 @@ class _Run:
                 return
             with self.doing("ratelimit", "messages", "streaming"):
                 answer, stream = await asyncio.gather(probe_messages(client, s), probe_stream(client, s))
-                self.put(check_ratelimit(answer, probe.listing.headers))
+                listing_headers = probe.listing.headers if probe.listing.failure is None else {}
+                self.put(check_ratelimit(answer, listing_headers, stream.failure))
                 messages = self.put(check_messages(answer))
                 if messages.status is Status.FAIL:
                     self.skip_rest("messages", ("streaming",))
