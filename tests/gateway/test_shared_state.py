@@ -1,12 +1,14 @@
-"""Several `claudewire proxy` processes sharing one real Redis: client limits exact across them, fail open."""
+"""Several `claudewire proxy` processes sharing one real Redis: limits exact across them, breakers and revoked keys
+shared within a second, fail open when Redis dies."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import itertools
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,11 +26,11 @@ ENV = {"ANTHROPIC_API_KEY": "sk-ant-api03-upstream-secret-0000000000"}
 BODY = {"model": SIM_MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
 
 
-def _config(tmp_path: Path, upstream: str, state: str, timeout: float = 1.0, **limits: int) -> Path:
+def _config(tmp_path: Path, upstream: str, state: str, timeout: float = 1.0, extra: str = "", **limits: int) -> Path:
     # exactness is promised while Redis answers within [state] timeout: this machine is loaded, so 1 s here
     path = tmp_path / "claudewire.toml"
-    lines = [f'upstream = "{upstream}"', "[state]", f'url = "{state}"', 'prefix = "test"', f"timeout = {timeout}"]
-    lines += ["[[clients]]"]
+    lines = [f'upstream = "{upstream}"'] if upstream else []
+    lines += ["[state]", f'url = "{state}"', 'prefix = "test"', f"timeout = {timeout}", extra, "[[clients]]"]
     lines += ['name = "ci-bot"', f'token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"']
     lines += [f"{k} = {v}" for k, v in limits.items()]
     path.write_text("\n".join(lines) + "\n")
@@ -148,3 +150,62 @@ def test_workers_without_shared_state_say_so_at_start(tmp_path: Path) -> None:
     with GatewayProcess(config, workers=2) as gw:
         banner = gw.banner
     assert "each of the 2 workers keeps its own" in banner and "--state redis://" in banner
+
+
+def _wait_for(check: Callable[[], bool], within: float) -> float:
+    """Poll `check` until true (bounded by `within` seconds); returns the seconds it took, or inf."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    return math.inf
+
+
+def test_a_breaker_opened_by_one_process_makes_the_other_fail_fast(tmp_path: Path, redis_server: RedisServer) -> None:
+    """In front of an upstream answering 503, B fails fast within 1 s of A opening its breaker, sending nothing."""
+    policy = "[policy]\nmax_retries = 0\nbreaker_failures = 2\nbreaker_cooldown = 30.0"
+    with run_sim(seed=0, faults=["503"]) as sim:
+        config = _config(tmp_path, sim.base_url, redis_server.url, extra=policy, requests_per_minute=1000)
+        with _gateways(config, 1, 1) as (a, b):
+            headers = {"x-api-key": TOKEN, "anthropic-version": "2023-06-01"}
+            assert [
+                httpx2.post(a.base_url + "/v1/messages", json=BODY, headers=headers).status_code for _ in range(2)
+            ] == [503, 503]
+            opened = time.monotonic()
+            took = _wait_for(lambda: httpx2.get(b.base_url + "/readyz").status_code == 503, within=5.0)
+            sent = sim.stats.total
+            refused = httpx2.post(b.base_url + "/v1/messages", json=BODY, headers=headers)
+            after = sim.stats.total
+            since = time.monotonic() - opened
+    assert took < 1.0, f"B saw the open breaker after {took:.2f}s"
+    assert sent == after == 2  # B never sent a request upstream
+    assert refused.status_code == 529 and refused.json()["error"]["type"] == "overloaded_error"
+    assert 25 <= int(refused.headers["retry-after"]) <= 30 and since < 5
+
+
+def test_a_key_revoked_through_one_process_is_out_in_the_other(tmp_path: Path, redis_server: RedisServer) -> None:
+    """A 401 on a held key through A takes that key out in B too: B never sends it."""
+    bad, good = "sk-ant-api03-revoked-key-00000000", "sk-ant-api03-working-key-0000000"
+    with run_sim(seed=0, api_keys=(good,)) as sim:
+        upstreams = f'[[upstreams]]\nname = "sim"\nurl = "{sim.base_url}"\nkeys = ["{bad}", "{good}"]'
+        config = _config(tmp_path, "", redis_server.url, extra="", requests_per_minute=1000)
+        config.write_text(upstreams + "\n" + config.read_text())
+        with _gateways(config, 1, 1) as (a, b):
+            client_a = anthropic.Anthropic(base_url=a.base_url, api_key=TOKEN, max_retries=0)
+            for _ in range(2):  # round robin over the two keys: one of these meets the revoked key
+                assert client_a.messages.create(**BODY).content  # type: ignore[call-overload]
+            assert any(r.headers.get("x-api-key") == bad for r in sim.requests)
+
+            def out_in_b() -> bool:
+                keys = httpx2.get(b.base_url + "/readyz").json()["upstreams"][0]["keys"]
+                return any(k["key"] == "sim#0" and k["state"] == "out" for k in keys)
+
+            took = _wait_for(out_in_b, within=5.0)
+            seen = len(sim.requests)
+            client_b = anthropic.Anthropic(base_url=b.base_url, api_key=TOKEN, max_retries=0)
+            for _ in range(6):
+                assert client_b.messages.create(**BODY).content  # type: ignore[call-overload]
+            used_by_b = [r.headers.get("x-api-key") for r in list(sim.requests)[seen:]]
+    assert took < 1.0
+    assert used_by_b == [good] * 6

@@ -34,8 +34,9 @@ from claudewire.gateway.slots import Slots
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
-from claudewire.policy import Outcome, PolicyEngine, Reject, Wait, call_flow
+from claudewire.policy import MultiHooks, Outcome, PolicyEngine, Reject, Wait, call_flow
 from claudewire.state import StateBackend, Ticket, open_state
+from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
 
 if TYPE_CHECKING:
@@ -64,8 +65,18 @@ class Gateway:
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
         self.clock = clock or Clock()
-        self.engine = PolicyEngine(config.policy, clock=self.clock.now, wall=self.clock.wall, hooks=self.metrics)
-        self.routing = Routing(config, self.engine, self.metrics, upstream=upstream)
+        self.state = (
+            state
+            if state is not None
+            else open_state(config.state, namespace=config.state_prefix, timeout=config.state_timeout)
+        )
+        # breaker openings and keys out after a 401 reach every replica sharing the state (memory: nobody)
+        self.shared = SharedPolicy(self.state.publish, ttl=config.affinity_ttl, max_sessions=config.affinity_sessions)
+        self.state.listen(self.shared.receive)
+        hooks = MultiHooks(self.metrics, self.shared)
+        self.engine = PolicyEngine(config.policy, clock=self.clock.now, wall=self.clock.wall, hooks=hooks)
+        self.shared.bind(self.engine)
+        self.routing = Routing(config, self.engine, self.metrics, upstream=upstream, state=self.shared)
         self.upstream = self.routing.upstreams[config.upstreams[0].name]  # the first configured upstream's pool
         self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
@@ -74,11 +85,6 @@ class Gateway:
         self.slots = Slots(config.max_concurrency, config.max_queue)
         held = [key for spec in config.upstreams for key in spec.keys]
         self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients), held)
-        self.state = (
-            state
-            if state is not None
-            else open_state(config.state, namespace=config.state_prefix, timeout=config.state_timeout)
-        )
         self.clients = ClientGate(config.clients, self.state)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)

@@ -152,6 +152,24 @@ class PolicyEngine:
             deadline = call_policy.deadline
         return CallState(self, upstream or "", call_policy, deadline)
 
+    def adopt_breaker(self, key: str, open_for: float | None) -> None:
+        """Take a breaker decision made elsewhere (another replica): open for `open_for` more seconds, or close it
+        (None). A local half-open probe in flight is left to decide for itself."""
+        with self.lock:
+            breaker = self.upstream(key).breaker
+            old = breaker.state
+            if old is BreakerState.HALF_OPEN:
+                return
+            if open_for is None:
+                breaker.on_success()
+            else:
+                breaker.state = BreakerState.OPEN
+                breaker.opened_at = self.clock() - max(0.0, breaker.cooldown - open_for)
+            new = breaker.state
+        if old is not new:
+            _log_transition(key, old, new)
+            self.hooks.on_breaker_change(key, old, new)
+
     def breaker_state(self, upstream: str) -> BreakerState:
         """The breaker state of `upstream` (CLOSED for one never seen)."""
         with self.lock:

@@ -117,6 +117,14 @@ class StateBackend(Protocol):
         """Replace `ticket`'s reservation with the `used` tokens; never blocks (a backend may send it later)."""
         ...
 
+    def publish(self, event: bytes) -> None:
+        """Send `event` to every other process sharing this state (never blocks; memory: nobody to tell)."""
+        ...
+
+    def listen(self, callback: Callable[[bytes], None]) -> None:
+        """Call `callback` with every event the others publish (from `start` on)."""
+        ...
+
     async def start(self) -> None:
         """Get ready to serve (connect, load scripts); bounded, and never raises for an unreachable store."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from claudewire.state.base import DAY, MINUTE, Admission, ClientLimits, Clock, Decision, Ticket
@@ -86,6 +87,12 @@ class MemoryState:
             state.minute_used = max(0, state.minute_used + delta)
         if state.day == ticket.day:
             state.day_used = max(0, state.day_used + delta)
+
+    def publish(self, event: bytes) -> None:
+        """One process: nobody else to tell."""
+
+    def listen(self, callback: Callable[[bytes], None]) -> None:
+        """One process: nobody else will speak."""
 
     async def start(self) -> None:
         """Nothing to start."""

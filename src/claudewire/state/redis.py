@@ -19,6 +19,7 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,6 +125,9 @@ class RedisState:
         self._flushing: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._member = f"{os.getpid():x}.{int(time.time() * 1000):x}."
+        self.channel = f"{namespace}:events"
+        self._listener: Callable[[bytes], None] | None = None
+        self._listening: asyncio.Task[None] | None = None
 
     @property
     def up(self) -> bool:
@@ -263,8 +267,46 @@ class RedisState:
         except (TimeoutError, RedisError, OSError) as exc:
             self._down(exc)
 
+    # --- events between replicas (pub/sub) -------------------------------------------------------------------------
+    def publish(self, event: bytes) -> None:
+        """Publish `event` on the deployment's channel in the background (dropped while Redis is away)."""
+        if self._up:
+            self._spawn(self._publish(event))
+
+    async def _publish(self, event: bytes) -> None:
+        try:
+            async with asyncio.timeout(max(self.timeout * 10, 0.5)):
+                await self.client.publish(self.channel, event)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._down(exc)
+
+    def listen(self, callback: Callable[[bytes], None]) -> None:
+        """Call `callback` with every event published by the others (subscribed from `start` on)."""
+        self._listener = callback
+
+    async def _listen(self) -> None:
+        # its own connection, with no read timeout: a quiet channel is not a dead one
+        delay = 0.25
+        while True:
+            subscriber = aioredis.Redis.from_url(self._url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))
+            try:
+                async with subscriber.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    delay = 0.25
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message" and self._listener is not None:
+                            self._listener(message["data"])
+            except (RedisError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await subscriber.aclose()
+
     async def start(self) -> None:
         """Connect and load the scripts (bounded); Redis away at start is like Redis going away later."""
+        if self._listener is not None and self._listening is None:
+            self._listening = asyncio.get_running_loop().create_task(self._listen())
         try:
             async with asyncio.timeout(max(self.timeout * 20, 1.0)):
                 await self._sha(_ADMIT, reload=True)
@@ -309,8 +351,9 @@ class RedisState:
         self._flush_settles()
         if self._flushing:
             await asyncio.wait(set(self._flushing), timeout=1.0)
-        if self._probe is not None:
-            self._probe.cancel()
+        for task in (self._probe, self._listening):
+            if task is not None:
+                task.cancel()
         if self._client is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._client.aclose()

@@ -1,0 +1,118 @@
+"""Policy state shared between replicas: breaker changes and keys taken out, told to every other gateway.
+
+`SharedPolicy` listens to the engine's breaker changes (it is a policy `Hooks`) and is the pool's `PoolState`. When
+this process opens a breaker, closes one after a good probe, or takes a key out after a 401/403, it publishes the
+event through the state backend (Redis pub/sub); every other process applies it to its own engine and pool at once,
+so a replica that never saw the failure fails fast too, well within a second. Decisions stay local and sans-IO:
+nothing on the request path waits for Redis, and an event lost while Redis is away only means that replica learns
+for itself, as it would without Redis. Events carry durations, not clock readings, so clocks need not agree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from claudewire.policy import BreakerState, Hooks
+from claudewire.policy.poolstate import KeyOut, MemoryPoolState
+
+__all__ = ["Adopter", "SharedPolicy"]
+
+_log = logging.getLogger(__name__)
+
+
+class Adopter(Protocol):
+    """What the sync needs of the policy engine (`PolicyEngine` has these)."""
+
+    clock: Callable[[], float]
+
+    def adopt_breaker(self, key: str, open_for: float | None) -> None:
+        """Open a breaker for `open_for` more seconds, or close it (None)."""
+        ...
+
+    def breaker_retry_in(self, upstream: str) -> float:
+        """Seconds until an open breaker admits a probe."""
+        ...
+
+
+class SharedPolicy(Hooks):
+    """Publishes this process's breaker and key-out events and applies everyone else's; see the module docstring.
+
+    `publish(bytes)` sends an event to the other replicas (never blocks); wire `receive` to what they send.
+    """
+
+    def __init__(self, publish: Callable[[bytes], None], *, ttl: float = 3600.0, max_sessions: int = 10000) -> None:
+        self.publish = publish
+        self.local = MemoryPoolState(ttl=ttl, max_sessions=max_sessions)
+        self.engine: Adopter | None = None
+        self.origin = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._applying = False
+        self.received = 0
+
+    def bind(self, engine: Adopter) -> None:
+        """The engine whose breakers this sync shares (it must have this object among its hooks)."""
+        self.engine = engine
+
+    def _send(self, event: dict[str, Any]) -> None:
+        event["o"] = self.origin
+        self.publish(json.dumps(event, separators=(",", ":")).encode())
+
+    # --- the engine's breaker changes ------------------------------------------------------------------------------
+    def on_breaker_change(self, upstream: str, old: BreakerState, new: BreakerState) -> None:
+        """Tell the others when a breaker opens (with its cooldown left) or closes; half-open stays local."""
+        if self._applying or self.engine is None:
+            return
+        if new is BreakerState.OPEN:
+            self._send({"t": "breaker", "k": upstream, "for": self.engine.breaker_retry_in(upstream)})
+        elif new is BreakerState.CLOSED:
+            self._send({"t": "breaker", "k": upstream, "for": None})
+
+    # --- the pool's state --------------------------------------------------------------------------------------------
+    def key_out(self, key: str, now: float) -> KeyOut | None:
+        """See `PoolState.key_out`."""
+        return self.local.key_out(key, now)
+
+    def take_out(self, key: str, out: KeyOut) -> None:
+        """Take `key` out here and in every other replica."""
+        self.local.take_out(key, out)
+        if not self._applying and self.engine is not None:
+            self._send({"t": "out", "k": key, "for": max(0.0, out.until - self.engine.clock()), "r": out.reason})
+
+    def session_target(self, session: str, now: float) -> str | None:
+        """See `PoolState.session_target` (sessions stay per process: the load balancer's stickiness decides)."""
+        return self.local.session_target(session, now)
+
+    def set_session_target(self, session: str, key: str, now: float) -> None:
+        """See `PoolState.set_session_target`."""
+        self.local.set_session_target(session, key, now)
+
+    # --- what the others say -----------------------------------------------------------------------------------------
+    def receive(self, raw: bytes) -> None:
+        """Apply one event from another replica (our own and malformed ones are ignored)."""
+        try:
+            event = json.loads(raw)
+            if not isinstance(event, dict) or event.get("o") == self.origin or self.engine is None:
+                return
+            kind, key, span = event.get("t"), str(event.get("k", ""))[:200], event.get("for")
+            if span is not None and not (isinstance(span, int | float) and 0 <= span <= 86400):
+                return
+        except ValueError:
+            return
+        self._applying = True
+        try:
+            if kind == "breaker":
+                self.engine.adopt_breaker(key, None if span is None else float(span))
+            elif kind == "out" and span is not None:
+                reason = f"{str(event.get('r', ''))[:100]} (seen by another replica)"
+                self.local.take_out(key, KeyOut(self.engine.clock() + float(span), reason))
+            else:
+                return
+            self.received += 1
+            _log.info("shared state: %s %s from another replica", kind, key)
+        finally:
+            self._applying = False
