@@ -164,7 +164,7 @@ def _wait_for(check: Callable[[], bool], within: float) -> float:
 
 def test_a_breaker_opened_by_one_process_makes_the_other_fail_fast(tmp_path: Path, redis_server: RedisServer) -> None:
     """In front of an upstream answering 503, B fails fast within 1 s of A opening its breaker, sending nothing."""
-    policy = "[policy]\nmax_retries = 0\nbreaker_failures = 2\nbreaker_cooldown = 30.0"
+    policy = "[policy]\nmax_retries = 0\nbreaker_failures = 2\nbreaker_cooldown = 30.0\nbreaker_probe_after = 30.0"
     with run_sim(seed=0, faults=["503"]) as sim:
         config = _config(tmp_path, sim.base_url, redis_server.url, extra=policy, requests_per_minute=1000)
         with _gateways(config, 1, 1) as (a, b):

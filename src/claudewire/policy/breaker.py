@@ -178,6 +178,17 @@ class Breaker:
             self.probe_in_flight = False
             self._open(now, min(self.cooldown, max(self.pause, self.first_pause) * PAUSE_GROWTH))
 
+    def open_elsewhere(self, now: float, pause: float) -> None:
+        """Another replica opened this upstream's breaker with `pause` seconds left: a CLOSED one opens for as long."""
+        if self.state is BreakerState.CLOSED:
+            self._open(now, pause)
+
+    def closed_elsewhere(self, now: float) -> None:
+        """Another replica's probe succeeded: an OPEN breaker's pause ends now, so the next call is the probe here
+        (OPEN is still only left through HALF_OPEN)."""
+        if self.state is BreakerState.OPEN:
+            self.pause = min(self.pause, max(0.0, now - self.opened_at))
+
     def on_abandon(self) -> None:
         """The probe was abandoned without an outcome: let another call probe."""
         self.probe_in_flight = False

@@ -153,18 +153,15 @@ class PolicyEngine:
         return CallState(self, upstream or "", call_policy, deadline)
 
     def adopt_breaker(self, key: str, open_for: float | None) -> None:
-        """Take a breaker decision made elsewhere (another replica): open for `open_for` more seconds, or close it
-        (None). A local half-open probe in flight is left to decide for itself."""
+        """Take a breaker decision made elsewhere (another replica): opened with `open_for` seconds left, or closed
+        after a good probe (None: an open breaker here probes at once). A local half-open probe decides for itself."""
         with self.lock:
             breaker = self.upstream(key).breaker
             old = breaker.state
-            if old is BreakerState.HALF_OPEN:
-                return
             if open_for is None:
-                breaker.on_success()
+                breaker.closed_elsewhere(self.clock())
             else:
-                breaker.state = BreakerState.OPEN
-                breaker.opened_at = self.clock() - max(0.0, breaker.cooldown - open_for)
+                breaker.open_elsewhere(self.clock(), open_for)
             new = breaker.state
         if old is not new:
             _log_transition(key, old, new)
