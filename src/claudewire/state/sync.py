@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from claudewire.policy import BreakerState, Hooks
@@ -76,6 +76,10 @@ class SharedPolicy(Hooks):
     def key_out(self, key: str, now: float) -> KeyOut | None:
         """See `PoolState.key_out`."""
         return self.local.key_out(key, now)
+
+    def keys_out(self, now: float) -> Mapping[str, KeyOut]:
+        """See `PoolState.keys_out`."""
+        return self.local.keys_out(now)
 
     def take_out(self, key: str, out: KeyOut) -> None:
         """Take `key` out here and in every other replica."""
