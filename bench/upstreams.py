@@ -14,7 +14,10 @@ Three gateways, all with policy, metrics and a JSON access log on:
   rate-limit headroom and the credential swap on top.
 
 The target: throughput and added p50 within 5% of the one-upstream gateway. On a shared, loaded machine only the
-ratios measured in the same run mean something.
+ratios measured in the same run mean something, and wrk's figures swing by tens of percent from one 5 s run to the
+next; so the script also measures what the pool adds per request in-process, where the noise is smaller: one call
+flow round trip (choose, gate, send, record, done) with the single-upstream chooser and with pools of 1, 3 and 3x2
+members, interleaved, median of the rounds.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import datetime
 import statistics
 import sys
 import tempfile
+import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,6 +45,41 @@ def _sim(stack: contextlib.ExitStack) -> tuple[str, int]:
         [sys.executable, "-m", "claudewire", "sim", "--port", str(port), "--pacing", "off", "--rpm", "1000000000",
          "--tpm", "1000000000000"], port, "0"))  # fmt: skip
     return f"http://127.0.0.1:{port}", port
+
+
+def decision_costs(rounds: int = 9, number: int = 20000) -> dict[str, float]:
+    """Median µs of one call flow round trip per chooser, the variants interleaved round by round."""
+    from claudewire.policy import Outcome, PolicyEngine, call_flow
+    from claudewire.policy.flow import OneTarget
+    from claudewire.policy.pool import Member, Pool, PoolChooser
+
+    engine = PolicyEngine()
+    answer = Outcome(
+        None, {"anthropic-ratelimit-requests-remaining": "3999", "anthropic-ratelimit-tokens-remaining": "40000"}
+    )
+
+    def trip(chooser: object) -> None:
+        flow = call_flow(engine, chooser)  # type: ignore[arg-type]
+        next(flow)
+        with contextlib.suppress(StopIteration):
+            flow.send(answer)
+
+    single = OneTarget(Member("one", 0))
+    variants: dict[str, Callable[[], None]] = {"single-upstream chooser (no pool)": lambda: trip(single)}
+    for label, upstreams, keys in (
+        ("pool, 1 upstream", 1, 1),
+        ("pool, 3 upstreams", 3, 1),
+        ("pool, 3 upstreams x 2 keys", 3, 2),
+    ):
+        members = [Member(f"u{i}", k, priority=i) for i in range(upstreams) for k in range(keys)]
+        pool = Pool(members, engine, clock=engine.clock)
+        targets = {m.key: m for m in members}
+        variants[label] = lambda pool=pool, targets=targets: trip(PoolChooser(pool, targets))  # type: ignore[misc]
+    samples: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, fn in variants.items():
+            samples[label].append(timeit.timeit(fn, number=number) / number * 1e6)
+    return {label: statistics.median(values) for label, values in samples.items()}
 
 
 def main() -> None:
@@ -98,6 +138,15 @@ def main() -> None:
                 f"| {name} | {kind} c{conns} | {med(r.rps):,.0f} | {vs_one} | {med(r.p50):.3f} ms | {shown} | "
                 f"{added_ratio} | {med(r.cpu_us):.0f} | {r.errors} |"
             )
+    costs = decision_costs(rounds=3 if args.quick else 9)
+    base_cost = next(iter(costs.values()))
+    lines += [
+        "",
+        "| per-request decision (in-process) | µs per call (median) | added over the single-upstream chooser |",
+        "|---|---|---|",
+    ]
+    for label, cost in costs.items():
+        lines.append(f"| {label} | {cost:.2f} | {'—' if cost == base_cost else f'{cost - base_cost:+.2f} µs'} |")
     table = "\n".join(lines)
     print(table)
     if args.quick:

@@ -97,7 +97,7 @@ class ClientUpstreams:
         """The chooser of one call's attempts."""
         body = request.options.json_data
         model = body.get("model") if isinstance(body, Mapping) else None
-        return PoolChooser(self.pool.call(model=model if isinstance(model, str) else None), self.targets)
+        return PoolChooser(self.pool, self.targets, model=model if isinstance(model, str) else None)
 
     @staticmethod
     def point(request: APIRequest, target: ClientTarget) -> APIRequest:

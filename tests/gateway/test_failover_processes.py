@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ import pytest
 from claudewire.gateway import GatewayConfig, GatewayThread
 from claudewire.gateway.upstreams import UpstreamSpec
 from claudewire.policy import Policy, RetryBudget
+from claudewire.sim import Pacing
+from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
 from tests.gateway.test_failover import _samples, _value
 from tests.gateway.test_real_clients import CLAUDE, needs_node
@@ -173,3 +176,49 @@ def test_claude_code_never_sees_the_primarys_529s(tmp_path: Path) -> None:
     )
     assert _value(samples, "claudewire_upstream_requests_total", upstream="backup", status_class="2xx") >= 1
     assert ready["status"] == "ready"
+
+
+@needs_node
+@pytest.mark.skipif(not CLAUDE.exists(), reason="tests/js/node_modules lacks @anthropic-ai/claude-code")
+def test_claude_code_sessions_stick_to_one_upstream_and_move_when_it_fails(tmp_path: Path) -> None:
+    """One Claude Code session (its X-Claude-Code-Session-Id, kept by --resume) stays on one of two equal upstreams;
+    when that one answers 529 the session moves, unseen by the CLI, and stays where its cache is now warm."""
+    session = str(uuid.uuid4())
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_API_KEY": "sk-ant-sim-claude-code-0123456789",
+        "ANTHROPIC_MODEL": SIM_MODEL,
+        "ANTHROPIC_SMALL_FAST_MODEL": SIM_MODEL,
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    with run_sim(seed=0, pacing=Pacing()) as a, run_sim(seed=0, pacing=Pacing()) as b:
+        specs = (UpstreamSpec("a", a.base_url), UpstreamSpec("b", b.base_url))
+        with GatewayThread(GatewayConfig(upstreams=specs, port=0, access_log=None)) as gw:
+            env["ANTHROPIC_BASE_URL"] = gw.base_url
+
+            def claude(*args: str) -> None:
+                result = subprocess.run(
+                    [str(CLAUDE), *args], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+                )
+                assert result.returncode == 0, result.stderr + result.stdout
+                assert "claudewire simulator" in result.stdout
+
+            claude("--session-id", session, "-p", "hello")
+            claude("--resume", session, "-p", "again")
+            claude("--resume", session, "-p", "and again")
+            counts = (a.stats.total, b.stats.total)
+            assert min(counts) == 0 and max(counts) >= 3, counts
+            home, away = (a, b) if counts[0] else (b, a)
+            home.set_faults(["529:1.0"])
+            claude("--resume", session, "-p", "while it is overloaded")
+            home.set_faults([])
+            before = home.stats.total
+            claude("--resume", session, "-p", "after it recovered")
+            samples = _samples(gw)
+    assert home.stats.total == before  # the session stayed where it moved
+    assert away.stats.total >= 2
+    assert _value(samples, "claudewire_affinity_total", outcome="break", reason="failed") == 1
+    assert _value(samples, "claudewire_affinity_total", outcome="hit", reason="none") >= 3

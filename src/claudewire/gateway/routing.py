@@ -132,7 +132,7 @@ class Routing:
                 session = value.decode("latin-1")[:256]
                 break
         model = request_model(req.body) if self.by_model else None
-        return PoolChooser(self.pool.call(model=model, session=session), self.targets)
+        return PoolChooser(self.pool, self.targets, model=model, session=session)
 
     def readiness(self) -> tuple[bool, float, bytes]:
         """(ready, seconds until a key may serve again when not ready, the /readyz JSON body)."""

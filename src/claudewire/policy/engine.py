@@ -143,7 +143,7 @@ class PolicyEngine:
         this engine's (`ValueError` otherwise: they would silently not apply). `deadline` overrides the policy's.
         """
         call_policy = policy or self.policy
-        if not call_policy.shares_engine(self.policy):
+        if call_policy is not self.policy and not call_policy.shares_engine(self.policy):
             raise ValueError(
                 "this call's policy changes engine-wide settings "
                 f"({', '.join(call_policy.engine_changes(self.policy))}): they belong to a new PolicyEngine"

@@ -241,8 +241,8 @@ class PoolCall:
         self._pool = pool
         self.model = model
         self.session = session
-        self._failed: set[str] = set()  # member keys that failed in this call in a way that moves on
-        self._avoid: set[str] = set()  # upstreams left for the rest of this call
+        self._failed: frozenset[str] = _NONE  # member keys that failed in this call in a way that moves on
+        self._avoid: frozenset[str] = _NONE  # upstreams left for the rest of this call
         self._prefer: str | None = None  # after a 429: another key of this upstream first
         self._sticky: str | None = None  # the session's member key when the call started ("" : none)
         self._broke = ""  # why the session's member was not chosen
@@ -326,12 +326,12 @@ class PoolCall:
             if others:
                 self._prefer = member.upstream
             else:
-                self._avoid.add(member.upstream)
+                self._avoid |= {member.upstream}
         else:
-            self._avoid.add(member.upstream)
+            self._avoid |= {member.upstream}
             if self._prefer == member.upstream:
                 self._prefer = None
-        self._failed.add(member.key)
+        self._failed |= {member.key}
         if self._sticky == member.key and not self._broke:
             self._broke = "failed" if reason != "key" else "key_out"
         return True
@@ -448,6 +448,9 @@ class PoolCall:
         return next(reversed(weights))
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 def _most(members: list[Member], left: Callable[[str, str], float | None], family: str) -> list[Member]:
     """The members with the most remaining in bucket `family` (never reported: unlimited, so it gets tried)."""
     best = -1.0
@@ -465,28 +468,20 @@ def _most(members: list[Member], left: Callable[[str, str], float | None], famil
 T = TypeVar("T")
 
 
-class PoolChooser(Generic[T]):
+class PoolChooser(PoolCall, Generic[T]):
     """A `PoolCall` as the call flow's chooser of a driver's own targets: `targets` maps member keys to them.
 
     The gateway's targets carry a connection pool and a credential, the client's a base URL and a key; the pool
     only knows members, and reads any target back by its `key`.
     """
 
-    __slots__ = ("_call", "_targets")
+    __slots__ = ("_targets",)
 
-    def __init__(self, call: PoolCall, targets: Mapping[str, T]) -> None:
-        self._call = call
+    def __init__(self, pool: Pool, targets: Mapping[str, T], *, model: str | None = None, session: str | None = None):
+        super().__init__(pool, model, session or None)
         self._targets = targets
 
-    def choose(self, choice: _ChoiceLike) -> T | None:
+    def choose(self, choice: _ChoiceLike) -> T | None:  # type: ignore[override]
         """The target of the member the pool chooses, or None."""
-        member = self._call.choose(choice)
+        member = PoolCall.choose(self, choice)
         return self._targets[member.key] if member is not None else None
-
-    def failover(self, choice: _ChoiceLike) -> bool:
-        """See `PoolCall.failover`."""
-        return self._call.failover(choice)
-
-    def record(self, target: object, failure: Failure | None) -> None:
-        """See `PoolCall.record`."""
-        self._call.record(target, failure)
