@@ -1,4 +1,4 @@
-"""Bedrock's event-stream answer → Anthropic SSE, event by event, with botocore's decoder (its `EventStreamBuffer`).
+"""Bedrock's event-stream answer → Anthropic SSE, event by event (framing decoded by `framing.MessageBuffer`).
 
 Each ``chunk`` message carries one Anthropic stream event (base64 JSON in ``bytes``); it becomes one SSE event with
 those JSON bytes unchanged — except ``message_stop``, where Bedrock's ``amazon-bedrock-invocationMetrics`` is taken
@@ -12,9 +12,9 @@ import base64
 import binascii
 import json
 import logging
-from typing import Any
 
 from claudewire.gateway.kinds.errors import bedrock_error_type
+from claudewire.gateway.kinds.framing import FramingError, MessageBuffer
 
 __all__ = ["EventStreamToSSE"]
 
@@ -33,29 +33,24 @@ class EventStreamToSSE:
     whole_body = False
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        from botocore.eventstream import EventStreamBuffer  # the `bedrock` extra
-
         self.status = status
         kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
         self.headers = [*kept, _SSE_CT]
-        self._buffer = EventStreamBuffer()
+        self._buffer = MessageBuffer()
         self._done = False
 
     def feed(self, chunk: bytes) -> bytes:
         if self._done:
             return b""
-        from botocore.eventstream import ParserError
-
-        self._buffer.add_data(chunk)
         out: list[bytes] = []
         try:
-            for message in self._buffer:
-                event = self._translate(message.headers, message.payload)
+            for headers, payload in self._buffer.add(chunk):
+                event = self._translate(headers, payload)
                 if event:
                     out.append(event)
                 if self._done:
                     break
-        except ParserError as exc:  # a corrupt frame (CRC, lengths): the stream cannot go on
+        except FramingError as exc:  # a corrupt frame (CRC, lengths): the stream cannot go on
             out.append(_event("error", _error_data("api_error", f"corrupt event-stream frame from Bedrock: {exc}")))
             self._done = True
         return b"".join(out)
@@ -63,7 +58,7 @@ class EventStreamToSSE:
     def end(self) -> bytes:
         return b""
 
-    def _translate(self, headers: dict[str, Any], payload: bytes) -> bytes:
+    def _translate(self, headers: dict[str, object], payload: bytes) -> bytes:
         kind = headers.get(":message-type")
         if kind in ("exception", "error"):
             name = str(headers.get(":exception-type") or headers.get(":error-code") or "internalServerException")
@@ -74,8 +69,13 @@ class EventStreamToSSE:
             return _event("error", _error_data(error_type, f"{message} (Bedrock {name})"))
         if headers.get(":event-type") != "chunk":
             return b""
+        start = payload.find(b'"bytes":"')
+        end = payload.find(b'"', start + 9) if start >= 0 else -1
         try:
-            data = base64.b64decode(json.loads(payload)["bytes"])
+            if end > start >= 0:  # the usual {"bytes":"<base64>","p":...}: no need to parse the wrapper
+                data = base64.b64decode(payload[start + 9 : end])
+            else:
+                data = base64.b64decode(json.loads(payload)["bytes"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             return b""
         if _METRICS in data:
