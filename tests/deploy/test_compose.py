@@ -74,3 +74,17 @@ def test_grafana_provisioning_points_at_the_dashboard_and_prometheus() -> None:
     path = provider["providers"][0]["options"]["path"]
     mounts = _compose()["services"]["grafana"]["volumes"]
     assert any(m.startswith("./grafana/claudewire.json:" + path + "/") for m in mounts)
+
+
+def test_compose_runs_two_gateways_sharing_one_redis() -> None:
+    """Two gateway replicas with the same --state redis://redis..., a redis service, both scraped by Prometheus."""
+    services = _compose()["services"]
+    states = []
+    for name in ("gateway", "gateway-2"):
+        command = services[name]["command"]
+        states.append(command[command.index("--state") + 1])
+        assert "redis" in services[name]["depends_on"]
+    assert states[0] == states[1] == "redis://redis:6379/0"
+    assert services["redis"]["image"].startswith("redis:")
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["gateway:8787", "gateway-2:8787"]
