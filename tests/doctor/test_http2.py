@@ -57,7 +57,7 @@ def test_cursor_profile_adds_http2_last_and_runs_it_beside_the_chain(
             )
         )
     )
-    assert [c.id for c in cursor.checks] == list(CHECK_IDS)
+    assert [c.id for c in cursor.checks] == [c for c in CHECK_IDS if c != "cache"]  # cache is opt-in (--cache)
     assert cursor.get("http2").status is Status.PASS
     plain = asyncio.run(diagnose(settings_for(sim.base_url)))
     assert "http2" not in [c.id for c in plain.checks]

@@ -26,7 +26,7 @@ def test_json_contract(sim: SimServer) -> None:
     assert set(doc) == {"target", "verdict", "checks"}
     assert doc["target"] == sim.base_url
     assert doc["verdict"] == "fail"
-    assert [c["id"] for c in doc["checks"]] == [c for c in CHECK_IDS if c != "http2"]
+    assert [c["id"] for c in doc["checks"]] == [c for c in CHECK_IDS if c not in ("http2", "cache")]  # both opt-in
     for check in doc["checks"]:
         assert set(check) == {"id", "status", "title", "detail", "fix", "evidence", "elapsed_ms"}
         assert check["status"] in ("pass", "warn", "fail", "skip")

@@ -47,7 +47,7 @@ def test_fault_is_named_by_its_check(sim: SimServer, fault: str, check_id: str, 
     result = report.get(check_id)
     assert result.status is status, result
     assert words.lower() in result.detail.lower(), result.detail
-    assert [c.id for c in report.checks] == [c for c in CHECK_IDS if c != "http2"]
+    assert [c.id for c in report.checks] == [c for c in CHECK_IDS if c not in ("http2", "cache")]  # both opt-in
     if status is Status.FAIL:
         assert report.exit_code == 1
         assert result.fix

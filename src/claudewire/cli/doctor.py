@@ -16,8 +16,8 @@ _SIM_KEY = "sk-ant-sim-doctor-0000"
 
 _EPILOG = """\b
 Checks, in order: config proxy dns tcp tls certificate http clock auth version model ratelimit messages
-streaming, and http2 with --profile cursor. Exit code 0 when nothing failed, 1 when a check failed, 2 for a
-usage error.
+streaming, cache with --cache, and http2 with --profile cursor. Exit code 0 when nothing failed, 1 when a check
+failed, 2 for a usage error.
 
 \b
 Examples:
@@ -25,6 +25,7 @@ Examples:
   claudewire doctor                             your setup: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, HTTPS_PROXY ...
   claudewire doctor --profile claude-code       as Claude Code sees it (NODE_EXTRA_CA_CERTS)
   claudewire doctor --markdown --no-spend       a report to paste into a support thread, spending no tokens
+  claudewire doctor --cache                     also: does a repeated prompt read the prompt cache on this path?
 """
 
 
@@ -74,6 +75,11 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--markdown", is_flag=True, help="Print the report as markdown, to paste into a support thread.")
 @click.option("--no-spend", is_flag=True, help="Skip the checks that spend tokens (messages, streaming).")
+@click.option(
+    "--cache",
+    is_flag=True,
+    help="Also check the prompt cache: one cacheable prompt (~5,000 tokens) sent twice must be read the second time.",
+)
 @click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
 def doctor(
     base_url: str | None,
@@ -84,6 +90,7 @@ def doctor(
     as_json: bool,
     markdown: bool,
     no_spend: bool,
+    cache: bool,
     sim: bool,
 ) -> None:
     """Diagnose the connection to the Claude API, layer by layer, with a fix for each failure."""
@@ -92,7 +99,13 @@ def doctor(
     if sim and base_url:
         raise click.UsageError("--sim diagnoses the built-in simulator: it cannot be combined with --base-url")
     settings = Settings.from_env(
-        base_url=base_url, api_key=api_key, model=model, timeout=timeout, profile=profile, spend=not no_spend
+        base_url=base_url,
+        api_key=api_key,
+        model=model,
+        timeout=timeout,
+        profile=profile,
+        spend=not no_spend,
+        cache=cache,
     )
     if sim:
         with _sim_settings(settings) as sim_settings:

@@ -37,6 +37,7 @@ CHECK_IDS: tuple[str, ...] = (
     "ratelimit",
     "messages",
     "streaming",
+    "cache",
     "http2",
 )
 """Every check id, in report order."""
@@ -56,6 +57,7 @@ CHECK_TITLES: dict[str, str] = {
     "ratelimit": "Rate limit",
     "messages": "Messages",
     "streaming": "Streaming",
+    "cache": "Prompt cache",
     "http2": "HTTP/2 (Cursor)",
 }
 """A short human title per check id."""

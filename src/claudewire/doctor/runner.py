@@ -15,7 +15,10 @@ import time
 import warnings
 from collections.abc import Iterator
 
+import anthropic
+
 from claudewire.doctor.api import check_auth, check_model, check_version, make_client, probe_api, sdk_version
+from claudewire.doctor.cache import check_cache, probe_cache
 from claudewire.doctor.certificate import check_certificate
 from claudewire.doctor.config import ConfigOutcome, check_config
 from claudewire.doctor.dns import check_dns
@@ -38,7 +41,7 @@ from claudewire.doctor.tls import check_tls, probe_tls
 __all__ = ["diagnose", "run"]
 
 _CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2"))
-_KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming")
+_KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
 
 
 def _not_run(check_id: str, detail: str) -> CheckResult:
@@ -51,7 +54,11 @@ class _Run:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.ids = tuple(c for c in CHECK_IDS if c != "http2" or settings.profile is Profile.CURSOR)
+        self.ids = tuple(
+            c
+            for c in CHECK_IDS
+            if (c != "http2" or settings.profile is Profile.CURSOR) and (c != "cache" or settings.cache)
+        )
         self.results: dict[str, CheckResult] = {}
         self.running: list[str] = []
 
@@ -154,7 +161,7 @@ class _Run:
                         "ratelimit", "skipped: --no-spend, and GET /v1/models carried no rate-limit headers"
                     )
                 self.put(limits)
-                for check_id in ("messages", "streaming"):
+                for check_id in ("messages", "streaming", "cache"):
                     self.put(_not_run(check_id, "skipped: --no-spend (this check spends tokens)"))
                 return
             with self.doing("ratelimit", "messages", "streaming"):
@@ -165,8 +172,17 @@ class _Run:
                 if messages.status is Status.FAIL:
                     self.skip_rest("messages", ("streaming",))
                 self.put(check_streaming(stream))
+            if s.cache:  # opt-in (--cache): two more requests of ~5,000 input tokens
+                await self.cache(client)
         finally:
             await client.close()
+
+    async def cache(self, client: anthropic.AsyncAnthropic) -> None:
+        if self.results["messages"].status is Status.FAIL:
+            self.put(skipped("cache", "messages"))
+            return
+        with self.doing("cache"):
+            self.put(check_cache(await probe_cache(client, self.settings)))
 
     def report(self, elapsed_ms: float) -> Report:
         """The report in check order; checks cut off by the run's bound fail, those never started skip."""

@@ -125,6 +125,7 @@ class Settings:
     anthropic_version: str | None = None
     cursor_hosts: tuple[str, ...] = CURSOR_HOSTS
     insecure_env: tuple[str, ...] = ()
+    cache: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
@@ -150,6 +151,7 @@ class Settings:
         deadline: float | None = None,
         profile: Profile | str = Profile.API,
         spend: bool = True,
+        cache: bool = False,
     ) -> Settings:
         """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
         env = os.environ if env is None else env
@@ -179,6 +181,7 @@ class Settings:
             ca_dir=env.get("SSL_CERT_DIR") or None,
             node_extra_ca=env.get("NODE_EXTRA_CA_CERTS") or None,
             insecure_env=tuple(f"{n}={env[n]}" for n, off in _INSECURE.items() if env.get(n, "").strip() in off),
+            cache=cache,
         )
 
     def trust_source(self) -> str:
