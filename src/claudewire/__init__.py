@@ -10,7 +10,7 @@ from claudewire._secrets import redact
 from claudewire.policy import BreakerState, Hooks, Policy, PolicyEngine, RetryBudget
 
 if TYPE_CHECKING:
-    from claudewire._exceptions import CircuitOpenError, ClaudewireError
+    from claudewire._exceptions import CircuitOpenError, ClaudewireError, NotAnthropicResponseError
     from claudewire.client import Anthropic, AsyncAnthropic
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "Hooks",
+    "NotAnthropicResponseError",
     "Policy",
     "PolicyEngine",
     "RetryBudget",
@@ -36,6 +37,7 @@ _LAZY = {
     "AsyncAnthropic": "claudewire.client",
     "CircuitOpenError": "claudewire._exceptions",
     "ClaudewireError": "claudewire._exceptions",
+    "NotAnthropicResponseError": "claudewire._exceptions",
 }
 
 

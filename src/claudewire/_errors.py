@@ -575,7 +575,16 @@ def _circuit_open(exc: BaseException) -> Any:
     return exc if module is not None and isinstance(exc, module.CircuitOpenError) else None
 
 
+def _not_anthropic(exc: BaseException) -> Any:
+    """`exc` if it is claudewire's NotAnthropicResponseError (a 2xx page that is not the API's)."""
+    module = sys.modules.get("claudewire._exceptions")
+    kind = getattr(module, "NotAnthropicResponseError", None) if module is not None else None
+    return exc if kind is not None and isinstance(exc, kind) else None
+
+
 def _classify_one(exc: BaseException) -> Failure | None:
+    if (not_api := _not_anthropic(exc)) is not None:
+        return Failure.of(FailureKind.NOT_ANTHROPIC, status=not_api.status_code, message=str(exc))
     if (circuit := _circuit_open(exc)) is not None:
         return Failure.of(FailureKind.CIRCUIT_OPEN, retry_after=circuit.retry_after, message=str(exc))
     if (status_error := _sdk_status_error(exc)) is not None:

@@ -31,7 +31,7 @@ from anthropic._response import BaseAPIResponse
 
 from claudewire._clock import Clock
 from claudewire._errors import Failure, classify
-from claudewire._exceptions import CircuitOpenError
+from claudewire._exceptions import CircuitOpenError, NotAnthropicResponseError
 from claudewire.client_upstreams import ClientTarget, ClientUpstream, ClientUpstreams
 from claudewire.client_usage import tap_stream
 from claudewire.policy import Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
@@ -73,7 +73,13 @@ class _Outcome:
 
     response: Any = None
     body: bytes | None = None
-    error: anthropic.APIConnectionError | None = None
+    error: anthropic.APIConnectionError | NotAnthropicResponseError | None = None
+
+
+def _not_the_api(response: httpx2.Response) -> bool:
+    """A 2xx whose content type no API answer has (HTML, XML): a portal or a proxy's page, not a reply."""
+    content_type = response.headers.get("content-type", "").lower()
+    return "html" in content_type or "xml" in content_type
 
 
 _Step = Wait | _Attempt | _Discard
@@ -92,6 +98,8 @@ class _PolicyMiddleware(Middleware):
         self.base_url = ""
         self.chooser = OneTarget(_BaseURL(""))
         self.upstreams: ClientUpstreams | None = None  # several upstreams: the pool chooses each attempt's
+        # the last attempt's failure, named by a later CircuitOpenError; shared with copies on the same engine
+        self.last_failure: list[Failure | None] = [None]
 
     def bind(self, base_url: str) -> None:
         """Attach to the client's base URL: its scheme, host and port name the breaker."""
@@ -108,6 +116,8 @@ class _PolicyMiddleware(Middleware):
         derived = _PolicyMiddleware(engine, policy, self.metrics, self.clock)
         if self.base_url:
             derived.bind(self.base_url)
+        if engine is self.engine:
+            derived.last_failure = self.last_failure
         if self.upstreams is not None:
             same = engine is self.engine
             derived.upstreams = self.upstreams if same else ClientUpstreams(self.upstreams.specs, engine)
@@ -162,6 +172,7 @@ class _PolicyMiddleware(Middleware):
                         upstream=self.upstream,
                         retry_after=step.failure.retry_after or 0.0,
                         request=httpx2.Request(request.method.upper(), self.base_url + request.url),
+                        last_failure=self.last_failure[0],
                     )
                 attempt = APIRequest(
                     options=request.options,
@@ -177,6 +188,8 @@ class _PolicyMiddleware(Middleware):
                 outcome = yield _Attempt(attempt)
                 assert outcome is not None
                 failure, headers = self._judge(outcome)
+                if failure is not None:
+                    self.last_failure[0] = failure
                 try:
                     step = flow.send(Outcome(failure, headers))
                 except StopIteration:  # done, or given up: this attempt's answer is the call's
@@ -228,6 +241,10 @@ class _PolicyMiddleware(Middleware):
             return _Outcome(error=exc)
         if isinstance(response, BaseAPIResponse) and not response.http_response.is_success:
             return _Outcome(response=response, body=response.http_response.read())
+        if isinstance(response, BaseAPIResponse) and _not_the_api(response.http_response):
+            body = response.http_response.read()
+            response.http_response.close()
+            return _Outcome(error=NotAnthropicResponseError(response.http_response, body))
         return _Outcome(response=response)
 
     # --- the async driver ------------------------------------------------------------------------------------------
@@ -259,6 +276,10 @@ class _PolicyMiddleware(Middleware):
             return _Outcome(error=exc)
         if isinstance(response, BaseAPIResponse) and not response.http_response.is_success:
             return _Outcome(response=response, body=await response.http_response.aread())
+        if isinstance(response, BaseAPIResponse) and _not_the_api(response.http_response):
+            body = await response.http_response.aread()
+            await response.http_response.aclose()
+            return _Outcome(error=NotAnthropicResponseError(response.http_response, body))
         return _Outcome(response=response)
 
 
