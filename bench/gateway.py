@@ -2,6 +2,7 @@
 
     python bench/gateway.py                 # 5 s per load, 3 rounds, medians; writes docs/benchmarks.md
     python bench/gateway.py --quick         # 2 s, 1 round, no LiteLLM; prints only
+    python bench/gateway.py --state-ab      # claudewire with Redis state vs in-memory state, side by side
 
 Rig (issue 5): the upstream (`claudewire sim` with pacing off, uvloop) and wrk share core 0; the server under test
 runs alone on core 1 (taskset). Loads: POST /v1/messages JSON and SSE (stream: true) at concurrency 1 and 64.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hashlib
 import os
 import re
 import shutil
@@ -39,6 +41,8 @@ MODEL = "claude-haiku-4-5"
 KEY = "sk-ant-bench-0000000000000000"
 LITELLM_KEY = "sk-litellm-bench-master-000000000000"
 START, END = "<!-- bench/gateway.py:start -->", "<!-- bench/gateway.py:end -->"
+STATE_START, STATE_END = "<!-- bench/gateway.py --state-ab:start -->", "<!-- bench/gateway.py --state-ab:end -->"
+CLIENT_TOKEN = "cw-bench-client-token-000000000000"
 LOADS = [("json", 1), ("json", 64), ("sse", 1), ("sse", 64)]
 
 
@@ -293,6 +297,7 @@ def main() -> None:
     ap.add_argument("--no-nginx", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="print the table only")
     ap.add_argument("--no-aiohttp", action="store_true", help="skip the plain aiohttp proxy")
+    ap.add_argument("--state-ab", action="store_true", help="Redis state vs in-memory state only (issue 12)")
     ap.add_argument("--serve-aiohttp-proxy", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_aiohttp_proxy:
@@ -305,6 +310,9 @@ def main() -> None:
             sys.exit(f"bench/gateway.py needs `{tool}` (apt-get install wrk util-linux)")
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench/gateway.py needs 2 cores (upstream + wrk on one, the server on the other)")
+    if args.state_ab:
+        state_ab(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="cw-gw-bench-") as tmpdir, contextlib.ExitStack() as stack:
         tmp = Path(tmpdir)
@@ -389,6 +397,66 @@ def main() -> None:
         f"the server alone on core 1. In parentheses: share of direct's req/s.\n\n{table}\n{END}"
     )
     write_block(START, END, block, "## Gateway (bench/gateway.py)")
+
+
+def state_ab(args: argparse.Namespace) -> None:
+    """claudewire in tokens mode with a named, limited client: state in memory vs in a local redis-server."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        sys.exit("--state-ab needs redis-server (apt-get install redis-server)")
+    digest = hashlib.sha256(CLIENT_TOKEN.encode()).hexdigest()
+    with tempfile.TemporaryDirectory(prefix="cw-state-bench-") as tmpdir, contextlib.ExitStack() as stack:
+        tmp = Path(tmpdir)
+        sim_port, redis_port = free_port(), free_port()
+        stack.enter_context(spawn(
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--pacing", "off",
+             "--rpm", "1000000000", "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
+        stack.enter_context(spawn(
+            [redis_server, "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+            redis_port, "0"))  # fmt: skip
+        targets = []
+        for name, state in (("state in memory", "memory"), ("state in Redis", f"redis://127.0.0.1:{redis_port}/0")):
+            config = tmp / f"{name.split()[-1].lower()}.toml"
+            config.write_text(
+                f'upstream = "http://127.0.0.1:{sim_port}"\n[state]\nurl = "{state}"\n[[clients]]\n'
+                f'name = "bench"\ntoken_sha256 = "{digest}"\nrequests_per_minute = 1000000000\n'
+                "tokens_per_minute = 1000000000000\n"
+            )
+            port = free_port()
+            proc = stack.enter_context(spawn(
+                [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--config", str(config),
+                 "--access-log", str(tmp / f"{port}.log")], port, "1", env={"ANTHROPIC_API_KEY": KEY}))  # fmt: skip
+            targets.append(Target(f"claudewire, {name}", f"http://127.0.0.1:{port}", proc, CLIENT_TOKEN))
+        results = measure(targets, tmp, args.rounds, args.duration)
+    med = statistics.median
+    lines = [
+        "| load | memory req/s | Redis req/s | Redis / memory | memory p50 | Redis p50 | CPU µs/req mem → Redis "
+        "| errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, conns in LOADS:
+        mem, red = (results[(t.name, kind, conns)] for t in targets)
+        lines.append(
+            f"| {kind} c{conns} | {med(mem.rps):,.0f} | {med(red.rps):,.0f} | {med(red.rps) / med(mem.rps):.0%} | "
+            f"{fmt_ms(med(mem.p50))} | {fmt_ms(med(red.p50))} | {med(mem.cpu_us):.0f} → {med(red.cpu_us):.0f} | "
+            f"{mem.errors + red.errors} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.no_write:
+        return
+    cmd = "python bench/gateway.py --state-ab" + ("" if args.duration == 5.0 and args.rounds == 3 else
+                                                  f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
+    block = (
+        f"{STATE_START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
+        f"{args.duration:g} s per load, the two gateways measured in turn in each round (order rotated). Both in "
+        "tokens mode with one named client limited by requests_per_minute and tokens_per_minute (limits far above "
+        "the load, so every request is counted and none refused): every request does one admission (in Redis: "
+        "one Lua EVALSHA, pipelined per event-loop tick) and one settlement. redis-server, the simulator and wrk "
+        "share core 0, the gateway is alone on core 1; the machine is shared with other work, so only the ratio "
+        f"within a row means much.\n\n{table}\n{STATE_END}"
+    )
+    write_block(STATE_START, STATE_END, block, "### Shared state: Redis vs in memory (bench/gateway.py --state-ab)")
 
 
 def write_block(start: str, end: str, block: str, heading: str) -> None:

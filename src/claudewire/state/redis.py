@@ -1,7 +1,8 @@
 """State shared through Redis by every worker and replica of one deployment (redis-py's asyncio client).
 
 - One round trip on the way in: the admissions of one event-loop tick go out as one pipeline of ``EVALSHA`` calls
-  (one Lua script per admission, so each check-and-count is atomic), and settlements are sent later, batched.
+  (one Lua script per admission, so each check-and-count is atomic); settlements ride along with the next
+  pipeline (or go out on their own 20 ms later), so a request costs one round trip in all.
 - Keys live under ``<prefix>:{<client>}:...`` (one hash slot per client) and all expire: the request log after a
   minute, token counters after their window.
 - Redis down or slow never fails a request: a call that takes longer than `timeout` (50 ms) is answered from the
@@ -78,6 +79,9 @@ for i = 1, 2 do
 end
 return 0
 """
+
+
+_SETTLE_DELAY = 0.02  # seconds a settlement waits to share the next admission pipeline's round trip
 
 
 def safe_url(url: str) -> str:
@@ -206,8 +210,12 @@ class RedisState:
         task.add_done_callback(self._flushing.discard)
 
     async def _send_admits(self, batch: list[_Pending]) -> None:
+        # settlements waiting to go out ride along, first, so these admissions see the corrected counts
+        settles, self._settles = self._settles, []
+        calls: list[tuple[str, list[str], list[int | str]]] = [(_SETTLE, keys, [delta]) for keys, delta in settles]
+        calls += [(_ADMIT, p.keys, p.args) for p in batch]
         try:
-            results = await self._evalsha_all(_ADMIT, [(p.keys, p.args) for p in batch])
+            results = (await self._run(calls))[len(settles) :]
         except (RedisError, OSError) as exc:
             for p in batch:
                 if not p.done.done():
@@ -221,16 +229,23 @@ class RedisState:
             else:
                 p.done.set_result([int(v) for v in result])
 
-    async def _evalsha_all(self, script: str, calls: list[tuple[list[str], list[int | str]]]) -> list[Any]:
-        """Run `script` once per call in one pipeline; (re)load it when Redis does not know it (a restart)."""
+    async def _run(self, calls: list[tuple[str, list[str], list[int | str]]]) -> list[Any]:
+        """Run every (script, keys, args) in one pipeline; the calls Redis had no script for (it restarted) are
+        sent once more after loading the scripts, and only those (the others already ran)."""
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
         for attempt in range(2):
-            sha = await self._sha(script, reload=attempt > 0)
+            shas = {script: await self._sha(script, reload=attempt > 0) for script in {calls[i][0] for i in todo}}
             pipe = self.client.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-            if not any(isinstance(r, NoScriptError) for r in results):
-                return results
+            for i in todo:
+                script, keys, args = calls[i]
+                pipe.evalsha(shas[script], len(keys), *keys, *args)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+            for i, answer in zip(todo, answers, strict=True):
+                results[i] = answer
+            todo = [i for i in todo if isinstance(results[i], NoScriptError)]
+            if not todo:
+                break
         return results
 
     async def _sha(self, script: str, *, reload: bool) -> str:
@@ -251,8 +266,8 @@ class RedisState:
         if delta == 0 or not self._up:
             return
         keys = self._keys(ticket.client, ticket.minute, ticket.day)[1:]
-        if not self._settles:
-            asyncio.get_running_loop().call_soon(self._flush_settles)
+        if not self._settles:  # sent with the next admissions, or on their own a moment later if none come
+            asyncio.get_running_loop().call_later(_SETTLE_DELAY, self._flush_settles)
         self._settles.append((keys, delta))
 
     def _flush_settles(self) -> None:
@@ -263,7 +278,7 @@ class RedisState:
     async def _send_settles(self, batch: list[tuple[list[str], int]]) -> None:
         try:
             async with asyncio.timeout(max(self.timeout * 10, 0.5)):
-                await self._evalsha_all(_SETTLE, [(keys, [delta]) for keys, delta in batch])
+                await self._run([(_SETTLE, keys, [delta]) for keys, delta in batch])
         except (TimeoutError, RedisError, OSError) as exc:
             self._down(exc)
 
