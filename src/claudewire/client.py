@@ -18,6 +18,8 @@ requests). Retries, give-ups and breaker transitions are logged through stdlib l
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Generator, Mapping, Sequence
@@ -32,6 +34,7 @@ from anthropic._response import BaseAPIResponse
 from claudewire._clock import Clock
 from claudewire._errors import Failure, classify
 from claudewire._exceptions import CircuitOpenError, NotAnthropicResponseError
+from claudewire._sse import Usage
 from claudewire.client_upstreams import ClientTarget, ClientUpstream, ClientUpstreams
 from claudewire.client_usage import tap_stream
 from claudewire.policy import Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from claudewire.metrics import Metrics
+    from claudewire.telemetry.genai import CallTrace, ClientTelemetry
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
@@ -97,6 +101,7 @@ class _PolicyMiddleware(Middleware):
         self.upstream = ""
         self.base_url = ""
         self.chooser = OneTarget(_BaseURL(""))
+        self.telemetry: ClientTelemetry | None = None  # OTLP export (otlp= or the OTEL_* variables), off by default
         self.upstreams: ClientUpstreams | None = None  # several upstreams: the pool chooses each attempt's
         # the last attempt's failure, named by a later CircuitOpenError; shared with copies on the same engine
         self.last_failure: list[Failure | None] = [None]
@@ -114,6 +119,7 @@ class _PolicyMiddleware(Middleware):
         if not policy.shares_engine(engine.policy):
             engine = PolicyEngine(policy, clock=engine.clock, wall=engine.wall, hooks=engine.hooks)
         derived = _PolicyMiddleware(engine, policy, self.metrics, self.clock)
+        derived.telemetry = self.telemetry
         if self.base_url:
             derived.bind(self.base_url)
         if engine is self.engine:
@@ -123,35 +129,72 @@ class _PolicyMiddleware(Middleware):
             derived.upstreams = self.upstreams if same else ClientUpstreams(self.upstreams.specs, engine)
         return derived
 
-    def _report(self, request: APIRequest, started: float, outcome: _Outcome | None, failure: Failure | None) -> None:
-        """One finished call, for the metrics: route, status class, error kind, time, and tokens when known."""
+    def _report(
+        self,
+        request: APIRequest,
+        started: float,
+        outcome: _Outcome | None,
+        failure: Failure | None,
+        otel: CallTrace | None = None,
+        attempts: int = 0,
+    ) -> bool:
+        """One finished call, for the metrics and the OTel span: route, status, error kind, time, tokens when known.
+
+        True when a stream's tap will finish the OTel span once the stream is read.
+        """
         metrics = self.metrics
-        if metrics is None:
-            return
-        from claudewire.metrics import route_of  # imported already: `metrics` is a claudewire.metrics.Metrics
+        if metrics is None and otel is None:
+            return False
+        from claudewire.metrics import route_of  # prometheus-client: imported once metrics or OTLP are on
 
         elapsed = time.perf_counter() - started
         route = route_of(request.url)
         response = outcome.response if outcome is not None else None
         status = response.status_code if isinstance(response, BaseAPIResponse) else (200 if response else 0)
-        metrics.observe_request(route, status, failure.kind.value if failure else "", elapsed, elapsed)
+        error = failure.kind.value if failure else ""
+        if metrics is not None:
+            metrics.observe_request(route, status, error, elapsed, elapsed)
+        usage: Usage | None = None
         if failure is None and route == "messages" and request.stream and isinstance(response, BaseAPIResponse):
-            tap_stream(response.http_response, metrics)  # counted as the SDK reads the stream
-            return
+
+            def done(seen: Usage) -> None:
+                if otel is not None:
+                    otel.finish(status, "", seen, time.perf_counter() - started, elapsed, attempts)
+
+            # counted as the SDK reads the stream
+            return tap_stream(response.http_response, metrics, done if otel is not None else None)
         if failure is None and route == "messages" and not request.stream and isinstance(response, BaseAPIResponse):
-            try:
+            with contextlib.suppress(ValueError):
                 body = response.http_response.json()
-            except ValueError:
-                return
-            usage = body.get("usage") if isinstance(body, dict) else None
-            if isinstance(usage, dict):
-                metrics.add_tokens(
-                    body.get("model"),
-                    int(usage.get("input_tokens") or 0),
-                    int(usage.get("output_tokens") or 0),
-                    int(usage.get("cache_read_input_tokens") or 0),
-                    int(usage.get("cache_creation_input_tokens") or 0),
-                )
+                if isinstance(body, dict) and isinstance(body.get("usage"), dict):
+                    usage = Usage()
+                    model = body.get("model")
+                    usage.model = model if isinstance(model, str) else None
+                    usage.update(body["usage"])
+                    if metrics is not None:
+                        metrics.add_tokens(
+                            usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation
+                        )
+        if otel is not None:
+            otel.finish(status, error, usage, elapsed, None, attempts)
+        return False
+
+    def _otel(self, request: APIRequest) -> CallTrace | None:
+        telemetry = self.telemetry
+        if telemetry is None:
+            return None
+        from claudewire.metrics import route_of
+
+        body = request.options.json_data
+        model = body.get("model") if isinstance(body, Mapping) else None
+        return telemetry.call(
+            route_of(request.url),
+            model if isinstance(model, str) else None,
+            stream=bool(request.stream),
+            traceparent=None,  # the caller's current span is the parent
+            tracestate=None,
+            body=json.dumps(body).encode() if telemetry.capture_content and body is not None else b"",
+        )
 
     def _steps(self, request: APIRequest) -> _Flow:
         """The call flow's steps as SDK requests: what both drivers perform."""
@@ -159,15 +202,20 @@ class _PolicyMiddleware(Middleware):
         chooser = self.chooser if pool is None else pool.chooser(request)
         flow = call_flow(self.engine, chooser, policy=self.policy, logger=_log)
         started = time.perf_counter()
+        otel = self._otel(request)
+        attempts = 0
+        deferred = False  # a stream's tap finishes the OTel span once the stream has been read
         try:
             step = next(flow)
             while True:
                 if isinstance(step, Wait):
+                    if otel is not None:
+                        otel.waiting(step.delay, step.failure)
                     yield step
                     step = flow.send(None)
                     continue
                 if isinstance(step, Reject):
-                    self._report(request, started, None, step.failure)
+                    self._report(request, started, None, step.failure, otel, attempts)
                     raise CircuitOpenError(
                         upstream=self.upstream,
                         retry_after=step.failure.retry_after or 0.0,
@@ -185,15 +233,21 @@ class _PolicyMiddleware(Middleware):
                     attempt = attempt.copy(timeout=step.timeout)
                 if pool is not None:
                     attempt = pool.point(attempt, cast(ClientTarget, step.target))
+                attempts = step.attempt
+                if otel is not None:
+                    otel.attempt(attempts, step.target.key, str(self.engine.breaker_state(step.target.key)))
                 outcome = yield _Attempt(attempt)
                 assert outcome is not None
                 failure, headers = self._judge(outcome)
                 if failure is not None:
                     self.last_failure[0] = failure
+                if otel is not None:
+                    answered = outcome.response
+                    otel.attempt_done(answered.status_code if isinstance(answered, BaseAPIResponse) else 0, failure)
                 try:
                     step = flow.send(Outcome(failure, headers))
                 except StopIteration:  # done, or given up: this attempt's answer is the call's
-                    self._report(request, started, outcome, failure)
+                    deferred = self._report(request, started, outcome, failure, otel, attempts)
                     if outcome.error is not None:
                         raise outcome.error  # noqa: B904 (the SDK's own exception, its cause chain intact)
                     return outcome.response
@@ -201,6 +255,8 @@ class _PolicyMiddleware(Middleware):
                     yield _Discard(outcome.response)
         finally:
             flow.close()  # interrupted mid-attempt or mid-wait: the flow frees a half-open probe it may hold
+            if otel is not None and not deferred:  # no-op when already finished; else the caller went away
+                otel.finish(0, "client_closed", None, time.perf_counter() - started, None, attempts)
 
     @staticmethod
     def _judge(outcome: _Outcome) -> tuple[Failure | None, httpx2.Headers | None]:
@@ -320,6 +376,22 @@ def _with_metrics(
     return (adapter if hooks is None else MultiHooks(hooks, adapter)), adapter
 
 
+def _client_telemetry(otlp: str | bool | None, base_url: str) -> ClientTelemetry | None:
+    """OTLP export for a client: `otlp` a URL, True or None for the ``OTEL_*`` variables (off when they name no
+    endpoint), False for off. Clients exporting the same way share one set of providers."""
+    if otlp is False:
+        return None
+    from claudewire.telemetry import OtlpSettings, check_available, shared
+
+    settings = OtlpSettings.from_env(otlp if isinstance(otlp, str) else None)
+    if settings is None:
+        return None
+    check_available(settings)
+    from claudewire.telemetry.genai import ClientTelemetry
+
+    return ClientTelemetry(shared(settings, service="claudewire-client"), base_url)
+
+
 def _copy_middleware(
     current: _PolicyMiddleware,
     middleware: Sequence[MiddlewareInput],
@@ -350,6 +422,7 @@ class _PolicyClient:
         max_retries: int | None = None,
         middleware: Sequence[MiddlewareInput] | None = None,
         upstreams: Sequence[ClientUpstream | Mapping[str, Any]] | None = None,
+        otlp: str | bool | None = None,
         **kwargs: Any,
     ) -> None:
         hooks, adapter = _with_metrics(hooks, metrics)
@@ -364,6 +437,8 @@ class _PolicyClient:
         # the SDK's constructor (next in the MRO): its own retry loop off, the policy as outermost middleware
         cast(Any, super()).__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
+        if guard.telemetry is None:  # a copy keeps its parent's
+            guard.telemetry = _client_telemetry(otlp, str(self.base_url))
         if adapter is not None:
             keys = list(guard.upstreams.targets) if guard.upstreams is not None else [guard.upstream]
             for key in keys:
@@ -414,6 +489,9 @@ class Anthropic(_PolicyClient, anthropic.Anthropic):  # type: ignore[misc]
     families: calls by route, status class and error kind, their latency, attempts, retries, give-ups, breaker
     state, rate-limit headroom, and tokens by model, cache read and write included (a stream's from its
     ``message_start`` and ``message_delta`` usage, counted as it is read).
+    `otlp` exports OpenTelemetry GenAI metrics and a span per call (a child per attempt) over OTLP: a URL, or
+    None to follow the ``OTEL_EXPORTER_OTLP_*`` variables (off when they name no endpoint); False turns it off.
+    Needs the ``otel`` extra; `claudewire.telemetry.flush` exports what is pending.
     """
 
 

@@ -9,12 +9,12 @@ counted once, when the stream ends or is closed (an abandoned stream counts what
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 import httpx2
 
-from claudewire._sse import StreamScanner
+from claudewire._sse import StreamScanner, Usage
 
 if TYPE_CHECKING:
     from claudewire.metrics import Metrics
@@ -25,9 +25,10 @@ __all__ = ["tap_stream"]
 class _UsageTap:
     """Watches a stream's bytes as the SDK reads them; reports its usage once, when it ends or is closed."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics | None, done: Callable[[Usage], None] | None) -> None:
         self.scanner = StreamScanner()
         self.metrics = metrics
+        self.done = done
         self.reported = False
 
     def report(self) -> None:
@@ -35,10 +36,13 @@ class _UsageTap:
             return
         self.reported = True
         usage = self.scanner.usage
-        if usage.input_tokens or usage.output_tokens or usage.cache_read or usage.cache_creation:
+        seen = usage.input_tokens or usage.output_tokens or usage.cache_read or usage.cache_creation
+        if seen and self.metrics is not None:
             self.metrics.add_tokens(
                 usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation
             )
+        if self.done is not None:
+            self.done(usage)
 
 
 class _SyncTapStream(httpx2.SyncByteStream):
@@ -73,17 +77,21 @@ class _AsyncTapStream(httpx2.AsyncByteStream):
         self.tap.report()
 
 
-def tap_stream(response: httpx2.Response, metrics: Metrics) -> None:
+def tap_stream(response: httpx2.Response, metrics: Metrics | None, done: Callable[[Usage], None] | None = None) -> bool:
     """Count a streamed answer's tokens from its ``message_start`` and ``message_delta`` usage as it is read.
 
     The bytes reach the SDK unchanged: the tap wraps the response's byte stream (httpx2's own stream interface) and
-    only looks. A compressed stream is left alone (its raw bytes are not SSE).
+    only looks. A compressed stream is left alone (its raw bytes are not SSE). `done` is told the usage once the
+    stream has ended or been closed. True when the tap is in place (False: `done` will never be called).
     """
     if response.headers.get("content-encoding", "identity") not in ("", "identity"):
-        return
-    tap = _UsageTap(metrics)
+        return False
+    tap = _UsageTap(metrics, done)
     stream = response.stream
     if isinstance(stream, httpx2.AsyncByteStream):
         response.stream = _AsyncTapStream(stream, tap)
     elif isinstance(stream, httpx2.SyncByteStream):
         response.stream = _SyncTapStream(stream, tap)
+    else:
+        return False
+    return True

@@ -12,7 +12,20 @@ from claudewire.telemetry.otlp import (
     OtlpUnavailableError,
     Providers,
     check_available,
+    flush,
+    shared,
+    shutdown,
     start,
 )
 
-__all__ = ["CAPTURE_CONTENT_ENV", "OtlpSettings", "OtlpUnavailableError", "Providers", "check_available", "start"]
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "OtlpSettings",
+    "OtlpUnavailableError",
+    "Providers",
+    "check_available",
+    "flush",
+    "shared",
+    "shutdown",
+    "start",
+]

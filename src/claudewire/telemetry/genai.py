@@ -33,7 +33,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from claudewire._errors import Failure
 from claudewire.telemetry.otlp import Providers
 
-__all__ = ["PROVIDER_NAMES", "CallTrace", "GatewayTelemetry", "UsageLike"]
+__all__ = ["PROVIDER_NAMES", "CallTrace", "ClientTelemetry", "GatewayTelemetry", "UsageLike"]
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +67,16 @@ def _operation(route: str) -> str:
 
 
 class GatewayTelemetry:
-    """The instruments of one gateway process, exporting through `providers` for the upstream at `upstream_url`."""
+    """The instruments of one gateway process, exporting through `providers` for the upstream at `upstream_url`.
+
+    `ClientTelemetry` is the same for `claudewire.Anthropic`: its call span is a CLIENT span in the caller's
+    current trace, and its duration is ``gen_ai.client.operation.duration``.
+    """
+
+    scope = "claudewire.gateway"
+    span_kind = SpanKind.SERVER
+    duration_name = "gen_ai.server.request.duration"
+    duration_description = "Generative AI server request duration such as time-to-last byte or last output token."
 
     def __init__(self, providers: Providers, upstream_url: str, *, kind: str = "anthropic") -> None:
         self.providers = providers
@@ -76,8 +85,8 @@ class GatewayTelemetry:
         self.server_address = parts.hostname or ""
         self.server_port = parts.port or (443 if parts.scheme == "https" else 80)
         self.provider_name = PROVIDER_NAMES.get(kind, kind)
-        self.tracer = providers.tracer_provider.get_tracer("claudewire.gateway")
-        meter = providers.meter_provider.get_meter("claudewire.gateway")
+        self.tracer = providers.tracer_provider.get_tracer(self.scope)
+        meter = providers.meter_provider.get_meter(self.scope)
         self.token_usage = meter.create_histogram(
             "gen_ai.client.token.usage",
             "{token}",
@@ -92,9 +101,9 @@ class GatewayTelemetry:
             explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
         )
         self.duration = meter.create_histogram(
-            "gen_ai.server.request.duration",
+            self.duration_name,
             "s",
-            "Generative AI server request duration such as time-to-last byte or last output token.",
+            self.duration_description,
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self.ttft = meter.create_histogram(
@@ -122,6 +131,15 @@ class GatewayTelemetry:
     def shutdown(self) -> None:
         """Flush and stop the exporters."""
         self.providers.shutdown()
+
+
+class ClientTelemetry(GatewayTelemetry):
+    """The instruments of `claudewire.Anthropic` clients: a CLIENT call span, ``gen_ai.client.*`` metrics."""
+
+    scope = "claudewire.client"
+    span_kind = SpanKind.CLIENT
+    duration_name = "gen_ai.client.operation.duration"
+    duration_description = "GenAI operation duration."
 
 
 def _content(body: bytes) -> dict[str, str]:
@@ -164,7 +182,8 @@ class CallTrace:
             attributes["gen_ai.request.model"] = model
         if owner.capture_content:
             attributes.update(_content(body))
-        self.span: Span = owner.tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        self.span: Span = owner.tracer.start_span(name, context=parent, kind=owner.span_kind, attributes=attributes)
+        self.finished = False
         self._attempt: Span | None = None
         self._attempt_failure: Failure | None = None
 
@@ -222,7 +241,10 @@ class CallTrace:
     def finish(
         self, status: int, error: str, usage: UsageLike | None, duration: float, ttfb: float | None, attempts: int
     ) -> None:
-        """The request was answered (or abandoned): end the spans and record the metrics."""
+        """The request was answered (or abandoned): end the spans and record the metrics (once)."""
+        if self.finished:
+            return
+        self.finished = True
         try:
             self._finish(status, error, usage, duration, ttfb, attempts)
         except Exception:  # telemetry must never break an answered request
@@ -269,7 +291,7 @@ class CallTrace:
         self.owner.duration.record(duration, attributes)
         if error:
             return
-        if self.stream and ttfb is not None:
+        if self.stream and ttfb is not None and self.owner.span_kind is SpanKind.SERVER:
             self.owner.ttft.record(ttfb, attributes)
         if usage is not None and (usage.input_tokens or usage.output_tokens or usage.cache_read):
             tokens = self.owner.token_usage

@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["CAPTURE_CONTENT_ENV", "OtlpSettings", "OtlpUnavailableError", "Providers", "check_available", "start"]
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "OtlpSettings",
+    "OtlpUnavailableError",
+    "Providers",
+    "check_available",
+    "flush",
+    "shared",
+    "shutdown",
+    "start",
+]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The GenAI instrumentations' switch for recording prompts on spans; off unless ``true``."""
@@ -79,6 +89,32 @@ class Providers:
         """Export what is pending (bounded by the SDK's export timeouts) and stop the exporter threads."""
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
+
+
+_SHARED: dict[tuple[OtlpSettings, str], Providers] = {}
+
+
+def shared(settings: OtlpSettings, *, service: str) -> Providers:
+    """One `start` per settings and service in this process: every client exporting the same way shares it."""
+    key = (settings, service)
+    providers = _SHARED.get(key)
+    if providers is None:
+        providers = _SHARED[key] = start(settings, service=service)
+    return providers
+
+
+def flush(timeout: float = 10.0) -> None:
+    """Export now what the shared providers (the clients') hold: before a short-lived process ends, for instance."""
+    for providers in list(_SHARED.values()):
+        providers.tracer_provider.force_flush(int(timeout * 1000))
+        providers.meter_provider.force_flush(int(timeout * 1000))
+
+
+def shutdown() -> None:
+    """Flush and stop the shared providers; clients made afterwards start new ones."""
+    while _SHARED:
+        _, providers = _SHARED.popitem()
+        providers.shutdown()
 
 
 def check_available(settings: OtlpSettings) -> None:
