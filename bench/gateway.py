@@ -299,7 +299,11 @@ def main() -> None:
     ap.add_argument("--no-aiohttp", action="store_true", help="skip the plain aiohttp proxy")
     ap.add_argument("--state-ab", action="store_true", help="Redis state vs in-memory state only (issue 12)")
     ap.add_argument("--serve-aiohttp-proxy", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
+    ap.add_argument("--scanner", metavar="REV", help="time the SSE scanner per stream: this tree vs git REV")
     args = ap.parse_args()
+    if args.scanner:
+        scanner_ab(args.scanner)
+        return
     if args.serve_aiohttp_proxy:
         serve_aiohttp_proxy(int(args.serve_aiohttp_proxy[0]), args.serve_aiohttp_proxy[1])
         return
@@ -457,6 +461,55 @@ def state_ab(args: argparse.Namespace) -> None:
         f"within a row means much.\n\n{table}\n{STATE_END}"
     )
     write_block(STATE_START, STATE_END, block, "### Shared state: Redis vs in memory (bench/gateway.py --state-ab)")
+
+
+def scanner_ab(rev: str) -> None:
+    """µs of StreamScanner work per stream (the gateway feeds it every chunk), this tree against `rev`, one process.
+
+    The stream is the simulator's (message_start, ping, 32 deltas, message_delta, message_stop) cut as it arrives
+    on the rig: one event per chunk. Pure CPU, so the ratio holds on a loaded machine.
+    """
+    import importlib.util
+    import timeit
+    import types
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from claudewire._sse import StreamScanner as New
+
+    old_src = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:src/claudewire/_sse.py"], capture_output=True, text=True, check=True
+    ).stdout
+    spec = importlib.util.spec_from_loader("_sse_old", loader=None)
+    assert spec is not None
+    old = importlib.util.module_from_spec(spec)
+    exec(compile(old_src, f"{rev}:_sse.py", "exec"), old.__dict__)  # our own file at a git revision
+    assert isinstance(old, types.ModuleType)
+
+    def event(name: str, data: str) -> bytes:
+        return f"event: {name}\ndata: {data}\n\n".encode()
+
+    usage = '"usage":{"input_tokens":12,"output_tokens":1}'
+    start = f'{{"type":"message_start","message":{{"model":"{MODEL}",{usage}}}}}'
+    chunks = [event("message_start", start), event("content_block_start", '{"type":"content_block_start"}'),
+              event("ping", '{"type": "ping"}')]  # fmt: skip
+    delta = '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello! I am the sim"}}'
+    chunks += [event("content_block_delta", delta)] * 32
+    chunks += [event("content_block_stop", '{"type":"content_block_stop","index":0}'),
+               event("message_delta", '{"type":"message_delta","usage":{"output_tokens":32}}'),
+               event("message_stop", '{"type":"message_stop"}')]  # fmt: skip
+
+    def run(cls: type) -> float:
+        def one() -> None:
+            scanner = cls()
+            for chunk in chunks:
+                scanner.feed(chunk)
+            assert scanner.saw_stop and scanner.usage.output_tokens == 32
+
+        return min(timeit.repeat(one, number=2000, repeat=5)) / 2000 * 1e6
+
+    before, after = run(old.StreamScanner), run(New)
+    print("| scanner | µs per stream (38 chunks) |\n|---|---|")
+    print(f"| {rev} | {before:.1f} |\n| this tree | {after:.1f} ({after / before:.0%}) |")
 
 
 def write_block(start: str, end: str, block: str, heading: str) -> None:

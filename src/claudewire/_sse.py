@@ -19,7 +19,7 @@ __all__ = ["StreamScanner", "Usage", "json_usage", "request_model"]
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 _MODEL_RE = re.compile(rb'(?<!\\)"model"\s*:\s*"([^"\\]{1,100})"')
 _DECODER = json.JSONDecoder()
-_TAIL = 64  # longer than any marker looked for after the first delta
+_TAIL = 32  # longer than any "event: <marker>" line looked for after the first delta
 _MAX_PENDING = 1024 * 1024  # an "event" this long without a blank line is not SSE we can read: stop looking
 
 
@@ -145,8 +145,7 @@ class StreamScanner:
             self.error = payload if payload is not None else {"type": "error", "error": {"type": "api_error"}}
 
 
-def _marked(data: bytes) -> bool:
-    return b"message_delta" in data or b"message_stop" in data or b"event: error" in data or b"event:error" in data
+_marked = re.compile(rb"message_delta|message_stop|event: ?error").search  # one C scan per chunk
 
 
 def _usage_object(data: bytes) -> Any:

@@ -1,0 +1,293 @@
+"""Soak: mixed JSON and streaming calls through a gateway in front of a faulty simulator, with hostile peers.
+
+    python bench/soak.py                    # 20,000 calls at concurrency 48; writes docs/benchmarks.md
+    python bench/soak.py --requests 3000 --no-write
+
+Phases, all against one `claudewire proxy` process (uvloop) in front of `claudewire sim` (pacing off) injecting
+529s, 500s, resets, mid-stream errors, cuts and latency:
+
+1. **mixed**: `--requests` calls (70% JSON, 30% SSE) at `--concurrency`; every call must end (status, or a stream
+   that ends with message_stop or an error event). The gateway's RSS and open descriptors are sampled every 0.25 s.
+   Afterwards /metrics' ``claudewire_requests_total`` is reconciled with what the clients saw, by status class.
+2. **slow clients**: `--slow` connections that each send one byte and go silent; meanwhile a well-behaved client
+   makes 50 calls (latency p50/max reported), then the slow ones are closed.
+3. **memory bombs**: 16 connections each stream an endless header value (8 MiB offered each) and 16 send 31 MiB
+   bodies at once; peak RSS against idle RSS plus the body budget.
+
+Loopback only, every loop bounded in count and time. Numbers from a loaded shared machine: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import datetime
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gateway import free_port, wait_port, write_block  # noqa: E402  (bench/ is not a package)
+
+MODEL = "claude-haiku-4-5"
+KEY = "sk-ant-soak-0000000000000000"
+START, END = "<!-- bench/soak.py:start -->", "<!-- bench/soak.py:end -->"
+FAULTS = ["529:0.03", "500:0.01", "reset:0.01", "midstream_error:0.01", "cut:0.005", "latency:0.05,ms=50"]
+
+
+def rss_mib(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        m = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+        return int(m.group(1)) / 1024 if m else 0.0
+    return 0.0
+
+
+def open_fds(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    return 0
+
+
+class Sampler(threading.Thread):
+    """RSS and descriptor samples of one process, every `every` seconds, until stopped."""
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.rss: list[float] = []
+        self.fds: list[int] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every):
+            self.rss.append(rss_mib(self.pid))
+            self.fds.append(open_fds(self.pid))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+
+async def one_call(port: int, stream: bool, seen: collections.Counter[str]) -> None:
+    """One raw HTTP/1.1 call on its own connection; counts the status class (and how a stream ended)."""
+    body = json.dumps(
+        {"model": MODEL, "max_tokens": 32, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+    ).encode()
+    head = (
+        f"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {KEY}\r\nanthropic-version: 2023-06-01\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode()
+    try:
+        async with asyncio.timeout(60):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head + body)
+            data = await reader.read(-1)
+            writer.close()
+    except (OSError, TimeoutError):
+        seen["client_error"] += 1
+        return
+    status = int(data[9:12]) if data.startswith(b"HTTP/1.1 ") else 0
+    seen[f"{status // 100}xx" if status else "no_answer"] += 1
+    if stream and status == 200:
+        if b"event: message_stop" in data:
+            seen["stream_complete"] += 1
+        elif b"event: error" in data:
+            seen["stream_error_event"] += 1
+        else:
+            seen["stream_cut"] += 1
+
+
+async def mixed(port: int, total: int, concurrency: int) -> tuple[collections.Counter[str], float]:
+    seen: collections.Counter[str] = collections.Counter()
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for i in queue:
+            await one_call(port, stream=i % 10 < 3, seen=seen)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return seen, time.monotonic() - started
+
+
+def scrape(port: int) -> dict[str, float]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        sock.settimeout(10)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    by_class: dict[str, float] = collections.defaultdict(float)
+    for line in data.decode().splitlines():
+        if line.startswith("claudewire_requests_total{"):
+            m = re.search(r'status_class="(\w+)"', line)
+            by_class[m.group(1) if m else "?"] += float(line.rsplit(" ", 1)[1])
+        elif line.startswith(("claudewire_upstream_resends_total", "claudewire_upstream_attempts_total")):
+            by_class[line.split("{", 1)[0]] += float(line.rsplit(" ", 1)[1])
+    return dict(by_class)
+
+
+def good_client_latencies(port: int, n: int = 50) -> list[float]:
+    out = []
+    body = b'{"model":"%b","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}' % MODEL.encode()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: %b\r\nanthropic-version: 2023-06-01\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (KEY.encode(), len(body), body)
+            )
+            sock.settimeout(10)
+            while sock.recv(65536):
+                pass
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bombs(port: int) -> None:
+    """16 endless header values and 16 bodies of 31 MiB at once; each socket bounded in bytes and time."""
+
+    def header_bomb() -> None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /v1/models HTTP/1.1\r\nhost: x\r\nx-bomb: ")
+            for _ in range(128):
+                sock.sendall(b"a" * 65536)
+
+    def body_bomb() -> None:
+        size = 31 * 1024 * 1024
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % size)
+            chunk = b"x" * (1 << 20)
+            for _ in range(31):
+                sock.sendall(chunk)
+            sock.settimeout(30)
+            sock.recv(65536)
+
+    threads = [threading.Thread(target=header_bomb) for _ in range(16)]
+    threads += [threading.Thread(target=body_bomb) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--concurrency", type=int, default=48)
+    ap.add_argument("--slow", type=int, default=2000, help="silent connections in the slow-client phase")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # our own side of the slow connections
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with tempfile.TemporaryDirectory(prefix="cw-soak-") as tmp, contextlib.ExitStack() as stack:
+        sim_port, gw_port = free_port(), free_port()
+        cmd = [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--pacing", "off", "--seed", "7",
+               "--rpm", "1000000000", "--tpm", "1000000000000"]  # fmt: skip
+        for fault in FAULTS:
+            cmd += ["--fault", fault]
+        sim = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        stack.callback(sim.kill)
+        wait_port(sim_port, sim)
+        gw = subprocess.Popen(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(gw_port), "--upstream",
+             f"http://127.0.0.1:{sim_port}", "--access-log", str(Path(tmp) / "access.log")],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        stack.callback(gw.kill)
+        wait_port(gw_port, gw)
+        time.sleep(0.5)
+        idle_rss, idle_fds = rss_mib(gw.pid), open_fds(gw.pid)
+
+        sampler = Sampler(gw.pid)
+        sampler.start()
+        seen, took = asyncio.run(mixed(gw_port, args.requests, args.concurrency))
+        sampler.stop()
+        time.sleep(0.5)
+        after_rss, after_fds = rss_mib(gw.pid), open_fds(gw.pid)
+        metrics = scrape(gw_port)
+
+        slow: list[socket.socket] = []
+        for _ in range(args.slow):
+            try:
+                s = socket.create_connection(("127.0.0.1", gw_port), timeout=5)
+                s.sendall(b"P")
+                slow.append(s)
+            except OSError:
+                break
+        time.sleep(0.5)
+        slow_fds = open_fds(gw.pid)
+        latencies = good_client_latencies(gw_port)
+        for s in slow:
+            s.close()
+
+        bomb_sampler = Sampler(gw.pid, every=0.05)
+        bomb_sampler.start()
+        before_bombs = rss_mib(gw.pid)
+        bombs(gw_port)
+        time.sleep(1.0)
+        bomb_sampler.stop()
+        after_bombs = rss_mib(gw.pid)
+        alive = gw.poll() is None
+
+    answered = sum(v for k, v in seen.items() if k.endswith("xx"))
+    metric_total = sum(v for k, v in metrics.items() if k.endswith("xx"))
+    rows = [
+        ("calls (70% JSON, 30% SSE), concurrency", f"{args.requests:,}, c{args.concurrency}"),
+        ("faults injected by the simulator", ", ".join(FAULTS)),
+        ("throughput", f"{args.requests / took:,.0f} calls/s over {took:.1f} s"),
+        ("client saw, by status", ", ".join(f"{k} {v:,}" for k, v in sorted(seen.items()) if k.endswith("xx"))),
+        ("streams (200): complete / error event / cut",
+         f"{seen['stream_complete']:,} / {seen['stream_error_event']:,} / {seen['stream_cut']:,}"),
+        ("lost or hung (no answer, client error)", f"{seen['no_answer'] + seen['client_error']}"),
+        ("/metrics claudewire_requests_total, by class",
+         ", ".join(f"{k} {v:,.0f}" for k, v in sorted(metrics.items()) if k.endswith("xx"))),
+        ("reconciled (metrics total = answers seen)", f"{metric_total:,.0f} = {answered:,}: "
+         f"{'yes' if metric_total == answered else 'NO'}"),
+        ("upstream attempts / invisible resends",
+         f"{metrics.get('claudewire_upstream_attempts_total', 0):,.0f} / "
+         f"{metrics.get('claudewire_upstream_resends_total', 0):,.0f}"),
+        ("RSS idle → peak → after (MiB)", f"{idle_rss:.0f} → {max(sampler.rss or [0]):.0f} → {after_rss:.0f}"),
+        ("open fds idle → peak → after", f"{idle_fds} → {max(sampler.fds or [0])} → {after_fds}"),
+        (f"{len(slow):,} silent connections: gateway fds", f"{slow_fds:,}"),
+        ("meanwhile a good client (50 calls): p50 / max",
+         f"{statistics.median(latencies):.1f} ms / {max(latencies):.1f} ms"),
+        ("memory bombs (16 endless heads + 16×31 MiB bodies): RSS before → peak → after",
+         f"{before_bombs:.0f} → {max(bomb_sampler.rss or [0]):.0f} → {after_bombs:.0f} MiB "
+         f"(bound: 2×idle + 256 MiB budget = {2 * idle_rss + 256:.0f} MiB)"),
+        ("gateway alive at the end", "yes" if alive else "NO"),
+    ]  # fmt: skip
+    table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    print(table)
+    if args.no_write:
+        return
+    cmd_line = "python bench/soak.py" + (
+        "" if (args.requests, args.concurrency, args.slow) == (20000, 48, 2000)
+        else f" --requests {args.requests} --concurrency {args.concurrency} --slow {args.slow}"
+    )  # fmt: skip
+    block = (
+        f"{START}\nCommand: `{cmd_line}` — {datetime.date.today()}, one run on a shared 2-core machine "
+        f"(load average {os.getloadavg()[0]:.1f} at the end): latencies and rates are this machine's, the bounds "
+        f"and the reconciliation are the point.\n\n{table}\n{END}"
+    )
+    write_block(START, END, block, "## Soak (bench/soak.py)")
+    _ = soft
+
+
+if __name__ == "__main__":
+    main()
