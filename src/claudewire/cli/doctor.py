@@ -23,7 +23,7 @@ failed, 2 for a usage error.
 Examples:
   claudewire doctor --sim                       diagnose the built-in simulator (no key, no network)
   claudewire doctor                             your setup: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, HTTPS_PROXY ...
-  claudewire doctor --profile claude-code       as Claude Code sees it (NODE_EXTRA_CA_CERTS)
+  claudewire doctor --profile claude-code       as Claude Code sees it (~/.claude/settings.json env, sign-in)
   claudewire doctor --markdown --no-spend       a report to paste into a support thread, spending no tokens
   claudewire doctor --cache                     also: does a repeated prompt read the prompt cache on this path?
 """
@@ -70,7 +70,8 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     type=click.Choice([p.value for p in Profile]),
     default=Profile.API.value,
     show_default=True,
-    help="Whose view: the Python SDK (api), Claude Code (NODE_EXTRA_CA_CERTS) or Cursor (adds http2).",
+    help="Whose view: the Python SDK (api), Claude Code (its settings files' env, apiKeyHelper, OAuth sign-in, "
+    "NODE_EXTRA_CA_CERTS / NODE_USE_SYSTEM_CA) or Cursor (adds http2).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--markdown", is_flag=True, help="Print the report as markdown, to paste into a support thread.")

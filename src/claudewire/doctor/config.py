@@ -10,11 +10,13 @@ import importlib.metadata
 import os
 import platform
 import ssl
+import time
 import urllib.parse
 from dataclasses import dataclass
 
 from claudewire._net import is_loopback
 from claudewire._secrets import redact
+from claudewire.doctor.claude_code import ClaudeCodeView
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Profile, Settings, redact_url
 
@@ -83,6 +85,83 @@ def _url_problems(url: str) -> tuple[list[str], list[str], bool]:
     return errors, warnings, True
 
 
+_CC_VARIABLES = (
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_MODEL",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_USE_SYSTEM_CA",
+    "CLAUDE_CODE_CLIENT_CERT",
+    "CLAUDE_CODE_CLIENT_KEY",
+    "API_TIMEOUT_MS",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+)
+
+
+def _claude_code_evidence(settings: Settings, view: ClaudeCodeView) -> dict[str, JSONValue]:
+    """Where each variable Claude Code would use came from (values of secrets redacted), its helper and sign-in."""
+    found: dict[str, JSONValue] = {}
+    for name in _CC_VARIABLES:
+        value = view.env.get(name)
+        if value is None:
+            continue
+        shown = redact(value) if name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") else value
+        found[name] = f"{shown} (from {view.sources.get(name, 'shell')})"
+    oauth: JSONValue = None
+    if view.oauth is not None:
+        expires = view.oauth.expires_at
+        oauth = {
+            "stored_in": view.oauth.source,
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)) if expires else None,
+            "refreshable": view.oauth.refreshable,
+            "subscription": view.oauth.subscription,
+            "scopes": list(view.oauth.scopes),
+        }
+    return {
+        "settings_files": list(view.files),
+        "variables": found,
+        "api_key_helper": view.key_helper_source,
+        "oauth": oauth,
+    }
+
+
+def _claude_code_problems(view: ClaudeCodeView) -> tuple[list[str], list[str], str | None]:
+    """(errors, warnings, the sign-in in words if Claude Code would use it) for Claude Code's own settings."""
+    errors = list(view.problems)
+    warnings: list[str] = []
+    cert = view.env.get("CLAUDE_CODE_CLIENT_CERT")
+    if cert and not os.path.exists(cert):
+        errors.append(
+            f"CLAUDE_CODE_CLIENT_CERT={cert} does not exist (from {view.sources.get('CLAUDE_CODE_CLIENT_CERT')})"
+        )
+    timeout = view.env.get("API_TIMEOUT_MS")
+    if timeout is not None:
+        if not timeout.strip().isdigit():
+            warnings.append(f"API_TIMEOUT_MS={timeout!r} is not a number of milliseconds: Claude Code ignores it")
+        elif int(timeout) < 60_000:
+            warnings.append(
+                f"API_TIMEOUT_MS={timeout} ms is short: long answers will time out (Claude Code's default: 600000)"
+            )
+    signed_in: str | None = None
+    oauth = view.oauth
+    if oauth is not None:
+        plan = f" ({oauth.subscription})" if oauth.subscription else ""
+        if oauth.expired(time.time()) and not oauth.refreshable:
+            errors.append(f"the claude.ai sign-in{plan} has expired and cannot refresh: run `claude /login`")
+        else:
+            state = "expired, refreshes on next use" if oauth.expired(time.time()) else "valid"
+            signed_in = (
+                f"no API key: Claude Code uses its claude.ai sign-in{plan} ({state}; stored in {oauth.source}); the "
+                "checks that need a key are skipped, the network path is checked"
+            )
+    return errors, warnings, signed_in
+
+
 def check_config(settings: Settings) -> ConfigOutcome:
     """Key present and well-formed, base URL sane, trust files readable; records installed versions."""
     evidence: dict[str, JSONValue] = {
@@ -98,7 +177,18 @@ def check_config(settings: Settings) -> ConfigOutcome:
     errors, warnings, target_ok = _url_problems(settings.base_url)
     host = (urllib.parse.urlsplit(settings.base_url.strip()).hostname or "") if target_ok else ""
     key_ok = True
-    if not settings.api_key:
+    warnings += settings.key_notes
+    view = settings.claude_code
+    signed_in: str | None = None
+    if view is not None:
+        evidence["claude_code"] = _claude_code_evidence(settings, view)
+        cc_errors, cc_warnings, signed_in = _claude_code_problems(view)
+        errors += cc_errors
+        warnings += cc_warnings
+    if not settings.api_key and signed_in is not None:
+        key_ok = False  # Claude Code signs in with OAuth: the keyed checks cannot act as it, the path is still checked
+        warnings.append(signed_in)
+    elif not settings.api_key:
         errors.append("no API key: set ANTHROPIC_API_KEY (or pass --api-key)")
         key_ok = False
     else:

@@ -142,7 +142,9 @@ class _Run:
         """auth, version, model, then ratelimit/messages/streaming — through the official SDK."""
         s = self.settings
         if not config.key_ok:
-            self.skip_rest("config", _KEYED)
+            # a config that only warns has no key because Claude Code signs in with OAuth: say so, not "failed"
+            oauth = "skipped: no API key to act as Claude Code's sign-in (OAuth)"
+            self.skip_rest("config", _KEYED, oauth if config.result.status is not Status.FAIL else None)
             return
         client = make_client(s)
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpcore2
 
 from claudewire._secrets import redact_url
+from claudewire.doctor.claude_code import ClaudeCodeView, claude_code_view, run_key_helper
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -126,6 +127,9 @@ class Settings:
     cursor_hosts: tuple[str, ...] = CURSOR_HOSTS
     insecure_env: tuple[str, ...] = ()
     cache: bool = False
+    claude_code: ClaudeCodeView | None = None  # --profile claude-code: its settings, sources, sign-in
+    key_notes: tuple[str, ...] = ()  # problems found while resolving the key (both variables set, helper failed)
+    node_use_system_ca: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
@@ -156,14 +160,31 @@ class Settings:
         """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
         env = os.environ if env is None else env
         profile = Profile(profile)
+        view: ClaudeCodeView | None = None
+        if profile is Profile.CLAUDE_CODE:
+            view = claude_code_view(env)  # Claude Code runs with its settings files' env on top of the shell's
+            env = view.env
         key_source: str | None = None
+        notes: list[str] = []
+        if env.get("ANTHROPIC_API_KEY") and env.get("ANTHROPIC_AUTH_TOKEN"):
+            notes.append(
+                "both ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are set: clients send both (x-api-key and "
+                "Authorization: Bearer) and a gateway may pick the wrong one; keep one"
+            )
         if api_key is not None:
             key_source = "--api-key"
         else:
             for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
                 if env.get(name):
                     api_key, key_source = env[name], name
+                    if view is not None and view.sources.get(name, "shell") != "shell":
+                        key_source = f"{name} from {view.sources[name]}"
                     break
+        if api_key is None and view is not None and view.key_helper:
+            api_key, problem = run_key_helper(view.key_helper, timeout)
+            key_source = f"apiKeyHelper from {view.key_helper_source}"
+            if problem:
+                notes.append(f"{problem} ({view.key_helper_source})")
         url = base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         parts = split_url(url)
         proxy = choose_proxy(env, parts[0], parts[1], parts[2]) if parts else ProxyChoice()
@@ -182,13 +203,17 @@ class Settings:
             node_extra_ca=env.get("NODE_EXTRA_CA_CERTS") or None,
             insecure_env=tuple(f"{n}={env[n]}" for n, off in _INSECURE.items() if env.get(n, "").strip() in off),
             cache=cache,
+            claude_code=view,
+            key_notes=tuple(notes),
+            node_use_system_ca=profile is Profile.CLAUDE_CODE and env.get("NODE_USE_SYSTEM_CA", "").strip() == "1",
         )
 
     def trust_source(self) -> str:
         """Where the trust store comes from, in words (for evidence)."""
         if self.profile is Profile.CLAUDE_CODE:
             extra = f" + NODE_EXTRA_CA_CERTS={self.node_extra_ca}" if self.node_extra_ca else ""
-            return "system CA bundle (as Node's bundled roots)" + extra
+            system = " + the system's CAs (NODE_USE_SYSTEM_CA=1)" if self.node_use_system_ca else ""
+            return "Node's bundled root CAs" + system + extra
         if self.ca_file:
             return f"SSL_CERT_FILE={self.ca_file}"
         if self.ca_dir:
@@ -203,6 +228,8 @@ class Settings:
         """
         if self.profile is Profile.CLAUDE_CODE:
             ctx = httpcore2.default_ssl_context(_trust_env=False)
+            if self.node_use_system_ca:
+                ctx.load_default_certs()
             if self.node_extra_ca:
                 ctx.load_verify_locations(cafile=self.node_extra_ca)
             return ctx
