@@ -301,3 +301,39 @@ def test_vertex_upstream_with_a_service_account_file(tmp_path: Path) -> None:
             for _ in range(2):
                 assert c.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO).content
     assert grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]  # one token, reused while valid
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not CLAUDE.exists(), reason="needs node and Claude Code")
+def test_claude_code_through_a_vertex_upstream(tmp_path: Path) -> None:
+    """Claude Code (default model and betas) → gateway → Vertex AI: streamRawPredict with the gateway's token."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_API_KEY": "sk-ant-sim-claude-code-0123456789",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    with (
+        run_sim(api="vertex", seed=0, api_keys=("ya29.gateway",), region="us-east5") as vertex,
+        gateway(
+            {
+                "name": "vertex",
+                "kind": "vertex",
+                "url": vertex.base_url + "/v1",
+                "project": "proj",
+                "region": "us-east5",
+                "keys": ["ya29.gateway"],
+            }
+        ) as gw,
+    ):
+        env["ANTHROPIC_BASE_URL"] = gw.base_url
+        result = subprocess.run(
+            [str(CLAUDE), "-p", "hello"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        )
+        statuses = vertex.stats.snapshot()["by_status"]
+        paths = [r.path for r in vertex.requests]
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "claudewire simulator" in result.stdout
+    assert set(statuses) == {200}
+    assert any(p.endswith(":streamRawPredict") for p in paths)
