@@ -11,6 +11,9 @@ import click
 from rich.console import Console
 
 from claudewire.doctor import Profile, Report, Settings, render_json, render_markdown, render_terminal, run
+from claudewire.doctor.render import LiveRows
+from claudewire.doctor.result import CheckResult
+from claudewire.doctor.settings import redact_url
 
 _SIM_KEY = "sk-ant-sim-doctor-0000"
 
@@ -108,14 +111,31 @@ def doctor(
         spend=not no_spend,
         cache=cache,
     )
+    live = not as_json and not markdown and sys.stdout.isatty()
     if sim:
         with _sim_settings(settings) as sim_settings:
             settings = sim_settings
-            report = run(settings)
+            report = _run(settings, live)
     else:
-        report = run(settings)
+        report = _run(settings, live)
     _print(report, settings, as_json=as_json, markdown=markdown)
     raise SystemExit(report.exit_code)
+
+
+def _run(settings: Settings, live: bool) -> Report:
+    """The run; on a terminal each check's row shows as it finishes (rich Live), replaced by the report at the end."""
+    if not live:
+        return run(settings)
+    from rich.live import Live
+
+    rows = LiveRows(redact_url(settings.base_url), (settings.api_key,))
+    with Live(rows, console=Console(highlight=False), transient=True, refresh_per_second=8) as view:
+
+        def show(check: CheckResult) -> None:
+            rows.add(check)
+            view.refresh()
+
+        return run(settings, on_result=show)
 
 
 def _print(report: Report, settings: Settings, *, as_json: bool, markdown: bool) -> None:

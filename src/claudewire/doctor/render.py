@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from claudewire._secrets import redact, redact_text
-from claudewire.doctor.result import Report, Status
+from claudewire.doctor.result import CheckResult, Report, Status
 
-__all__ = ["render_json", "render_markdown", "render_terminal", "scrub"]
+__all__ = ["LiveRows", "render_json", "render_markdown", "render_terminal", "scrub"]
 
 _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 
@@ -68,6 +68,37 @@ def render_terminal(report: Report, console: Console, secrets: Iterable[str | No
             line.append(check.id, style=_STYLE[check.status])
             line.append(f": {scrub(check.fix or '', secrets)}")
             console.print(line)
+
+
+class LiveRows:
+    """The rows of a run as they finish, for ``rich.live.Live`` on a terminal (`add` each `CheckResult`)."""
+
+    def __init__(self, target: str, secrets: Iterable[str | None] = ()) -> None:
+        self.secrets = tuple(secrets)
+        self.target = target
+        self.rows: list[CheckResult] = []
+
+    def add(self, check: CheckResult) -> None:
+        """One more finished check."""
+        self.rows.append(check)
+
+    def __rich__(self) -> Table:
+        table = Table(
+            title=f"claudewire doctor → {scrub(self.target, self.secrets)}  (checking…)",
+            title_justify="left",
+            show_header=False,
+            box=None,
+            pad_edge=False,
+        )
+        table.add_column("", no_wrap=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("what was seen", overflow="fold")
+        for check in self.rows:
+            style = _STYLE[check.status]
+            table.add_row(
+                Text(check.status.symbol, style=style), Text(check.id), Text(scrub(check.detail, self.secrets))
+            )
+        return table
 
 
 def render_text(report: Report, secrets: Iterable[str | None] = (), width: int = 120) -> str:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anthropic
 
@@ -52,8 +52,9 @@ def _not_run(check_id: str, detail: str) -> CheckResult:
 class _Run:
     """The results of one run as they come in, and which checks are running right now."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_result: Callable[[CheckResult], None] | None = None) -> None:
         self.settings = settings
+        self.on_result = on_result
         self.ids = tuple(
             c
             for c in CHECK_IDS
@@ -63,7 +64,10 @@ class _Run:
         self.running: list[str] = []
 
     def put(self, result: CheckResult) -> CheckResult:
-        self.results.setdefault(result.id, result)
+        if result.id not in self.results:
+            self.results[result.id] = result
+            if self.on_result is not None:
+                self.on_result(result)  # a live view shows the row now, not when the whole run is over
         return result
 
     def skip_rest(self, because: str, ids: tuple[str, ...] = _CHAIN, detail: str | None = None) -> None:
@@ -208,9 +212,12 @@ class _Run:
         return Report(target, tuple(self.results[c] for c in self.ids), elapsed_ms)
 
 
-async def diagnose(settings: Settings) -> Report:
-    """Run every check for `settings` and return the report (never raises for a network failure)."""
-    run = _Run(settings)
+async def diagnose(settings: Settings, on_result: Callable[[CheckResult], None] | None = None) -> Report:
+    """Run every check for `settings` and return the report (never raises for a network failure).
+
+    `on_result` is called with each check's result as soon as it is known (in the order they finish).
+    """
+    run = _Run(settings, on_result)
     start = time.monotonic()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(settings.run_deadline):
@@ -218,11 +225,11 @@ async def diagnose(settings: Settings) -> Report:
     return run.report((time.monotonic() - start) * 1000)
 
 
-def run(settings: Settings) -> Report:
+def run(settings: Settings, on_result: Callable[[CheckResult], None] | None = None) -> Report:
     """`diagnose` from synchronous code (starts and closes its own event loop).
 
     The SDK's DeprecationWarning for a deprecated model is silenced: the model check reports it, with the date.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return asyncio.run(diagnose(settings))
+        return asyncio.run(diagnose(settings, on_result))
