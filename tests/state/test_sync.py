@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from claudewire._errors import Failure, FailureKind
 from claudewire.policy import BreakerState, MultiHooks, PolicyEngine
@@ -74,3 +75,23 @@ def test_malformed_and_own_events_are_ignored() -> None:
         a.receive(raw)
     a.receive(json.dumps({"o": a.origin, "t": "breaker", "k": "up#0", "for": 30}).encode())
     assert engine_a.breaker_state("up#0") is BreakerState.CLOSED and a.received == 0
+
+
+def test_a_rate_limit_hold_learned_by_one_replica_holds_the_other() -> None:
+    """An answer with an empty bucket holds A's key until the reset; B holds it as long, told once."""
+    (_, engine_a), (b, engine_b), _ = _pair()
+    call = engine_a.start("up#0")
+    call.gate("up#0")
+    reset = datetime.fromtimestamp(engine_a.wall() + 20, UTC).isoformat()
+    headers = {
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": reset,
+        "anthropic-ratelimit-tokens-remaining": "0",
+        "anthropic-ratelimit-tokens-reset": reset,
+    }
+    call.record(None, headers)
+    held = engine_a.ratelimit_hold("up#0")
+    assert 15 < held <= 20
+    assert engine_b.ratelimit_hold("up#0") == held
+    assert b.received == 1  # two empty buckets in one answer: one event
+    assert engine_b.start("up#0").gate("up#0").delay == held

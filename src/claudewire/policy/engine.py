@@ -152,6 +152,18 @@ class PolicyEngine:
             deadline = call_policy.deadline
         return CallState(self, upstream or "", call_policy, deadline)
 
+    def ratelimit_hold(self, key: str) -> float:
+        """Seconds new requests to `key` are held because the upstream said a rate-limit bucket is empty (0: none)."""
+        with self.lock:
+            state = self.upstreams.get(key)
+            return state.limiter.wait_time(self.clock()) if state else 0.0
+
+    def adopt_hold(self, key: str, seconds: float) -> None:
+        """Hold new requests to `key` for `seconds` (capped like a local hold): another replica saw its bucket empty."""
+        with self.lock:
+            limiter = self.upstream(key).limiter
+            limiter.hold_until = max(limiter.hold_until, self.clock() + min(seconds, limiter.max_hold))
+
     def adopt_breaker(self, key: str, open_for: float | None) -> None:
         """Take a breaker decision made elsewhere (another replica): opened with `open_for` seconds left, or closed
         after a good probe (None: an open breaker here probes at once). A local half-open probe decides for itself."""

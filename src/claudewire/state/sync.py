@@ -1,7 +1,8 @@
-"""Policy state shared between replicas: breaker changes and keys taken out, told to every other gateway.
+"""Policy state shared between replicas: breaker changes, rate-limit holds and keys taken out, told to every gateway.
 
-`SharedPolicy` listens to the engine's breaker changes (it is a policy `Hooks`) and is the pool's `PoolState`. When
-this process opens a breaker, closes one after a good probe, or takes a key out after a 401/403, it publishes the
+`SharedPolicy` listens to the engine's breaker changes and rate-limit reports (it is a policy `Hooks`) and is the
+pool's `PoolState`. When this process opens a breaker, closes one after a good probe, holds requests for an empty
+``anthropic-ratelimit-*`` bucket, or takes a key out after a 401/403, it publishes the
 event through the state backend (Redis pub/sub); every other process applies it to its own engine and pool at once,
 so a replica that never saw the failure fails fast too, well within a second. Decisions stay local and sans-IO:
 nothing on the request path waits for Redis, and an event lost while Redis is away only means that replica learns
@@ -39,6 +40,14 @@ class Adopter(Protocol):
         """Seconds until an open breaker admits a probe."""
         ...
 
+    def ratelimit_hold(self, key: str) -> float:
+        """Seconds new requests to `key` are held for an empty rate-limit bucket."""
+        ...
+
+    def adopt_hold(self, key: str, seconds: float) -> None:
+        """Hold new requests to `key` for `seconds`."""
+        ...
+
 
 class SharedPolicy(Hooks):
     """Publishes this process's breaker and key-out events and applies everyone else's; see the module docstring.
@@ -52,6 +61,7 @@ class SharedPolicy(Hooks):
         self.engine: Adopter | None = None
         self.origin = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._applying = False
+        self._held: dict[str, float] = {}  # key -> until (engine clock) of the last hold we told the others
         self.received = 0
 
     def bind(self, engine: Adopter) -> None:
@@ -71,6 +81,19 @@ class SharedPolicy(Hooks):
             self._send({"t": "breaker", "k": upstream, "for": self.engine.breaker_retry_in(upstream)})
         elif new is BreakerState.CLOSED:
             self._send({"t": "breaker", "k": upstream, "for": None})
+
+    def on_ratelimit(self, upstream: str, family: str, remaining: float) -> None:
+        """An empty bucket made the engine hold `upstream`: tell the others how long (once per hold)."""
+        if remaining >= 1 or self._applying or self.engine is None:
+            return
+        hold = self.engine.ratelimit_hold(upstream)
+        until = self.engine.clock() + hold
+        if hold <= 0 or until <= self._held.get(upstream, 0.0) + 0.1:
+            return
+        if len(self._held) > 1024:  # bounded: keys are configuration, but never let it grow
+            self._held.clear()
+        self._held[upstream] = until
+        self._send({"t": "hold", "k": upstream, "for": hold})
 
     # --- the pool's state --------------------------------------------------------------------------------------------
     def key_out(self, key: str, now: float) -> KeyOut | None:
@@ -111,6 +134,8 @@ class SharedPolicy(Hooks):
         try:
             if kind == "breaker":
                 self.engine.adopt_breaker(key, None if span is None else float(span))
+            elif kind == "hold" and span is not None:
+                self.engine.adopt_hold(key, float(span))
             elif kind == "out" and span is not None:
                 reason = f"{str(event.get('r', ''))[:100]} (seen by another replica)"
                 self.local.take_out(key, KeyOut(self.engine.clock() + float(span), reason))
