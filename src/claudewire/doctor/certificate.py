@@ -8,6 +8,8 @@ It never suggests switching verification off.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import ssl
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -96,17 +98,42 @@ class CertInfo:
         }
 
 
+def system_bundle() -> str:
+    """The system's CA bundle file, the base a working bundle is built on (a common default when unknown)."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return "/etc/ssl/certs/ca-certificates.crt"
+
+
 def interception_fix(issuer: str, profile: Profile) -> str:
-    """What to do when TLS is intercepted by the CA `issuer`: trust it in the file the client reads."""
-    python = (
-        f"SSL_CERT_FILE=/path/to/bundle.pem for Python and the SDK (it replaces the default bundle: append the "
-        f"{issuer} CA to a copy of your system bundle)"
+    """What to do when TLS is intercepted by the CA `issuer`: the commands that trust it, per client.
+
+    Python's SDK replaces its bundle with ``SSL_CERT_FILE`` (so the file must hold the system's CAs too); Node and
+    Claude Code ignore ``SSL_CERT_FILE`` and add ``NODE_EXTRA_CA_CERTS`` to their roots, or use the system store
+    with ``NODE_USE_SYSTEM_CA=1``.
+    """
+    export = (
+        f"Save the {issuer} root CA as ca.pem (from IT, or macOS: `security find-certificate -a -p -c NAME "
+        "/Library/Keychains/System.keychain > ca.pem`; Windows: certmgr.msc > Trusted Root Certification "
+        "Authorities > the CA > Export > Base-64 X.509)"
     )
-    node = f"NODE_EXTRA_CA_CERTS=/path/to/ca.pem for Claude Code and Node (adds the {issuer} CA to its roots)"
+    bundle = system_bundle()
+    python = (
+        f"Python and the SDK: cat {bundle} ca.pem > ~/.claudewire-ca-bundle.pem && export "
+        "SSL_CERT_FILE=~/.claudewire-ca-bundle.pem (SSL_CERT_FILE replaces the default bundle, so it keeps the "
+        "system's CAs too)"
+    )
+    node = (
+        'Claude Code and Node: export NODE_EXTRA_CA_CERTS="$PWD/ca.pem" (added to Node\'s own roots; Node ignores '
+        "SSL_CERT_FILE), or NODE_USE_SYSTEM_CA=1 once the CA is in the system store"
+    )
     first, second = (node, python) if profile is Profile.CLAUDE_CODE else (python, node)
     return (
-        f"Something intercepts TLS with its own CA {issuer}. If that is your organisation's proxy, export its root CA "
-        f"as PEM and trust it: {first}; {second}. Or ask IT to exempt the API host from TLS inspection."
+        f"Something intercepts TLS with its own CA {issuer}. If that is your organisation's proxy, trust that CA "
+        f"(never switch verification off). {export}. {first}. {second}. Or ask IT to exempt the API host from TLS "
+        "inspection."
     )
 
 
@@ -174,8 +201,8 @@ def check_certificate(probe: TlsProbe, target: Target, settings: Settings) -> Ch
     else:
         issuer = info.issuer_label if info else "an unknown CA"
         detail = (
-            f"not trusted ({why}): the certificate for {target.host} is issued by {issuer}, which "
-            f"{settings.trust_source()} does not trust: something intercepts TLS"
+            f"not trusted ({why}): the certificate for {target.host} is issued by {issuer}, which is not in the "
+            f"trust store in use ({settings.trust_source()}): something intercepts TLS"
         )
         fix = interception_fix(issuer, settings.profile)
     return CheckResult("certificate", Status.FAIL, detail, fix, evidence, probe.elapsed_ms)
