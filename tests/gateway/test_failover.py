@@ -185,3 +185,19 @@ def test_a_session_sticks_to_one_upstream_and_key_and_moves_when_it_fails() -> N
     assert _value(samples, "claudewire_affinity_total", outcome="hit", reason="none") == 49 + 4 + 5
     assert _value(samples, "claudewire_affinity_total", outcome="break", reason="failed") == 1
     assert _value(samples, "claudewire_affinity_total", outcome="new", reason="none") == 1
+
+
+def test_models_lists_route_each_model_to_the_upstreams_that_serve_it() -> None:
+    """An upstream with `models` gets only those models; another model goes to the upstream without a list."""
+    with run_sim(seed=0) as special, run_sim(seed=0) as general:
+        specs = (
+            UpstreamSpec("special", special.base_url, models=("claude-opus-4-8",)),
+            UpstreamSpec("general", general.base_url, priority=1),
+        )
+        with pool_gateway(*specs) as gw:
+            client = _client(gw.base_url)
+            for _ in range(3):
+                client.messages.create(model="claude-opus-4-8", max_tokens=8, messages=MESSAGES)
+                client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+    assert {r.path for r in special.requests} == {"/v1/messages"}
+    assert (special.stats.total, general.stats.total) == (3, 3)
