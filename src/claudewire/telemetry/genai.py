@@ -194,17 +194,14 @@ class CallTrace:
         if self._attempt is not None:  # moved on at once (failover): the previous attempt was retried without a wait
             self._end_attempt(retried_after=0.0)
         ctx = trace.set_span_in_context(self.span)
+        # only what differs from the request span: every attribute costs on the hot path (bench/telemetry.py)
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": self.operation,
-            "gen_ai.provider.name": self.owner.provider_name,
             "server.address": address or self.owner.server_address,
             "server.port": port or self.owner.server_port,
             "claudewire.attempt": number,
             "claudewire.upstream": upstream,
             "claudewire.breaker.state": breaker_state,
         }
-        if self.model:
-            attributes["gen_ai.request.model"] = self.model
         tracer = self.owner.tracer
         self._attempt = tracer.start_span(self.name, context=ctx, kind=SpanKind.CLIENT, attributes=attributes)
         self._attempt_failure = None
@@ -297,6 +294,8 @@ class CallTrace:
             tokens = self.owner.token_usage
             tokens.record(prompt, attributes | {"gen_ai.token.type": "input"})
             tokens.record(usage.output_tokens, attributes | {"gen_ai.token.type": "output"})
-            cache = self.owner.cache_usage
-            cache.record(usage.cache_read, attributes | {"gen_ai.token.type": "cache_read"})
-            cache.record(usage.cache_creation, attributes | {"gen_ai.token.type": "cache_creation"})
+            cache = self.owner.cache_usage  # zeros are not recorded: each data point costs (bench/telemetry.py)
+            if usage.cache_read:
+                cache.record(usage.cache_read, attributes | {"gen_ai.token.type": "cache_read"})
+            if usage.cache_creation:
+                cache.record(usage.cache_creation, attributes | {"gen_ai.token.type": "cache_creation"})

@@ -1,0 +1,103 @@
+"""OTLP export's cost on the gateway: claudewire proxy without vs with --otlp, side by side in one run, under wrk.
+
+    python bench/telemetry.py                # 5 s per load, 3 rounds, medians; writes docs/benchmarks.md
+    python bench/telemetry.py --quick        # 2 s, 1 round; prints only
+
+The rig is bench/gateway.py's (the simulator and wrk on core 0, the gateway alone on core 1). The OTLP receiver is
+a small HTTP server on core 0 that answers every POST with 200; metrics are exported every second
+(OTEL_METRIC_EXPORT_INTERVAL=1000) and spans with the SDK's batch defaults (queue 2048, batch 512, every 5 s), so
+the run pays for building, batching and sending every span and data point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import statistics
+import sys
+import tempfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gateway as rig  # bench/gateway.py: spawn, measure, Target, write_block
+
+START, END = "<!-- bench/telemetry.py:start -->", "<!-- bench/telemetry.py:end -->"
+
+
+def serve_sink(port: int) -> None:
+    """An OTLP/HTTP sink: 200 and an empty body for every POST."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
+    ap.add_argument("--quick", action="store_true", help="2 s, 1 round, nothing written")
+    ap.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_sink:
+        serve_sink(args.serve_sink)
+        return
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+    with tempfile.TemporaryDirectory(prefix="cw-otel-bench-") as tmpdir, contextlib.ExitStack() as stack:
+        tmp = Path(tmpdir)
+        sim_port, sink_port = rig.free_port(), rig.free_port()
+        stack.enter_context(rig.spawn(
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--pacing", "off",
+             "--rpm", "1000000000", "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
+        stack.enter_context(rig.spawn([sys.executable, __file__, "--serve-sink", str(sink_port)], sink_port, "0"))
+        targets = []
+        for name, extra in (("OTLP off", []), ("OTLP on", ["--otlp", f"http://127.0.0.1:{sink_port}"])):
+            port = rig.free_port()
+            proc = stack.enter_context(rig.spawn(
+                [sys.executable, "-m", "claudewire", "proxy", "--port", str(port),
+                 "--upstream", f"http://127.0.0.1:{sim_port}", "--access-log", str(tmp / f"{port}.log"), *extra],
+                port, "1", env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"}))  # fmt: skip
+            targets.append(rig.Target(f"claudewire, {name}", f"http://127.0.0.1:{port}", proc))
+        results = rig.measure(targets, tmp, args.rounds, args.duration)
+    med = statistics.median
+    lines = [
+        "| load | off req/s | on req/s | on / off | off p50 | on p50 | CPU µs/req off → on | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, conns in rig.LOADS:
+        off, on = (results[(t.name, kind, conns)] for t in targets)
+        lines.append(
+            f"| {kind} c{conns} | {med(off.rps):,.0f} | {med(on.rps):,.0f} | {med(on.rps) / med(off.rps):.0%} | "
+            f"{rig.fmt_ms(med(off.p50))} | {rig.fmt_ms(med(on.p50))} | {med(off.cpu_us):.0f} → {med(on.cpu_us):.0f} "
+            f"| {off.errors + on.errors} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.quick:
+        return
+    cmd = "python bench/telemetry.py" + ("" if args.duration == 5.0 and args.rounds == 3 else
+                                         f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
+    block = (
+        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
+        f"{args.duration:g} s per load, the two gateways measured in turn in each round. Both with policy, "
+        "Prometheus metrics and the JSON access log on; 'on' adds OTLP/HTTP export (a span per request and per "
+        "attempt, GenAI histograms, metrics every second) to a local sink. The machine is shared with other work: "
+        f"only the ratio within a row means much.\n\n{table}\n{END}"
+    )
+    rig.write_block(START, END, block, "### OTLP export's cost (bench/telemetry.py)")
+
+
+if __name__ == "__main__":
+    main()
