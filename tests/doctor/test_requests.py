@@ -14,6 +14,9 @@ def test_http_probe_carries_no_key_and_later_requests_carry_it(sim: SimServer) -
     first, *rest = sim.requests
     assert first.path == "/v1/models"
     assert first.api_key is None
+    readyz = [r for r in rest if r.path == "/readyz"]  # "is this a claudewire gateway?": asked without the key
+    assert readyz and all(r.api_key is None for r in readyz)
+    rest = [r for r in rest if r.path != "/readyz"]
     assert rest and all(r.api_key == KEY for r in rest)
     assert {r.path for r in rest} >= {"/v1/models", "/v1/models/claude-haiku-4-5", "/v1/messages"}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from claudewire.doctor.cache import check_cache, probe_cache
 from claudewire.doctor.certificate import check_certificate
 from claudewire.doctor.config import ConfigOutcome, check_config
 from claudewire.doctor.dns import check_dns
+from claudewire.doctor.gateway_view import describe, probe_gateway
 from claudewire.doctor.http import check_clock, check_http, probe_http
 from claudewire.doctor.http2 import check_http2
 from claudewire.doctor.inference import (
@@ -136,7 +138,13 @@ class _Run:
             self.put(CheckResult("certificate", Status.SKIP, plain))
         with self.doing("http", "clock"):
             answer = await probe_http(s, sdk_version(s))
-            if self.put(check_http(answer, s)).status is Status.FAIL:
+            http = check_http(answer, s)
+            # an API answered: if it is a claudewire gateway, name it and the upstreams behind it (no key sent)
+            gateway = await probe_gateway(s, sdk_version(s)) if http.status is not Status.FAIL else None
+            if gateway is not None:
+                evidence = {**http.evidence, "gateway": gateway.evidence()}
+                http = dataclasses.replace(http, detail=f"{http.detail}; {describe(gateway)}", evidence=evidence)
+            if self.put(http).status is Status.FAIL:
                 self.skip_rest("http")  # the clock too: a portal's Date says nothing about the API's
                 return False
             self.put(check_clock(answer))
