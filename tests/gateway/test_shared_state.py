@@ -214,3 +214,22 @@ def test_a_key_revoked_through_one_process_is_out_in_the_other(tmp_path: Path, r
             used_by_b = [r.headers.get("x-api-key") for r in list(sim.requests)[seen:]]
     assert took < 1.0
     assert used_by_b == [good] * 6
+
+
+def test_a_gateway_started_before_its_redis_serves_at_once_and_shares_once_redis_is_up(tmp_path: Path) -> None:
+    """Redis not up yet at start (pods starting together): the gateway serves from local state, then shares."""
+    server = RedisServer(tmp_path)  # its port is chosen, nothing listens on it yet
+    with (
+        run_sim(seed=0) as sim,
+        _gateways(_config(tmp_path, sim.base_url, server.url, requests_per_minute=1000), 1) as gws,
+    ):
+        gw = gws[0]
+        client = anthropic.Anthropic(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
+        assert client.messages.create(**BODY).content  # type: ignore[call-overload]
+        assert gw.metric("claudewire_state_backend_up", token=TOKEN) == 0.0
+        with server:
+            _wait_for(lambda: gw.metric("claudewire_state_backend_up", token=TOKEN) == 1.0, within=15.0)
+            assert gw.metric("claudewire_state_backend_up", token=TOKEN) == 1.0
+            assert client.messages.create(**BODY).content  # type: ignore[call-overload]
+            counted = redis.Redis.from_url(server.url).zcard("test:{ci-bot}:r")
+    assert counted == 1
