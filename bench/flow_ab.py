@@ -1,6 +1,7 @@
 """The gateway before and after a change, side by side in one run: direct, nginx and two claudewire builds.
 
     python bench/flow_ab.py --before 28dc19e            # the gateway before the call-flow refactor vs this tree
+    python bench/flow_ab.py --before 28dc19e --also dafc380   # and a build in between
     python bench/flow_ab.py --before 28dc19e --quick    # 2 s, 1 round, prints only
 
 Same rig as bench/gateway.py (whose helpers it uses): the simulator (pacing off) and wrk on core 0, the server under
@@ -33,31 +34,39 @@ START, END = "<!-- bench/flow_ab.py:start -->", "<!-- bench/flow_ab.py:end -->"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="git ref of the 'before' build")
+    ap.add_argument("--also", action="append", default=[], help="git ref of another build to measure (repeatable)")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
     ap.add_argument("--quick", action="store_true", help="2 s, 1 round, nothing written")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.rounds = 2.0, 1
-    before = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before], check=True,
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+    def short(ref: str) -> str:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], check=True, capture_output=True,
+                             text=True)  # fmt: skip
+        return out.stdout.strip()
+
+    before = short(args.before)
+    others = [short(ref) for ref in args.also]
     after = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=True,
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="cw-ab-") as tmpdir, contextlib.ExitStack() as stack:
         tmp = Path(tmpdir)
-        old = tmp / "before"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old), before], check=True)
-        stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)])
+        builds: list[tuple[str, Path]] = []
+        for label, ref in [(f"claudewire {before} (before)", before)] + [(f"claudewire {r}", r) for r in others]:
+            tree = tmp / ref
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), ref], check=True)
+            stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)])
+            builds.append((label, tree / "src"))
+        builds.append((f"claudewire {after} (after)", ROOT / "src"))
         sim_port = rig.free_port()
         sim = stack.enter_context(rig.spawn(
-            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--rpm", "1000000000",
-             "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
+            [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--pacing", "off",
+             "--rpm", "1000000000", "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
         upstream = f"http://127.0.0.1:{sim_port}"
         targets = [rig.Target("direct (simulator)", upstream, sim)]
-        for label, src in (
-            (f"claudewire {before} (before)", old / "src"),
-            (f"claudewire {after} (after)", ROOT / "src"),
-        ):
+        for label, src in builds:
             port = rig.free_port()
             env = {"PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
             proc = stack.enter_context(rig.spawn(
@@ -90,8 +99,10 @@ def main() -> None:
     print(table)
     if args.quick:
         return
-    cmd = f"python bench/flow_ab.py --before {args.before}" + (
-        "" if args.duration == 5.0 and args.rounds == 3 else f" --duration {args.duration:g} --rounds {args.rounds}"
+    cmd = (
+        f"python bench/flow_ab.py --before {args.before}"
+        + "".join(f" --also {r}" for r in args.also)
+        + ("" if args.duration == 5.0 and args.rounds == 3 else f" --duration {args.duration:g} --rounds {args.rounds}")
     )
     block = (
         f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "

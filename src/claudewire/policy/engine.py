@@ -122,6 +122,7 @@ class PolicyEngine:
         self.rng = rng or random.Random()
         self.lock = threading.Lock()
         self.upstreams: dict[str, _Upstream] = {}
+        self._checked: Policy | None = None  # the last call policy found to share this engine's settings
         budget = self.policy.retry_budget
         self.budget = BudgetTracker(budget) if budget is not None else None
 
@@ -143,7 +144,8 @@ class PolicyEngine:
         this engine's (`ValueError` otherwise: they would silently not apply). `deadline` overrides the policy's.
         """
         call_policy = policy or self.policy
-        if call_policy is not self.policy and not call_policy.shares_engine(self.policy):
+        # the field-by-field check runs once per distinct policy object, not once per call (it is on the hot path)
+        if call_policy is not self.policy and call_policy is not self._checked and not self._check(call_policy):
             raise ValueError(
                 "this call's policy changes engine-wide settings "
                 f"({', '.join(call_policy.engine_changes(self.policy))}): they belong to a new PolicyEngine"
@@ -178,6 +180,12 @@ class PolicyEngine:
         if old is not new:
             _log_transition(key, old, new)
             self.hooks.on_breaker_change(key, old, new)
+
+    def _check(self, policy: Policy) -> bool:
+        if not policy.shares_engine(self.policy):
+            return False
+        self._checked = policy
+        return True
 
     def breaker_state(self, upstream: str) -> BreakerState:
         """The breaker state of `upstream` (CLOSED for one never seen)."""

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_NO_SKIP: frozenset[str] = frozenset()
 
 
 class Target(Protocol):
@@ -70,7 +71,7 @@ T = TypeVar("T", bound=Target)
 T_co = TypeVar("T_co", bound=Target, covariant=True)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Choice:
     """What a chooser is told before an attempt.
 
@@ -125,7 +126,7 @@ class OneTarget(Generic[T]):
         return None if self.target.key in choice.skip else self.target
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Wait:
     """Sleep `delay` seconds, then send None. `failure` is set when this wait is a retry's backoff."""
 
@@ -138,7 +139,7 @@ class Wait:
         return self.failure is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send(Generic[T]):
     """Send attempt number `attempt` to `target`, bounded by `timeout` seconds (None: no deadline), then send
     the `Outcome`."""
@@ -148,14 +149,14 @@ class Send(Generic[T]):
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reject:
     """Answer `failure` (the circuit is open) without sending anything; the flow is over."""
 
     failure: Failure
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """What one attempt produced: `failure` is None on success; `headers` are the answer's (for rate limits)."""
 
@@ -192,18 +193,18 @@ def call_flow(
     finished = False
     try:
         while True:
-            skip: set[str] = set()
+            skip = _NO_SKIP
             hold = 0.0
             refused: Failure | None = None
             while True:
-                target = chooser.choose(Choice(call.attempts + 1, last, failure, frozenset(skip)))
+                target = chooser.choose(Choice(call.attempts + 1, last, failure, skip))
                 if target is None:
                     break
                 key = target.key
                 gate = call.gate(key)
                 if gate.action is GateAction.SEND:
                     break
-                skip.add(key)
+                skip = skip | {key}
                 if gate.action is GateAction.WAIT:
                     hold = gate.delay if hold == 0.0 else min(hold, gate.delay)
                 else:
