@@ -3,6 +3,7 @@
     python bench/flow_ab.py --before 28dc19e            # the gateway before the call-flow refactor vs this tree
     python bench/flow_ab.py --before 28dc19e --also dafc380   # and a build in between
     python bench/flow_ab.py --before 28dc19e --quick    # 2 s, 1 round, prints only
+    python bench/flow_ab.py --micro                     # in-process: one call through the flow vs gate()/record()
 
 Same rig as bench/gateway.py (whose helpers it uses): the simulator (pacing off) and wrk on core 0, the server under
 test alone on core 1, loads JSON and SSE at concurrency 1 and 64, the servers' order rotated every round. The
@@ -31,14 +32,57 @@ ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- bench/flow_ab.py:start -->", "<!-- bench/flow_ab.py:end -->"
 
 
+def micro() -> None:
+    """One successful call's policy work, timed in-process (timeit, the best of 15 repeats, interleaved)."""
+    import timeit
+    from dataclasses import dataclass
+
+    from claudewire.policy import OneTarget, Outcome, PolicyEngine, call_flow
+
+    @dataclass(frozen=True, slots=True)
+    class Up:
+        key: str
+
+    engine = PolicyEngine()
+    chooser = OneTarget(Up("http://127.0.0.1:8780"))
+
+    def by_hand() -> None:
+        call = engine.start("http://127.0.0.1:8780")
+        call.gate()
+        call.record(None)
+
+    def through_the_flow() -> None:
+        flow = call_flow(engine, chooser)
+        next(flow)
+        with contextlib.suppress(StopIteration):
+            flow.send(Outcome(None, None))
+        flow.close()
+
+    best: dict[str, float] = {}
+    for _ in range(3):
+        for fn in (by_hand, through_the_flow):
+            t = min(timeit.repeat(fn, number=20_000, repeat=5)) / 20_000 * 1e6
+            best[fn.__name__] = min(t, best.get(fn.__name__, t))
+    print("| one call, one attempt, success | µs |\n|---|---|")
+    for name, t in best.items():
+        print(f"| {name.replace('_', ' ')} | {t:.2f} |")
+    print(f"flow / by hand: {best['through_the_flow'] / best['by_hand']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--before", required=True, help="git ref of the 'before' build")
+    ap.add_argument("--before", help="git ref of the 'before' build (required unless --micro)")
+    ap.add_argument("--micro", action="store_true", help="time one call through the flow vs gate()/record() by hand")
     ap.add_argument("--also", action="append", default=[], help="git ref of another build to measure (repeatable)")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
     ap.add_argument("--quick", action="store_true", help="2 s, 1 round, nothing written")
     args = ap.parse_args()
+    if args.micro:
+        micro()
+        return
+    if not args.before:
+        ap.error("--before REF is required")
     if args.quick:
         args.duration, args.rounds = 2.0, 1
 

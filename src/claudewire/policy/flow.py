@@ -186,8 +186,11 @@ def call_flow(
     """
     log = logger or _log
     call = engine.start(None, deadline=deadline, policy=policy)
-    ask_failover = getattr(chooser, "failover", None)
-    tell = getattr(chooser, "record", None)
+    if isinstance(chooser, OneTarget):  # the common case: no failover, nothing to tell (and no failed getattr per call)
+        ask_failover = tell = None
+    else:
+        ask_failover = getattr(chooser, "failover", None)
+        tell = getattr(chooser, "record", None)
     last: Target | None = None
     failure: Failure | None = None
     finished = False
