@@ -79,14 +79,17 @@ def test_route_labels_come_from_a_fixed_list() -> None:
 
 
 def test_prompt_cache_outcome_is_counted_per_response_by_model() -> None:
-    """A response that read the cache is a hit, one that only wrote it a miss, one with neither none."""
+    """A response that read the cache is a hit, one that only wrote it a miss, one with neither none; by upstream."""
     metrics = Metrics()
     metrics.add_tokens("claude-x", 5, 10, cache_read=0, cache_creation=5000)
     metrics.add_tokens("claude-x", 5, 10, cache_read=5000, cache_creation=0)
     metrics.add_tokens("claude-x", 5, 10, cache_read=5000, cache_creation=30)
     metrics.add_tokens("claude-x", 50, 10)
+    metrics.add_tokens("claude-x", 5, 10, cache_creation=5000, upstream="backup")
     get = metrics.registry.get_sample_value
-    assert get("claudewire_prompt_cache_requests_total", {"model": "claude-x", "outcome": "miss"}) == 1
-    assert get("claudewire_prompt_cache_requests_total", {"model": "claude-x", "outcome": "hit"}) == 2
-    assert get("claudewire_prompt_cache_requests_total", {"model": "claude-x", "outcome": "none"}) == 1
-    assert get("claudewire_tokens_total", {"model": "claude-x", "kind": "cache_creation"}) == 5030
+    family = "claudewire_prompt_cache_requests_total"
+    assert get(family, {"model": "claude-x", "outcome": "miss", "upstream": ""}) == 1
+    assert get(family, {"model": "claude-x", "outcome": "hit", "upstream": ""}) == 2
+    assert get(family, {"model": "claude-x", "outcome": "none", "upstream": ""}) == 1
+    assert get(family, {"model": "claude-x", "outcome": "miss", "upstream": "backup"}) == 1
+    assert get("claudewire_tokens_total", {"model": "claude-x", "kind": "cache_creation"}) == 10030

@@ -162,7 +162,7 @@ class _PolicyMiddleware(Middleware):
                     otel.finish(status, "", seen, time.perf_counter() - started, elapsed, attempts)
 
             # counted as the SDK reads the stream
-            return tap_stream(response.http_response, metrics, done if otel is not None else None)
+            return tap_stream(response.http_response, metrics, done if otel is not None else None, self.upstream)
         if failure is None and route == "messages" and not request.stream and isinstance(response, BaseAPIResponse):
             with contextlib.suppress(ValueError):
                 body = response.http_response.json()
@@ -173,7 +173,12 @@ class _PolicyMiddleware(Middleware):
                     usage.update(body["usage"])
                     if metrics is not None:
                         metrics.add_tokens(
-                            usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation
+                            usage.model,
+                            usage.input_tokens,
+                            usage.output_tokens,
+                            usage.cache_read,
+                            usage.cache_creation,
+                            self.upstream,
                         )
         if otel is not None:
             otel.finish(status, error, usage, elapsed, None, attempts)

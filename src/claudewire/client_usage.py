@@ -25,8 +25,9 @@ __all__ = ["tap_stream"]
 class _UsageTap:
     """Watches a stream's bytes as the SDK reads them; reports its usage once, when it ends or is closed."""
 
-    def __init__(self, metrics: Metrics | None, done: Callable[[Usage], None] | None) -> None:
+    def __init__(self, metrics: Metrics | None, done: Callable[[Usage], None] | None, upstream: str = "") -> None:
         self.scanner = StreamScanner()
+        self.upstream = upstream
         self.metrics = metrics
         self.done = done
         self.reported = False
@@ -39,7 +40,12 @@ class _UsageTap:
         seen = usage.input_tokens or usage.output_tokens or usage.cache_read or usage.cache_creation
         if seen and self.metrics is not None:
             self.metrics.add_tokens(
-                usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation
+                usage.model,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read,
+                usage.cache_creation,
+                self.upstream,
             )
         if self.done is not None:
             self.done(usage)
@@ -77,7 +83,12 @@ class _AsyncTapStream(httpx2.AsyncByteStream):
         self.tap.report()
 
 
-def tap_stream(response: httpx2.Response, metrics: Metrics | None, done: Callable[[Usage], None] | None = None) -> bool:
+def tap_stream(
+    response: httpx2.Response,
+    metrics: Metrics | None,
+    done: Callable[[Usage], None] | None = None,
+    upstream: str = "",
+) -> bool:
     """Count a streamed answer's tokens from its ``message_start`` and ``message_delta`` usage as it is read.
 
     The bytes reach the SDK unchanged: the tap wraps the response's byte stream (httpx2's own stream interface) and
@@ -86,7 +97,7 @@ def tap_stream(response: httpx2.Response, metrics: Metrics | None, done: Callabl
     """
     if response.headers.get("content-encoding", "identity") not in ("", "identity"):
         return False
-    tap = _UsageTap(metrics, done)
+    tap = _UsageTap(metrics, done, upstream)
     stream = response.stream
     if isinstance(stream, httpx2.AsyncByteStream):
         response.stream = _AsyncTapStream(stream, tap)

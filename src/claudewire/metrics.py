@@ -116,8 +116,9 @@ class Metrics(Hooks):
         self.cache_requests = Counter(
             "claudewire_prompt_cache_requests",
             "Responses by prompt-cache outcome and model: hit (read from the cache), miss (wrote the cache but read "
-            "nothing: the prefix changed or expired), none (no cache_control, or a prefix under the minimum).",
-            ("model", "outcome"),
+            "nothing: the prefix changed or expired), none (no cache_control, or a prefix under the minimum); "
+            "upstream: the configured upstream that answered (empty when unknown).",
+            ("model", "outcome", "upstream"),
             registry=r,
         )
         self.in_flight = Gauge("claudewire_in_flight_requests", "Requests being answered now.", registry=r)
@@ -225,15 +226,22 @@ class Metrics(Hooks):
             self._child(self.ttfb, route).observe(ttfb)
 
     def add_tokens(
-        self, model: str | None, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_creation: int = 0
+        self,
+        model: str | None,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read: int = 0,
+        cache_creation: int = 0,
+        upstream: str = "",
     ) -> None:
-        """Tokens from one response's ``usage`` (for cost), labelled by model, and its prompt-cache outcome.
+        """Tokens from one response's ``usage`` (for cost), labelled by model, and its prompt-cache outcome (by
+        model and the `upstream` that answered: a cache is per upstream organization, so a split shows there).
 
         `input_tokens` is the API's own field: what follows the cached prefix, without the cache tokens.
         """
         name = self._model(model)
         outcome = "hit" if cache_read else "miss" if cache_creation else "none"
-        self._child(self.cache_requests, name, outcome).inc()
+        self._child(self.cache_requests, name, outcome, upstream).inc()
         if input_tokens:
             self._child(self.tokens, name, "input").inc(input_tokens)
         if output_tokens:

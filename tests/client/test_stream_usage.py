@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 import claudewire
+from claudewire.policy import upstream_key
 from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
 
@@ -38,7 +39,8 @@ def test_a_stream_counts_input_output_and_cache_tokens() -> None:
     assert _tokens(registry, "cache_creation") == first.cache_creation_input_tokens
     assert _tokens(registry, "input") == first.input_tokens + second.input_tokens
     assert _tokens(registry, "output") == first.output_tokens + second.output_tokens
-    hit = registry.get_sample_value("claudewire_prompt_cache_requests_total", {"model": SIM_MODEL, "outcome": "hit"})
+    labels = {"model": SIM_MODEL, "outcome": "hit", "upstream": upstream_key(sim.base_url)}
+    hit = registry.get_sample_value("claudewire_prompt_cache_requests_total", labels)
     assert hit == 1
 
 

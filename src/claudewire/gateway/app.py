@@ -253,7 +253,7 @@ class Gateway:
             self.in_flight -= 1
             if served:
                 self.metrics.observe_upstream_request(served, out.status)
-            self._finish(req, path, out, attempts, ticket)
+            self._finish(req, path, out, attempts, ticket, served)
             if otel is not None:
                 otel.finish(out.status, out.error, out.usage, time.monotonic() - out.started, out.ttfb, attempts)
 
@@ -270,7 +270,9 @@ class Gateway:
             body=req.body,
         )
 
-    def _finish(self, req: Request, path: str, out: Trace, attempts: int, ticket: Ticket | None = None) -> None:
+    def _finish(
+        self, req: Request, path: str, out: Trace, attempts: int, ticket: Ticket | None = None, served: str = ""
+    ) -> None:
         duration = time.monotonic() - out.started
         route = route_of(path)
         usage = out.usage
@@ -281,7 +283,7 @@ class Gateway:
             self.metrics.client_used(ticket.client, used)
         if usage is not None and (usage.input_tokens or usage.output_tokens):
             self.metrics.add_tokens(
-                usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation
+                usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation, served
             )
         log = self.access_log
         if log is not None:
