@@ -35,6 +35,7 @@ from claudewire.doctor.inference import (
 )
 from claudewire.doctor.net import Target
 from claudewire.doctor.proxy import check_proxy
+from claudewire.doctor.reproduce import reproduce
 from claudewire.doctor.result import CHECK_IDS, CheckResult, Report, Status, skipped
 from claudewire.doctor.settings import Profile, Settings, redact_url, split_url
 from claudewire.doctor.tcp import check_tcp
@@ -217,7 +218,14 @@ class _Run:
                     skipped(check_id, first) if first else _not_run(check_id, f"skipped: run bound {bound} reached")
                 )
         target = redact_url(self.settings.base_url)
-        return Report(target, tuple(self.results[c] for c in self.ids), elapsed_ms)
+        return Report(target, tuple(self._with_command(self.results[c]) for c in self.ids), elapsed_ms)
+
+    def _with_command(self, result: CheckResult) -> CheckResult:
+        """A failing check's evidence gains the command that reproduces it by hand (key redacted)."""
+        if result.status is not Status.FAIL or "reproduce" in result.evidence:
+            return result
+        command = reproduce(result.id, self.settings)
+        return dataclasses.replace(result, evidence={**result.evidence, "reproduce": command}) if command else result
 
 
 async def diagnose(settings: Settings, on_result: Callable[[CheckResult], None] | None = None) -> Report:
