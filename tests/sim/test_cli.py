@@ -192,3 +192,18 @@ def test_cli_paces_streams_like_a_model_unless_pacing_is_off(args: tuple[str, ..
         assert first >= 0.35 and first + spread >= 0.4 + 11 * 0.02 - 0.02
     else:
         assert "pacing off" in lines[0]
+
+
+def test_cli_log_requests_prints_one_line_per_request() -> None:
+    """--log-requests prints method, path, status and time for each request; without it nothing is printed."""
+    proc, base_url, _ = start("--log-requests", "--pacing", "off")
+    try:
+        client = anthropic.Anthropic(base_url=base_url, api_key=SIM_KEY, max_retries=0)
+        client.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO)
+        with pytest.raises(anthropic.NotFoundError):
+            client.models.retrieve("claude-nonexistent-9")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    assert re.search(r"POST /v1/messages -> 200 in \d+ ms", out)
+    assert re.search(r"GET /v1/models/claude-nonexistent-9 -> 404 in \d+ ms", out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import signal
 import sys
 
@@ -133,6 +134,7 @@ def _run(config: SimConfig) -> None:
 )
 @click.option("--ttft", type=click.FloatRange(0), default=None, help="Seconds to the first event (overrides --pacing).")
 @click.option("--per-token", type=click.FloatRange(0), default=None, help="Seconds per delta (overrides --pacing).")
+@click.option("--log-requests", is_flag=True, help="Print one line per request: method, path, status, time.")
 @click.option("--rpm", type=click.IntRange(1), default=4000, show_default=True, help="Requests per minute per key.")
 @click.option("--tpm", type=click.IntRange(1), default=400_000, show_default=True, help="Tokens per minute per key.")
 @click.option("--clock-skew", type=float, default=0.0, show_default=True, help="Seconds added to every Date header.")
@@ -158,6 +160,7 @@ def sim(
     pacing_name: str,
     ttft: float | None,
     per_token: float | None,
+    log_requests: bool,
     rpm: int,
     tpm: int,
     clock_skew: float,
@@ -174,6 +177,13 @@ def sim(
     ANTHROPIC_BASE_URL to see how it copes. No key and no network needed. With --api it speaks a cloud's
     surface for Claude instead (Bedrock's event-stream and SigV4, Vertex AI's rawPredict, Foundry).
     """
+    if log_requests:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        requests_log = logging.getLogger("claudewire.sim.requests")
+        requests_log.addHandler(handler)
+        requests_log.setLevel(logging.INFO)
+        requests_log.propagate = False
     if (aws_access_key_id is None) != (aws_secret_access_key is None):
         raise click.UsageError("--aws-access-key-id and --aws-secret-access-key go together")
     config = SimConfig(

@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import functools
 import itertools
+import logging
 import math
 import secrets
 import socket
@@ -53,6 +54,9 @@ from claudewire.sim.stream import StreamShape, write_stream
 from claudewire.sim.validation import betas_of
 
 __all__ = ["SimApp"]
+
+_requests_log = logging.getLogger("claudewire.sim.requests")
+"""One line per request (method, path, status, time) at INFO; off unless a handler is configured (the CLI's flag)."""
 
 _JSON = "application/json"
 _Handler = Callable[[web.Request, Mapping[str, Any] | None, str, "_Ctx"], Awaitable[web.StreamResponse]]
@@ -109,10 +113,17 @@ class SimApp:
     def _pipeline(self, endpoint: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             self.stats.in_flight += 1
+            started = time.monotonic()
+            status = 0
             try:
-                return await serve(request)
+                response = await serve(request)
+                status = response.status
+                return response
             finally:  # also when aiohttp cancels the handler because the client left
                 self.stats.in_flight -= 1
+                if _requests_log.isEnabledFor(logging.INFO):  # `claudewire sim --log-requests`
+                    ms = (time.monotonic() - started) * 1000
+                    _requests_log.info("%s %s -> %s in %.0f ms", request.method, request.path, status or "-", ms)
 
         async def serve(request: web.Request) -> web.StreamResponse:
             n = next(self._ids)
