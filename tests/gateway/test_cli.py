@@ -41,8 +41,9 @@ def test_proxy_prints_the_export_line_serves_and_stops_cleanly_on_sigint() -> No
             assert client.messages.create(model=SIM_MODEL, max_tokens=8, messages=[{"role": "user", "content": "hi"}])
         finally:
             proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=15)
+            rest, err = proc.communicate(timeout=15)
     assert proc.returncode == 0
+    assert rest.strip().endswith("claudewire proxy stopped.")
     assert '"route":"messages"' in err and '"status":200' in err  # the access line was flushed on the way out
     assert SIM_KEY not in err
 
@@ -127,3 +128,35 @@ def test_sigterm_lets_a_stream_in_flight_finish() -> None:
             code = proc.wait(15)
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
     assert code == 0
+
+
+def test_first_byte_timeout_flag_bounds_a_stream_whose_head_never_comes(tmp_path: Path) -> None:
+    """`--first-byte-timeout` reaches the gateway: a stalled stream is answered 504 no_response after one attempt."""
+    config = tmp_path / "claudewire.toml"
+    config.write_text("[policy]\nmax_retries = 0\n")
+    port = _free_port()
+    with run_sim(seed=0, faults=["stall:1.0,seconds=20"]) as sim:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", sim.base_url,
+             "--config", str(config), "--first-byte-timeout", "0.5", "--access-log", "off"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            proc.stdout.readline()
+            # the SDK would give up at 10 s by itself: a 504 from the gateway proves the 0.5 s bound was applied
+            base = f"http://127.0.0.1:{port}"
+            client = anthropic.Anthropic(base_url=base, api_key=SIM_KEY, max_retries=0, timeout=10)
+            hello = [{"role": "user", "content": "hi"}]
+            try:
+                with client.messages.stream(model=SIM_MODEL, max_tokens=8, messages=hello):
+                    raise AssertionError("a stalled upstream produced a stream")
+            except anthropic.APIStatusError as exc:
+                status, body = exc.status_code, str(exc.body)
+            attempts = sim.stats.total
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=15)
+    assert status == 504 and "no answer came back in time" in body
+    assert attempts == 1

@@ -91,6 +91,12 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 @click.option("--max-queue", type=click.IntRange(0), default=None, help="Requests waiting for a slot.")
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Stream idle s.")
 @click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer wait s.")
+@click.option(
+    "--first-byte-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds a stream may wait for its response head and first event before it is retried.  [default: 30]",
+)
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM bundle to trust upstream.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve /metrics on its own port.")
 @click.option("--metrics-host", default=None, help="Address of the --metrics-port listener.  [default: 127.0.0.1]")
@@ -122,6 +128,7 @@ def proxy(
     max_queue: int | None,
     idle_timeout: float | None,
     read_timeout: float | None,
+    first_byte_timeout: float | None,
     ca_file: str | None,
     metrics_port: int | None,
     metrics_host: str | None,
@@ -147,6 +154,7 @@ def proxy(
         "max_queue": max_queue,
         "idle_timeout": idle_timeout,
         "read_timeout": read_timeout,
+        "first_byte_timeout": first_byte_timeout,
         "ca_file": ca_file,
         "metrics_port": metrics_port,
         "metrics_host": metrics_host,
@@ -174,3 +182,5 @@ def proxy(
         sys.exit(2)
     except KeyboardInterrupt:
         pass
+    # on stdout beside the banner, so whoever read "listening" also reads that it ended
+    click.echo("claudewire proxy stopped.")
