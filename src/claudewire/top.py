@@ -79,10 +79,14 @@ class Scrape:
     tokens: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (model, kind)
 
 
-def fetch(url: str, *, timeout: float = 5.0) -> str:
-    """The text of `url` (a /metrics page); `ScrapeError` naming the cause when it cannot be had."""
+def fetch(url: str, *, timeout: float = 5.0, token: str | None = None) -> str:
+    """The text of `url` (a /metrics page); `ScrapeError` naming the cause when it cannot be had.
+
+    `token` is a gateway client token, sent as ``x-api-key``: a gateway in tokens mode serves /metrics only with one.
+    """
+    headers = {"x-api-key": token} if token else None
     try:
-        response = httpx2.get(url, timeout=timeout, follow_redirects=True)
+        response = httpx2.get(url, timeout=timeout, follow_redirects=True, headers=headers)
     except httpx2.InvalidURL as exc:
         raise ScrapeError(f"{url!r} is not a valid URL: {exc}") from exc
     except httpx2.UnsupportedProtocol as exc:
@@ -91,6 +95,12 @@ def fetch(url: str, *, timeout: float = 5.0) -> str:
         failure = classify(exc)
         cause = failure.cause if failure is not None else str(exc)
         raise UnreachableError(f"cannot reach {url}: {cause}") from exc
+    if response.status_code == 401:
+        why = "the token was refused" if token else "it needs a gateway token"
+        raise ScrapeError(
+            f"{url} answered HTTP 401: {why}. Pass one with --token (or CLAUDEWIRE_TOKEN), "
+            "or scrape the gateway's --metrics-port instead"
+        )
     if response.status_code != 200:
         raise ScrapeError(f"{url} answered HTTP {response.status_code}, not a metrics page")
     return response.text

@@ -219,3 +219,25 @@ def test_a_page_that_is_not_claudewire_metrics_is_refused(sim: object) -> None:
     assert done.returncode == 1
     assert "answered HTTP 401" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_gateway_in_tokens_mode_is_watched_with_a_token() -> None:
+    """Tokens mode: without --token top says to pass one (exit 1); with --token it prints the figures."""
+    token = "gw-top-token-0123"
+    with run_sim(seed=0) as sim:
+        config = GatewayConfig(upstream=sim.base_url, port=0, access_log=None, tokens=(token,), upstream_key=SIM_KEY)
+        with GatewayThread(config) as gateway:
+            url = gateway.base_url + "/metrics"
+            refused = subprocess.run([*TOP, "--url", url, "--once"], capture_output=True, text=True, timeout=60)
+            wrong = subprocess.run(
+                [*TOP, "--url", url, "--once", "--token", "not-it"], capture_output=True, text=True, timeout=60
+            )
+            env = {**os.environ, "CLAUDEWIRE_TOKEN": token}
+            watched = subprocess.run(
+                [*TOP, "--url", url, "--interval", "0.2", "--once"], capture_output=True, text=True, timeout=60, env=env
+            )
+    assert refused.returncode == 1 and "needs a gateway token" in refused.stderr and "--token" in refused.stderr
+    assert wrong.returncode == 1 and "the token was refused" in wrong.stderr
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.split()[1].startswith("req/s=")
+    assert token not in refused.stderr + wrong.stderr + watched.stdout + watched.stderr

@@ -15,7 +15,7 @@ import sys
 import termios
 import time
 import tty
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import click
@@ -209,8 +209,11 @@ def render(view: View, url: str, error: str | None = None, *, interactive: bool 
 # --- running ---------------------------------------------------------------------------------------------------
 
 
-def _scrape(url: str, timeout: float) -> Scrape:
-    return parse(fetch(url, timeout=timeout), at=time.monotonic())
+def _scraper(url: str, timeout: float, token: str | None) -> Callable[[], Scrape]:
+    def scrape() -> Scrape:
+        return parse(fetch(url, timeout=timeout, token=token), at=time.monotonic())
+
+    return scrape
 
 
 @contextlib.contextmanager
@@ -245,23 +248,23 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM leaves like Ctrl-C: terminal mode and screen restored on the way out
 
 
-def _live(url: str, watch: Watch, view: View, interval: float, timeout: float, console: Console) -> None:
+def _live(url: str, scrape: Callable[[], Scrape], watch: Watch, view: View, interval: float, console: Console) -> None:
     error: str | None = None
     signal.signal(signal.SIGTERM, _interrupt)
     with _keys() as fd, Live(render(view, url), console=console, screen=True, auto_refresh=False) as live:
         while not _wait_for_quit(fd, interval):
             try:
-                view, error = watch.add(_scrape(url, timeout)), None
+                view, error = watch.add(scrape()), None
             except ScrapeError as exc:
                 error = str(exc)
             live.update(render(view, url, error), refresh=True)
 
 
-def _plain(url: str, watch: Watch, interval: float, timeout: float, once: bool) -> None:
+def _plain(scrape: Callable[[], Scrape], watch: Watch, interval: float, once: bool) -> None:
     while True:
         time.sleep(interval)
         try:
-            view = watch.add(_scrape(url, timeout))
+            view = watch.add(scrape())
         except ScrapeError as exc:
             if once:
                 raise
@@ -288,18 +291,27 @@ def _plain(url: str, watch: Watch, interval: float, timeout: float, once: bool) 
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Scrape timeout.")
 @click.option("--once", is_flag=True, help="Scrape twice, --interval apart, print the figures once and exit.")
 @click.option("--plain", is_flag=True, help="Plain key=value lines even on a terminal.")
-def top(url: str, interval: float, window: float, timeout: float, once: bool, plain: bool) -> None:
+@click.option(
+    "--token",
+    envvar="CLAUDEWIRE_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="A gateway client token, for a gateway in tokens mode (sent as x-api-key; env CLAUDEWIRE_TOKEN).",
+)
+def top(url: str, interval: float, window: float, timeout: float, once: bool, plain: bool, token: str | None) -> None:
     """Watch a claudewire gateway's metrics live: requests/s, errors by kind, p50/p99, retries, breaker, headroom.
 
     \b
     Examples:
       claudewire top                                       the gateway on 127.0.0.1:8787
       claudewire top --url http://10.0.0.5:8787/metrics --window 60
+      claudewire top --token "$GATEWAY_TOKEN"             a gateway in tokens mode
       claudewire top --once | tee -a figures.log           one key=value line, for scripts
     """
     watch = Watch(window=window)
+    scrape = _scraper(url, timeout, token)
     try:
-        first = _scrape(url, timeout)
+        first = scrape()
     except UnreachableError as exc:
         raise click.ClickException(f"{exc}\n  Is the gateway running? Start one with: claudewire proxy") from None
     except ScrapeError as exc:
@@ -308,12 +320,12 @@ def top(url: str, interval: float, window: float, timeout: float, once: bool, pl
     console = Console()
     try:
         if plain or not console.is_terminal:
-            _plain(url, watch, interval, timeout, once)
+            _plain(scrape, watch, interval, once)
         elif once:
             time.sleep(interval)
-            console.print(render(watch.add(_scrape(url, timeout)), url, interactive=False))
+            console.print(render(watch.add(scrape()), url, interactive=False))
         else:
-            _live(url, watch, view, interval, timeout, console)
+            _live(url, scrape, watch, view, interval, console)
     except ScrapeError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
