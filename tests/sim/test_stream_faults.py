@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import anthropic
@@ -40,13 +39,16 @@ def test_event_sequence_and_shapes(sim: SimServer) -> None:
 
 
 def test_pacing_spreads_events_over_time() -> None:
-    """With pacing on, content deltas arrive in separate writes spread over time, not in one burst."""
+    """With pacing on, content deltas are spread over time, not sent in one burst.
+
+    Delta i cannot arrive before the server sent it, ttft + per_token x (i + 1) after the request; a loaded
+    reader may merge arrivals, so only these lower bounds are asserted.
+    """
     with run_sim(pacing=Pacing(ttft=0.1, per_token=0.03)) as paced:
         chunks = exchange(paced.base_url, request_bytes(paced.base_url, stream_body()))
     times = [at for at, name in event_times(chunks) if name == "content_block_delta"]
-    assert len({round(t, 4) for t in times}) == len(times)  # every delta in its own recv
-    assert times[0] >= 0.1  # time to first token
-    assert times[-1] - times[0] >= 0.03 * (len(times) - 1)
+    assert len(times) == 12
+    assert all(at >= (0.1 + 0.03 * (i + 1)) * 0.95 for i, at in enumerate(times)), times
 
 
 def test_midstream_error_after_n_deltas(sim: SimServer) -> None:
@@ -75,12 +77,16 @@ def test_cut_stream_after_n_deltas(sim: SimServer) -> None:
 
 
 def test_slow_stream_spaces_deltas(sim: SimServer) -> None:
-    """slow,ms=60 spaces content deltas at least 60 ms apart; the text still arrives whole."""
+    """slow,ms=60 holds the first token 60 ms and each delta 60 ms more; the text still arrives whole.
+
+    Asserted as arrival no earlier than the server could have sent it (delta i after 60 ms x (i + 2)): a loaded
+    reader may see two deltas in one recv, so the gaps between arrivals prove nothing, but nothing arrives early.
+    """
     sim.set_faults(["slow:1.0,ms=60"])
     chunks = exchange(sim.base_url, request_bytes(sim.base_url, stream_body(max_tokens=4)))
     times = [at for at, name in event_times(chunks) if name == "content_block_delta"]
     assert len(times) == 4
-    assert all(b - a >= 0.055 for a, b in itertools.pairwise(times))
+    assert all(at >= 0.06 * (i + 2) * 0.95 for i, at in enumerate(times)), times
     assert event_times(chunks)[-1][1] == "message_stop"
 
 
