@@ -395,9 +395,11 @@ def main() -> None:
         return
     cmd = "python bench/gateway.py" + ("" if args.duration == 5.0 and args.rounds == 3 else
                                        f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
+    cmd += "".join(f" --no-{name}" for name in ("litellm", "nginx", "aiohttp") if getattr(args, f"no_{name}"))
+    litellm = "" if args.no_litellm else " (LiteLLM: 3 s)"
     block = (
         f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
-        f"{args.duration:g} s per load (LiteLLM: 3 s); upstream `claudewire sim` (pacing off) and wrk on core 0, "
+        f"{args.duration:g} s per load{litellm}; upstream `claudewire sim` (pacing off) and wrk on core 0, "
         f"the server alone on core 1. In parentheses: share of direct's req/s.\n\n{table}\n{END}"
     )
     write_block(START, END, block, "## Gateway (bench/gateway.py)")
