@@ -139,8 +139,10 @@ _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 def run_wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, float, int, int]:
     """(requests/s, p50 ms, p99 ms, requests, non-2xx) from one pinned wrk run."""
+    from sim import ensure_wrk  # bench/sim.py: installs Debian's wrk when it is missing
+
     out = subprocess.run(
-        ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+        ["taskset", "-c", "0", ensure_wrk(), "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
          "--latency", "-s", str(script), f"{url}/v1/messages"],
         capture_output=True, text=True, timeout=seconds + 60, check=True,
     ).stdout  # fmt: skip
