@@ -1,4 +1,4 @@
-"""A small OTLP/HTTP receiver on 127.0.0.1 that decodes what it gets with opentelemetry-proto."""
+"""Small OTLP receivers on 127.0.0.1 (HTTP/protobuf, and gRPC with grpcio), decoded with opentelemetry-proto."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def attributes(pairs: Any) -> dict[str, Any]:
     return {kv.key: value_of(kv.value) for kv in pairs}
 
 
-class Receiver:
-    """Collects ExportMetricsServiceRequest and ExportTraceServiceRequest bodies POSTed to /v1/metrics, /v1/traces."""
+class _Store:
+    """What a receiver got: the export requests, in arrival order, and the queries the tests make of them."""
 
     def __init__(self) -> None:
         self.metrics: list[ExportMetricsServiceRequest] = []
@@ -40,6 +40,47 @@ class Receiver:
         self.paths: list[str] = []
         self.content_types: set[str] = set()
         self._lock = threading.Lock()
+
+    def spans(self) -> list[Any]:
+        """Every span received so far."""
+        with self._lock:
+            return [s for r in self.traces for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+
+    def data_points(self, name: str) -> list[Any]:
+        """The data points of metric `name` in the latest export that has it (temporality is cumulative)."""
+        with self._lock:
+            for request in reversed(self.metrics):
+                out: list[Any] = []
+                for rm in request.resource_metrics:
+                    for sm in rm.scope_metrics:
+                        for metric in sm.metrics:
+                            if metric.name == name:
+                                kind = metric.WhichOneof("data")
+                                out.extend(getattr(metric, kind).data_points)
+                if out:
+                    return out
+        return []
+
+    def resource_attributes(self) -> list[dict[str, Any]]:
+        """The resource attributes of every request received."""
+        with self._lock:
+            resources = [rm.resource for r in self.metrics for rm in r.resource_metrics]
+            resources += [rs.resource for r in self.traces for rs in r.resource_spans]
+        return [attributes(r.attributes) for r in resources]
+
+    def wait_for(self, ready: Callable[[], bool], timeout: float = 15.0) -> None:
+        """Poll `ready` every 0.05 s until it holds (bounded)."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert time.monotonic() < deadline, f"the receiver never got there; paths: {self.paths}"
+            time.sleep(0.05)
+
+
+class Receiver(_Store):
+    """Collects ExportMetricsServiceRequest and ExportTraceServiceRequest bodies POSTed to /v1/metrics, /v1/traces."""
+
+    def __init__(self) -> None:
+        super().__init__()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,39 +127,46 @@ class Receiver:
         self.server.server_close()
         self._thread.join(5)
 
-    def spans(self) -> list[Any]:
-        """Every span received so far."""
-        with self._lock:
-            return [s for r in self.traces for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
 
-    def data_points(self, name: str) -> list[Any]:
-        """The data points of metric `name` in the latest export that has it (temporality is cumulative)."""
-        with self._lock:
-            for request in reversed(self.metrics):
-                out: list[Any] = []
-                for rm in request.resource_metrics:
-                    for sm in rm.scope_metrics:
-                        for metric in sm.metrics:
-                            if metric.name == name:
-                                kind = metric.WhichOneof("data")
-                                out.extend(getattr(metric, kind).data_points)
-                if out:
-                    return out
-        return []
+class GrpcReceiver(_Store):
+    """The same, as an OTLP/gRPC collector (TraceService and MetricsService Export) on 127.0.0.1, without TLS."""
 
-    def resource_attributes(self) -> list[dict[str, Any]]:
-        """The resource attributes of every request received."""
-        with self._lock:
-            resources = [rm.resource for r in self.metrics for rm in r.resource_metrics]
-            resources += [rs.resource for r in self.traces for rs in r.resource_spans]
-        return [attributes(r.attributes) for r in resources]
+    def __init__(self) -> None:
+        super().__init__()
+        from concurrent import futures
 
-    def wait_for(self, ready: Callable[[], bool], timeout: float = 15.0) -> None:
-        """Poll `ready` every 0.05 s until it holds (bounded)."""
-        deadline = time.monotonic() + timeout
-        while not ready():
-            assert time.monotonic() < deadline, f"the receiver never got there; paths: {self.paths}"
-            time.sleep(0.05)
+        import grpc
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+        receiver = self
+
+        class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
+                with receiver._lock:
+                    receiver.paths.append("TraceService/Export")
+                    receiver.traces.append(request)
+                return ExportTraceServiceResponse()
+
+        class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+            def Export(self, request: ExportMetricsServiceRequest, context: Any) -> ExportMetricsServiceResponse:
+                with receiver._lock:
+                    receiver.paths.append("MetricsService/Export")
+                    receiver.metrics.append(request)
+                return ExportMetricsServiceResponse()
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), self.server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.url = f"http://127.0.0.1:{port}"  # http://: the exporter speaks plaintext gRPC to it
+
+    def __enter__(self) -> GrpcReceiver:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop(grace=2).wait(5)
 
 
 def iter_points(points: list[Any]) -> Iterator[tuple[dict[str, Any], Any]]:

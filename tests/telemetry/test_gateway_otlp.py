@@ -13,7 +13,7 @@ from claudewire.telemetry import OtlpSettings, OtlpUnavailableError
 from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
 from tests.gateway.conftest import ROOMY
-from tests.telemetry.receiver import Receiver, attributes, iter_points
+from tests.telemetry.receiver import GrpcReceiver, Receiver, attributes, iter_points
 
 LONG = "A long system prompt that every request of this test repeats, so the simulator caches it. " * 300
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -25,7 +25,7 @@ def _body(question: str) -> dict[str, Any]:
     return {"model": SIM_MODEL, "max_tokens": 16, "system": system, "messages": [{"role": "user", "content": question}]}
 
 
-def _traffic(receiver: Receiver, **config: Any) -> tuple[Any, Any]:
+def _traffic(receiver: Receiver | GrpcReceiver, **config: Any) -> tuple[Any, Any]:
     """A retried call (529 once) with a traceparent, then a streamed repeat; the usages the SDK saw."""
     with run_sim(seed=0, faults=["529:1,count=1"]) as sim:
         gw_config = GatewayConfig(upstream=sim.base_url, port=0, access_log=None, policy=ROOMY, **config)
@@ -98,6 +98,23 @@ def test_spans_metrics_and_the_callers_trace(monkeypatch: pytest.MonkeyPatch) ->
     ttft = list(iter_points(receiver.data_points("gen_ai.server.time_to_first_token")))
     assert sum(p.count for _, p in ttft) == 1  # the stream only
     assert {"service.name": "claudewire-gateway"}.items() <= receiver.resource_attributes()[0].items()
+
+
+def test_grpc_export_reaches_an_otlp_grpc_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_EXPORTER_OTLP_PROTOCOL=grpc (the otel-grpc extra) sends the same spans and metrics over OTLP/gRPC."""
+    pytest.importorskip("grpc", reason="the otel-grpc extra (grpcio) is not installed")
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "200")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with GrpcReceiver() as receiver:
+        first, second = _traffic(receiver, otlp=receiver.url)
+        spans = receiver.spans()
+    assert {"TraceService/Export", "MetricsService/Export"} <= set(receiver.paths)
+    requests = _by_kind(spans, Span.SPAN_KIND_SERVER)
+    assert len(requests) == 2 and len(_by_kind(spans, Span.SPAN_KIND_CLIENT)) == 3
+    retried = next(s for s in requests if s.trace_id.hex() == TRACE_ID)
+    assert retried.parent_span_id.hex() == PARENT_ID
+    tokens = {a["gen_ai.token.type"]: p.sum for a, p in iter_points(receiver.data_points("gen_ai.client.token.usage"))}
+    assert tokens["output"] == first.output_tokens + second.output_tokens
 
 
 def test_prompts_are_recorded_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,6 +40,7 @@ CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 _PROTOCOLS = ("http/protobuf", "grpc")
 _INSTALL = "pip install 'claudewire[otel]'"
+_INSTALL_GRPC = "pip install 'claudewire[otel-grpc]'"
 
 
 class OtlpUnavailableError(RuntimeError):
@@ -130,7 +131,7 @@ def check_available(settings: OtlpSettings) -> None:
         except ModuleNotFoundError:
             found = False
         if not found:
-            extra = "opentelemetry-exporter-otlp-proto-grpc" if "grpc" in name else _INSTALL
+            extra = _INSTALL_GRPC if "grpc" in name else _INSTALL
             raise OtlpUnavailableError(f"OTLP {settings.protocol} export needs {extra} ({name} is missing)")
 
 
@@ -146,7 +147,7 @@ def _exporters(settings: OtlpSettings) -> tuple[Any, Any]:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
     except ImportError as exc:
-        extra = "opentelemetry-exporter-otlp-proto-grpc" if settings.protocol == "grpc" else _INSTALL
+        extra = _INSTALL_GRPC if settings.protocol == "grpc" else _INSTALL
         raise OtlpUnavailableError(f"OTLP {settings.protocol} export needs {extra} ({exc.name} is missing)") from exc
     base = settings.endpoint
     # OTLP/HTTP: the base endpoint gets the per-signal path, as OTEL_EXPORTER_OTLP_ENDPOINT does
