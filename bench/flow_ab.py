@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import os
 import statistics
 import subprocess
@@ -143,17 +142,10 @@ def main() -> None:
     print(table)
     if args.quick:
         return
-    cmd = (
-        f"python bench/flow_ab.py --before {args.before}"
-        + "".join(f" --also {r}" for r in args.also)
-        + ("" if args.duration == 5.0 and args.rounds == 3 else f" --duration {args.duration:g} --rounds {args.rounds}")
-    )
-    block = (
-        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
-        f"{args.duration:g} s per load, same rig as above, all servers in one run (order rotated per round).\n\n"
-        f"{table}\n{END}"
-    )
-    rig.write_block(START, END, block, "### The gateway before and after the call-flow refactor (bench/flow_ab.py)")
+    cmd = rig.command("flow_ab.py", args, f"--before {args.before}", *(f"--also {r}" for r in args.also))
+    about = ", same rig as above, all servers in one run (order rotated per round)."
+    heading = "### The gateway before and after the call-flow refactor (bench/flow_ab.py)"
+    rig.record((START, END), heading, cmd, args, about, table)
 
 
 if __name__ == "__main__":

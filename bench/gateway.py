@@ -395,16 +395,13 @@ def main() -> None:
     print(table)
     if args.no_write:
         return
-    cmd = "python bench/gateway.py" + ("" if args.duration == 5.0 and args.rounds == 3 else
-                                       f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
-    cmd += "".join(f" --no-{name}" for name in ("litellm", "nginx", "aiohttp") if getattr(args, f"no_{name}"))
-    litellm = "" if args.no_litellm else " (LiteLLM: 3 s)"
-    block = (
-        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
-        f"{args.duration:g} s per load{litellm}; upstream `claudewire sim` (pacing off) and wrk on core 0, "
-        f"the server alone on core 1. In parentheses: share of direct's req/s.\n\n{table}\n{END}"
+    skipped = [f"--no-{name}" for name in ("litellm", "nginx", "aiohttp") if getattr(args, f"no_{name}")]
+    about = "" if args.no_litellm else " (LiteLLM: 3 s)"
+    about += (
+        "; upstream `claudewire sim` (pacing off) and wrk on core 0, the server alone on core 1. In parentheses: "
+        "share of direct's req/s."
     )
-    write_block(START, END, block, "## Gateway (bench/gateway.py)")
+    record((START, END), "## Gateway (bench/gateway.py)", command("gateway.py", args, *skipped), args, about, table)
 
 
 def state_ab(args: argparse.Namespace) -> None:
@@ -436,35 +433,20 @@ def state_ab(args: argparse.Namespace) -> None:
                  "--access-log", str(tmp / f"{port}.log")], port, "1", env={"ANTHROPIC_API_KEY": KEY}))  # fmt: skip
             targets.append(Target(f"claudewire, {name}", f"http://127.0.0.1:{port}", proc, CLIENT_TOKEN))
         results = measure(targets, tmp, args.rounds, args.duration)
-    med = statistics.median
-    lines = [
-        "| load | memory req/s | Redis req/s | Redis / memory | memory p50 | Redis p50 | CPU µs/req mem → Redis "
-        "| errors |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for kind, conns in LOADS:
-        mem, red = (results[(t.name, kind, conns)] for t in targets)
-        lines.append(
-            f"| {kind} c{conns} | {med(mem.rps):,.0f} | {med(red.rps):,.0f} | {med(red.rps) / med(mem.rps):.0%} | "
-            f"{fmt_ms(med(mem.p50))} | {fmt_ms(med(red.p50))} | {med(mem.cpu_us):.0f} → {med(red.cpu_us):.0f} | "
-            f"{mem.errors + red.errors} |"
-        )
+    lines = ab_table(results, targets, ("memory", "Redis"))
     table = "\n".join(lines)
     print(table)
     if args.no_write:
         return
-    cmd = "python bench/gateway.py --state-ab" + ("" if args.duration == 5.0 and args.rounds == 3 else
-                                                  f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
-    block = (
-        f"{STATE_START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
-        f"{args.duration:g} s per load, the two gateways measured in turn in each round (order rotated). Both in "
-        "tokens mode with one named client limited by requests_per_minute and tokens_per_minute (limits far above "
-        "the load, so every request is counted and none refused): every request does one admission (in Redis: "
-        "one Lua EVALSHA, pipelined per event-loop tick) and one settlement. redis-server, the simulator and wrk "
-        "share core 0, the gateway is alone on core 1; the machine is shared with other work, so only the ratio "
-        f"within a row means much.\n\n{table}\n{STATE_END}"
+    about = (
+        ", the two gateways measured in turn in each round (order rotated). Both in tokens mode with one named client "
+        "limited by requests_per_minute and tokens_per_minute (limits far above the load, so every request is counted "
+        "and none refused): every request does one admission (in Redis: one Lua EVALSHA, pipelined per event-loop "
+        "tick) and one settlement. redis-server, the simulator and wrk share core 0, the gateway is alone on core 1; "
+        "the machine is shared with other work, so only the ratio within a row means much."
     )
-    write_block(STATE_START, STATE_END, block, "### Shared state: Redis vs in memory (bench/gateway.py --state-ab)")
+    heading = "### Shared state: Redis vs in memory (bench/gateway.py --state-ab)"
+    record((STATE_START, STATE_END), heading, command("gateway.py", args, "--state-ab"), args, about, table)
 
 
 def scanner_ab(rev: str) -> None:
@@ -525,6 +507,42 @@ def write_block(start: str, end: str, block: str, heading: str) -> None:
         text = text.rstrip() + f"\n\n{heading}\n\n" + block + "\n"
     DOCS.write_text(text)
     print(f"written to {DOCS.relative_to(ROOT)}")
+
+
+def command(script: str, args: argparse.Namespace, *flags: str) -> str:
+    """The command line that reproduces a run: the script, `flags`, and --duration/--rounds unless the defaults."""
+    timing = (
+        "" if args.duration == 5.0 and args.rounds == 3 else f" --duration {args.duration:g} --rounds {args.rounds}"
+    )
+    return f"python bench/{script}" + "".join(f" {flag}" for flag in flags) + timing
+
+
+def record(markers: tuple[str, str], heading: str, cmd: str, args: argparse.Namespace, about: str, table: str) -> None:
+    """Write `table` to docs/benchmarks.md after a Command line: `cmd`, the date, rounds and duration, then `about`."""
+    start, end = markers
+    block = (
+        f"{start}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
+        f"{args.duration:g} s per load{about}\n\n{table}\n{end}"
+    )
+    write_block(start, end, block, heading)
+
+
+def ab_table(results: dict[tuple[str, str, int], Result], pair: list[Target], names: tuple[str, str]) -> list[str]:
+    """The rows comparing two servers measured in one run: req/s, their ratio, p50s and CPU per request, by load."""
+    a, b = names
+    med = statistics.median
+    lines = [
+        f"| load | {a} req/s | {b} req/s | {b} / {a} | {a} p50 | {b} p50 | CPU µs/req {a} → {b} | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, conns in LOADS:
+        one, two = (results[(t.name, kind, conns)] for t in pair)
+        lines.append(
+            f"| {kind} c{conns} | {med(one.rps):,.0f} | {med(two.rps):,.0f} | {med(two.rps) / med(one.rps):.0%} | "
+            f"{fmt_ms(med(one.p50))} | {fmt_ms(med(two.p50))} | {med(one.cpu_us):.0f} → {med(two.cpu_us):.0f} | "
+            f"{one.errors + two.errors} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
-import statistics
 import sys
 import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,32 +69,18 @@ def main() -> None:
                 port, "1", env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"}))  # fmt: skip
             targets.append(rig.Target(f"claudewire, {name}", f"http://127.0.0.1:{port}", proc))
         results = rig.measure(targets, tmp, args.rounds, args.duration)
-    med = statistics.median
-    lines = [
-        "| load | off req/s | on req/s | on / off | off p50 | on p50 | CPU µs/req off → on | errors |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for kind, conns in rig.LOADS:
-        off, on = (results[(t.name, kind, conns)] for t in targets)
-        lines.append(
-            f"| {kind} c{conns} | {med(off.rps):,.0f} | {med(on.rps):,.0f} | {med(on.rps) / med(off.rps):.0%} | "
-            f"{rig.fmt_ms(med(off.p50))} | {rig.fmt_ms(med(on.p50))} | {med(off.cpu_us):.0f} → {med(on.cpu_us):.0f} "
-            f"| {off.errors + on.errors} |"
-        )
+    lines = rig.ab_table(results, targets, ("off", "on"))
     table = "\n".join(lines)
     print(table)
     if args.quick:
         return
-    cmd = "python bench/telemetry.py" + ("" if args.duration == 5.0 and args.rounds == 3 else
-                                         f" --duration {args.duration:g} --rounds {args.rounds}")  # fmt: skip
-    block = (
-        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
-        f"{args.duration:g} s per load, the two gateways measured in turn in each round. Both with policy, "
-        "Prometheus metrics and the JSON access log on; 'on' adds OTLP/HTTP export (a span per request and per "
-        "attempt, GenAI histograms, metrics every second) to a local sink. The machine is shared with other work: "
-        f"only the ratio within a row means much.\n\n{table}\n{END}"
+    about = (
+        ", the two gateways measured in turn in each round. Both with policy, Prometheus metrics and the JSON access "
+        "log on; 'on' adds OTLP/HTTP export (a span per request and per attempt, GenAI histograms, metrics every "
+        "second) to a local sink. The machine is shared with other work: only the ratio within a row means much."
     )
-    rig.write_block(START, END, block, "### OTLP export's cost (bench/telemetry.py)")
+    rig.record((START, END), "### OTLP export's cost (bench/telemetry.py)", rig.command("telemetry.py", args), args,
+               about, table)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import statistics
 import sys
 import tempfile
@@ -151,17 +150,13 @@ def main() -> None:
     print(table)
     if args.quick:
         return
-    cmd = "python bench/upstreams.py" + (
-        "" if args.duration == 5.0 and args.rounds == 3 else f" --duration {args.duration:g} --rounds {args.rounds}"
+    about = (
+        ", same rig as above, all servers in one run (order rotated per round). The three-upstream gateways send "
+        "everything to their healthy priority-0 upstream (the same simulator as the one-upstream gateway); the spares "
+        "stand by. The machine is shared: read the ratios, not the absolutes."
     )
-    block = (
-        f"{START}\nCommand: `{cmd}` — {datetime.date.today()}, medians of {args.rounds} round(s) of "
-        f"{args.duration:g} s per load, same rig as above, all servers in one run (order rotated per round). The "
-        "three-upstream gateways send everything to their healthy priority-0 upstream (the same simulator as the "
-        "one-upstream gateway); the spares stand by. The machine is shared: read the ratios, not the absolutes.\n\n"
-        f"{table}\n{END}"
-    )
-    rig.write_block(START, END, block, "## Several upstreams (bench/upstreams.py)")
+    rig.record((START, END), "## Several upstreams (bench/upstreams.py)", rig.command("upstreams.py", args), args,
+               about, table)  # fmt: skip
 
 
 if __name__ == "__main__":
