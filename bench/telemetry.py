@@ -6,7 +6,9 @@
 The rig is bench/gateway.py's (the simulator and wrk on core 0, the gateway alone on core 1). The OTLP receiver is
 a small HTTP server on core 0 that answers every POST with 200; metrics are exported every second
 (OTEL_METRIC_EXPORT_INTERVAL=1000) and spans with the SDK's batch defaults (queue 2048, batch 512, every 5 s), so
-the run pays for building, batching and sending every span and data point.
+the run pays for building, batching and sending every span and data point. A third gateway exports the same
+metrics but samples traces at 10% (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1),
+the SDK's own knob for what spans cost.
 """
 
 from __future__ import annotations
@@ -61,23 +63,27 @@ def main() -> None:
              "--rpm", "1000000000", "--tpm", "1000000000000"], sim_port, "0"))  # fmt: skip
         stack.enter_context(rig.spawn([sys.executable, __file__, "--serve-sink", str(sink_port)], sink_port, "0"))
         targets = []
-        for name, extra in (("OTLP off", []), ("OTLP on", ["--otlp", f"http://127.0.0.1:{sink_port}"])):
+        otlp = ["--otlp", f"http://127.0.0.1:{sink_port}"]
+        sampled = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+        for name, extra, env in (("OTLP off", [], {}), ("OTLP on", otlp, {}), ("OTLP on, traces 10%", otlp, sampled)):
             port = rig.free_port()
             proc = stack.enter_context(rig.spawn(
                 [sys.executable, "-m", "claudewire", "proxy", "--port", str(port),
                  "--upstream", f"http://127.0.0.1:{sim_port}", "--access-log", str(tmp / f"{port}.log"), *extra],
-                port, "1", env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"}))  # fmt: skip
+                port, "1", env={"OTEL_METRIC_EXPORT_INTERVAL": "1000", **env}))  # fmt: skip
             targets.append(rig.Target(f"claudewire, {name}", f"http://127.0.0.1:{port}", proc))
         results = rig.measure(targets, tmp, args.rounds, args.duration)
-    lines = rig.ab_table(results, targets, ("off", "on"))
+    lines = rig.ab_table(results, targets[:2], ("off", "on"))
+    lines += ["", *rig.ab_table(results, [targets[0], targets[2]], ("off", "on, traces 10%"))]
     table = "\n".join(lines)
     print(table)
     if args.quick:
         return
     about = (
-        ", the two gateways measured in turn in each round. Both with policy, Prometheus metrics and the JSON access "
-        "log on; 'on' adds OTLP/HTTP export (a span per request and per attempt, GenAI histograms, metrics every "
-        "second) to a local sink. The machine is shared with other work: only the ratio within a row means much."
+        ", the three gateways measured in turn in each round. All with policy, Prometheus metrics and the JSON "
+        "access log on; 'on' adds OTLP/HTTP export (a span per request and per attempt, GenAI histograms, metrics "
+        "every second) to a local sink; 'on, traces 10%' the same with OTEL_TRACES_SAMPLER=parentbased_traceidratio "
+        "and OTEL_TRACES_SAMPLER_ARG=0.1. Only the ratio within a row means much."
     )
     rig.record((START, END), "### OTLP export's cost (bench/telemetry.py)", rig.command("telemetry.py", args), args,
                about, table)  # fmt: skip
