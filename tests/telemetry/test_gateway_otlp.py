@@ -117,6 +117,19 @@ def test_grpc_export_reaches_an_otlp_grpc_collector(monkeypatch: pytest.MonkeyPa
     assert tokens["output"] == first.output_tokens + second.output_tokens
 
 
+def test_sampled_out_traces_keep_every_metric(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_TRACES_SAMPLER=always_off exports no span at all, yet the GenAI metrics count every request."""
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "200")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    with Receiver() as receiver:
+        first, second = _traffic(receiver, otlp=receiver.url)
+        assert receiver.spans() == []
+    tokens = {a["gen_ai.token.type"]: p.sum for a, p in iter_points(receiver.data_points("gen_ai.client.token.usage"))}
+    assert tokens["output"] == first.output_tokens + second.output_tokens
+    durations = list(iter_points(receiver.data_points("gen_ai.server.request.duration")))
+    assert sum(p.count for _, p in durations) == 2
+
+
 def test_prompts_are_recorded_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true puts the messages and system on the request span."""
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "200")

@@ -183,6 +183,7 @@ class CallTrace:
         if owner.capture_content:
             attributes.update(_content(body))
         self.span: Span = owner.tracer.start_span(name, context=parent, kind=owner.span_kind, attributes=attributes)
+        self.recording = self.span.is_recording()  # False when sampled out: no attempt spans, no attributes
         self.finished = False
         self._attempt: Span | None = None
         self._attempt_failure: Failure | None = None
@@ -193,6 +194,8 @@ class CallTrace:
         """Attempt `number` is about to be sent to `upstream` (its breaker in `breaker_state`) at `address`:`port`."""
         if self._attempt is not None:  # moved on at once (failover): the previous attempt was retried without a wait
             self._end_attempt(retried_after=0.0)
+        if not self.recording:
+            return
         ctx = trace.set_span_in_context(self.span)
         # only what differs from the request span: every attribute costs on the hot path (bench/telemetry.py)
         attributes: dict[str, Any] = {
@@ -265,23 +268,25 @@ class CallTrace:
         response_model = usage.model if usage is not None and usage.model else None
         if response_model:
             attributes["gen_ai.response.model"] = response_model
-        span.set_attribute("claudewire.attempts", attempts)
-        if status:
-            span.set_attribute("http.response.status_code", status)
         if error:
             attributes["error.type"] = error
-            span.set_status(Status(StatusCode.ERROR))
-        span.set_attributes({k: v for k, v in attributes.items() if k.startswith(("error.", "gen_ai.response."))})
-        if usage is not None:
-            prompt = usage.input_tokens + usage.cache_read + usage.cache_creation  # the convention's input sum
-            span.set_attributes(
-                {
-                    "gen_ai.usage.input_tokens": prompt,
-                    "gen_ai.usage.output_tokens": usage.output_tokens,
-                    "gen_ai.usage.cache_read.input_tokens": usage.cache_read,
-                    "gen_ai.usage.cache_creation.input_tokens": usage.cache_creation,
-                }
-            )
+        prompt = usage.input_tokens + usage.cache_read + usage.cache_creation if usage is not None else 0
+        if self.recording:  # a sampled-out span would drop these: not worth building them
+            span.set_attribute("claudewire.attempts", attempts)
+            if status:
+                span.set_attribute("http.response.status_code", status)
+            if error:
+                span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes({k: v for k, v in attributes.items() if k.startswith(("error.", "gen_ai.response."))})
+            if usage is not None:
+                span.set_attributes(
+                    {
+                        "gen_ai.usage.input_tokens": prompt,  # the convention's input sum
+                        "gen_ai.usage.output_tokens": usage.output_tokens,
+                        "gen_ai.usage.cache_read.input_tokens": usage.cache_read,
+                        "gen_ai.usage.cache_creation.input_tokens": usage.cache_creation,
+                    }
+                )
         span.end()
         if self.route != "messages":
             return
