@@ -148,6 +148,21 @@ class PassThrough:
         return b""
 
 
+@dataclass(slots=True)
+class WholeBody:
+    """A response read whole before `feed` sees it: subclasses rewrite it (an error, a small JSON answer)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    whole_body: bool = True
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def end(self) -> bytes:
+        return b""
+
+
 class _Answer:
     """A response made here (a `Refusal`, or a translated whole body) with the `UpstreamResponse` surface."""
 

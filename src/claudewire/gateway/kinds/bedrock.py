@@ -25,6 +25,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +35,7 @@ from claudewire.gateway.kinds.base import (
     Refusal,
     ResponseTranslator,
     UpstreamCall,
+    WholeBody,
     without_headers,
 )
 from claudewire.gateway.kinds.errors import anthropic_error_body, bedrock_error
@@ -259,14 +261,9 @@ class _BedrockError:
         return b""
 
 
-class _CountTokens:
+@dataclass(slots=True)
+class _CountTokens(WholeBody):
     """``{"inputTokens": N}`` → ``{"input_tokens": N}``."""
-
-    whole_body = True
-
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.status = status
-        self.headers = headers
 
     def feed(self, chunk: bytes) -> bytes:
         try:
@@ -275,6 +272,3 @@ class _CountTokens:
             self.status = 502
             return anthropic_error_body("api_error", "Bedrock's count-tokens answer had no inputTokens")
         return json.dumps({"input_tokens": tokens}).encode()
-
-    def end(self) -> bytes:
-        return b""

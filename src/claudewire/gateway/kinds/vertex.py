@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ from claudewire.gateway.kinds.base import (
     Refusal,
     ResponseTranslator,
     UpstreamCall,
+    WholeBody,
     without_headers,
 )
 from claudewire.gateway.kinds.errors import google_error
@@ -131,14 +133,9 @@ class VertexKind:
         return PassThrough(status, headers)
 
 
-class _GoogleError:
+@dataclass(slots=True)
+class _GoogleError(WholeBody):
     """A Google-shaped error → Anthropic's; the model's own (already Anthropic-shaped) errors pass unchanged."""
-
-    whole_body = True
-
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.status = status
-        self.headers = headers
 
     def feed(self, chunk: bytes) -> bytes:
         mapped = google_error(self.status, chunk)
@@ -146,6 +143,3 @@ class _GoogleError:
             return chunk
         self.status, body = mapped
         return body
-
-    def end(self) -> bytes:
-        return b""
