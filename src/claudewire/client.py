@@ -172,14 +172,7 @@ class _PolicyMiddleware(Middleware):
                     usage.model = model if isinstance(model, str) else None
                     usage.update(body["usage"])
                     if metrics is not None:
-                        metrics.add_tokens(
-                            usage.model,
-                            usage.input_tokens,
-                            usage.output_tokens,
-                            usage.cache_read,
-                            usage.cache_creation,
-                            self.upstream,
-                        )
+                        metrics.add_usage(usage, self.upstream)
         if otel is not None:
             otel.finish(status, error, usage, elapsed, None, attempts)
         return False

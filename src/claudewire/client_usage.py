@@ -39,14 +39,7 @@ class _UsageTap:
         usage = self.scanner.usage
         seen = usage.input_tokens or usage.output_tokens or usage.cache_read or usage.cache_creation
         if seen and self.metrics is not None:
-            self.metrics.add_tokens(
-                usage.model,
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read,
-                usage.cache_creation,
-                self.upstream,
-            )
+            self.metrics.add_usage(usage, self.upstream)
         if self.done is not None:
             self.done(usage)
 

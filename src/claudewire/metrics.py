@@ -14,12 +14,15 @@ costs a few dictionary lookups and lock-free-ish increments.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from claudewire._errors import Failure
 from claudewire.policy import BreakerState, Hooks
+
+if TYPE_CHECKING:
+    from claudewire._sse import Usage
 
 __all__ = ["CONTENT_TYPE", "ROUTES", "Metrics", "route_of"]
 
@@ -224,6 +227,12 @@ class Metrics(Hooks):
         self._child(self.duration, route).observe(duration)
         if ttfb is not None:
             self._child(self.ttfb, route).observe(ttfb)
+
+    def add_usage(self, usage: Usage, upstream: str = "") -> None:
+        """`add_tokens` for one response's usage as the stream scanner or JSON reader found it."""
+        self.add_tokens(
+            usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation, upstream
+        )
 
     def add_tokens(
         self,

@@ -282,9 +282,7 @@ class Gateway:
             self.clients.settle(ticket, used)
             self.metrics.client_used(ticket.client, used)
         if usage is not None and (usage.input_tokens or usage.output_tokens):
-            self.metrics.add_tokens(
-                usage.model, usage.input_tokens, usage.output_tokens, usage.cache_read, usage.cache_creation, served
-            )
+            self.metrics.add_usage(usage, served)
         log = self.access_log
         if log is not None:
             model = usage.model if usage is not None and usage.model else request_model(req.body)
