@@ -21,7 +21,7 @@ from typing import Any, cast
 import httptools
 
 from claudewire.gateway.limits import ALLOWED_METHODS, HttpLimits, ServerState, bad_path, refusal, status_line
-from claudewire.gateway.upstream import first_header, set_nodelay
+from claudewire.gateway.upstream_conn import first_header, set_nodelay
 
 __all__ = ["Connection", "Handler", "Request", "status_line"]
 

@@ -47,7 +47,8 @@ from claudewire.gateway.kinds.request import (
     fold_system_messages,
     parse_messages_request,
 )
-from claudewire.gateway.upstream import UpstreamTarget, first_header
+from claudewire.gateway.upstream import UpstreamTarget
+from claudewire.gateway.upstream_conn import first_header
 
 __all__ = ["DEFAULT_ALIASES", "DEFAULT_BETAS", "DEFAULT_VERSION", "BedrockKind"]
 
