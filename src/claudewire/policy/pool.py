@@ -9,7 +9,8 @@ Every call gets a `PoolCall` (`Pool.call(model=..., session=...)`), the chooser 
 
 - **Choice**: members serving the model, not taken out, not refused for this attempt (breaker open, rate-limit
   hold); the lowest priority first; equal priorities share load by weight; within an upstream the key with the
-  most rate-limit headroom (``anthropic-ratelimit-*-remaining``), round robin among equals.
+  most rate-limit headroom (``anthropic-ratelimit-*-remaining``), round robin among equals (those two measures in
+  `claudewire.policy.selection`).
 - **Failover** (`failover_reason`): network, TLS, 408, 5xx, 529 and error events before the first delta move the
   next attempt to the next upstream; a 429 to another key of the same upstream first (to the next upstream when
   none is left and the wait is over the cap); a 401/402/403 on a gateway-held key takes that key out for
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +37,7 @@ from claudewire.policy.breaker import BreakerState
 from claudewire.policy.failover import failover_reason
 from claudewire.policy.members import Member, MemberStatus, PoolHealth, PoolHooks, UpstreamStatus
 from claudewire.policy.poolstate import KeyOut, MemoryPoolState, PoolState
+from claudewire.policy.selection import roomiest, weighted_upstream
 
 __all__ = [
     "Member",
@@ -297,7 +298,7 @@ class PoolCall:
             # the common first choice: one upstream at the top, nothing out, no session to honour
             self._picks = 1
             top = pool._top
-            return top[0] if len(top) == 1 else self._roomiest(top)
+            return top[0] if len(top) == 1 else roomiest(top, pool.health.ratelimit_left, pool._turn)
         usable = self._usable(skip, now)
         if not usable:
             # every key that serves the model is out: send with the one back soonest, so the caller gets the
@@ -320,19 +321,11 @@ class PoolCall:
         candidates = [m for m in candidates if m.priority == tier]
         upstream = candidates[0].upstream
         if any(m.upstream != upstream for m in candidates):
-            upstream = self._weighted(candidates)
+            upstream = weighted_upstream(candidates, pool.rng)
             candidates = [m for m in candidates if m.upstream == upstream]
         if len(candidates) == 1:
             return candidates[0]
-        return self._roomiest(candidates)
-
-    def _roomiest(self, candidates: list[Member]) -> Member:
-        """The key with the most rate-limit headroom: remaining requests, then tokens; equals take turns."""
-        pool = self._pool
-        leaders = _most(candidates, pool.health.ratelimit_left, "requests")
-        if len(leaders) > 1:
-            leaders = _most(leaders, pool.health.ratelimit_left, "input_tokens")
-        return leaders[next(pool._turn) % len(leaders)] if len(leaders) > 1 else leaders[0]
+        return roomiest(candidates, pool.health.ratelimit_left, pool._turn)
 
     def _back_at(self, member: Member, now: float) -> float:
         out = self._pool.state.key_out(member.key, now)
@@ -366,33 +359,8 @@ class PoolCall:
                 self._broke = "failed"
         return None
 
-    def _weighted(self, candidates: list[Member]) -> str:
-        weights: dict[str, float] = {}
-        for m in candidates:
-            weights.setdefault(m.upstream, m.weight)
-        point = self._pool.rng.random() * sum(weights.values())
-        for name, weight in weights.items():
-            point -= weight
-            if point < 0:
-                return name
-        return next(reversed(weights))
-
 
 _NONE: frozenset[str] = frozenset()
-
-
-def _most(members: list[Member], left: Callable[[str, str], float | None], family: str) -> list[Member]:
-    """The members with the most remaining in bucket `family` (never reported: unlimited, so it gets tried)."""
-    best = -1.0
-    leaders: list[Member] = []
-    for m in members:
-        value = left(m.key, family)
-        room = math.inf if value is None else value
-        if room > best:
-            best, leaders = room, [m]
-        elif room == best:
-            leaders.append(m)
-    return leaders
 
 
 T = TypeVar("T")
