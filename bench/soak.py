@@ -2,6 +2,7 @@
 
     python bench/soak.py                    # 20,000 calls at concurrency 48; writes docs/benchmarks.md
     python bench/soak.py --requests 3000 --no-write
+    python bench/soak.py --phases bombs       # one phase (or two); a subset prints its rows, writes nothing
 
 Phases, all against one `claudewire proxy` process (uvloop) in front of `claudewire sim` (pacing off) injecting
 529s, 500s, resets, mid-stream errors, cuts and latency:
@@ -188,13 +189,20 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--concurrency", type=int, default=48)
     ap.add_argument("--slow", type=int, default=2000, help="silent connections in the slow-client phase")
+    ap.add_argument(
+        "--phases", default="mixed,slow,bombs", help="comma-separated subset of mixed,slow,bombs (a subset only prints)"
+    )
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    if not phases <= {"mixed", "slow", "bombs"}:
+        ap.error(f"--phases: unknown phase(s) {', '.join(sorted(phases - {'mixed', 'slow', 'bombs'}))}")
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # our own side of the slow connections
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="cw-soak-") as tmp, contextlib.ExitStack() as stack:
         sim_port, gw_port = free_port(), free_port()
         cmd = [sys.executable, "-m", "claudewire", "sim", "--port", str(sim_port), "--pacing", "off", "--seed", "7",
@@ -212,45 +220,46 @@ def main() -> None:
         stack.callback(gw.kill)
         wait_port(gw_port, gw)
         time.sleep(0.5)
-        idle_rss, idle_fds = rss_mib(gw.pid), open_fds(gw.pid)
+        idle_rss = rss_mib(gw.pid)
+        if "mixed" in phases:
+            rows += phase_mixed(gw.pid, gw_port, args.requests, args.concurrency, idle_rss)
+        if "slow" in phases:
+            rows += phase_slow(gw.pid, gw_port, args.slow)
+        if "bombs" in phases:
+            rows += phase_bombs(gw.pid, gw_port, idle_rss)
+        rows.append(("gateway alive at the end", "yes" if gw.poll() is None else "NO"))
+    table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    print(table)
+    if args.no_write or phases != {"mixed", "slow", "bombs"}:
+        return
+    cmd_line = "python bench/soak.py" + (
+        "" if (args.requests, args.concurrency, args.slow) == (20000, 48, 2000)
+        else f" --requests {args.requests} --concurrency {args.concurrency} --slow {args.slow}"
+    )  # fmt: skip
+    block = (
+        f"{START}\nCommand: `{cmd_line}` — {datetime.date.today()}, one run on a shared 2-core machine "
+        f"(load average {os.getloadavg()[0]:.1f} at the end): latencies and rates are this machine's, the bounds "
+        f"and the reconciliation are the point.\n\n{table}\n{END}"
+    )
+    write_block(START, END, block, "## Soak (bench/soak.py)")
 
-        sampler = Sampler(gw.pid)
-        sampler.start()
-        seen, took = asyncio.run(mixed(gw_port, args.requests, args.concurrency))
-        sampler.stop()
-        time.sleep(0.5)
-        after_rss, after_fds = rss_mib(gw.pid), open_fds(gw.pid)
-        metrics = scrape(gw_port)
 
-        slow: list[socket.socket] = []
-        for _ in range(args.slow):
-            try:
-                s = socket.create_connection(("127.0.0.1", gw_port), timeout=5)
-                s.sendall(b"P")
-                slow.append(s)
-            except OSError:
-                break
-        time.sleep(0.5)
-        slow_fds = open_fds(gw.pid)
-        latencies = good_client_latencies(gw_port)
-        for s in slow:
-            s.close()
-
-        bomb_sampler = Sampler(gw.pid, every=0.05)
-        bomb_sampler.start()
-        before_bombs = rss_mib(gw.pid)
-        bombs(gw_port)
-        time.sleep(1.0)
-        bomb_sampler.stop()
-        after_bombs = rss_mib(gw.pid)
-        alive = gw.poll() is None
-
+def phase_mixed(pid: int, port: int, total: int, concurrency: int, idle_rss: float) -> list[tuple[str, str]]:
+    """Phase 1: the mixed calls, sampled; /metrics reconciled with what the clients saw."""
+    idle_fds = open_fds(pid)
+    sampler = Sampler(pid)
+    sampler.start()
+    seen, took = asyncio.run(mixed(port, total, concurrency))
+    sampler.stop()
+    time.sleep(0.5)
+    after_rss, after_fds = rss_mib(pid), open_fds(pid)
+    metrics = scrape(port)
     answered = sum(v for k, v in seen.items() if k.endswith("xx"))
     metric_total = sum(v for k, v in metrics.items() if k.endswith("xx"))
-    rows = [
-        ("calls (70% JSON, 30% SSE), concurrency", f"{args.requests:,}, c{args.concurrency}"),
+    return [
+        ("calls (70% JSON, 30% SSE), concurrency", f"{total:,}, c{concurrency}"),
         ("faults injected by the simulator", ", ".join(FAULTS)),
-        ("throughput", f"{args.requests / took:,.0f} calls/s over {took:.1f} s"),
+        ("throughput", f"{total / took:,.0f} calls/s over {took:.1f} s"),
         ("client saw, by status", ", ".join(f"{k} {v:,}" for k, v in sorted(seen.items()) if k.endswith("xx"))),
         ("streams (200): complete / error event / cut",
          f"{seen['stream_complete']:,} / {seen['stream_error_event']:,} / {seen['stream_cut']:,}"),
@@ -264,29 +273,45 @@ def main() -> None:
          f"{metrics.get('claudewire_upstream_resends_total', 0):,.0f}"),
         ("RSS idle → peak → after (MiB)", f"{idle_rss:.0f} → {max(sampler.rss or [0]):.0f} → {after_rss:.0f}"),
         ("open fds idle → peak → after", f"{idle_fds} → {max(sampler.fds or [0])} → {after_fds}"),
+    ]  # fmt: skip
+
+
+def phase_slow(pid: int, port: int, n: int) -> list[tuple[str, str]]:
+    """Phase 2: `n` silent connections open while a good client makes 50 calls."""
+    slow: list[socket.socket] = []
+    for _ in range(n):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"P")
+            slow.append(s)
+        except OSError:
+            break
+    time.sleep(0.5)
+    slow_fds = open_fds(pid)
+    latencies = good_client_latencies(port)
+    for s in slow:
+        s.close()
+    return [
         (f"{len(slow):,} silent connections: gateway fds", f"{slow_fds:,}"),
         ("meanwhile a good client (50 calls): p50 / max",
          f"{statistics.median(latencies):.1f} ms / {max(latencies):.1f} ms"),
+    ]  # fmt: skip
+
+
+def phase_bombs(pid: int, port: int, idle_rss: float) -> list[tuple[str, str]]:
+    """Phase 3: the memory bombs, RSS sampled every 50 ms, against 2 × idle RSS + the body budget."""
+    bomb_sampler = Sampler(pid, every=0.05)
+    bomb_sampler.start()
+    before_bombs = rss_mib(pid)
+    bombs(port)
+    time.sleep(1.0)
+    bomb_sampler.stop()
+    after_bombs = rss_mib(pid)
+    return [
         ("memory bombs (16 endless heads + 16×31 MiB bodies): RSS before → peak → after",
          f"{before_bombs:.0f} → {max(bomb_sampler.rss or [0]):.0f} → {after_bombs:.0f} MiB "
          f"(bound: 2×idle + 256 MiB budget = {2 * idle_rss + 256:.0f} MiB)"),
-        ("gateway alive at the end", "yes" if alive else "NO"),
     ]  # fmt: skip
-    table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
-    print(table)
-    if args.no_write:
-        return
-    cmd_line = "python bench/soak.py" + (
-        "" if (args.requests, args.concurrency, args.slow) == (20000, 48, 2000)
-        else f" --requests {args.requests} --concurrency {args.concurrency} --slow {args.slow}"
-    )  # fmt: skip
-    block = (
-        f"{START}\nCommand: `{cmd_line}` — {datetime.date.today()}, one run on a shared 2-core machine "
-        f"(load average {os.getloadavg()[0]:.1f} at the end): latencies and rates are this machine's, the bounds "
-        f"and the reconciliation are the point.\n\n{table}\n{END}"
-    )
-    write_block(START, END, block, "## Soak (bench/soak.py)")
-    _ = soft
 
 
 if __name__ == "__main__":

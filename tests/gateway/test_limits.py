@@ -10,12 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import httpx2
 from aiohttp import web
 
 from claudewire import FailureKind, classify
 from claudewire.gateway.errors import error_answer
+from claudewire.gateway.http import Connection, Request
+from claudewire.gateway.limits import HttpLimits, ServerState
 from claudewire.policy import Policy
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
@@ -150,6 +153,44 @@ def test_body_budget_queue_serves_the_waiting_request_once_bytes_are_free() -> N
         waiting.close()
     assert queued
     assert (first.status, second.status) == (200, 200)
+
+
+def _upload(port: int, body: bytes) -> Answer:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nhost: gw\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
+        )
+        sock.sendall(memoryview(body))  # no copy: what the test measures is the server's memory
+        return Answer(read_all(sock, within=30))
+
+
+def test_bodies_arriving_together_hold_no_more_than_the_body_budget() -> None:
+    """Four 8 MiB bodies at once under a 32 MiB budget: traced memory never exceeds the budget, joins included."""
+    size, n = 8 << 20, 4
+    budget = n * size  # all four fit if a body is counted once; the first to be joined then held one body more
+    body = b"x" * size
+
+    async def handler(req: Request, conn: Connection) -> None:
+        conn.respond(200, b"", b"%d" % len(req.body))
+
+    async def main() -> tuple[int, list[Answer]]:
+        state = ServerState(HttpLimits(body_limit=size, body_budget=budget))
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: Connection(handler, state), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            answers = await asyncio.gather(*(asyncio.to_thread(_upload, port, body) for _ in range(n)))
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+            server.close()
+        return peak, answers
+
+    peak, answers = asyncio.run(main())
+    assert [a.status for a in answers] == [200] * n and {a.body for a in answers} == {b"%d" % size}
+    assert peak <= budget + (2 << 20), f"peak {peak / 2**20:.1f} MiB over a {budget / 2**20:.0f} MiB budget"
 
 
 def test_expect_100_continue_over_the_limit_is_413_at_once() -> None:

@@ -167,6 +167,7 @@ class Connection(asyncio.Protocol):
             if req is not None:
                 self._release(req)
         self._pending.clear()
+        self._body = []
         self._leave_budget_line()
         drain = self._drain
         if drain is not None and not drain.done():
@@ -242,6 +243,7 @@ class Connection(asyncio.Protocol):
         length = req.header(b"content-length")
         expect = (req.header(b"expect") or b"").lower() == b"100-continue"
         size = int(length) if length is not None and length.isdigit() else 0
+        need = self._need(size)
         if size > self._limits.body_limit:
             req.too_large = True
             if expect:  # answer 413 now instead of waiting for a body we would throw away
@@ -250,7 +252,7 @@ class Connection(asyncio.Protocol):
                 self._stop_reading()
                 self._dispatch(req)
             return
-        if size and not self._state.budget.take(size, None if self._paused_budget else self._budget_granted):
+        if size and not self._state.budget.take(need, None if self._paused_budget else self._budget_granted):
             if self._paused_budget:  # a pipelined body behind one already waiting: no second place in line
                 self._refuse_budget()
                 raise _Refuse
@@ -259,7 +261,7 @@ class Connection(asyncio.Protocol):
             self._pause()
             self._budget_handle = self._loop.call_later(self._limits.budget_wait, self._budget_timeout)
             return
-        req.reserved = size
+        req.reserved = need
         if expect and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits a second for this otherwise
 
@@ -273,14 +275,15 @@ class Connection(asyncio.Protocol):
             self._release(req)
             self._body = []
             return
-        if self._body_size > req.reserved and not self._paused_budget:
+        need = self._need(self._body_size)
+        if need > req.reserved and not self._paused_budget:
             # a chunked body reserves as it grows; no room left: 529 rather than an unbounded wait mid-body
-            if not self._state.budget.take(self._body_size - req.reserved):
+            if not self._state.budget.take(need - req.reserved):
                 self._release(req)
                 self._body = []
                 self._refuse_budget()
                 raise _Refuse
-            req.reserved = self._body_size
+            req.reserved = need
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -294,10 +297,12 @@ class Connection(asyncio.Protocol):
         if req is None:
             return
         self._current = None
+        pieces, self._body = self._body, []
         if not req.too_large:
-            body = self._body
-            req.body = body[0] if len(body) == 1 else b"".join(body)
-        self._body = []
+            req.body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            del pieces  # freed now: from here the joined body is all that is held
+            if req is not self._waiting:
+                self._settle(req)
         self._dispatch(req)
 
     # --- request lifecycle ----------------------------------------------------------------------------------------
@@ -367,6 +372,18 @@ class Connection(asyncio.Protocol):
             n, req.reserved = req.reserved, 0
             self._state.budget.give(n)
 
+    def _need(self, size: int) -> int:
+        # A body is held twice for a moment: its pieces and the bytes they are joined into. The budget counts that
+        # moment, so what it admits is what is really held (capped: a body the limit allows must still fit).
+        return min(2 * size, self._state.budget.capacity)
+
+    def _settle(self, req: Request) -> None:
+        # the body is whole and joined: keep only what it holds now
+        held = len(req.body)
+        if req.reserved > held:
+            n, req.reserved = req.reserved - held, held
+            self._state.budget.give(n)
+
     def _budget_granted(self) -> None:
         # only called while this connection waits in line (leaving the line always goes through forget())
         req, self._waiting = self._waiting, None
@@ -376,9 +393,10 @@ class Connection(asyncio.Protocol):
             self._budget_handle = None
         if req is None:  # cannot happen while waiting; never keep bytes nobody holds
             return
-        req.reserved = self._body_length(req)
+        req.reserved = self._need(self._body_length(req))
         if req is self._blocked:
             self._blocked = None
+            self._settle(req)
             self._resume()
             self._run(req)
             return
@@ -460,6 +478,7 @@ class Connection(asyncio.Protocol):
         if self._current is not None:
             self._release(self._current)
             self._current = None
+        self._body = []  # a body cut short is not kept while the answer lingers
         req = Request(b"", b"", [], False)
         req.refusal = answer
         self._dispatch(req)
