@@ -143,6 +143,15 @@ def test_no_fix_disables_verification() -> None:
             assert bad not in text
 
 
+def test_the_certificate_fix_builds_a_bundle_with_save_ca() -> None:
+    """The certificate kind's fix points at `doctor --save-ca` and a bundle with the system's CAs for SSL_CERT_FILE,
+    never SSL_CERT_FILE at a lone CA file (it replaces the default bundle); Node gets its own variables."""
+    fix = classify(ssl.SSLCertVerificationError(1, "certificate verify failed")).fix  # type: ignore[union-attr]
+    assert "claudewire doctor --save-ca ca.pem" in fix and "the system's CAs plus ca.pem for SSL_CERT_FILE" in fix
+    assert "NODE_EXTRA_CA_CERTS" in fix and "NODE_USE_SYSTEM_CA=1" in fix
+    assert "SSL_CERT_FILE=/path/to" not in fix
+
+
 def test_mid_stream_error_event_raised_by_the_sdk() -> None:
     """The SDK raises a mid-stream overloaded_error on the stream's 200 response: classified overloaded, retryable."""
     response = httpx2.Response(200, request=_request())

@@ -85,9 +85,11 @@ class _KindInfo:
 
 
 _TRUST_CA_FIX = (
-    "If a corporate proxy or antivirus inspects TLS, export its root CA as PEM and trust it: "
-    "SSL_CERT_FILE=/path/to/corp-ca.pem for Python (the SDK), NODE_EXTRA_CA_CERTS=/path/to/corp-ca.pem for "
-    "Claude Code and Node; `claudewire doctor` names the issuing CA. Check the system clock too."
+    "If a corporate proxy or antivirus inspects TLS, trust its CA (never switch verification off): "
+    "`claudewire doctor --save-ca ca.pem` names the issuing CA, writes the chain it presents to ca.pem and prints "
+    "the command that builds a bundle of the system's CAs plus ca.pem for SSL_CERT_FILE (Python, the SDK: it "
+    "replaces the default bundle); Claude Code and Node: NODE_EXTRA_CA_CERTS=$PWD/ca.pem, or NODE_USE_SYSTEM_CA=1 "
+    "once the CA is in the system store. Check the system clock too."
 )
 
 _INFO: dict[FailureKind, _KindInfo] = {

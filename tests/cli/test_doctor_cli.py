@@ -142,3 +142,12 @@ def test_terminal_colours_and_no_color() -> None:
     assert "\x1b[32m" in coloured or "\x1b[1;32m" in coloured
     assert "✓" in plain
     assert "\x1b[32m" not in plain and "\x1b[1;32m" not in plain
+
+
+def test_help_documents_save_ca() -> None:
+    """`doctor --help` lists --save-ca PATH with the variables its fix points at, and an example."""
+    result = _doctor("--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "--save-ca PATH" in text and "SSL_CERT_FILE / NODE_EXTRA_CA_CERTS" in text
+    assert "claudewire doctor --save-ca ca.pem" in text

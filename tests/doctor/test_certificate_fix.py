@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from claudewire.doctor.certificate import interception_fix, system_bundle
+from claudewire.doctor.certificate import bundle_command, interception_fix, system_bundle
+from claudewire.doctor.chain import SavedChain
 from claudewire.doctor.settings import Profile
 
 
@@ -27,3 +28,30 @@ def test_the_fix_says_how_to_export_the_ca_on_macos_and_windows() -> None:
     fix = interception_fix("'Corp Root CA'", Profile.API)
     assert "security find-certificate" in fix and "certmgr.msc" in fix
     assert "which system CA bundle" not in fix
+
+
+def test_with_a_saved_chain_the_commands_name_the_file_it_wrote() -> None:
+    """--save-ca wrote ca.pem with its root: the fix names the CA to trust and builds the bundle from that file."""
+    saved = SavedChain("/tmp/x/ca.pem", ("'Corp Issuing CA'", "'Corp Root CA'"), anchor="'Corp Root CA'")
+    fix = interception_fix("'Corp Issuing CA'", Profile.API, saved)
+    assert "the CA to trust is 'Corp Root CA'" in fix
+    assert (
+        f"cat {system_bundle()} /tmp/x/ca.pem > /tmp/x/ca-bundle.pem && export SSL_CERT_FILE=/tmp/x/ca-bundle.pem"
+        in fix
+    )
+    assert "NODE_EXTRA_CA_CERTS=/tmp/x/ca.pem" in fix
+    assert bundle_command("/tmp/x/ca.pem") == (
+        f"cat {system_bundle()} /tmp/x/ca.pem > /tmp/x/ca-bundle.pem",
+        "/tmp/x/ca-bundle.pem",
+    )
+
+
+def test_a_server_that_sent_only_its_leaf_gets_the_export_steps_into_the_chosen_file() -> None:
+    """Nothing to write (the leaf alone): the fix says so and how to export the named root into that same file."""
+    saved = SavedChain(
+        "/tmp/x/ca.pem", missing_root="'Corp Root CA'", error="the server presented only its own certificate"
+    )
+    fix = interception_fix("'Corp Root CA'", Profile.CLAUDE_CODE, saved)
+    assert "--save-ca wrote nothing (the server presented only its own certificate)" in fix
+    assert "security find-certificate -a -p -c NAME /Library/Keychains/System.keychain > /tmp/x/ca.pem" in fix
+    assert fix.index("NODE_EXTRA_CA_CERTS=/tmp/x/ca.pem") < fix.index("SSL_CERT_FILE=")

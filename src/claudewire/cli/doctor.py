@@ -29,6 +29,7 @@ Examples:
   claudewire doctor --profile claude-code       as Claude Code sees it (~/.claude/settings.json env, sign-in)
   claudewire doctor --markdown --no-spend       a report to paste into a support thread, spending no tokens
   claudewire doctor --cache                     also: does a repeated prompt read the prompt cache on this path?
+  claudewire doctor --save-ca ca.pem            behind a TLS-inspecting proxy: save the CA it presents to trust
 """
 
 
@@ -84,6 +85,14 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     is_flag=True,
     help="Also check the prompt cache: one cacheable prompt (~5,000 tokens) sent twice must be read the second time.",
 )
+@click.option(
+    "--save-ca",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the CA part of the certificate chain the API host presents (intermediates and root, PEM) to PATH, "
+    "e.g. a TLS-intercepting proxy's; the certificate fix then prints the command that builds a bundle from the "
+    "system's CAs plus PATH, and SSL_CERT_FILE / NODE_EXTRA_CA_CERTS to point at it.",
+)
 @click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
 def doctor(
     base_url: str | None,
@@ -95,6 +104,7 @@ def doctor(
     markdown: bool,
     no_spend: bool,
     cache: bool,
+    save_ca: str | None,
     sim: bool,
 ) -> None:
     """Diagnose the connection to the Claude API, layer by layer, with a fix for each failure."""
@@ -110,6 +120,7 @@ def doctor(
         profile=profile,
         spend=not no_spend,
         cache=cache,
+        save_ca=save_ca,
     )
     live = not as_json and not markdown and sys.stdout.isatty()
     if sim:

@@ -7,20 +7,23 @@ It never suggests switching verification off.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
+import shlex
 import ssl
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from claudewire.doctor.chain import SavedChain
 from claudewire.doctor.net import Target
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Profile, Settings
 from claudewire.doctor.tls import TlsProbe
 
-__all__ = ["CertInfo", "check_certificate", "interception_fix"]
+__all__ = ["CertInfo", "bundle_command", "check_certificate", "interception_fix", "system_bundle"]
 
 _EXPIRING_DAYS = 14
 # Public CAs that have issued or may issue api.anthropic.com's certificate; anything else there is an interceptor.
@@ -107,34 +110,77 @@ def system_bundle() -> str:
     return "/etc/ssl/certs/ca-certificates.crt"
 
 
-def interception_fix(issuer: str, profile: Profile) -> str:
+def bundle_command(ca_path: str) -> tuple[str, str]:
+    """The shell command that builds a working bundle (the system's CAs plus `ca_path`), and the bundle's path."""
+    stem, _ = os.path.splitext(ca_path)
+    bundle = f"{stem}-bundle.pem"
+    return f"cat {shlex.quote(system_bundle())} {shlex.quote(ca_path)} > {shlex.quote(bundle)}", bundle
+
+
+def _export(name: str, file: str) -> str:
+    return (
+        f"(from IT, or macOS: `security find-certificate -a -p -c NAME /Library/Keychains/System.keychain > {file}` "
+        f"with NAME {name}; Windows: certmgr.msc > Trusted Root Certification Authorities > the CA > Export > "
+        "Base-64 X.509)"
+    )
+
+
+def _saved_words(saved: SavedChain, issuer: str) -> str:
+    """What ``--save-ca`` wrote and which certificate in it is the CA to trust, or what the user must add."""
+    path = shlex.quote(saved.path)
+    if not saved.written:
+        missing = saved.missing_root or issuer
+        return f"--save-ca wrote nothing ({saved.error}): save the {missing} root CA as {path} {_export(missing, path)}"
+    count = f"{len(saved.written)} certificate{'s' if len(saved.written) > 1 else ''}"
+    wrote = f"--save-ca wrote the chain the server presented to {path} ({count}: {', '.join(saved.written)})"
+    if saved.anchor:
+        return f"{wrote}; the CA to trust is {saved.anchor}, the root it sent (check with IT that it is theirs)"
+    missing = saved.missing_root or issuer
+    return (
+        f"{wrote}, but not the root {missing} it chains to, which the server did not send: get it "
+        f"{_export(missing, 'root.pem')} and add it with `cat root.pem >> {path}`"
+    )
+
+
+def interception_fix(issuer: str, profile: Profile, saved: SavedChain | None = None) -> str:
     """What to do when TLS is intercepted by the CA `issuer`: the commands that trust it, per client.
 
     Python's SDK replaces its bundle with ``SSL_CERT_FILE`` (so the file must hold the system's CAs too); Node and
     Claude Code ignore ``SSL_CERT_FILE`` and add ``NODE_EXTRA_CA_CERTS`` to their roots, or use the system store
-    with ``NODE_USE_SYSTEM_CA=1``.
+    with ``NODE_USE_SYSTEM_CA=1``. With `saved` (``--save-ca``) the commands name the file it wrote.
     """
-    export = (
-        f"Save the {issuer} root CA as ca.pem (from IT, or macOS: `security find-certificate -a -p -c NAME "
-        "/Library/Keychains/System.keychain > ca.pem`; Windows: certmgr.msc > Trusted Root Certification "
-        "Authorities > the CA > Export > Base-64 X.509)"
-    )
-    bundle = system_bundle()
-    python = (
-        f"Python and the SDK: cat {bundle} ca.pem > ~/.claudewire-ca-bundle.pem && export "
-        "SSL_CERT_FILE=~/.claudewire-ca-bundle.pem (SSL_CERT_FILE replaces the default bundle, so it keeps the "
-        "system's CAs too)"
-    )
+    if saved is not None:
+        source = _saved_words(saved, issuer)
+        command, bundle = bundle_command(saved.path)
+        python = f"Python and the SDK: {command} && export SSL_CERT_FILE={shlex.quote(bundle)}"
+        node_ca = shlex.quote(saved.path)
+    else:
+        source = (
+            f"Save the {issuer} root CA as ca.pem (`claudewire doctor --save-ca ca.pem` writes the chain the "
+            f"server presents) {_export(issuer, 'ca.pem')}"
+        )
+        python = (
+            f"Python and the SDK: cat {system_bundle()} ca.pem > ~/.claudewire-ca-bundle.pem && export "
+            "SSL_CERT_FILE=~/.claudewire-ca-bundle.pem"
+        )
+        node_ca = '"$PWD/ca.pem"'
+    python += " (SSL_CERT_FILE replaces the default bundle, so it keeps the system's CAs too)"
     node = (
-        'Claude Code and Node: export NODE_EXTRA_CA_CERTS="$PWD/ca.pem" (added to Node\'s own roots; Node ignores '
+        f"Claude Code and Node: export NODE_EXTRA_CA_CERTS={node_ca} (added to Node's own roots; Node ignores "
         "SSL_CERT_FILE), or NODE_USE_SYSTEM_CA=1 once the CA is in the system store"
     )
     first, second = (node, python) if profile is Profile.CLAUDE_CODE else (python, node)
     return (
         f"Something intercepts TLS with its own CA {issuer}. If that is your organisation's proxy, trust that CA "
-        f"(never switch verification off). {export}. {first}. {second}. Or ask IT to exempt the API host from TLS "
+        f"(never switch verification off). {source}. {first}. {second}. Or ask IT to exempt the API host from TLS "
         "inspection."
     )
+
+
+def _saved_evidence(saved: SavedChain) -> dict[str, JSONValue]:
+    # the command the fix prints, also when the root still has to be exported into the file first
+    command, bundle = bundle_command(saved.path)
+    return {**saved.evidence(), "bundle_command": command, "bundle": bundle}
 
 
 def _days_left(info: CertInfo) -> float:
@@ -166,9 +212,23 @@ def _verified(probe: TlsProbe, target: Target, settings: Settings) -> CheckResul
 
 
 def check_certificate(probe: TlsProbe, target: Target, settings: Settings) -> CheckResult:
-    """Judge the certificate from the TLS probe; the verify error says why it is not trusted."""
+    """Judge the certificate from the TLS probe; the verify error says why it is not trusted.
+
+    With ``--save-ca`` the evidence says what was written (``saved_ca``: the file, its certificates, the CA to
+    trust, the command that builds a bundle), and a trusted chain's detail names the file.
+    """
+    result = _verified(probe, target, settings) if probe.verified is not None else _untrusted(probe, target, settings)
+    if probe.saved is None:
+        return result
+    detail = result.detail
     if probe.verified is not None:
-        return _verified(probe, target, settings)
+        saved = probe.saved
+        detail += f"; chain saved to {saved.path}" if saved.written else f"; --save-ca wrote nothing: {saved.error}"
+    evidence = {**result.evidence, "saved_ca": _saved_evidence(probe.saved)}
+    return dataclasses.replace(result, detail=detail, evidence=evidence)
+
+
+def _untrusted(probe: TlsProbe, target: Target, settings: Settings) -> CheckResult:
     error = probe.verify_error
     assert error is not None  # the runner skips this check when the handshake itself failed
     evidence: dict[str, JSONValue] = {
@@ -204,5 +264,5 @@ def check_certificate(probe: TlsProbe, target: Target, settings: Settings) -> Ch
             f"not trusted ({why}): the certificate for {target.host} is issued by {issuer}, which is not in the "
             f"trust store in use ({settings.trust_source()}): something intercepts TLS"
         )
-        fix = interception_fix(issuer, settings.profile)
+        fix = interception_fix(issuer, settings.profile, probe.saved)
     return CheckResult("certificate", Status.FAIL, detail, fix, evidence, probe.elapsed_ms)

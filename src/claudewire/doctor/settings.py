@@ -109,6 +109,7 @@ class Settings:
     play the role of ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``; `node_extra_ca` of ``NODE_EXTRA_CA_CERTS``.
     `anthropic_version` overrides the header the SDK sends (None: the SDK's own). `spend` False skips the checks
     that spend tokens. `insecure_env` names variables found set to switch certificate verification off.
+    `save_ca` is a file to write the CA part of the certificate chain the API host presents to (``--save-ca``).
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -130,9 +131,12 @@ class Settings:
     claude_code: ClaudeCodeView | None = None  # --profile claude-code: its settings, sources, sign-in
     key_notes: tuple[str, ...] = ()  # problems found while resolving the key (both variables set, helper failed)
     node_use_system_ca: bool = False
+    save_ca: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
+        if self.save_ca is not None:  # the fix's commands name it: they must work from any directory
+            object.__setattr__(self, "save_ca", os.path.abspath(self.save_ca))
         if not self.timeout > 0:
             raise ValueError("timeout must be > 0 seconds")
         if self.deadline is not None and not self.deadline > 0:
@@ -156,6 +160,7 @@ class Settings:
         profile: Profile | str = Profile.API,
         spend: bool = True,
         cache: bool = False,
+        save_ca: str | None = None,
     ) -> Settings:
         """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
         env = os.environ if env is None else env
@@ -206,6 +211,7 @@ class Settings:
             claude_code=view,
             key_notes=tuple(notes),
             node_use_system_ca=profile is Profile.CLAUDE_CODE and env.get("NODE_USE_SYSTEM_CA", "").strip() == "1",
+            save_ca=save_ca,
         )
 
     def trust_source(self) -> str:

@@ -3,7 +3,9 @@
 `probe_tls` does the handshake once with the trust store the client would use. Only when that handshake fails on
 certificate verification does it shake hands a second time without verification, on a connection that is closed
 right after and carries nothing, to read the certificate the server presented: that is how the ``certificate`` check
-can name the CA of a TLS-intercepting proxy. Nothing else ever connects without verification.
+can name the CA of a TLS-intercepting proxy. With ``--save-ca PATH`` (`Settings.save_ca`) a third connection reads
+the whole chain the server presents and writes its CA part to PATH (`claudewire.doctor.chain`). Nothing else ever
+connects without verification.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from claudewire._errors import Failure, FailureKind, classify
+from claudewire.doctor.chain import SavedChain, save_presented_chain
 from claudewire.doctor.net import Handshake, Target, open_route, tls_handshake
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings
@@ -25,13 +28,17 @@ ALPN = ["h2", "http/1.1"]
 
 @dataclass(frozen=True, slots=True)
 class TlsProbe:
-    """What the handshakes saw: the verified one, or the verification error and the inspected (unverified) one."""
+    """What the handshakes saw: the verified one, or the verification error and the inspected (unverified) one.
+
+    `saved` is what ``--save-ca`` wrote, when it was asked for and a handshake completed.
+    """
 
     verified: Handshake | None = None
     verify_error: ssl.SSLCertVerificationError | None = None
     inspected: Handshake | None = None
     error: BaseException | None = None
     elapsed_ms: float = 0.0
+    saved: SavedChain | None = None
 
 
 def _inspect_context() -> ssl.SSLContext:
@@ -55,16 +62,26 @@ async def probe_tls(settings: Settings, target: Target, address: str | None) -> 
     ctx.set_alpn_protocols(ALPN)
     try:
         verified = await _handshake(settings, target, address, ctx)
-        return TlsProbe(verified=verified, elapsed_ms=(time.monotonic() - start) * 1000)
     except ssl.SSLCertVerificationError as exc:
         verify_error = exc
     except (OSError, TimeoutError, ValueError) as exc:
         return TlsProbe(error=exc, elapsed_ms=(time.monotonic() - start) * 1000)
+    else:
+        elapsed_ms = (time.monotonic() - start) * 1000  # the handshake's, not the chain's second look
+        return TlsProbe(verified=verified, elapsed_ms=elapsed_ms, saved=await _save(settings, target, address))
     try:
         inspected = await _handshake(settings, target, address, _inspect_context())
     except (OSError, TimeoutError, ValueError):
         inspected = None
-    return TlsProbe(verify_error=verify_error, inspected=inspected, elapsed_ms=(time.monotonic() - start) * 1000)
+    elapsed_ms = (time.monotonic() - start) * 1000
+    saved = await _save(settings, target, address) if inspected is not None else None
+    return TlsProbe(verify_error=verify_error, inspected=inspected, elapsed_ms=elapsed_ms, saved=saved)
+
+
+async def _save(settings: Settings, target: Target, address: str | None) -> SavedChain | None:
+    if settings.save_ca is None:
+        return None
+    return await save_presented_chain(settings, target, address, settings.save_ca)
 
 
 def _error_detail(exc: BaseException, target: Target, timeout: float) -> tuple[str, str]:
