@@ -1,5 +1,5 @@
 """Failover with real processes: `claudewire sim` processes as upstreams (one killed and restarted under load),
-the official Python SDK at concurrency 16 and Claude Code's CLI as clients."""
+the official Python SDK (plain calls and streams) at concurrency 16 and Claude Code's CLI as clients."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,49 +86,82 @@ def _served(proc: subprocess.Popen[str]) -> int:
     return int(found.group(1))
 
 
+@dataclass(slots=True)
+class _Call:
+    """What one call of the kill test ended as: streamed or not, whether a first event arrived, the error if any."""
+
+    stream: bool
+    started: bool = False
+    error: BaseException | None = None
+
+
+def _streamed(client: anthropic.Anthropic, call: _Call, max_tokens: int) -> None:
+    """One stream through the official SDK's `messages.stream`, marking the call started at its first event."""
+    with client.messages.stream(model=SIM_MODEL, max_tokens=max_tokens, messages=MESSAGES) as stream:
+        for _ in stream:
+            call.started = True
+        final = stream.get_final_message()
+    assert final.stop_reason in ("max_tokens", "end_turn"), final
+
+
+@pytest.mark.timeout(240)
 def test_primary_killed_mid_load_loses_no_call_and_is_used_again_once_back() -> None:
-    """500 SDK calls at concurrency 16, the primary SIGKILLed after ~150 and restarted after ~300: no call fails, the
-    backup covers the gap, and the restarted primary serves again (its half-open probe closed the breaker)."""
+    """500 SDK calls at concurrency 16, a third of them streams, the primary SIGKILLed after ~150 and restarted
+    after ~300: every plain call and every stream without a first event at the kill succeeds from the backup; only
+    streams already flowing may fail (at most the 16 in flight); the restarted primary serves again (half-open probe).
+    """
     primary_port, backup_port = _free_port(), _free_port()
     policy = Policy(breaker_cooldown=0.5, retry_budget=RetryBudget(min_retries=10_000))
+    # streams last 16 deltas at 20 ms: some are mid-flow when the primary dies
+    pacing = ("--ttft", "0.005", "--per-token", "0.02")
     done = 0
-    with (
-        sim_process(backup_port, "--ttft", "0.005") as backup,
-        sim_process(primary_port, "--ttft", "0.005") as first,
-    ):
+    calls = [_Call(stream=i % 3 == 0) for i in range(500)]
+    with sim_process(backup_port, *pacing) as backup, sim_process(primary_port, *pacing) as first:
         specs = (
             UpstreamSpec("primary", f"http://127.0.0.1:{primary_port}"),
             UpstreamSpec("backup", f"http://127.0.0.1:{backup_port}", priority=1),
         )
         config = GatewayConfig(upstreams=specs, port=0, policy=policy, access_log=None)
         with GatewayThread(config) as gw:
-            client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0, timeout=30)
-            errors: list[BaseException] = []
+            client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0, timeout=60)
 
-            def one(i: int) -> None:
+            def one(call: _Call) -> None:
                 nonlocal done
                 try:
-                    client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
-                except anthropic.APIError as exc:  # counted, not raised: the assertion below says how many
-                    errors.append(exc)
+                    if call.stream:
+                        _streamed(client, call, 16)
+                    else:
+                        client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+                except AssertionError:
+                    raise  # a stream that ended wrong is a failed test, not an allowed cut
+                except Exception as exc:  # counted, not raised: the assertions below say which may fail
+                    call.error = exc
                 done += 1
 
             with ThreadPoolExecutor(16) as pool:
-                futures = [pool.submit(one, i) for i in range(500)]
-                _until(lambda: done >= 150)
+                futures = [pool.submit(one, call) for call in calls]
+                _until(lambda: done >= 150, 120)
                 first.kill()  # SIGKILL: connections reset, nothing drained
                 first.wait(5)
-                _until(lambda: done >= 300)
-                with sim_process(primary_port, "--ttft", "0.005") as again:
+                _until(lambda: done >= 300, 120)
+                with sim_process(primary_port, *pacing) as again:
+                    deadline = time.monotonic() + 120
                     for f in futures:
-                        f.result(timeout=120)
-                    # traffic after the outage: a few calls more, once the cooldown is surely over
+                        f.result(timeout=max(1.0, deadline - time.monotonic()))
+                    # traffic after the outage, plain and streamed: a few calls more, once the cooldown is surely over
                     time.sleep(0.6)
-                    for _ in range(20):
-                        client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+                    for i in range(21):
+                        if i % 3 == 0:
+                            _streamed(client, _Call(stream=True), 4)
+                        else:
+                            client.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
                     samples = _samples(gw)
                     back = _served(again)
-    assert errors == []
+    failed = [c for c in calls if c.error is not None]
+    unexpected = [f"stream={c.stream} started={c.started}: {c.error!r}" for c in failed if not c.started]
+    # a plain call's answer is sent whole, so a plain call never counts as started: any failed one is listed here
+    assert unexpected == [], "calls failed that had not received a first event"
+    assert len(failed) <= 16, f"{len(failed)} failed: more than the calls in flight at the kill"
     assert back >= 1, "the restarted primary was never used again"
     moved = sum(
         _value(samples, "claudewire_upstream_failovers_total", reason=r, to="backup", **{"from": "primary"})
