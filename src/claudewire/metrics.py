@@ -148,6 +148,11 @@ class Metrics(Hooks):
             "1 while the shared state backend (Redis) answers, 0 while the gateway serves from local state.",
             registry=r,
         )
+        self.retry_budget_left = Gauge(
+            "claudewire_retry_budget_left",
+            "Retries the retry budget allows now (the whole deployment's with shared state; 0: retries refused).",
+            registry=r,
+        )
         self.upstream_requests = Counter(
             "claudewire_upstream_requests",
             "Requests answered, by the configured upstream whose answer went back and its status class.",

@@ -236,3 +236,54 @@ def test_a_gateway_started_before_its_redis_serves_at_once_and_shares_once_redis
             assert client.messages.create(**BODY).content  # type: ignore[call-overload]
             counted = redis.Redis.from_url(server.url).zcard("test:{ci-bot}:r")
     assert counted == 1
+
+
+def test_one_session_alternating_between_two_processes_stays_on_one_key(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """50 requests of one session, alternating between A and B, all go to the one upstream key A chose first."""
+    keys = ("sk-ant-api03-first-key-000000000000", "sk-ant-api03-second-key-00000000000")
+    with run_sim(seed=0, api_keys=keys) as sim:
+        upstreams = f'[[upstreams]]\nname = "sim"\nurl = "{sim.base_url}"\nkeys = ["{keys[0]}", "{keys[1]}"]'
+        config = _config(tmp_path, "", redis_server.url, requests_per_minute=1000)
+        config.write_text(upstreams + "\n" + config.read_text())
+        with _gateways(config, 1, 1) as (a, b):
+            headers = {"x-api-key": TOKEN, "anthropic-version": "2023-06-01"}
+            # B serves a call of no session first: on its own, B would now choose the other key for a new session
+            assert httpx2.post(b.base_url + "/v1/messages", json=BODY, headers=headers).status_code == 200
+            seen = len(sim.requests)
+            session = {**headers, "x-claude-code-session-id": "3f2c-session-under-test"}
+            statuses = [
+                httpx2.post(gw.base_url + "/v1/messages", json=BODY, headers=session).status_code
+                for gw in itertools.islice(itertools.cycle((a, b)), 50)
+            ]
+            used = [r.headers.get("x-api-key") for r in list(sim.requests)[seen:]]
+            affinity = httpx2.get(b.base_url + "/metrics", headers={"x-api-key": TOKEN}).text
+    assert statuses == [200] * 50
+    assert len(used) == 50 and len(set(used)) == 1, f"the session moved between keys: {used}"
+    assert 'claudewire_affinity_total{outcome="hit",reason="none"} 25.0' in affinity  # B never made its own
+
+
+def test_a_retry_budget_spent_through_one_process_limits_retries_in_the_other(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """In front of an upstream answering 503, A spends the deployment's 4 retries; B then retries not once."""
+    policy = (
+        "[policy]\nmax_retries = 3\nbackoff_initial = 0.0\nbackoff_max = 0.0\nbreaker_failures = 1000\n"
+        "[policy.retry_budget]\nratio = 0.0\nmin_retries = 4\nwindow = 3600.0"
+    )
+    with run_sim(seed=0, faults=["503"]) as sim:
+        config = _config(tmp_path, sim.base_url, redis_server.url, extra=policy, requests_per_minute=1000)
+        with _gateways(config, 1, 1) as (a, b):
+            headers = {"x-api-key": TOKEN, "anthropic-version": "2023-06-01"}
+            assert b.metric("claudewire_retry_budget_left", token=TOKEN) == 4.0
+            for _ in range(3):  # 1 + 3 retries, 1 + the last retry, then 1 refused a retry
+                assert httpx2.post(a.base_url + "/v1/messages", json=BODY, headers=headers).status_code == 503
+            through_a = sim.stats.total
+            took = _wait_for(lambda: b.metric("claudewire_retry_budget_left", token=TOKEN) < 1, within=10.0)
+            for _ in range(3):
+                assert httpx2.post(b.base_url + "/v1/messages", json=BODY, headers=headers).status_code == 503
+            through_b = sim.stats.total - through_a
+    assert through_a == 4 + 2 + 1
+    assert took < 10.0, "B never saw the budget A spent"
+    assert through_b == 3  # first attempts only: B retried none of them

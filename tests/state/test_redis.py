@@ -59,7 +59,7 @@ def test_redis_down_fails_open_fast_logs_once_and_comes_back(
 ) -> None:
     """With Redis killed, admissions come from local state within the bound; once it returns, sharing resumes."""
     limits = ClientLimits("ci-bot", requests_per_minute=1000)
-    caplog.set_level(logging.WARNING, logger="claudewire.state.redis")
+    caplog.set_level(logging.WARNING, logger="claudewire.state")
 
     async def main() -> None:
         state = RedisState(redis_server.url, timeout=0.05)
@@ -96,3 +96,29 @@ def test_urls_are_shown_without_credentials_and_bad_schemes_refused() -> None:
     assert open_state("rediss://user:pw@cache.internal:6380/0").url == "rediss://cache.internal:6380/0"
     with pytest.raises(StateError, match="redis://HOST:PORT/DB"):
         open_state("memcached://127.0.0.1:11211")
+
+
+def test_a_settlement_queued_while_a_pipeline_is_out_goes_with_the_next(redis_server: RedisServer) -> None:
+    """A settlement queued while admissions are on the wire neither breaks their answers nor gets lost."""
+    limits = ClientLimits("ci-bot", tokens_per_minute=1000)
+
+    async def main() -> bool:
+        state = RedisState(redis_server.url, namespace="t", timeout=2.0)
+        try:
+            await state.start()
+            ticket = (await state.admit(limits, 40)).ticket
+            assert ticket is not None
+            second = asyncio.ensure_future(state.admit(limits, 40))
+            for _ in range(3):  # the second admission's pipeline goes out
+                await asyncio.sleep(0)
+            state.settle(ticket, 10)
+            shared = (await second).shared
+            await asyncio.sleep(0.2)  # the settlement goes on its own a moment later
+            return shared
+        finally:
+            await state.aclose()
+
+    assert asyncio.run(main())  # answered by Redis, not by the local fallback
+    direct = redis.Redis.from_url(redis_server.url)
+    (key,) = direct.keys("t:{ci-bot}:t:*")
+    assert int(direct.get(key) or 0) == 10 + 40

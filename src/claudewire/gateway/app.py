@@ -70,13 +70,26 @@ class Gateway:
             if state is not None
             else open_state(config.state, namespace=config.state_prefix, timeout=config.state_timeout)
         )
-        # breaker openings and keys out after a 401 reach every replica sharing the state (memory: nobody)
-        self.shared = SharedPolicy(self.state.publish, ttl=config.affinity_ttl, max_sessions=config.affinity_sessions)
+        # breaker openings, keys out after a 401 and session bindings reach every replica sharing the state
+        # (memory: nobody); so does the retry budget's count
+        self.shared = SharedPolicy(
+            self.state.publish,
+            ttl=config.affinity_ttl,
+            max_sessions=config.affinity_sessions,
+            sessions=self.state if self.state.shared else None,
+        )
         self.state.listen(self.shared.receive)
         hooks = MultiHooks(self.metrics, self.shared)
-        self.engine = PolicyEngine(config.policy, clock=self.clock.now, wall=self.clock.wall, hooks=hooks)
+        spec = config.policy.retry_budget
+        budget = self.state.retry_budget(spec) if spec is not None else None
+        clock = self.clock
+        self.engine = PolicyEngine(config.policy, clock=clock.now, wall=clock.wall, hooks=hooks, budget=budget)
+        if budget is not None:
+            self.metrics.retry_budget_left.set_function(lambda: budget.available(self.clock.now()))
         self.shared.bind(self.engine)
         self.routing = Routing(config, self.engine, self.metrics, upstream=upstream, state=self.shared)
+        # a session's binding is read from the store only where there is a choice to agree on
+        self.shared_sessions = self.state.shared and len(self.routing.targets) > 1
         self.upstream = self.routing.upstreams[config.upstreams[0].name]  # the first configured upstream's pool
         self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
@@ -181,6 +194,10 @@ class Gateway:
                 self._answer(conn, out, Failure.of(FailureKind.AUTH, message=msg))
                 return
             headers, client = forwarded
+            chooser = self.routing.chooser(req)
+            fetch = None
+            if chooser.session and self.shared_sessions:  # a task: its read joins the admission's round trip
+                fetch = asyncio.get_running_loop().create_task(self.shared.fetch_session(chooser.session))
             if client and self.clients.clients:  # a named client: its models and limits, before the flow starts
                 verdict = await self.clients.check(client, route_of(path), req.method, req.body)
                 self.metrics.client_request(client, verdict.outcome)
@@ -188,9 +205,11 @@ class Gateway:
                     self._answer(conn, out, verdict.refusal.failure, extra=verdict.refusal.headers)
                     return
                 ticket = verdict.ticket
+            if fetch is not None:
+                await fetch
             stream = wants_stream(req.body)
             stripped: bytes | None = None
-            flow = call_flow(self.engine, self.routing.chooser(req), deadline=self.deadline(req), logger=_log)
+            flow = call_flow(self.engine, chooser, deadline=self.deadline(req), logger=_log)
             try:
                 step = next(flow)
                 while True:
@@ -229,6 +248,8 @@ class Gateway:
                             step = flow.send(Outcome(ex.failure, ex.headers or None))
                         except StopIteration:  # done, or given up: this attempt's answer is the call's
                             served = target.name
+                            if self.shared.bindings:  # before the answer: the session's next request may land
+                                await self.shared.store_bindings()  # on another replica
                             if ex.own and ex.failure is not None:
                                 self._answer(conn, out, ex.failure)
                             else:

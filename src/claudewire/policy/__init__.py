@@ -7,7 +7,7 @@ decisions. Everything takes an injected monotonic clock so it can be tested with
 
 from claudewire.policy.backoff import backoff_ceiling, full_jitter
 from claudewire.policy.breaker import Breaker, BreakerState
-from claudewire.policy.budget import BudgetTracker
+from claudewire.policy.budget import BudgetState, BudgetTracker
 from claudewire.policy.config import CALL_FIELDS, Policy, RetryBudget
 from claudewire.policy.engine import (
     CallState,
@@ -40,6 +40,7 @@ __all__ = [
     "FAMILIES",
     "Breaker",
     "BreakerState",
+    "BudgetState",
     "BudgetTracker",
     "CallFlow",
     "CallState",

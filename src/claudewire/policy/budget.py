@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from claudewire.policy.config import RetryBudget
 
-__all__ = ["BudgetTracker"]
+__all__ = ["BudgetState", "BudgetTracker"]
+
+
+class BudgetState(Protocol):
+    """What the engine asks of a retry budget: `BudgetTracker` (this process), or one shared by a deployment."""
+
+    def on_request(self, now: float) -> None:
+        """A first attempt went out."""
+        ...
+
+    def try_spend(self, now: float) -> bool:
+        """Take one retry if the budget has room; False means the retry must not happen."""
+        ...
+
+    def available(self, now: float) -> float:
+        """Retries the budget allows now."""
+        ...
 
 
 @dataclass(slots=True)
@@ -52,3 +69,10 @@ class BudgetTracker:
             return False
         self._retries += 1
         return True
+
+    def available(self, now: float) -> float:
+        """Retries the budget allows now (0 when it is spent)."""
+        self._roll(now)
+        requests = self._weighted(now, self._requests, self._prev_requests)
+        retries = self._weighted(now, self._retries, self._prev_retries)
+        return max(0.0, max(float(self.budget.min_retries), self.budget.ratio * requests) - retries)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from claudewire._errors import Failure, FailureKind
 from claudewire.policy.backoff import full_jitter
 from claudewire.policy.breaker import Breaker, BreakerState
-from claudewire.policy.budget import BudgetTracker
+from claudewire.policy.budget import BudgetState, BudgetTracker
 from claudewire.policy.config import Policy
 from claudewire.policy.hooks import Hooks
 from claudewire.policy.ratelimit import RateLimitTracker
@@ -114,6 +114,7 @@ class PolicyEngine:
         wall: Callable[[], float] = time.time,
         hooks: Hooks | None = None,
         rng: random.Random | None = None,
+        budget: BudgetState | None = None,
     ) -> None:
         self.policy = policy or Policy()
         self.hooks = hooks or Hooks()
@@ -123,8 +124,9 @@ class PolicyEngine:
         self.lock = threading.Lock()
         self.upstreams: dict[str, _Upstream] = {}
         self._checked: Policy | None = None  # the last call policy found to share this engine's settings
-        budget = self.policy.retry_budget
-        self.budget = BudgetTracker(budget) if budget is not None else None
+        # `budget`: the policy's retry budget kept elsewhere (shared by a deployment); None: in this engine
+        spec = self.policy.retry_budget
+        self.budget: BudgetState | None = budget if budget is not None or spec is None else BudgetTracker(spec)
 
     def upstream(self, key: str) -> _Upstream:
         """The state of one upstream, created on first use. Call with `lock` held."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from claudewire.policy import BudgetState, RetryBudget
+
 __all__ = [
     "DAY",
     "MINUTE",
@@ -97,7 +99,11 @@ class Admission:
 
 
 class StateBackend(Protocol):
-    """Where the gateway's shared state lives. `admit` is the only call on the way in (at most one round trip)."""
+    """Where the gateway's shared state lives. What a request asks on the way in (`admit`, `session_get`) goes to
+    the store in one round trip; everything else is sent in the background."""
+
+    shared: bool
+    """Whether other processes see this state (False: memory, nothing to ask the store for)."""
 
     @property
     def up(self) -> bool:
@@ -115,6 +121,18 @@ class StateBackend(Protocol):
 
     def settle(self, ticket: Ticket, used: int) -> None:
         """Replace `ticket`'s reservation with the `used` tokens; never blocks (a backend may send it later)."""
+        ...
+
+    async def session_get(self, session: str, ttl: float) -> str | None:
+        """The member key (``name#index``) bound to `session`, its TTL refreshed to `ttl`; None: none known."""
+        ...
+
+    async def session_set(self, session: str, key: str, ttl: float) -> None:
+        """Bind `session` to member `key` for `ttl` seconds (bounded; a store away loses it)."""
+        ...
+
+    def retry_budget(self, budget: RetryBudget) -> BudgetState:
+        """The retry budget the policy engine counts in (shared by the deployment, or this process's own)."""
         ...
 
     def publish(self, event: bytes) -> None:

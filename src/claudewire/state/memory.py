@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from claudewire.policy import BudgetTracker, RetryBudget
 from claudewire.state.base import DAY, MINUTE, Admission, ClientLimits, Clock, Decision, Ticket
 
 __all__ = ["MemoryState"]
@@ -23,6 +24,8 @@ class _Client:
 
 class MemoryState:
     """Per-client counters in a dict; `wall` is the wall clock (windows are wall-clock minutes and UTC days)."""
+
+    shared = False
 
     def __init__(self, *, wall: Clock = time.time) -> None:
         self.wall = wall
@@ -87,6 +90,17 @@ class MemoryState:
             state.minute_used = max(0, state.minute_used + delta)
         if state.day == ticket.day:
             state.day_used = max(0, state.day_used + delta)
+
+    async def session_get(self, session: str, ttl: float) -> str | None:
+        """One process: the pool's own map knows its sessions."""
+        return None
+
+    async def session_set(self, session: str, key: str, ttl: float) -> None:
+        """One process: the pool's own map knows its sessions."""
+
+    def retry_budget(self, budget: RetryBudget) -> BudgetTracker:
+        """This process's own budget."""
+        return BudgetTracker(budget)
 
     def publish(self, event: bytes) -> None:
         """One process: nobody else to tell."""

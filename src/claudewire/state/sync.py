@@ -1,4 +1,4 @@
-"""Policy state shared between replicas: breaker changes, rate-limit holds and keys taken out, told to every gateway.
+"""Policy state shared between replicas: breaker changes, rate-limit holds, keys taken out and session bindings.
 
 `SharedPolicy` listens to the engine's breaker changes and rate-limit reports (it is a policy `Hooks`) and is the
 pool's `PoolState`. When this process opens a breaker, closes one after a good probe, holds requests for an empty
@@ -7,10 +7,16 @@ event through the state backend (Redis pub/sub); every other process applies it 
 so a replica that never saw the failure fails fast too, well within a second. Decisions stay local and sans-IO:
 nothing on the request path waits for Redis, and an event lost while Redis is away only means that replica learns
 for itself, as it would without Redis. Events carry durations, not clock readings, so clocks need not agree.
+
+Session affinity is shared through the store itself (expiring keys), so a session load-balanced over replicas
+keeps one upstream+key: the gateway reads the session's binding on the way in (`fetch_session`, in the request's
+one round trip) into the local map the pool chooses from, and writes a binding made or changed (`store_bindings`)
+before the answer goes back, so the session's next request, wherever it lands, finds it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,7 +28,7 @@ from typing import Any, Protocol
 from claudewire.policy import BreakerState, Hooks
 from claudewire.policy.poolstate import KeyOut, MemoryPoolState
 
-__all__ = ["Adopter", "SharedPolicy"]
+__all__ = ["Adopter", "SessionStore", "SharedPolicy"]
 
 _log = logging.getLogger(__name__)
 
@@ -49,15 +55,38 @@ class Adopter(Protocol):
         ...
 
 
+class SessionStore(Protocol):
+    """Where session bindings are shared (`StateBackend` has these); both calls are bounded and never raise."""
+
+    async def session_get(self, session: str, ttl: float) -> str | None:
+        """The member key bound to `session` (TTL refreshed), or None."""
+        ...
+
+    async def session_set(self, session: str, key: str, ttl: float) -> None:
+        """Bind `session` to `key` for `ttl` seconds."""
+        ...
+
+
 class SharedPolicy(Hooks):
     """Publishes this process's breaker and key-out events and applies everyone else's; see the module docstring.
 
     `publish(bytes)` sends an event to the other replicas (never blocks); wire `receive` to what they send.
     """
 
-    def __init__(self, publish: Callable[[bytes], None], *, ttl: float = 3600.0, max_sessions: int = 10000) -> None:
+    def __init__(
+        self,
+        publish: Callable[[bytes], None],
+        *,
+        ttl: float = 3600.0,
+        max_sessions: int = 10000,
+        sessions: SessionStore | None = None,
+    ) -> None:
         self.publish = publish
         self.local = MemoryPoolState(ttl=ttl, max_sessions=max_sessions)
+        self.ttl = ttl
+        self.sessions = sessions  # None: bindings stay in this process
+        self.bindings: list[tuple[str, str]] = []  # made or changed here, not yet written to `sessions`
+        self._unshared: dict[str, None] = {}  # sessions the store did not know when asked (bounded)
         self.engine: Adopter | None = None
         self.origin = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._applying = False
@@ -111,12 +140,38 @@ class SharedPolicy(Hooks):
             self._send({"t": "out", "k": key, "for": max(0.0, out.until - self.engine.clock()), "r": out.reason})
 
     def session_target(self, session: str, now: float) -> str | None:
-        """See `PoolState.session_target` (sessions stay per process: the load balancer's stickiness decides)."""
+        """See `PoolState.session_target` (the local map, which `fetch_session` filled from the store)."""
         return self.local.session_target(session, now)
 
     def set_session_target(self, session: str, key: str, now: float) -> None:
-        """See `PoolState.set_session_target`."""
+        """See `PoolState.set_session_target`; a binding new or changed here is queued for `store_bindings`."""
+        before = self.local.session_target(session, now) if self.sessions is not None else key
         self.local.set_session_target(session, key, now)
+        unshared = session in self._unshared
+        if unshared:
+            del self._unshared[session]
+        if before != key or unshared:
+            self.bindings.append((session, key))
+
+    async def fetch_session(self, session: str) -> None:
+        """Read `session`'s binding from the store into the local map (the store's binding wins)."""
+        if self.sessions is None or self.engine is None:
+            return
+        key = await self.sessions.session_get(session, self.ttl)
+        now = self.engine.clock()
+        if key is not None:
+            self.local.set_session_target(session, key, now)
+        else:  # unknown there (expired, never written, Redis restarted or slow): what serves it gets written
+            if len(self._unshared) >= 1024:
+                self._unshared.clear()
+            self._unshared[session] = None
+
+    async def store_bindings(self) -> None:
+        """Write the bindings made or changed since the last call (one pipelined round trip, bounded)."""
+        bindings, self.bindings = self.bindings, []
+        if self.sessions is not None and bindings:
+            store = self.sessions
+            await asyncio.gather(*(store.session_set(s, k, self.ttl) for s, k in dict(bindings).items()))
 
     # --- what the others say -----------------------------------------------------------------------------------------
     def receive(self, raw: bytes) -> None:

@@ -1,0 +1,293 @@
+"""The Redis link of the state backend: Lua calls pipelined per event-loop tick, fail open, reconnect with backoff.
+
+- `ask` is the way in: every call asked for in one tick goes out in one pipeline of ``EVALSHA`` (one round trip
+  for them all), and the answer is waited for at most `timeout` (50 ms): a slower one is `MISSING`, and the caller
+  answers from its own local state.
+- `ride` is for what can wait (settlements, retry-budget counts): it goes with the next tick's pipeline of the way
+  in, or on its own after `delay`, so it adds no round trip of its own to a busy gateway.
+- A connection error, or three slow calls in a row, mark Redis down: logged once, `up` False (every call is then
+  `MISSING` at once, nothing is sent), and a background probe reconnects with backoff (0.25 s doubling to 5 s).
+  A restarted Redis has forgotten the scripts: the calls it refused for that are sent once more after loading them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+__all__ = ["MISSING", "RedisLink", "Script", "safe_url"]
+
+_log = logging.getLogger(__name__)
+
+Args = Sequence[int | float | str]
+Script = str
+"""A Lua script's source; the link loads it once and calls it by its SHA."""
+Call = tuple[Script, Sequence[str], Args]
+"""(script, keys, args)."""
+
+
+class _Missing:
+    """No answer from Redis (down, slow or failed): the caller uses its local state."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+
+def safe_url(url: str) -> str:
+    """`url` without user or password: ``redis://host:port/db``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+@dataclass(slots=True)
+class _Asked:
+    call: Call
+    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(slots=True)
+class _Rider:
+    make: Callable[[], Sequence[Call]]  # made when it goes out, so it carries what was counted until then
+    on_result: Callable[[Sequence[Any]], None] | None
+    not_before: float = 0.0  # loop time before which it does not go, even with a pipeline of the way in
+
+
+class RedisLink:
+    """One deployment's connection to Redis: see the module docstring. `client` is made on first use (tests may
+    give one); `connect` are redis-py connection options (TLS certificates ...)."""
+
+    def __init__(
+        self,
+        url: str,
+        scripts: Sequence[Script],
+        *,
+        timeout: float = 0.05,
+        client: aioredis.Redis | None = None,
+        connect: dict[str, Any] | None = None,
+    ) -> None:
+        self.raw_url = url
+        self.timeout = timeout
+        self.scripts = tuple(scripts)
+        self.connect = connect or {}
+        self._client = client
+        self._shas: dict[Script, str] = {}
+        self._up = True
+        self._slow = 0
+        self._probe: asyncio.Task[None] | None = None
+        self._asked: list[_Asked] = []
+        self._riders: list[_Rider] = []
+        self._ride_at: float | None = None  # loop time the riders are due to go out at
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def up(self) -> bool:
+        """Whether Redis answered the last call in time."""
+        return self._up
+
+    @property
+    def url(self) -> str:
+        """The Redis URL without credentials."""
+        return safe_url(self.raw_url)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The redis-py client (made on first use, inside the running loop)."""
+        if self._client is None:
+            self._client = self.new_client(socket_timeout=max(self.timeout * 4, 0.5))
+        return self._client
+
+    def new_client(self, **options: Any) -> aioredis.Redis:
+        """A redis-py client of this URL with the link's connection options (the subscriber has its own)."""
+        options.setdefault("socket_connect_timeout", max(self.timeout * 4, 0.5))
+        return aioredis.Redis.from_url(
+            self.raw_url, retry=Retry(NoBackoff(), 0), health_check_interval=0, **self.connect, **options
+        )
+
+    # --- the way in ------------------------------------------------------------------------------------------------
+    async def ask(self, script: Script, keys: Sequence[str], args: Args) -> Any:
+        """Run one script call in this tick's pipeline; its answer, or `MISSING` (Redis down, slow or failing)."""
+        if not self._up:
+            return MISSING
+        asked = _Asked((script, keys, args))
+        if not self._asked:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._asked.append(asked)
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await asyncio.shield(asked.done)
+        except TimeoutError as exc:
+            self._slow += 1
+            if self._slow >= 3:
+                self.down(exc)
+            return MISSING
+        if answer is MISSING:  # the pipeline failed: `_send` has marked Redis down
+            return MISSING
+        if isinstance(answer, Exception):  # Redis refused this call (out of memory ...): local state serves
+            self.down(answer)
+            return MISSING
+        self._slow = 0
+        return answer
+
+    def ride(self, make: Callable[[], Sequence[Call]], on_result: Callable[[Sequence[Any]], None] | None = None,
+             *, delay: float, eager: bool = True) -> None:  # fmt: skip
+        """Send `make()`'s calls with the next pipeline of the way in (`eager`; else the first one `delay` seconds
+        from now), or on their own after `delay` seconds. `on_result` gets their answers (an exception in place of
+        one that failed); nothing is queued while Redis is down."""
+        if not self._up:
+            return
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(0.0, delay)
+        self._riders.append(_Rider(make, on_result, 0.0 if eager else at))
+        if not eager:
+            loop.call_later(max(0.0, delay), self._flush)
+        elif self._ride_at is None or at < self._ride_at:  # one timer for the eager ones, the earliest wins
+            self._ride_at = at
+            loop.call_later(max(0.0, delay), self._flush)
+
+    def hurry(self) -> None:
+        """Send every queued rider now (a retry's count: the others should hear of it at once)."""
+        if self._riders:
+            for rider in self._riders:
+                rider.not_before = 0.0
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        asked, self._asked = self._asked, []
+        riders, self._riders = self._riders, []  # a new list: riders queued from now on wait for the next
+        if riders:
+            soon = asyncio.get_running_loop().time() + 0.001  # a timer may fire a hair early
+            if any(r.not_before > soon for r in riders):
+                riders, self._riders = (
+                    [r for r in riders if r.not_before <= soon],
+                    [r for r in riders if r.not_before > soon],
+                )
+            self._ride_at = None  # no eager rider is left
+        if asked or riders:
+            self.spawn(self._send(asked, riders))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run `coro` in the background, kept until done (and waited for, bounded, by `aclose`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, asked: list[_Asked], riders: list[_Rider]) -> None:
+        # riders go first, so the way in sees the counts they correct
+        made = [list(r.make()) for r in riders]
+        calls = [c for calls in made for c in calls] + [a.call for a in asked]
+        try:
+            async with asyncio.timeout(max(self.timeout * 10, 0.5)):
+                results = await self.run(calls) if calls else []
+        except (TimeoutError, RedisError, OSError) as exc:
+            self.down(exc)
+            for rider, calls in zip(riders, made, strict=True):
+                if rider.on_result is not None:
+                    rider.on_result([exc] * len(calls))
+            for a in asked:
+                if not a.done.done():
+                    a.done.set_result(MISSING)
+            return
+        at = 0
+        for rider, calls in zip(riders, made, strict=True):
+            if rider.on_result is not None:
+                rider.on_result(results[at : at + len(calls)])
+            at += len(calls)
+        for a, result in zip(asked, results[at:], strict=True):
+            if not a.done.done():
+                a.done.set_result(result)
+
+    async def run(self, calls: Sequence[Call]) -> list[Any]:
+        """Run every (script, keys, args) in one pipeline; the calls Redis had no script for (it restarted) are
+        sent once more after loading the scripts, and only those (the others already ran)."""
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):
+            shas = {script: await self._sha(script, reload=attempt > 0) for script in {calls[i][0] for i in todo}}
+            pipe = self.client.pipeline(transaction=False)
+            for i in todo:
+                script, keys, args = calls[i]
+                pipe.evalsha(shas[script], len(keys), *keys, *args)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+            for i, answer in zip(todo, answers, strict=True):
+                results[i] = answer
+            todo = [i for i in todo if isinstance(results[i], NoScriptError)]
+            if not todo:
+                break
+        return results
+
+    async def _sha(self, script: Script, *, reload: bool) -> str:
+        sha = self._shas.get(script)
+        if sha is None or reload:
+            sha = self._shas[script] = str(await self.client.script_load(script))
+        return sha
+
+    async def _load(self) -> None:
+        for script in self.scripts:
+            await self._sha(script, reload=True)
+
+    # --- start, Redis away and back, close -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect and load the scripts (bounded); Redis away at start is like Redis going away later."""
+        try:
+            async with asyncio.timeout(max(self.timeout * 20, 1.0)):
+                await self._load()
+        except (TimeoutError, RedisError, OSError) as exc:
+            self.down(exc)
+
+    def down(self, exc: BaseException) -> None:
+        """Redis failed or did not answer: serve from local state, log once, probe until it is back."""
+        if not self._up:
+            return
+        self._up = False
+        reason = "no answer within %g ms" % (self.timeout * 1000) if isinstance(exc, TimeoutError) else str(exc)
+        _log.warning(
+            "state backend %s unreachable (%s): serving from this process's own state until it is back",
+            self.url,
+            reason,
+        )
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.25
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                async with asyncio.timeout(max(self.timeout * 10, 0.5)):
+                    # connections to the Redis that went away are dead: start over with fresh ones
+                    await self.client.connection_pool.disconnect()
+                    await self._load()  # a restarted Redis has forgotten the scripts
+            except (TimeoutError, RedisError, OSError):
+                delay = min(delay * 2, 5.0)
+                continue
+            self._up, self._slow = True, 0
+            _log.warning("state backend %s is back: limits and state are shared again", self.url)
+            return
+
+    async def aclose(self) -> None:
+        """Send what is queued (bounded), stop the probe, close the connections."""
+        self._flush()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=1.0)
+        if self._probe is not None:
+            self._probe.cancel()
+        if self._client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.aclose()
