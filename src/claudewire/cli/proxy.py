@@ -51,7 +51,8 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
         elif len(config.upstreams) > 1:
             click.echo(f"  {spec.name}: {redact_url(spec.url)}, the client's own credentials are forwarded")
     if config.state and config.state != "memory":
-        click.echo(f"  state: shared in {gateway.state.url} (prefix {config.state_prefix})")
+        away = "" if gateway.state.up else "; not reachable now: served from this process's own state until it is"
+        click.echo(f"  state: shared in {gateway.state.url} (prefix {config.state_prefix}){away}")
     elif config.workers > 1:
         click.echo(
             f"  state: in memory, so each of the {config.workers} workers keeps its own: client limits, breakers and "

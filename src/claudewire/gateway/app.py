@@ -68,7 +68,9 @@ class Gateway:
         self.state = (
             state
             if state is not None
-            else open_state(config.state, namespace=config.state_prefix, timeout=config.state_timeout)
+            else open_state(
+                config.state, namespace=config.state_prefix, timeout=config.state_timeout, ca_file=config.state_ca_file
+            )
         )
         # breaker openings, keys out after a 401 and session bindings reach every replica sharing the state
         # (memory: nobody); so does the retry budget's count

@@ -87,8 +87,9 @@ class GatewayConfig:
     - `clients`: named client tokens with limits and allowed models (``[[clients]]``, `ClientSpec`); they are
       tokens too, so they switch tokens mode on like `tokens`.
     - `state`: where limits and shared policy state live: None (this process) or ``redis://HOST:PORT/DB``
-      (``rediss://`` for TLS); `state_prefix` namespaces the keys of one deployment; a state call slower than
-      `state_timeout` seconds is answered from this process's own state (fail open).
+      (``rediss://`` for TLS, verified against the system's CAs, SSL_CERT_FILE, or `state_ca_file`, a PEM bundle);
+      `state_prefix` namespaces the keys of one deployment; a state call slower than `state_timeout` seconds is
+      answered from this process's own state (fail open).
     - Bounds on what clients can make the gateway hold: `head_limit` bytes and `max_headers` fields of a request
       head (431; the same byte cap applies to an upstream's response head: 502), `body_budget` bytes of request
       bodies buffered across all requests (beyond it a request waits up to `budget_wait` s, then 529),
@@ -129,6 +130,7 @@ class GatewayConfig:
     state: str | None = None
     state_prefix: str = "claudewire"
     state_timeout: float = 0.05
+    state_ca_file: str | None = None
     otlp: str | None = None
     policy: Policy = field(default_factory=Policy)
     head_limit: int = 64 * 1024
@@ -164,6 +166,13 @@ class GatewayConfig:
         if self.state is not None and self.state != "memory" and not self.state.startswith(_STATE_SCHEMES):
             scheme = self.state.split("://", 1)[0] if "://" in self.state else self.state[:20]
             raise ConfigError(f"state must be memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB, not {scheme!r}")
+        if self.state is not None and re.search(r"[?&]ssl_", self.state):  # ssl_cert_reqs=none would switch it off
+            raise ConfigError("TLS settings do not go in the state URL: give the Redis CA as [state] ca_file")
+        if self.state_ca_file is not None:
+            if not (self.state or "").startswith("rediss://"):
+                raise ConfigError("[state] ca_file is for a rediss:// (TLS) state URL")
+            if not os.path.isfile(self.state_ca_file):
+                raise ConfigError(f"[state] ca_file {self.state_ca_file!r} is not a readable file")
         try:  # OTLP asked for (otlp / OTEL_*) but unusable: say so before any worker starts
             otlp = OtlpSettings.from_env(self.otlp)
             if otlp is not None:
@@ -303,9 +312,9 @@ class GatewayConfig:
         if tokens:
             proxy["tokens"] = tuple(tokens)
         if isinstance(state, dict):
-            unknown_state = set(state) - {"url", "prefix", "timeout"}
+            unknown_state = set(state) - {"url", "prefix", "timeout", "ca_file"}
             if unknown_state:
-                known = "prefix, timeout, url"
+                known = "ca_file, prefix, timeout, url"
                 raise ConfigError(f"unknown [state] setting(s): {', '.join(sorted(unknown_state))}; known: {known}")
             if state.get("timeout") is not None:
                 proxy["state_timeout"] = state["timeout"]
@@ -313,6 +322,8 @@ class GatewayConfig:
                 proxy["state"] = str(state["url"])
             if state.get("prefix") is not None:
                 proxy["state_prefix"] = str(state["prefix"])
+            if state.get("ca_file") is not None:
+                proxy["state_ca_file"] = str(state["ca_file"])
         elif state is not None:
             proxy["state"] = str(state)
         if not isinstance(clients, list) or not all(isinstance(c, dict) for c in clients):

@@ -28,8 +28,14 @@ class StateError(ValueError):
     """A state URL that cannot work (unknown scheme, redis-py missing); the message says how to fix it."""
 
 
-def open_state(url: str | None, *, namespace: str = "claudewire", timeout: float = 0.05) -> StateBackend:
-    """The backend for `url`: None/``memory`` → `MemoryState`; ``redis://``/``rediss://`` → the Redis backend."""
+def open_state(
+    url: str | None, *, namespace: str = "claudewire", timeout: float = 0.05, ca_file: str | None = None
+) -> StateBackend:
+    """The backend for `url`: None/``memory`` → `MemoryState`; ``redis://``/``rediss://`` → the Redis backend.
+
+    ``rediss://`` verifies the server's certificate and host name against the system's CAs (SSL_CERT_FILE
+    works), and `ca_file` (a PEM bundle) when given; there is no way to switch verification off.
+    """
     if not url or url == "memory":
         return MemoryState()
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -37,5 +43,6 @@ def open_state(url: str | None, *, namespace: str = "claudewire", timeout: float
             from claudewire.state.redis import RedisState
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StateError("--state redis://... needs redis-py: pip install 'claudewire[redis]'") from exc
-        return RedisState(url, namespace=namespace, timeout=timeout)
+        connect = {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else None
+        return RedisState(url, namespace=namespace, timeout=timeout, connect=connect)
     raise StateError(f"unknown state backend {url!r}: use memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -54,6 +55,18 @@ def safe_url(url: str) -> str:
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a failed TLS certificate verification."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass(slots=True)
@@ -257,6 +270,8 @@ class RedisLink:
             return
         self._up = False
         reason = "no answer within %g ms" % (self.timeout * 1000) if isinstance(exc, TimeoutError) else str(exc)
+        if _untrusted(exc):
+            reason += "; its TLS certificate is not trusted here: give its CA as [state] ca_file (or SSL_CERT_FILE)"
         _log.warning(
             "state backend %s unreachable (%s): serving from this process's own state until it is back",
             self.url,
