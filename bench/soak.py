@@ -10,8 +10,10 @@ Phases, all against one `claudewire proxy` process (uvloop) in front of `claudew
 1. **mixed**: `--requests` calls (70% JSON, 30% SSE) at `--concurrency`; every call must end (status, or a stream
    that ends with message_stop or an error event). The gateway's RSS and open descriptors are sampled every 0.25 s.
    Afterwards /metrics' ``claudewire_requests_total`` is reconciled with what the clients saw, by status class.
-2. **slow clients**: `--slow` connections that each send one byte and go silent; meanwhile a well-behaved client
-   makes 50 calls (latency p50/max reported), then the slow ones are closed.
+2. **slow clients**: a well-behaved client makes 50 calls (GET /v1/models, which no fault touches), then `--slow`
+   connections each send one byte and go silent; the client keeps calling while they are open and while the gateway
+   cuts them all with 408 (it runs with `client_read_timeout` and `head_timeout` of 5 s so that happens within the
+   run); the latency p50/max of each window is reported.
 3. **memory bombs**: 16 connections each stream an endless header value (8 MiB offered each) and 16 send 31 MiB
    bodies at once; peak RSS against idle RSS plus the body budget.
 
@@ -44,8 +46,13 @@ from gateway import free_port, wait_port, write_block  # noqa: E402  (bench/ is 
 
 MODEL = "claude-haiku-4-5"
 KEY = "sk-ant-soak-0000000000000000"
+SLOW_CUT = 5.0  # the gateway's client_read_timeout and head_timeout here: the silent connections are cut in the run
 START, END = "<!-- bench/soak.py:start -->", "<!-- bench/soak.py:end -->"
-FAULTS = ["529:0.03", "500:0.01", "reset:0.01", "midstream_error:0.01", "cut:0.005", "latency:0.05,ms=50"]
+# on /v1/messages only: the good client of the slow phase (GET /v1/models) measures the gateway, not a fault's retry
+FAULTS = [
+    f"{f},path=/v1/messages"
+    for f in ("529:0.03", "500:0.01", "reset:0.01", "midstream_error:0.01", "cut:0.005", "latency:0.05,ms=50")
+]
 
 
 def rss_mib(pid: int) -> float:
@@ -141,14 +148,14 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def good_client_latencies(port: int, n: int = 50) -> list[float]:
+    """`n` sequential calls of GET /v1/models, each on a new connection (ms each, connect to last byte)."""
     out = []
-    body = b'{"model":"%b","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}' % MODEL.encode()
     for _ in range(n):
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(
-                b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: %b\r\nanthropic-version: 2023-06-01\r\n"
-                b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (KEY.encode(), len(body), body)
+                b"GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: %b\r\nanthropic-version: 2023-06-01\r\n"
+                b"connection: close\r\n\r\n" % KEY.encode()
             )
             sock.settimeout(10)
             while sock.recv(65536):
@@ -212,9 +219,11 @@ def main() -> None:
         sim = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         stack.callback(sim.kill)
         wait_port(sim_port, sim)
+        toml = Path(tmp) / "claudewire.toml"
+        toml.write_text(f"client_read_timeout = {SLOW_CUT}\nhead_timeout = {SLOW_CUT}\n")
         gw = subprocess.Popen(
             [sys.executable, "-m", "claudewire", "proxy", "--port", str(gw_port), "--upstream",
-             f"http://127.0.0.1:{sim_port}", "--access-log", str(Path(tmp) / "access.log")],
+             f"http://127.0.0.1:{sim_port}", "--access-log", str(Path(tmp) / "access.log"), "--config", str(toml)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
         stack.callback(gw.kill)
@@ -277,8 +286,10 @@ def phase_mixed(pid: int, port: int, total: int, concurrency: int, idle_rss: flo
 
 
 def phase_slow(pid: int, port: int, n: int) -> list[tuple[str, str]]:
-    """Phase 2: `n` silent connections open while a good client makes 50 calls."""
+    """Phase 2: a good client alone, then while `n` silent connections are open, then while the gateway cuts them."""
+    alone = good_client_latencies(port)
     slow: list[socket.socket] = []
+    opened = time.monotonic()
     for _ in range(n):
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -289,12 +300,27 @@ def phase_slow(pid: int, port: int, n: int) -> list[tuple[str, str]]:
     time.sleep(0.5)
     slow_fds = open_fds(pid)
     latencies = good_client_latencies(port)
+    # the first silent connections are cut SLOW_CUT s after their byte: call until every one has been answered 408
+    cutting: list[float] = []
+    cut_by = opened + SLOW_CUT + 30
+    while time.monotonic() < cut_by and open_fds(pid) > slow_fds - len(slow) // 2:
+        cutting += good_client_latencies(port, 5)
+    cutting += good_client_latencies(port, 20)
+    answered = 0
     for s in slow:
+        s.setblocking(False)
+        with contextlib.suppress(OSError):
+            answered += s.recv(64).startswith(b"HTTP/1.1 408")
         s.close()
     return [
         (f"{len(slow):,} silent connections: gateway fds", f"{slow_fds:,}"),
-        ("meanwhile a good client (50 calls): p50 / max",
+        ("a good client (GET /v1/models, no faults on it), 50 calls alone: p50 / max",
+         f"{statistics.median(alone):.1f} ms / {max(alone):.1f} ms"),
+        (f"... 50 calls with the {len(slow):,} silent connections open: p50 / max",
          f"{statistics.median(latencies):.1f} ms / {max(latencies):.1f} ms"),
+        (f"... {len(cutting)} calls while the gateway cuts them (408 each, {SLOW_CUT:g} s): p50 / max",
+         f"{statistics.median(cutting):.1f} ms / {max(cutting):.1f} ms"),
+        ("silent connections answered 408", f"{answered:,} of {len(slow):,}"),
     ]  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from claudewire import FailureKind, classify
 from claudewire.gateway.errors import error_answer
 from claudewire.gateway.http import Connection, Request
-from claudewire.gateway.limits import HttpLimits, ServerState
+from claudewire.gateway.limits import HttpLimits, Reaper, ServerState
 from claudewire.policy import Policy
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
@@ -280,6 +280,32 @@ def test_many_slow_connections_leave_room_for_a_good_client() -> None:
         for sock in slow:
             sock.close()
     assert response.status_code == 200
+
+
+def test_reaper_runs_queued_timeouts_a_batch_per_loop_iteration() -> None:
+    """Timeouts firing together run per_tick per loop iteration, other work between batches; a failure stops none."""
+    errors: list[object] = []
+
+    async def main() -> tuple[list[int], list[int]]:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx.get("exception")))
+        reaper = Reaper(per_tick=4)
+        ran: list[int] = []
+        after_each_iteration: list[int] = []
+
+        def fail() -> None:
+            raise RuntimeError("one timeout's work failed")
+
+        for i in range(10):
+            reaper.push(fail if i == 5 else lambda i=i: ran.append(i))
+        for _ in range(6):
+            await asyncio.sleep(0)  # one loop iteration: the test runs between the reaper's batches
+            after_each_iteration.append(len(ran))
+        return ran, after_each_iteration
+
+    ran, seen = asyncio.run(main())
+    assert ran == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert seen[0] == 4 and seen[-1] == 9 and seen == sorted(seen)
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
 
 
 def test_open_file_limit_is_raised_to_the_hard_limit() -> None:

@@ -176,7 +176,7 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._write_paused = True
         if self._write_handle is None:
-            self._write_handle = self._loop.call_later(self._limits.write_timeout, self._write_stalled)
+            self._write_handle = self._loop.call_later(self._limits.write_timeout, self._write_due)
 
     def resume_writing(self) -> None:
         self._write_paused = False
@@ -187,11 +187,15 @@ class Connection(asyncio.Protocol):
         if drain is not None and not drain.done():
             drain.set_result(None)
 
+    def _write_due(self) -> None:
+        self._write_handle = None
+        self._state.reaper.push(self._write_stalled)
+
     def _write_stalled(self) -> None:
         # the client has read nothing for write_timeout: cut it (its task is cancelled, its upstream released)
-        self._write_handle = None
-        self._state.refused("write_timeout")
-        self.abort()
+        if self._write_paused and self._write_handle is None and not self.closed:
+            self._state.refused("write_timeout")
+            self.abort()
 
     # --- httptools callbacks -------------------------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -421,18 +425,32 @@ class Connection(asyncio.Protocol):
             self._budget_handle = None
 
     # --- timers and refusals --------------------------------------------------------------------------------------
+    # One timer handle per connection at most per kind, armed only when needed; when one fires it only queues its
+    # work on the server's reaper, which runs a batch per loop iteration (a mass of timeouts never stalls the loop).
     def _arm_idle(self) -> None:
         if self._limits.keepalive_timeout > 0:
-            self._idle_handle = self._loop.call_later(self._limits.keepalive_timeout, self.close)
+            self._idle_handle = self._loop.call_later(self._limits.keepalive_timeout, self._idle_due)
+
+    def _idle_due(self) -> None:
+        self._idle_handle = None
+        self._state.reaper.push(self._idle_over)
+
+    def _idle_over(self) -> None:
+        # still idle (no request began, none re-armed the timer since): close
+        if self._idle_handle is None and not (self._receiving or self._refused or self._task or self._pending):
+            self.close()
 
     def _arm_recv(self, now: float) -> None:
         if self._recv_handle is not None:
             self._recv_handle.cancel()
         at = min(self._deadline, self._last_read + self._limits.read_timeout)
-        self._recv_handle = self._loop.call_at(max(at, now + 0.001), self._check_recv)
+        self._recv_handle = self._loop.call_at(max(at, now + 0.001), self._recv_due)
+
+    def _recv_due(self) -> None:
+        self._recv_handle = None
+        self._state.reaper.push(self._check_recv)
 
     def _check_recv(self) -> None:
-        self._recv_handle = None
         if self._refused or self.closed or not self._receiving:
             return
         now = self._loop.time()
@@ -503,7 +521,7 @@ class Connection(asyncio.Protocol):
         self._resume()
         if transport.can_write_eof():
             transport.write_eof()
-            self._loop.call_later(_LINGER, self.abort)
+            self._loop.call_later(_LINGER, self._state.reaper.push, self.abort)
         else:
             transport.close()
 
