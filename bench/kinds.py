@@ -41,7 +41,7 @@ from claudewire.sim.eventstream import sse_to_chunk  # noqa: E402
 from claudewire.sim.shapes import build_reply, stream_events  # noqa: E402
 
 START, END = "<!-- bench/kinds.py:start -->", "<!-- bench/kinds.py:end -->"
-BODY = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{"role": "user", "content": "x" * 2000}]}
+BODY = {"model": "claude-sonnet-4-6", "max_tokens": 1024, "messages": [{"role": "user", "content": "x" * 2000}]}
 HEADERS = (
     b"x-api-key: sk-ant-bench\r\nanthropic-version: 2023-06-01\r\nanthropic-beta: interleaved-thinking-2025-05-14\r\n"
 )
@@ -49,7 +49,7 @@ HEADERS = (
 
 def _events() -> list[bytes]:
     reply = build_reply({"max_tokens": 4096}, 196, 1)
-    events, _ = stream_events("msg_bench", "claude-sonnet-4-5", reply, 500)
+    events, _ = stream_events("msg_bench", "claude-sonnet-4-6", reply, 500)
     return events
 
 

@@ -21,7 +21,7 @@ The above exception was the direct cause of the following exception:
 
 Traceback (most recent call last):
   File "app.py", line 12, in <module>
-    client.messages.create(model="claude-sonnet-4-5", max_tokens=1024, messages=msgs)
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=1024, messages=msgs)
 anthropic.APIConnectionError: Connection error."""
 
 PY_TRACEBACK_RATE = """Traceback (most recent call last):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
 
-from claudewire.doctor import Status, run
+from claudewire.doctor import CheckResult, Status, run
+from claudewire.doctor.api import ApiProbe, check_model, make_client, probe_api
 from claudewire.doctor.models import did_you_mean, listed, same_tier
 from claudewire.sim import SimServer
 from claudewire.sim.catalogue import DEFAULT_MODELS
+from claudewire.testing import run_sim
 from tests.doctor.conftest import settings_for
 
-LISTING = {"data": [m.info() for m in DEFAULT_MODELS]}
+EVE, DAY = dt.date(2026, 11, 29), dt.date(2026, 11, 30)  # claude-sonnet-4-5 retires on 2026-11-30
+LISTING = {"data": [m.info(dt.date(2026, 12, 2)) for m in DEFAULT_MODELS]}
 
 
 @pytest.mark.parametrize(
@@ -49,7 +53,8 @@ def test_advice_stays_in_the_tier(model: str, tier_pick: str) -> None:
 @pytest.mark.parametrize(
     ("model", "words", "fix"),
     [
-        ("claude-sonet-4-5", "did you mean claude-sonnet-4-5-20250929", "--model claude-sonnet-4-5-20250929"),
+        # the near miss is retired (since 2026-11-30): the fix names its successor, never the retired id
+        ("claude-sonet-4-5", "did you mean claude-sonnet-4-5-20250929 (retired)?", "set --model claude-sonnet-4-6"),
         ("gpt-4o", "not a Claude model", "claude-sonnet-4-6"),
         ("claude-2.1", "is retired (since 2025-07-21)", "claude-sonnet-4-6"),
         ("claude-3-5-sonnet-latest", "is retired", "claude-sonnet-4-6"),
@@ -65,12 +70,52 @@ def test_the_model_check_advises_from_the_catalogue(sim: SimServer, model: str, 
     assert "claude-opus" not in (check.fix or "")  # never the most expensive model by default
 
 
-def test_a_retirement_date_in_the_past_is_retired_not_upcoming(sim: SimServer) -> None:
-    """A deprecated model whose retirement date has passed (claude-sonnet-4-5, 2026-11-30) fails, not "retires on"."""
-    check = run(settings_for(sim.base_url, model="claude-sonnet-4-5")).get("model")
-    if dt.date.today() < dt.date(2026, 11, 30):
-        pytest.skip("runs on or after the retirement date")
+def test_a_lagging_api_past_the_retirement_date_is_retired_not_upcoming() -> None:
+    """An API still listing claude-sonnet-4-5 as deprecated after its date (a simulator pinned to the eve, a doctor
+    on a later day) fails, saying it reached its retirement date, not "retires on"."""
+    with run_sim(seed=0, today=EVE) as sim:
+        check = _model_check(sim, "claude-sonnet-4-5", dt.date(2026, 12, 2))
     assert check.status is Status.FAIL
-    assert "reached its retirement date on 2026-11-30" in check.detail
+    assert "reached its retirement date on 2026-11-30 (2 days ago)" in check.detail
     assert "retires on" not in check.detail
     assert "claude-sonnet-4-6" in (check.fix or "")
+
+
+@pytest.mark.parametrize("day", [EVE, DAY])
+def test_the_doctor_and_the_simulator_agree_either_side_of_the_retirement_day(day: dt.date) -> None:
+    """On the same day, the doctor's model check says what the simulator serves: deprecated and "retires on
+    2026-11-30" (warn) on the eve, retired since 2026-11-30 (fail, use claude-sonnet-4-6) from the day on."""
+    with run_sim(seed=0, today=day) as sim:
+        check = _model_check(sim, "claude-sonnet-4-5", day)
+        listing = sim.catalogue.info(sim.catalogue.get("claude-sonnet-4-5"))  # type: ignore[arg-type]
+    if day == EVE:
+        assert listing["lifecycle"] == "deprecated"
+        assert check.status is Status.WARN
+        assert "is deprecated and retires on 2026-11-30" in check.detail
+    else:
+        assert listing["lifecycle"] == "retired"
+        assert check.status is Status.FAIL
+        assert "is retired (since 2026-11-30)" in check.detail and "retires on" not in check.detail
+    assert "claude-sonnet-4-6" in (check.fix or "")
+
+
+def test_the_default_run_today_calls_claude_sonnet_4_5_retired(sim: SimServer) -> None:
+    """The README's path (simulator and doctor on today's date, on or after 2026-11-30): retired, with its successor."""
+    check = run(settings_for(sim.base_url, model="claude-sonnet-4-5")).get("model")
+    assert check.status is Status.FAIL
+    assert "is retired (since 2026-11-30)" in check.detail
+    assert "claude-sonnet-4-6" in (check.fix or "")
+
+
+def _model_check(sim: SimServer, model: str, today: dt.date) -> CheckResult:
+    """The doctor's model check against `sim`, judged on `today`."""
+    settings = settings_for(sim.base_url, model=model)
+
+    async def probe() -> ApiProbe:
+        client = make_client(settings)
+        try:
+            return await probe_api(client, settings)
+        finally:
+            await client.close()
+
+    return check_model(asyncio.run(probe()), settings, today)

@@ -18,7 +18,7 @@ _TWO = """
 name = "primary"
 url = "https://api.anthropic.com"
 keys = ["env:CW_TEST_KEY_1", "file:{keyfile}", "sk-ant-api03-literal-key-0000"]
-models = ["claude-haiku-4-5", "claude-sonnet-4-5"]
+models = ["claude-haiku-4-5", "claude-sonnet-4-6"]
 
 [[upstreams]]
 name = "backup"

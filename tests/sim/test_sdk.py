@@ -77,7 +77,7 @@ def test_models_list_and_retrieve(sim: SimServer) -> None:
     assert len(models) >= 6
     lifecycles = {m.id: m.lifecycle for m in models}
     assert lifecycles["claude-haiku-4-5-20251001"] == "active"
-    assert lifecycles["claude-sonnet-4-5-20250929"] == "deprecated"
+    assert lifecycles["claude-sonnet-4-5-20250929"] == "retired"  # since 2026-11-30 (tests/sim/test_lifecycle.py)
     assert lifecycles["claude-3-opus-20240229"] == "retired"
     info = c.models.retrieve("claude-sonnet-4-5")
     assert info.id == "claude-sonnet-4-5-20250929"

@@ -185,7 +185,11 @@ def _unknown_model(wanted: str, listing: Any) -> tuple[str, str]:
     near = did_you_mean(models, wanted)
     if near is not None:
         state = "" if near.lifecycle == "active" else f" ({near.lifecycle})"
-        return f"model {wanted!r} does not exist: did you mean {near.id}{state}?", f"Set --model {near.id}."
+        detail = f"model {wanted!r} does not exist: did you mean {near.id}{state}?"
+        if near.lifecycle == "retired":  # the near miss answers 404 too: name its successor, not it
+            successor = same_tier(models, near.id, near.line)
+            return detail, f"{near.id} is retired: {f'set --model {successor.id}' if successor else use}."
+        return detail, f"Set --model {near.id}."
     if tier_of(wanted) is None and not wanted.startswith("claude"):
         return (
             f"{wanted!r} is not a Claude model id (the Claude API serves claude-* models)",

@@ -167,7 +167,7 @@ def _one(raw: object, index: int, env: Mapping[str, str]) -> UpstreamSpec:
         raise UpstreamConfigError(f"{here}.weight: a number > 0, got {weight!r}")
     models = raw.get("models", [])
     if isinstance(models, str) or not isinstance(models, Sequence) or not all(isinstance(m, str) for m in models):
-        raise UpstreamConfigError(f'{here}.models: a list of model ids, e.g. ["claude-sonnet-4-5"]')
+        raise UpstreamConfigError(f'{here}.models: a list of model ids, e.g. ["claude-sonnet-4-6"]')
     options = {k: raw[k] for k in KIND_OPTIONS[kind] if k in raw}
     return UpstreamSpec(name, url, keys, priority, float(weight), tuple(models), kind, options)
 

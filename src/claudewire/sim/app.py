@@ -21,12 +21,12 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
 from claudewire.sim.cache import CacheControlError, PromptCache
-from claudewire.sim.catalogue import Catalogue
+from claudewire.sim.catalogue import Catalogue, utc_today
 from claudewire.sim.config import SimConfig
 from claudewire.sim.endpoints import (
     ApiError,
@@ -81,10 +81,16 @@ class _Ctx:
 class SimApp:
     """The request pipeline over one config; `set_faults` swaps the fault plan atomically from any thread."""
 
+    # The Anthropic API retires a model on its retires_at day; a cloud dialect keeps the declared stages, as a cloud
+    # retires models on its own schedule (Claude Code's default Bedrock model outlives the API's date).
+    follows_api_dates: ClassVar[bool] = True
+
     def __init__(self, config: SimConfig, stats: Stats) -> None:
         self.config = config
         self.stats = stats
-        self.catalogue = Catalogue(config.models)
+        day = config.today
+        today = (lambda: day) if day is not None else utc_today
+        self.catalogue = Catalogue(config.models, today if self.follows_api_dates else None)
         self.limiter = RateLimiter(config.rate_limits)
         self.cache = PromptCache()
         self.plan = FaultPlan.build(config.profile, config.faults, config.seed)

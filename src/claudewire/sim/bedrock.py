@@ -130,6 +130,8 @@ class BedrockApp(SimApp):
     `received` keeps, for the most recent calls, the model id, ``anthropic_version`` and ``anthropic_beta`` sent.
     """
 
+    follows_api_dates = False  # the cloud's own model lifecycle: the declared stages
+
     def __init__(self, config: SimConfig, stats: Stats) -> None:
         super().__init__(config, stats)
         self.received: deque[dict[str, Any]] = deque(maxlen=max(1, config.request_log_size))

@@ -1,19 +1,31 @@
 """The simulator's model catalogue: active, deprecated and retired models, with the fields of ``GET /v1/models``.
 
-The lifecycle follows the installed SDK's own deprecation list (``claude-sonnet-4-5`` and ``claude-opus-4-5`` are
-deprecated with a scheduled retirement); retired models stay listed, as the API keeps them as the historical record,
-but inference naming them fails with 404 ``not_found_error``. The doctor uses `Catalogue.replacement_for` to name
-a current model.
+The lifecycle follows the installed SDK's own deprecation list (``claude-sonnet-4-5`` and ``claude-opus-4-5`` were
+deprecated with a scheduled retirement) and is a function of the date: a model is deprecated from its
+``deprecated_at`` day and retired from its ``retires_at`` day (``claude-sonnet-4-5`` from 2026-11-30), as the real
+API retires it that day. The date comes from the catalogue's `today` (the UTC date by default, injectable so tests
+pin both sides of a boundary). Retired models stay listed, as the API keeps them as the historical record, but
+inference naming them fails with 404 ``not_found_error``. `Catalogue.replacement_for` names a current model.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_MODELS", "Catalogue", "Lifecycle", "SimModel"]
+__all__ = ["DEFAULT_MODELS", "Catalogue", "Lifecycle", "SimModel", "utc_today"]
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC: the day the API's lifecycle dates are read against."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _day(stamp: str | None) -> dt.date | None:
+    return dt.datetime.fromisoformat(stamp).date() if stamp else None
 
 
 class Lifecycle(enum.StrEnum):
@@ -26,7 +38,10 @@ class Lifecycle(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SimModel:
-    """One model of the catalogue. Dates are RFC 3339 strings; `alias` is the undated id that also resolves."""
+    """One model of the catalogue. Dates are RFC 3339 strings; `alias` is the undated id that also resolves.
+
+    `lifecycle` is the stage as declared; `lifecycle_on` is the stage on a given day, which the dates move on.
+    """
 
     id: str
     display_name: str
@@ -40,14 +55,23 @@ class SimModel:
     retires_at: str | None = None
     replacement: str | None = None
 
-    def info(self) -> dict[str, Any]:
-        """The ``ModelInfo`` object the API returns for this model."""
+    def lifecycle_on(self, day: dt.date) -> Lifecycle:
+        """The stage on `day`: retired from the ``retires_at`` day on, deprecated from ``deprecated_at``."""
+        retires, deprecated = _day(self.retires_at), _day(self.deprecated_at)
+        if self.lifecycle is Lifecycle.RETIRED or (retires is not None and day >= retires):
+            return Lifecycle.RETIRED
+        if self.lifecycle is Lifecycle.DEPRECATED or (deprecated is not None and day >= deprecated):
+            return Lifecycle.DEPRECATED
+        return Lifecycle.ACTIVE
+
+    def info(self, day: dt.date | None = None) -> dict[str, Any]:
+        """The ``ModelInfo`` object the API returns for this model on `day` (default: today, UTC)."""
         return {
             "type": "model",
             "id": self.id,
             "display_name": self.display_name,
             "created_at": self.created_at,
-            "lifecycle": self.lifecycle.value,
+            "lifecycle": self.lifecycle_on(day or utc_today()).value,
             "line": self.line,
             "deprecated_at": self.deprecated_at,
             "retires_at": self.retires_at,
@@ -148,10 +172,17 @@ DEFAULT_MODELS: tuple[SimModel, ...] = (
 
 
 class Catalogue:
-    """Models by id and alias, in listing order."""
+    """Models by id and alias, in listing order, with their lifecycle on the day `today` returns (default: UTC).
 
-    def __init__(self, models: Iterable[SimModel] = DEFAULT_MODELS) -> None:
+    `today` None keeps every model at its declared stage, whatever the date: a cloud (Bedrock, Vertex, Foundry)
+    retires models on its own schedule, not on the Anthropic API's dates.
+    """
+
+    def __init__(
+        self, models: Iterable[SimModel] = DEFAULT_MODELS, today: Callable[[], dt.date] | None = utc_today
+    ) -> None:
         self.models: tuple[SimModel, ...] = tuple(models)
+        self.today = today
         self._by_id: dict[str, SimModel] = {}
         for model in self.models:
             self._by_id[model.id] = model
@@ -165,14 +196,22 @@ class Catalogue:
         """The model named by id or alias, whatever its lifecycle; None if unknown."""
         return self._by_id.get(model_id)
 
+    def lifecycle(self, model: SimModel) -> Lifecycle:
+        """`model`'s stage today (its declared stage when the catalogue follows no date)."""
+        return model.lifecycle if self.today is None else model.lifecycle_on(self.today())
+
+    def info(self, model: SimModel) -> dict[str, Any]:
+        """`model`'s ``ModelInfo`` today."""
+        return {**model.info(), "lifecycle": self.lifecycle(model).value}
+
     def replacement_for(self, model_id: str) -> SimModel | None:
         """A current (active) model to use instead of `model_id`, following replacements; None if none is known."""
         model = self.get(model_id)
         seen: set[str] = set()
-        while model is not None and model.lifecycle is not Lifecycle.ACTIVE and model.id not in seen:
+        while model is not None and self.lifecycle(model) is not Lifecycle.ACTIVE and model.id not in seen:
             seen.add(model.id)
             model = self.get(model.replacement) if model.replacement else None
-        if model is not None and model.lifecycle is Lifecycle.ACTIVE:
+        if model is not None and self.lifecycle(model) is Lifecycle.ACTIVE:
             return model
-        active = [m for m in self.models if m.lifecycle is Lifecycle.ACTIVE]
+        active = [m for m in self.models if self.lifecycle(m) is Lifecycle.ACTIVE]
         return active[0] if active else None

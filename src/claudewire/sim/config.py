@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from claudewire.sim.catalogue import DEFAULT_MODELS, SimModel
@@ -57,6 +58,8 @@ class SimConfig:
     `aws_secret_access_key` a Bedrock simulator verifies SigV4 signatures. `betas` replaces Bedrock's beta allowlist.
     `api_keys` empty means any non-empty key is accepted. `clock_skew` shifts the ``Date`` header of every answer
     (the ``skew`` fault does it for a share of them). `reply_tokens` is the length of the canned text reply.
+    `today` is the day the models' lifecycles are judged on (None: the UTC date of each request), so a test can put
+    the simulator either side of a retirement date.
     """
 
     host: str = "127.0.0.1"
@@ -77,6 +80,7 @@ class SimConfig:
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     betas: frozenset[str] | None = None
+    today: dt.date | None = None
 
     def __post_init__(self) -> None:
         # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec

@@ -58,7 +58,7 @@ def _model(body: Mapping[str, Any], catalogue: Catalogue) -> SimModel:
     if not isinstance(name, str):
         raise _invalid("model: Input should be a valid string")
     model = catalogue.get(name)
-    if model is None or model.lifecycle is Lifecycle.RETIRED:
+    if model is None or catalogue.lifecycle(model) is Lifecycle.RETIRED:
         raise ApiError(404, "not_found_error", f"model: {name}")
     return model
 
@@ -131,7 +131,7 @@ def list_models(catalogue: Catalogue, query: Mapping[str, str]) -> bytes:
         has_more = len(models) > limit
     return json.dumps(
         {
-            "data": [m.info() for m in page],
+            "data": [catalogue.info(m) for m in page],
             "has_more": has_more,
             "first_id": page[0].id if page else None,
             "last_id": page[-1].id if page else None,
@@ -144,4 +144,4 @@ def get_model(catalogue: Catalogue, model_id: str) -> bytes:
     model = catalogue.get(model_id)
     if model is None:
         raise ApiError(404, "not_found_error", f"model: {model_id}")
-    return json.dumps(model.info()).encode()
+    return json.dumps(catalogue.info(model)).encode()

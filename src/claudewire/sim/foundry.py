@@ -25,6 +25,8 @@ _PREFIX = "/anthropic"
 class FoundryApp(SimApp):
     """`SimApp` under ``/anthropic/`` with Foundry's key headers."""
 
+    follows_api_dates = False  # the cloud's own model lifecycle: the declared stages
+
     def _routes(self) -> dict[tuple[str, str], _Handler]:
         return {(method, _PREFIX + path): handler for (method, path), handler in super()._routes().items()}
 

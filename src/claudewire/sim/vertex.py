@@ -9,7 +9,7 @@ a base URL may or may not carry it)::
 
 The body is a Messages body without ``model`` (count-tokens keeps it) and with ``anthropic_version``; the fields
 Vertex does not take (`VERTEX_REJECTED`) are a 400 "Extra inputs are not permitted". Model ids are Vertex's
-(``claude-sonnet-4-5@20250929``). Auth is a Google bearer token (any, or one of ``api_keys``; none at all only
+(``claude-haiku-4-5@20251001``). Auth is a Google bearer token (any, or one of ``api_keys``; none at all only
 when no ``api_keys`` are set, as Claude Code's ``CLAUDE_CODE_SKIP_VERTEX_AUTH`` sends); auth, quota and
 unknown-model errors come in Google's error shape, the model's own errors in Anthropic's. Catalogue, faults and
 pacing are the anthropic mode's.
@@ -65,6 +65,8 @@ class VertexApp(SimApp):
 
     `received` keeps, for the most recent calls, the project, region, model and top-level body fields sent.
     """
+
+    follows_api_dates = False  # the cloud's own model lifecycle: the declared stages
 
     def __init__(self, config: SimConfig, stats: Stats) -> None:
         super().__init__(config, stats)

@@ -14,7 +14,7 @@ behind one interface (`Kind`, see `claudewire.gateway.kinds.base`); `open_upstre
     betas = ["interleaved-thinking-2025-05-14"]   # allowlist (default: bedrock.DEFAULT_BETAS)
     beta_aliases = {}                    # client beta name -> Bedrock's name for it
     [upstreams.model_map]
-    "claude-sonnet-4-5" = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    "claude-haiku-4-5" = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
     [[upstreams]]
     name = "vertex"

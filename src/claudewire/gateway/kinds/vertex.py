@@ -5,7 +5,7 @@ Request: ``POST /v1/messages`` becomes ``POST /projects/{project}/locations/{reg
 ``.../models/count-tokens:rawPredict``. The body loses ``model`` (count-tokens keeps it, mapped) and gains
 ``anthropic_version`` (`DEFAULT_VERSION` unless configured); the fields Vertex rejects with "Extra inputs are not
 permitted" (`DEFAULT_REJECTED`, or the upstream's ``rejected_fields``) are removed and logged. Model ids become
-Vertex's (``claude-sonnet-4-5@20250929``). Auth: a static bearer token from `keys`, else Google credentials through
+Vertex's (``claude-haiku-4-5@20251001``). Auth: a static bearer token from `keys`, else Google credentials through
 google-auth (a service-account file, else application default credentials), refreshed off the event loop.
 
 Answer: SSE and JSON pass through untouched; Google-shaped errors become Anthropic error bodies.
