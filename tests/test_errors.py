@@ -135,9 +135,9 @@ def test_circuit_open_error_is_an_sdk_connection_error() -> None:
 
 def test_no_fix_disables_verification() -> None:
     """No fix text in the taxonomy ever suggests switching certificate verification off."""
-    from claudewire._errors import _INFO
+    from claudewire._failures import KINDS
 
-    for info in _INFO.values():
+    for info in KINDS.values():
         text = info.fix.lower()
         for bad in ("verify=false", "-k ", "--insecure", "node_tls_reject_unauthorized", "cert_none"):
             assert bad not in text
