@@ -17,7 +17,17 @@ from claudewire.gateway import GatewayConfig
 from claudewire.policy import Policy
 from claudewire.testing import run_sim
 from tests.conftest import SIM_MODEL
-from tests.gateway.conftest import RawUpstream, Upstream, ask, read_request, run_gateway
+from tests.gateway.conftest import (
+    Answer,
+    RawUpstream,
+    Upstream,
+    address,
+    ask,
+    read_all,
+    read_request,
+    run_gateway,
+    send_all,
+)
 
 UPSTREAM_KEY = "sk-ant-api03-held-by-the-gateway-777777"
 TOKEN = "cw-token-keys-1234567890"
@@ -52,7 +62,7 @@ def test_an_upstream_echoing_the_held_key_never_returns_it(status: int) -> None:
         assert UPSTREAM_KEY not in response.text
 
 
-@pytest.mark.parametrize("method", [b"TRACE", b"CONNECT", b"PROPFIND", b"LINK"])
+@pytest.mark.parametrize("method", [b"TRACE", b"CONNECT", b"PROPFIND", b"LINK", b"BREW", b"get", b"X-CUSTOM_1"])
 def test_non_api_methods_are_405_and_never_forwarded(method: bytes) -> None:
     """TRACE and other non-API methods get 405 invalid_request_error with Allow; the upstream sees nothing."""
     with run_sim(seed=0) as sim, run_gateway(sim.base_url, tokens=(TOKEN,), upstream_key=UPSTREAM_KEY) as gw:
@@ -64,6 +74,31 @@ def test_non_api_methods_are_405_and_never_forwarded(method: bytes) -> None:
     assert answer.status == 405 and answer.error_type() == "invalid_request_error"
     assert UPSTREAM_KEY.encode() not in answer.raw
     assert "POST" in answer.headers["allow"]
+
+
+def test_an_unknown_method_split_across_reads_is_405() -> None:
+    """A method the HTTP parser does not know, arriving a few bytes at a time, still gets 405 (not a parse 400)."""
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
+        with socket.create_connection(address(gw), timeout=5) as sock:
+            for part in (b"BR", b"EW /v1/mod", b"els HTTP/1.1\r\nhost: gw\r\n\r\n"):
+                send_all(sock, part)
+                time.sleep(0.05)
+            answer = Answer(read_all(sock))
+        assert sim.stats.total == 0
+    assert answer.status == 405 and answer.error_type() == "invalid_request_error"
+    assert "method BREW is not forwarded" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"BR(W /v1/models HTTP/1.1\r\n", b"BREW /v1/models\r\n", b"BREW /v1/models HTTP/1.1 extra\r\n", b"\x01\x02\r\n"],
+)
+def test_a_malformed_request_line_is_still_400(line: bytes) -> None:
+    """A request line that is not token SP target SP version is a 400 in the API's shape, answered at once."""
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
+        answer = ask(gw, line + b"host: gw\r\n\r\n", within=5)
+        assert sim.stats.total == 0
+    assert answer.status == 400 and answer.error_type() == "invalid_request_error"
 
 
 @pytest.mark.parametrize(

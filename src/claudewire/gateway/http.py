@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -28,6 +29,12 @@ __all__ = ["Connection", "Handler", "Request", "status_line"]
 _MAX_PIPELINE = 16
 _WRITE_HIGH_WATER = 256 * 1024
 _LINGER = 2.0  # after a refusal that closes: how long unread request bytes are drained so the answer is not reset
+# A request line whose method is an RFC 9110 token: what an unknown method looks like, as opposed to garbage;
+# _LINE_SO_FAR is what can still become one.
+_TCHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_REQUEST_LINE = re.compile(rb"(?:\r\n)*(" + _TCHAR + rb"+) [!-~]+ HTTP/\d\.\d\r\n")
+_LINE_SO_FAR = re.compile(rb"(?:\r\n)*" + _TCHAR + rb"*(?: [!-~]*(?: [HTP/0-9.]{0,8}\r?)?)?")
+_METHOD_SCAN = 64  # bytes of a message kept while its method is read (a known method is at most 11 of them)
 
 
 class _Refuse(Exception):
@@ -61,6 +68,12 @@ class Request:
 
 
 Handler = Callable[["Request", "Connection"], Coroutine[Any, Any, None]]
+
+
+def _method_refusal(method: bytes, *, close: bool) -> bytes:
+    methods = ", ".join(m.decode() for m in sorted(ALLOWED_METHODS))
+    msg = f"method {method.decode('latin-1')[:20]} is not forwarded (the API's methods: {methods})"
+    return refusal(405, "invalid_request_error", msg, close=close, allow=True)
 
 
 class Connection(asyncio.Protocol):
@@ -98,6 +111,9 @@ class Connection(asyncio.Protocol):
         self._paused_pipeline = False
         self._paused_budget = False
         self._refused = False  # parsing stopped: what still arrives is drained and dropped
+        self._messages = 0  # messages completed on this connection
+        self._method_bytes: bytes | None = b""  # the current message so far while in its method (None: unknown)
+        self._bad_line: bytes | None = None  # the parser refused the method: the request line, until it ends
         self._eof = False
         self._chunked = False
         self._close_after = False
@@ -121,12 +137,25 @@ class Connection(asyncio.Protocol):
         if self._refused:
             return
         self._last_read = self._loop.time()
+        if self._bad_line is not None:
+            self._judge_line(self._bad_line + data)
+            return
         in_head = self._in_head
         if in_head:
             self._head_bytes += len(data)
+        began_in, done = self._receiving, self._messages
         try:
             self._parser.feed_data(data)
         except _Refuse:
+            return
+        except httptools.HttpParserInvalidMethodError:
+            # llhttp knows a fixed list of methods and refuses the rest before any callback: a well-formed request
+            # with a method it does not know is a 405 like any other non-API method, only garbage is a 400
+            known = self._method_bytes if began_in else b""
+            if self._messages != done or known is None:  # it began after another message in this read: unknown
+                self._refuse_400("malformed HTTP request")
+            else:
+                self._judge_line(known + data)
             return
         except httptools.HttpParserUpgrade:
             req = self._current
@@ -141,6 +170,13 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._refuse_400("malformed HTTP request")
             return
+        if self._receiving and not self._url and self._in_head:
+            # still in the method: keep what this message has sent, for the judge above (unless it began mid-read)
+            known = self._method_bytes if began_in else b""
+            if self._messages != done or known is None or len(known) + len(data) > _METHOD_SCAN:
+                self._method_bytes = None
+            else:
+                self._method_bytes = known + data
         # the parser keeps a header's bytes until its line ends: count what a head has taken, whatever the chunking
         if in_head and self._in_head and self._head_bytes > self._limits.head_limit:
             self._refuse_head()
@@ -234,9 +270,7 @@ class Connection(asyncio.Protocol):
         if req.method not in ALLOWED_METHODS:
             if req.method == b"CONNECT":
                 req.keep_alive = False  # the parser stops after a CONNECT head: nothing more can be read
-            methods = ", ".join(m.decode() for m in sorted(ALLOWED_METHODS))
-            msg = f"method {req.method.decode('latin-1')[:20]} is not forwarded (the API's methods: {methods})"
-            req.refusal = refusal(405, "invalid_request_error", msg, close=not req.keep_alive, allow=True)
+            req.refusal = _method_refusal(req.method, close=not req.keep_alive)
             self._state.refused("method")
             return
         why = bad_path(req.target)
@@ -291,6 +325,7 @@ class Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._messages += 1
         self._in_head = True
         self._head_bytes = 0
         self._receiving = False
@@ -468,6 +503,23 @@ class Connection(asyncio.Protocol):
             self._refuse("request_timeout", refusal(408, "timeout_error", why, close=True))
             return
         self._arm_recv(now)
+
+    def _judge_line(self, line: bytes) -> None:
+        """The parser refused a method: 405 once the request line has arrived well-formed, 400 for garbage."""
+        found = _REQUEST_LINE.match(line)
+        if found is not None:
+            self._bad_line = None
+            self._refuse("method", _method_refusal(found.group(1), close=True))
+        elif len(line) > self._limits.head_limit:
+            self._bad_line = None
+            self._refuse_head()
+        elif _LINE_SO_FAR.fullmatch(line) is None:
+            self._bad_line = None
+            self._refuse_400("malformed HTTP request")
+        else:  # the line has not ended yet; the read timeouts still apply
+            self._bad_line = line
+            if self._recv_handle is None:
+                self._arm_recv(self._last_read)
 
     def _refuse_400(self, message: str) -> None:
         self._refuse("malformed", refusal(400, "invalid_request_error", message, close=True))
