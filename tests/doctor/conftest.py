@@ -29,6 +29,10 @@ PACING = Pacing(ttft=0.0, per_token=0.02)
 """Enough pace for a stream to be told from a buffered one (17 events over ~0.25 s)."""
 
 
+OPUS_4_5_DEPRECATED = dt.date(2026, 12, 2)
+"""A day on which claude-opus-4-5 is deprecated (retires 2027-01-22): tests that need a deprecated model pin it."""
+
+
 def settings_for(base_url: str, **overrides: object) -> Settings:
     """Doctor settings for `base_url` with the test key and short bounds; `overrides` are Settings fields."""
     fields: dict[str, object] = {

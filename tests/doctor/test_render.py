@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
+import pytest
 from rich.console import Console
 
 from claudewire.doctor import CHECK_IDS, Report, Status, render_json, render_markdown, render_terminal, render_text, run
 from claudewire.doctor.render import scrub
 from claudewire.doctor.result import CheckResult
 from claudewire.sim import SimServer
-from tests.doctor.conftest import KEY, settings_for
+from claudewire.testing import run_sim
+from tests.doctor.conftest import KEY, OPUS_4_5_DEPRECATED, PACING, settings_for
+
+
+@pytest.fixture
+def sim() -> Iterator[SimServer]:
+    """The doctor's simulator on a day claude-opus-4-5 is deprecated (it retires on 2027-01-22)."""
+    with run_sim(seed=0, pacing=PACING, today=OPUS_4_5_DEPRECATED) as server:
+        yield server
 
 
 def _failing_report(sim: SimServer) -> Report:
-    sim.set_faults(["529:1.0,path=/v1/messages"])
-    return run(settings_for(sim.base_url, model="claude-opus-4-5"))  # deprecated: a warning beside the failure
+    sim.set_faults(["529:1.0,path=/v1/messages"])  # and claude-opus-4-5 deprecated: a warning beside the failure
+    return run(settings_for(sim.base_url, model="claude-opus-4-5", today=OPUS_4_5_DEPRECATED))
 
 
 def test_json_contract(sim: SimServer) -> None:

@@ -8,7 +8,7 @@ import pytest
 from claudewire.doctor import CHECK_IDS, Status, run
 from claudewire.sim import RateLimits, SimServer
 from claudewire.testing import run_sim
-from tests.doctor.conftest import KEY, PACING, settings_for
+from tests.doctor.conftest import KEY, OPUS_4_5_DEPRECATED, PACING, settings_for
 
 # fault spec → (check that names it, its status, words its detail must contain)
 FAULTS: list[tuple[str, str, Status, str]] = [
@@ -91,9 +91,10 @@ def test_retired_model_fails_naming_a_current_replacement(sim: SimServer) -> Non
     assert report.get("messages").status is Status.SKIP
 
 
-def test_deprecated_model_warns_with_its_retirement_date(sim: SimServer) -> None:
+def test_deprecated_model_warns_with_its_retirement_date() -> None:
     """A deprecated model warns with the retirement date and a replacement, and the run still exits 0."""
-    report = run(settings_for(sim.base_url, model="claude-opus-4-5"))
+    with run_sim(seed=0, today=OPUS_4_5_DEPRECATED) as sim:  # claude-opus-4-5 retires on 2027-01-22
+        report = run(settings_for(sim.base_url, model="claude-opus-4-5", today=OPUS_4_5_DEPRECATED))
     model = report.get("model")
     assert model.status is Status.WARN
     assert "2027-01-22" in model.detail

@@ -203,7 +203,7 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
 
     Advice stays in the model's tier, offers a "did you mean" for a near miss and names retired aliases as such.
     """
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or settings.today or dt.datetime.now(dt.UTC).date()
     answer = probe.model
     evidence: dict[str, JSONValue] = {"model": settings.model}
     failure = answer.failure

@@ -8,6 +8,7 @@ frozen `Settings`, so a run never reads ``os.environ`` behind the caller's back.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import os
 import ssl
@@ -132,6 +133,7 @@ class Settings:
     key_notes: tuple[str, ...] = ()  # problems found while resolving the key (both variables set, helper failed)
     node_use_system_ca: bool = False
     save_ca: str | None = None
+    today: dt.date | None = None  # the day model lifecycles are judged on (None: today, UTC); tests pin it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
