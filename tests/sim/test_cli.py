@@ -77,6 +77,7 @@ def test_cli_tls_prints_the_ca_and_redacts_keys() -> None:
         (["--api", "azure"], "azure"),
         (["--api", "bedrock", "--aws-access-key-id", "AKID"], "--aws-secret-access-key"),
         (["--fault", "midstream_error,status=200"], "status must be an HTTP error status"),
+        (["--today", "2026-13-01"], "does not match the format"),
     ],
 )
 def test_cli_rejects_bad_flags(args: list[str], message: str) -> None:
@@ -207,3 +208,21 @@ def test_cli_log_requests_prints_one_line_per_request() -> None:
         out, _ = proc.communicate(timeout=15)
     assert re.search(r"POST /v1/messages -> 200 in \d+ ms", out)
     assert re.search(r"GET /v1/models/claude-nonexistent-9 -> 404 in \d+ ms", out)
+
+
+def test_cli_today_judges_lifecycles_on_that_day() -> None:
+    """--today 2026-11-29 serves claude-sonnet-4-5 (deprecated on that day); without it the model is retired (404)."""
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": HELLO}
+    for args, served in ((("--today", "2026-11-29"), True), ((), False)):
+        proc, base_url, _ = start("--pacing", "off", *args)
+        try:
+            client = anthropic.Anthropic(base_url=base_url, api_key=SIM_KEY, max_retries=0)
+            if served:
+                assert client.messages.create(**body).content  # type: ignore[call-overload]
+                assert client.models.retrieve("claude-sonnet-4-5").model_dump()["lifecycle"] == "deprecated"
+            else:
+                with pytest.raises(anthropic.NotFoundError):
+                    client.messages.create(**body)  # type: ignore[call-overload]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import errno
 import logging
 import signal
@@ -139,6 +140,14 @@ def _run(config: SimConfig) -> None:
 @click.option("--tpm", type=click.IntRange(1), default=400_000, show_default=True, help="Tokens per minute per key.")
 @click.option("--clock-skew", type=float, default=0.0, show_default=True, help="Seconds added to every Date header.")
 @click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Judge model lifecycles on this day (default: today, UTC): e.g. the day after a retirement, to see how "
+    "your app meets the 404.",
+)
+@click.option(
     "--api",
     default="anthropic",
     show_default=True,
@@ -164,6 +173,7 @@ def sim(
     rpm: int,
     tpm: int,
     clock_skew: float,
+    today: dt.datetime | None,
     api: str,
     region: str | None,
     aws_access_key_id: str | None,
@@ -197,6 +207,7 @@ def sim(
         pacing=_pacing(pacing_name, ttft, per_token),
         rate_limits=RateLimits(rpm, tpm),
         clock_skew=clock_skew,
+        today=today.date() if today is not None else None,
         api=api,
         region=region,
         aws_access_key_id=aws_access_key_id,
