@@ -97,6 +97,12 @@ class Decision:
     reason: str = ""
 
 
+# The answers of every call that goes well, shared: both are frozen, and a frozen dataclass's __init__ costs a
+# setattr per field on every call otherwise.
+_SEND = Gate(GateAction.SEND)
+_DONE = Decision(DecisionAction.DONE)
+
+
 @dataclass(slots=True)
 class _Upstream:
     breaker: Breaker
@@ -262,7 +268,7 @@ class CallState:
                     self._attempt_started = now
                     if self.attempts == 1 and engine.budget is not None:
                         engine.budget.on_request(now)
-                    gate = Gate(GateAction.SEND)
+                    gate = _SEND
                 else:
                     retry_in = state.breaker.retry_in(now) or _PROBE_WAIT
                     gate = Gate(
@@ -322,7 +328,7 @@ class CallState:
     def _decide(self, failure: Failure | None, now: float, breaker: BreakerState, failover: bool) -> Decision:
         # called with the engine lock held
         if failure is None:
-            return Decision(DecisionAction.DONE)
+            return _DONE
         policy = self.policy
         if failover:
             return self._bounded(now, 0.0)

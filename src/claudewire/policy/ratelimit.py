@@ -15,6 +15,8 @@ __all__ = ["FAMILIES", "RateLimitTracker", "parse_reset"]
 
 FAMILIES: tuple[str, ...] = ("requests", "tokens", "input_tokens", "output_tokens")
 _HEADER = {family: "anthropic-ratelimit-" + family.replace("_", "-") for family in FAMILIES}
+# (family, its -remaining header, its -reset header): built once, read on every answer
+_NAMES = tuple((family, prefix + "-remaining", prefix + "-reset") for family, prefix in _HEADER.items())
 
 
 def parse_reset(value: str, wall_now: float) -> float | None:
@@ -39,8 +41,8 @@ class RateLimitTracker:
     def observe(self, headers: Mapping[str, str], now: float, wall_now: float) -> dict[str, float]:
         """Read the rate-limit headers of one answer; returns the remaining values it found, by family."""
         seen: dict[str, float] = {}
-        for family, prefix in _HEADER.items():
-            raw = headers.get(prefix + "-remaining")
+        for family, remaining, reset_name in _NAMES:
+            raw = headers.get(remaining)
             if raw is None:
                 continue
             try:
@@ -50,11 +52,12 @@ class RateLimitTracker:
             seen[family] = left
             if left >= 1:
                 continue
-            reset = headers.get(prefix + "-reset")
+            reset = headers.get(reset_name)
             wait = parse_reset(reset, wall_now) if reset else None
             if wait:
                 self.hold_until = max(self.hold_until, now + min(wait, self.max_hold))
-        self.remaining.update(seen)
+        if seen:
+            self.remaining.update(seen)
         return seen
 
     def wait_time(self, now: float) -> float:
