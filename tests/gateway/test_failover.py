@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from claudewire.gateway import GatewayConfig, GatewayThread
 from claudewire.gateway.upstreams import UpstreamSpec
+from claudewire.policy import Policy, RetryBudget
 from claudewire.sim import SimServer
 from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
@@ -185,6 +186,31 @@ def test_a_session_sticks_to_one_upstream_and_key_and_moves_when_it_fails() -> N
     assert _value(samples, "claudewire_affinity_total", outcome="hit", reason="none") == 49 + 4 + 5
     assert _value(samples, "claudewire_affinity_total", outcome="break", reason="failed") == 1
     assert _value(samples, "claudewire_affinity_total", outcome="new", reason="none") == 1
+
+
+def test_a_lone_upstream_forwarding_credentials_retries_on_itself_and_still_counts_sessions() -> None:
+    """One upstream with the client's own key: a 529 is retried on it alone, no failover is counted, and calls with
+    a session id are still counted (new, then hits) while calls without one are not."""
+    policy = Policy(max_retries=2, retry_budget=RetryBudget(min_retries=1000))
+    with (
+        run_sim(seed=0, faults=["529:1.0"]) as only,
+        pool_gateway(UpstreamSpec("only", only.base_url), policy=policy) as gw,
+    ):
+        with pytest.raises(anthropic.APIStatusError) as refused:
+            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+        assert refused.value.status_code == 529
+        assert only.stats.total == 3  # the first attempt and max_retries=2 retries, all to the one upstream
+        only.set_faults([])
+        session = _client(gw.base_url, default_headers={"X-Claude-Code-Session-Id": "sess-7"})
+        for _ in range(3):
+            session.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+            _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+        samples = _samples(gw)
+    assert only.stats.total == 3 + 6
+    assert not any(name == "claudewire_upstream_failovers_total" for name, _ in samples)
+    assert _value(samples, "claudewire_upstream_attempts_total", upstream="only#0", outcome="overloaded") == 3
+    assert _value(samples, "claudewire_affinity_total", outcome="new", reason="none") == 1
+    assert _value(samples, "claudewire_affinity_total", outcome="hit", reason="none") == 2
 
 
 def test_models_lists_route_each_model_to_the_upstreams_that_serve_it() -> None:

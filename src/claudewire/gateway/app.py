@@ -34,7 +34,7 @@ from claudewire.gateway.slots import Slots
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
-from claudewire.policy import MultiHooks, Outcome, PolicyEngine, Reject, Wait, call_flow
+from claudewire.policy import MultiHooks, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow
 from claudewire.state import StateBackend, Ticket, open_state
 from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
@@ -197,9 +197,10 @@ class Gateway:
                 return
             headers, client = forwarded
             chooser = self.routing.chooser(req)
+            session = None if isinstance(chooser, OneTarget) else chooser.session  # OneTarget: no session id sent
             fetch = None
-            if chooser.session and self.shared_sessions:  # a task: its read joins the admission's round trip
-                fetch = asyncio.get_running_loop().create_task(self.shared.fetch_session(chooser.session))
+            if session and self.shared_sessions:  # a task: its read joins the admission's round trip
+                fetch = asyncio.get_running_loop().create_task(self.shared.fetch_session(session))
             if client and self.clients.clients:  # a named client: its models and limits, before the flow starts
                 verdict = await self.clients.check(client, route_of(path), req.method, req.body)
                 self.metrics.client_request(client, verdict.outcome)

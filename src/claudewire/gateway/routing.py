@@ -20,7 +20,7 @@ from claudewire.gateway.kinds import KindUpstream, open_upstream
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import Metrics
-from claudewire.policy import PolicyEngine
+from claudewire.policy import OneTarget, PolicyEngine
 from claudewire.policy.pool import Member, Pool, PoolChooser, PoolHooks
 from claudewire.policy.poolstate import MemoryPoolState, PoolState
 
@@ -114,6 +114,12 @@ class Routing:
         )
         for member in members:
             metrics.register_key(member.upstream, member.key, self._state_of(member))
+        # One upstream that forwards the client's own credentials and lists no models: the pool can only ever
+        # choose its one target, and without a session nothing of the pool's own (failover, keys out, affinity)
+        # can happen. Such calls share this stateless chooser instead of building a PoolChooser each.
+        only = next(iter(self.targets.values()))
+        alone = len(self.targets) == 1 and not only.key_line and not self.by_model
+        self._single: OneTarget[GatewayTarget] | None = OneTarget(only) if alone else None
 
     def _state_of(self, member: Member) -> Callable[[], float]:
         pool = self.pool
@@ -123,7 +129,7 @@ class Routing:
 
         return state
 
-    def chooser(self, req: Request) -> PoolChooser[GatewayTarget]:
+    def chooser(self, req: Request) -> PoolChooser[GatewayTarget] | OneTarget[GatewayTarget]:
         """The chooser of one request's attempts (its model and session id read from the request)."""
         session = None
         for name in self.headers:
@@ -131,6 +137,8 @@ class Routing:
             if value:
                 session = value.decode("latin-1")[:256]
                 break
+        if session is None and self._single is not None:
+            return self._single
         model = request_model(req.body) if self.by_model else None
         return PoolChooser(self.pool, self.targets, model=model, session=session)
 
