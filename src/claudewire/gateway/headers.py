@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable
 
 from claudewire._secrets import redact
-from claudewire.gateway.http import Request
+from claudewire.gateway.request import Request
 from claudewire.gateway.upstream import UpstreamResponse
 
 __all__ = ["ClientAuth", "forward_headers", "response_headers"]

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.http import Request
 from claudewire.gateway.kinds import KindUpstream, open_upstream
+from claudewire.gateway.request import Request
 from claudewire.gateway.sse import request_model
 from claudewire.gateway.upstream import Upstream
 from claudewire.metrics import Metrics

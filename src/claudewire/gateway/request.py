@@ -1,0 +1,82 @@
+"""One client request as the HTTP layer hands it to a handler, and the rules judged on its head alone.
+
+`Request` is one parsed message: method, target and header pairs as raw bytes, and the whole body. The functions are
+pure: the 405 a method not forwarded gets, what a request line the HTTP parser refused is (a method it does not
+know, which is a 405 too, or garbage), and the body length a head announces. `gateway.http` applies them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from claudewire.gateway.limits import ALLOWED_METHODS, refusal
+from claudewire.gateway.upstream_conn import first_header
+
+__all__ = ["LineVerdict", "Request", "body_length", "judge_request_line", "method_refusal"]
+
+# A request line whose method is an RFC 9110 token: what an unknown method looks like, as opposed to garbage;
+# _LINE_SO_FAR is what can still become one.
+_TCHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_REQUEST_LINE = re.compile(rb"(?:\r\n)*(" + _TCHAR + rb"+) [!-~]+ HTTP/\d\.\d\r\n")
+_LINE_SO_FAR = re.compile(rb"(?:\r\n)*" + _TCHAR + rb"*(?: [!-~]*(?: [HTP/0-9.]{0,8}\r?)?)?")
+
+
+class Request:
+    """One parsed request: method, target (path and query) and headers as raw bytes, and the whole body."""
+
+    __slots__ = ("body", "headers", "keep_alive", "method", "refusal", "reserved", "target", "too_large")
+
+    def __init__(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = b""
+        self.keep_alive = keep_alive
+        self.too_large = False
+        self.refusal: bytes | None = None  # a whole response the HTTP layer answers with, no handler involved
+        self.reserved = 0  # bytes of the body budget this request holds
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of header `name` (give it lower-case), or None."""
+        return first_header(self.headers, name)
+
+    @property
+    def path(self) -> bytes:
+        """The target without its query string."""
+        q = self.target.find(b"?")
+        return self.target if q < 0 else self.target[:q]
+
+
+def body_length(req: Request) -> int:
+    """The body length the head announces (Content-Length; 0 without one, or for a chunked body)."""
+    length = req.header(b"content-length")
+    return int(length) if length is not None and length.isdigit() else 0
+
+
+def method_refusal(method: bytes, *, close: bool) -> bytes:
+    """The 405 in the API's error shape, with ``Allow``, for a method the gateway does not forward."""
+    methods = ", ".join(m.decode() for m in sorted(ALLOWED_METHODS))
+    msg = f"method {method.decode('latin-1')[:20]} is not forwarded (the API's methods: {methods})"
+    return refusal(405, "invalid_request_error", msg, close=close, allow=True)
+
+
+class LineVerdict(enum.Enum):
+    """What a request line the HTTP parser refused (for its method) turns out to be."""
+
+    METHOD = "method"  # well-formed, with a method the parser does not know: 405
+    GARBAGE = "garbage"  # not a request line: 400
+    TOO_LONG = "too_long"  # over the head limit before it ended: 431
+    MORE = "more"  # not ended yet, and can still become a well-formed one
+
+
+def judge_request_line(line: bytes, head_limit: int) -> tuple[LineVerdict, bytes]:
+    """The verdict on the bytes of a message so far, and its method when it is `LineVerdict.METHOD`."""
+    found = _REQUEST_LINE.match(line)
+    if found is not None:
+        return LineVerdict.METHOD, found.group(1)
+    if len(line) > head_limit:
+        return LineVerdict.TOO_LONG, b""
+    if _LINE_SO_FAR.fullmatch(line) is None:
+        return LineVerdict.GARBAGE, b""
+    return LineVerdict.MORE, b""

@@ -1,0 +1,145 @@
+"""The write half of a client connection: a response written whole or streamed, and the write side's flow control.
+
+A streamed response is chunked (close-delimited for an HTTP/1.0 client). The transport buffers at most
+`WRITE_HIGH_WATER` bytes before it asks to pause: a handler then waits in `drain` (only its own request waits), and a
+client that reads nothing for `write_timeout` is cut through the server's reaper, which cancels its handler and so
+releases its upstream connection and slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+from claudewire.gateway.limits import HttpLimits, ServerState, status_line
+from claudewire.gateway.upstream_conn import set_nodelay
+
+__all__ = ["WRITE_HIGH_WATER", "ResponseWriter"]
+
+WRITE_HIGH_WATER = 256 * 1024
+
+
+class ResponseWriter(asyncio.Protocol):
+    """What a handler calls to answer on a client connection; `gateway.http.Connection` adds the reading side."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+        self._limits: HttpLimits = state.limits
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self._write_paused = False
+        self._drain: asyncio.Future[None] | None = None
+        self._write_handle: asyncio.TimerHandle | None = None
+        self._chunked = False
+        self._close_after = False
+        self.closed = False
+        self.committed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio subclasses
+        set_nodelay(self.transport)
+        self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.transport = None
+        if self._write_handle is not None:
+            self._write_handle.cancel()
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_exception(ConnectionResetError("client disconnected"))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if self._write_handle is None:
+            self._write_handle = self._loop.call_later(self._limits.write_timeout, self._write_due)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._write_handle is not None:
+            self._write_handle.cancel()
+            self._write_handle = None
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _write_due(self) -> None:
+        self._write_handle = None
+        self._state.reaper.push(self._write_stalled)
+
+    def _write_stalled(self) -> None:
+        # the client has read nothing for write_timeout: cut it (its task is cancelled, its upstream released)
+        if self._write_paused and self._write_handle is None and not self.closed:
+            self._state.refused("write_timeout")
+            self.abort()
+
+    def respond(self, status: int, headers: bytes, body: bytes) -> None:
+        """Write a whole response: `headers` are ready-made ``name: value\\r\\n`` lines without framing headers."""
+        self.committed = True
+        transport = self.transport
+        if transport is None:
+            return
+        extra = b"connection: close\r\n" if self._close_after else b""
+        transport.write(
+            b"".join(
+                (status_line(status), headers, extra, b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+            )
+        )
+
+    def start(self, status: int, headers: bytes, first: bytes = b"") -> None:
+        """Commit a streamed response (chunked, or close-delimited for HTTP/1.0) and write its `first` bytes."""
+        self.committed = True
+        transport = self.transport
+        if transport is None:
+            return
+        if self._close_after:
+            transport.write(b"".join((status_line(status), headers, b"connection: close\r\n\r\n", first)))
+            return
+        self._chunked = True
+        head = status_line(status) + headers + b"transfer-encoding: chunked\r\n\r\n"
+        if first:
+            head += b"%x\r\n%b\r\n" % (len(first), first)
+        transport.write(head)
+
+    def write(self, data: bytes) -> None:
+        """Write body bytes of a response begun with `start` (sent at once, never buffered here)."""
+        transport = self.transport
+        if transport is None or not data:
+            return
+        if self._chunked:
+            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the client reads slower than we write (only this request waits; others go on).
+
+        A client that reads nothing for the write timeout is cut: this raises and the handler's task is cancelled.
+        """
+        if not self._write_paused:
+            return
+        if self.transport is None:
+            raise ConnectionResetError("client disconnected")
+        self._drain = self._loop.create_future()
+        try:
+            await self._drain
+        finally:
+            self._drain = None
+
+    def finish(self) -> None:
+        """End a response begun with `start`."""
+        if self._chunked and self.transport is not None:
+            self.transport.write(b"0\r\n\r\n")
+        elif not self._chunked:
+            self._close_after = True
+
+    def abort(self) -> None:
+        """Drop the connection at once (the client sees an incomplete response, as the upstream cut it)."""
+        self._close_after = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Close the connection after what was written has been sent."""
+        if self.transport is not None:
+            self.transport.close()
