@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from claudewire.gateway import ConfigError, GatewayConfig
+from claudewire.gateway.limits import HttpLimits
 from claudewire.policy import Policy
 
 
@@ -78,3 +79,13 @@ def test_bad_config_files_say_what_is_wrong(tmp_path: Path, text: str, message: 
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         GatewayConfig.from_toml(path)
+
+
+def test_http_limits_defaults_come_from_one_place() -> None:
+    """A default config enforces exactly HttpLimits' defaults; each limit set in the config reaches the HTTP layer."""
+    assert GatewayConfig().http_limits() == HttpLimits()
+    custom = GatewayConfig(client_read_timeout=4.5, head_limit=2048, body_limit=1 << 20, write_timeout=7.0)
+    limits = custom.http_limits()
+    assert (limits.read_timeout, limits.head_limit, limits.write_timeout) == (4.5, 2048, 7.0)
+    assert limits.body_limit == 1 << 20 and limits.body_budget == HttpLimits().body_budget
+    assert GatewayConfig(body_limit=512 << 20).http_limits().body_budget == 512 << 20  # the budget fits a body

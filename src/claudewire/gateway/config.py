@@ -52,6 +52,8 @@ from claudewire.telemetry import OtlpSettings, OtlpUnavailableError, check_avail
 __all__ = ["ConfigError", "GatewayConfig"]
 
 _STATE_SCHEMES = ("redis://", "rediss://", "unix://")
+_HTTP = HttpLimits()  # the HTTP layer's limits and their defaults, which are this config's defaults too
+_HTTP_FIELD = {"read_timeout": "client_read_timeout"}  # HttpLimits field → GatewayConfig field, where they differ
 
 
 class ConfigError(ValueError):
@@ -111,14 +113,14 @@ class GatewayConfig:
     tokens: tuple[str, ...] = ()
     upstream_key: str | None = None
     ca_file: str | None = None
-    body_limit: int = 32 * 1024 * 1024
+    body_limit: int = _HTTP.body_limit
     max_concurrency: int = 256
     max_queue: int = 1024
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
     first_byte_timeout: float = 30.0
     idle_timeout: float = 60.0
-    keepalive_timeout: float = 75.0
+    keepalive_timeout: float = _HTTP.keepalive_timeout
     hold_first_delta: bool = True
     access_log: str | None = "-"
     upstreams: tuple[UpstreamSpec, ...] = ()
@@ -133,15 +135,15 @@ class GatewayConfig:
     state_ca_file: str | None = None
     otlp: str | None = None
     policy: Policy = field(default_factory=Policy)
-    head_limit: int = 64 * 1024
-    max_headers: int = 200
-    body_budget: int | None = None  # default: 256 MiB, or body_limit if that is larger
-    budget_wait: float = 10.0
-    max_connections: int = 10000
-    client_read_timeout: float = 30.0
-    head_timeout: float = 30.0
-    body_timeout: float = 300.0
-    write_timeout: float = 60.0
+    head_limit: int = _HTTP.head_limit
+    max_headers: int = _HTTP.max_headers
+    body_budget: int | None = None  # default: HttpLimits' (256 MiB), or body_limit if that is larger
+    budget_wait: float = _HTTP.budget_wait
+    max_connections: int = _HTTP.max_connections
+    client_read_timeout: float = _HTTP.read_timeout
+    head_timeout: float = _HTTP.head_timeout
+    body_timeout: float = _HTTP.body_timeout
+    write_timeout: float = _HTTP.write_timeout
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
 
@@ -186,7 +188,7 @@ class GatewayConfig:
         if self.head_limit < 1024 or self.max_headers < 8 or self.max_connections < 1:
             raise ConfigError("head_limit must be >= 1024, max_headers >= 8, max_connections >= 1")
         if self.body_budget is None:
-            object.__setattr__(self, "body_budget", max(256 * 1024 * 1024, self.body_limit))
+            object.__setattr__(self, "body_budget", max(_HTTP.body_budget, self.body_limit))
         elif self.body_budget < self.body_limit:
             raise ConfigError(
                 f"body_budget ({self.body_budget}) must be at least body_limit ({self.body_limit}): "
@@ -246,20 +248,8 @@ class GatewayConfig:
         return f"http://{host}:{self.port}"
 
     def http_limits(self) -> HttpLimits:
-        """The client-side limits the HTTP layer enforces."""
-        return HttpLimits(
-            body_limit=self.body_limit,
-            head_limit=self.head_limit,
-            max_headers=self.max_headers,
-            body_budget=self.body_budget or self.body_limit,
-            budget_wait=self.budget_wait,
-            keepalive_timeout=self.keepalive_timeout,
-            read_timeout=self.client_read_timeout,
-            head_timeout=self.head_timeout,
-            body_timeout=self.body_timeout,
-            write_timeout=self.write_timeout,
-            max_connections=self.max_connections,
-        )
+        """The client-side limits the HTTP layer enforces: each `HttpLimits` field from this config's own."""
+        return HttpLimits(**{f.name: getattr(self, _HTTP_FIELD.get(f.name, f.name)) for f in dataclasses.fields(_HTTP)})
 
     def replace(self, **changes: Any) -> GatewayConfig:
         """A copy with `changes` applied (and validated); upstreams made from `upstream` follow a new `upstream`."""
