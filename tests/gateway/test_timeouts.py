@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 
 import anthropic
@@ -157,9 +156,8 @@ def test_an_unexpected_error_is_logged_with_its_traceback(caplog: pytest.LogCapt
     """A bug under an attempt is answered in the API's shape and logged at ERROR with its traceback."""
     with run_sim(seed=0) as sim, run_gateway(sim.base_url, policy=Policy(max_retries=0)) as gw:
         assert gw.gateway is not None
-        targets = gw.gateway.routing.targets  # the pool's targets: swap the one upstream for the broken plug-in
-        for key, target in targets.items():
-            targets[key] = dataclasses.replace(target, upstream=_Broken())  # type: ignore[arg-type]
+        for target in gw.gateway.routing.targets.values():  # the one upstream's sends go to the broken plug-in
+            target.upstream.send = _Broken().send  # type: ignore[method-assign,assignment]
         with caplog.at_level(logging.ERROR, logger="claudewire.gateway"), pytest.raises(anthropic.APIStatusError):
             _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
     errors = [r for r in caplog.records if r.name == "claudewire.gateway" and r.levelno == logging.ERROR]
