@@ -41,6 +41,33 @@ def test_policy_events_drive_attempts_retries_breaker_and_ratelimit() -> None:
     assert get("claudewire_ratelimit_remaining", {"upstream": UP, "family": "requests"}) == 41.0
 
 
+def test_ratelimit_remaining_shows_the_last_reported_value_per_upstream_and_family() -> None:
+    """Each report replaces the last one of its (upstream, family); other families and upstreams keep theirs."""
+    metrics = Metrics()
+    metrics.on_ratelimit(UP, "requests", 41.0)
+    metrics.on_ratelimit(UP, "tokens", 9000.0)
+    metrics.on_ratelimit(UP, "requests", 40.0)
+    metrics.on_ratelimit("other#0", "requests", 7.0)
+    get = metrics.registry.get_sample_value
+    assert get("claudewire_ratelimit_remaining", {"upstream": UP, "family": "requests"}) == 40.0
+    assert get("claudewire_ratelimit_remaining", {"upstream": UP, "family": "tokens"}) == 9000.0
+    assert get("claudewire_ratelimit_remaining", {"upstream": "other#0", "family": "requests"}) == 7.0
+    metrics.on_ratelimit(UP, "requests", 0.0)
+    assert get("claudewire_ratelimit_remaining", {"upstream": UP, "family": "requests"}) == 0.0
+
+
+def test_requests_of_one_outcome_and_of_several_statuses_count_apart() -> None:
+    """Two 200s, a 201 and a 503 of one route: 2xx counts three, 5xx one, with every duration observed."""
+    metrics = Metrics()
+    for status, error in ((200, ""), (200, ""), (201, ""), (503, "server")):
+        metrics.observe_request("models", status, error, 0.01, 0.005)
+    get = metrics.registry.get_sample_value
+    assert get("claudewire_requests_total", {"route": "models", "status_class": "2xx", "error_kind": "none"}) == 3
+    assert get("claudewire_requests_total", {"route": "models", "status_class": "5xx", "error_kind": "server"}) == 1
+    assert get("claudewire_request_duration_seconds_count", {"route": "models"}) == 4
+    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "models"}) == 4
+
+
 def test_requests_latency_and_tokens_are_recorded_with_bounded_labels() -> None:
     """observe_request counts by route/status class/error kind with histograms; tokens by model, capped in count."""
     metrics = Metrics(max_models=2)

@@ -203,6 +203,8 @@ class Metrics(Hooks):
         self._max_models = max_models
         self._models: set[str] = set()
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._per_request: dict[tuple[str, int, str], tuple[Any, Any, Any]] = {}  # observe_request's children
+        self._remaining: dict[tuple[str, str], float] = {}  # the ratelimit_remaining gauges' values, read at scrape
 
     # --- cached children: one dict lookup per update after the first -------------------------------------------
     def _child(self, family: Any, *labels: str) -> Any:
@@ -227,11 +229,20 @@ class Metrics(Hooks):
         self, route: str, status: int, error_kind: str, duration: float, ttfb: float | None = None
     ) -> None:
         """One request answered: `status` (its class is the label), `error_kind` ('' on success), timings."""
-        status_class = _STATUS_CLASS.get(status // 100, "other")
-        self._child(self.requests, route, status_class, error_kind or "none").inc()
-        self._child(self.duration, route).observe(duration)
+        key = (route, status // 100, error_kind)
+        children = self._per_request.get(key)
+        if children is None:  # the three children of one outcome, looked up once (labels are bounded)
+            status_class = _STATUS_CLASS.get(status // 100, "other")
+            children = self._per_request[key] = (
+                self._child(self.requests, route, status_class, error_kind or "none"),
+                self._child(self.duration, route),
+                self._child(self.ttfb, route),
+            )
+        requests, durations, ttfbs = children
+        requests.inc()
+        durations.observe(duration)
         if ttfb is not None:
-            self._child(self.ttfb, route).observe(ttfb)
+            ttfbs.observe(ttfb)
 
     def add_usage(self, usage: Usage, upstream: str = "") -> None:
         """`add_tokens` for one response's usage as the stream scanner or JSON reader found it."""
@@ -309,7 +320,13 @@ class Metrics(Hooks):
 
     def on_ratelimit(self, upstream: str, family: str, remaining: float) -> None:
         """Publish the remaining headroom of one bucket family."""
-        self._child(self.ratelimit_remaining, upstream, family).set(remaining)
+        # every answer reports it: keep the value, and let the gauge read it at scrape time (no locked set per answer)
+        key = (upstream, family)
+        values = self._remaining
+        known = key in values
+        values[key] = remaining
+        if not known:
+            self._child(self.ratelimit_remaining, upstream, family).set_function(lambda: values[key])
 
     def observe_upstream_request(self, upstream: str, status: int) -> None:
         """A request answered by configured upstream `upstream` with `status`."""
