@@ -15,7 +15,9 @@ import gzip
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from claudewire._errors import Failure, FailureKind, NoResponseError, classify
 from claudewire.gateway.config import GatewayConfig
@@ -77,7 +79,7 @@ def wants_stream(body: bytes) -> bool:
     return b'"stream"' in body and _STREAM_RE.search(body) is not None
 
 
-async def exchange(
+def exchange(
     upstream: Upstream | KindUpstream,
     req: Request,
     headers: bytes,
@@ -85,10 +87,16 @@ async def exchange(
     *,
     stream: bool,
     within: float | None,
-) -> Exchange:
+) -> Coroutine[Any, Any, Exchange]:
     """Send one attempt and judge it, within `within` seconds in all (None: only the configured timeouts)."""
-    if within is None:
-        return await _guarded(upstream, req, headers, cfg, stream)
+    if within is None:  # the attempt itself, not a coroutine awaiting it: one frame less on every request
+        return _guarded(upstream, req, headers, cfg, stream)
+    return _within(upstream, req, headers, cfg, stream, within)
+
+
+async def _within(
+    upstream: Upstream | KindUpstream, req: Request, headers: bytes, cfg: GatewayConfig, stream: bool, within: float
+) -> Exchange:
     try:
         async with asyncio.timeout(within):
             return await _guarded(upstream, req, headers, cfg, stream)
