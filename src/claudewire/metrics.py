@@ -148,6 +148,11 @@ class Metrics(Hooks):
             "1 while the shared state backend (Redis) answers, 0 while the gateway serves from local state.",
             registry=r,
         )
+        self.state_local = Counter(
+            "claudewire_state_local_answers",
+            "Client admissions answered from this process's own state because the shared store was slow or away.",
+            registry=r,
+        )
         self.retry_budget_left = Gauge(
             "claudewire_retry_budget_left",
             "Retries the retry budget allows now (the whole deployment's with shared state; 0: retries refused).",

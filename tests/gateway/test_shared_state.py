@@ -127,6 +127,7 @@ def test_redis_killed_mid_load_fails_no_request_and_sharing_resumes(tmp_path: Pa
             redis_server.stop()
             during = list(pool.map(one, range(40)))
             down = gw.metric("claudewire_state_backend_up", token=TOKEN)
+            local = gw.metric("claudewire_state_local_answers_total", token=TOKEN)
             redis_server.start()
             deadline = time.monotonic() + 15
             waiting = 0  # calls made after the restart, while waiting to see backend_up 1: Redis may count them too
@@ -141,6 +142,7 @@ def test_redis_killed_mid_load_fails_no_request_and_sharing_resumes(tmp_path: Pa
         err = gw.stop()
     assert all(before) and all(during) and all(after)  # an exception would have failed the test already
     assert down == 0.0 and back == 1.0
+    assert local >= 40  # every call while Redis was away was admitted from local state, and counted so
     # counted in the restarted Redis again (a call over 50 ms on a busy box: locally), never the calls before it died
     assert 1 <= counted <= 10 + waiting
     # one line per outage and one per recovery (this busy machine may add short 'slow' outages of its own)

@@ -100,7 +100,7 @@ class Gateway:
         self.slots = Slots(config.max_concurrency, config.max_queue)
         held = [key for spec in config.upstreams for key in spec.keys]
         self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients), held)
-        self.clients = ClientGate(config.clients, self.state)
+        self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
         self.metrics.client_connections.set_function(lambda: self.http.open)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -187,9 +188,12 @@ def _models_named(route: str, body: dict[str, Any]) -> list[str]:
 class ClientGate:
     """Model checks and limits for the clients of one gateway, counted in `state`."""
 
-    def __init__(self, clients: tuple[ClientSpec, ...], state: StateBackend) -> None:
+    def __init__(
+        self, clients: tuple[ClientSpec, ...], state: StateBackend, *, on_local: Callable[[], None] | None = None
+    ) -> None:
         self.clients = {c.name: c for c in clients}
         self.state = state
+        self.on_local = on_local  # told of each admission a shared store could not answer in time
 
     async def check(self, name: str, route: str, method: bytes, body: bytes) -> Verdict:
         """Whether client `name` may send this request; counts it when it may."""
@@ -219,6 +223,8 @@ class ClientGate:
             return Verdict()
         reserve = reservation(parsed, len(body)) if route == "messages" and parsed is not None else 0
         admission = await self.state.admit(spec.limits, reserve)
+        if not admission.shared and self.on_local is not None and self.state.shared:
+            self.on_local()
         if admission.allowed:
             return Verdict(ticket=admission.ticket)
         return Verdict(Refusal(_rate_limited(spec, admission), _bucket_headers(admission)))

@@ -8,6 +8,10 @@
 - A connection error, or three slow calls in a row, mark Redis down: logged once, `up` False (every call is then
   `MISSING` at once, nothing is sent), and a background probe reconnects with backoff (0.25 s doubling to 5 s).
   A restarted Redis has forgotten the scripts: the calls it refused for that are sent once more after loading them.
+- Cheap per request, because it is on every request's path (measured, docs/benchmarks.md): one timer per batch
+  (not a timeout and a shield per call), and the pipelines go straight on connections of the link's own, packed
+  here, without redis-py's Pipeline (its per-call bookkeeping and per-read timers cost more than the rest: at 64
+  concurrent requests the old path missed the 50 ms bound and fell back to local state).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 __all__ = ["MISSING", "RedisLink", "Script", "safe_url"]
 
@@ -45,6 +49,28 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
+_SLOW: Final = _Missing()  # an answer not back within the timeout
+
+
+def _expire(asked: list[_Asked]) -> None:
+    for a in asked:
+        if not a.done.done():
+            a.done.set_result(_SLOW)
+
+
+def _pack(commands: list[tuple[Any, ...]]) -> bytes:
+    """`commands` as one RESP request (arrays of bulk strings; ints in decimal, text in UTF-8). redis-py's own
+    packer handles every argument type there is, and cost more per request than the rest of the pipeline."""
+    parts: list[bytes] = []
+    add = parts.append
+    for command in commands:
+        add(b"*%d\r\n" % len(command))
+        for arg in command:
+            data = arg if isinstance(arg, bytes) else str(arg).encode()
+            add(b"$%d\r\n" % len(data))
+            add(data)
+            add(b"\r\n")
+    return b"".join(parts)
 
 
 def safe_url(url: str) -> str:
@@ -108,6 +134,7 @@ class RedisLink:
         self._riders: list[_Rider] = []
         self._ride_at: float | None = None  # loop time the riders are due to go out at
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._idle: list[Any] = []  # the link's own connections for the pipelines, idle
 
     @property
     def up(self) -> bool:
@@ -142,13 +169,11 @@ class RedisLink:
         if not self._asked:
             asyncio.get_running_loop().call_soon(self._flush)
         self._asked.append(asked)
-        try:
-            async with asyncio.timeout(self.timeout):
-                answer = await asyncio.shield(asked.done)
-        except TimeoutError as exc:
+        answer = await asked.done  # the batch's own timer bounds the wait (`_expire`)
+        if answer is _SLOW:
             self._slow += 1
             if self._slow >= 3:
-                self.down(exc)
+                self.down(TimeoutError())
             return MISSING
         if answer is MISSING:  # the pipeline failed: `_send` has marked Redis down
             return MISSING
@@ -193,7 +218,9 @@ class RedisLink:
                 )
             self._ride_at = None  # no eager rider is left
         if asked or riders:
-            self.spawn(self._send(asked, riders))
+            # one timer for the batch: whoever still waits then is answered from local state
+            timer = asyncio.get_running_loop().call_later(self.timeout, _expire, asked) if asked else None
+            self.spawn(self._send(asked, riders, timer))
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run `coro` in the background, kept until done (and waited for, bounded, by `aclose`)."""
@@ -201,7 +228,17 @@ class RedisLink:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, asked: list[_Asked], riders: list[_Rider]) -> None:
+    async def _send(self, asked: list[_Asked], riders: list[_Rider], timer: asyncio.TimerHandle | None) -> None:
+        try:
+            await self._exchange(asked, riders)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for a in asked:  # whatever happened, nobody is left waiting
+                if not a.done.done():
+                    a.done.set_result(MISSING)
+
+    async def _exchange(self, asked: list[_Asked], riders: list[_Rider]) -> None:
         # riders go first, so the way in sees the counts they correct
         made = [list(r.make()) for r in riders]
         calls = [c for calls in made for c in calls] + [a.call for a in asked]
@@ -233,17 +270,40 @@ class RedisLink:
         todo = list(range(len(calls)))
         for attempt in range(2):
             shas = {script: await self._sha(script, reload=attempt > 0) for script in {calls[i][0] for i in todo}}
-            pipe = self.client.pipeline(transaction=False)
-            for i in todo:
-                script, keys, args = calls[i]
-                pipe.evalsha(shas[script], len(keys), *keys, *args)
-            answers: list[Any] = await pipe.execute(raise_on_error=False)
+            commands = [("EVALSHA", shas[calls[i][0]], len(calls[i][1]), *calls[i][1], *calls[i][2]) for i in todo]
+            answers = await self._pipelined(commands)
             for i, answer in zip(todo, answers, strict=True):
                 results[i] = answer
             todo = [i for i in todo if isinstance(results[i], NoScriptError)]
             if not todo:
                 break
         return results
+
+    async def _pipelined(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        # straight on a connection of the link's own (redis-py's Pipeline adds its bookkeeping to every request);
+        # no socket timeout on it: the batch's timers bound the wait, so no timer per read
+        conn = self._idle.pop() if self._idle else self._connection()
+        try:
+            await conn.send_packed_command(_pack(commands), check_health=False)
+            answers: list[Any] = []
+            for _ in commands:
+                try:
+                    answers.append(await conn.read_response())
+                except ResponseError as exc:  # this call failed, not the connection
+                    answers.append(exc)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()  # replies half read: this connection is out of step, drop it
+            raise
+        if len(self._idle) < 8:
+            self._idle.append(conn)
+        else:
+            await conn.disconnect()
+        return answers
+
+    def _connection(self) -> Any:
+        pool = self.client.connection_pool
+        return pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
 
     async def _sha(self, script: Script, *, reload: bool) -> str:
         sha = self._shas.get(script)
@@ -288,6 +348,7 @@ class RedisLink:
                 async with asyncio.timeout(max(self.timeout * 10, 0.5)):
                     # connections to the Redis that went away are dead: start over with fresh ones
                     await self.client.connection_pool.disconnect()
+                    await self._drop_idle()
                     await self._load()  # a restarted Redis has forgotten the scripts
             except (TimeoutError, RedisError, OSError):
                 delay = min(delay * 2, 5.0)
@@ -296,6 +357,12 @@ class RedisLink:
             _log.warning("state backend %s is back: limits and state are shared again", self.url)
             return
 
+    async def _drop_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+
     async def aclose(self) -> None:
         """Send what is queued (bounded), stop the probe, close the connections."""
         self._flush()
@@ -303,6 +370,7 @@ class RedisLink:
             await asyncio.wait(set(self._tasks), timeout=1.0)
         if self._probe is not None:
             self._probe.cancel()
+        await self._drop_idle()
         if self._client is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._client.aclose()

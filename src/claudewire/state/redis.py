@@ -33,14 +33,15 @@ from claudewire.policy import RetryBudget
 from claudewire.state.base import DAY, MINUTE, Admission, ClientLimits, Clock, Decision, Ticket
 from claudewire.state.budget import BUDGET_SCRIPT, SharedBudget
 from claudewire.state.memory import MemoryState
-from claudewire.state.pipe import MISSING, RedisLink, safe_url
+from claudewire.state.pipe import MISSING, Call, RedisLink, safe_url
 
 __all__ = ["RedisState", "safe_url"]
 
 _log = logging.getLogger(__name__)
 
 # KEYS: request log (zset), minute tokens, day tokens. ARGV: now ms, rpm, tpm, tpd (0: none), reserve, member.
-# Returns {refused (0 none, 1 requests, 2 tokens, 3 daily), log count, oldest ms (-1 none), minute used, day used}.
+# Returns 'refused,log count,oldest ms,minute used,day used' (refused: 0 none, 1 requests, 2 tokens, 3 daily; oldest
+# -1: none): one bulk string, cheaper to read than an array of five.
 _ADMIT = """
 local now = tonumber(ARGV[1])
 local rpm, tpm, tpd, reserve = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -72,17 +73,18 @@ if refused == 0 then
     redis.call('PEXPIRE', KEYS[3], 90000000)
   end
 end
-return {refused, count, oldest, mu, du}
+return string.format('%d,%d,%d,%d,%d', refused, count, oldest, mu, du)
 """
-# KEYS: minute tokens, day tokens; ARGV: delta. A counter whose window is over (key expired) stays gone.
+# KEYS: (minute tokens, day tokens) per settlement, of one client; ARGV: each settlement's delta. A counter whose
+# window is over (key expired) stays gone.
 _SETTLE = """
-for i = 1, 2 do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], ARGV[1]) end
+for i = 1, #ARGV do
+  for j = 2 * i - 1, 2 * i do
+    if redis.call('EXISTS', KEYS[j]) == 1 then redis.call('INCRBY', KEYS[j], ARGV[i]) end
+  end
 end
 return 0
 """
-
-
 # KEYS: the session's binding. ARGV: TTL ms. The member key serving the session (its TTL refreshed), or nil.
 _SESSION = """
 local v = redis.call('GET', KEYS[1])
@@ -126,6 +128,7 @@ class RedisState:
         self._listener: Callable[[bytes], None] | None = None
         self._listening: asyncio.Task[None] | None = None
         self._budget: SharedBudget | None = None
+        self._settles: list[tuple[Ticket, int]] = []  # settlements waiting for the next pipeline
         self._refreshing: asyncio.Task[None] | None = None
 
     @property
@@ -161,7 +164,7 @@ class RedisState:
         )
         if answer is MISSING:
             return self.local.admit_now(limits, reserve)
-        refused, count, oldest, used_minute, used_day = (int(v) for v in answer)
+        refused, count, oldest, used_minute, used_day = (int(v) for v in answer.split(b","))
         decision = Decision(
             limits,
             now,
@@ -206,8 +209,19 @@ class RedisState:
         delta = used - ticket.reserved
         if delta == 0 or not self.link.up:
             return
-        keys = self._keys(ticket.client, ticket.minute, ticket.day)[1:]
-        self.link.ride(lambda: [(_SETTLE, keys, [delta])], delay=_SETTLE_DELAY)
+        if not self._settles:
+            self.link.ride(self._settlements, delay=_SETTLE_DELAY)
+        self._settles.append((ticket, delta))
+
+    def _settlements(self) -> list[Call]:
+        # one call per client for every settlement queued since the last pipeline
+        settles, self._settles = self._settles, []
+        by_client: dict[str, tuple[list[str], list[int]]] = {}
+        for ticket, delta in settles:
+            keys, deltas = by_client.setdefault(ticket.client, ([], []))
+            keys += self._keys(ticket.client, ticket.minute, ticket.day)[1:]
+            deltas.append(delta)
+        return [(_SETTLE, keys, deltas) for keys, deltas in by_client.values()]
 
     # --- events between replicas (pub/sub) -------------------------------------------------------------------------
     def publish(self, event: bytes) -> None:
