@@ -132,7 +132,8 @@ class RedisLink:
         self._probe: asyncio.Task[None] | None = None
         self._asked: list[_Asked] = []
         self._riders: list[_Rider] = []
-        self._ride_at: float | None = None  # loop time the riders are due to go out at
+        self._ride_at: float | None = None  # loop time the eager riders are due to go out at ...
+        self._ride_timer: asyncio.TimerHandle | None = None  # ... by this timer
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: list[Any] = []  # the link's own connections for the pipelines, idle
 
@@ -196,8 +197,10 @@ class RedisLink:
         if not eager:
             loop.call_later(max(0.0, delay), self._flush)
         elif self._ride_at is None or at < self._ride_at:  # one timer for the eager ones, the earliest wins
+            if self._ride_timer is not None:
+                self._ride_timer.cancel()
             self._ride_at = at
-            loop.call_later(max(0.0, delay), self._flush)
+            self._ride_timer = loop.call_later(max(0.0, delay), self._flush)
 
     def hurry(self) -> None:
         """Send every queued rider now (a retry's count: the others should hear of it at once)."""
@@ -216,7 +219,10 @@ class RedisLink:
                     [r for r in riders if r.not_before <= soon],
                     [r for r in riders if r.not_before > soon],
                 )
-            self._ride_at = None  # no eager rider is left
+            self._ride_at = None  # no eager rider is left: their timer would only wake the loop for nothing
+            if self._ride_timer is not None:
+                self._ride_timer.cancel()
+                self._ride_timer = None
         if asked or riders:
             # one timer for the batch: whoever still waits then is answered from local state
             timer = asyncio.get_running_loop().call_later(self.timeout, _expire, asked) if asked else None
