@@ -149,6 +149,9 @@ class Connection(BodyReader):
         self._body = []
         self._leave_budget_line()
         super().connection_lost(exc)  # the write side: its timer, a handler waiting to write
+        # the parser holds this protocol for its callbacks: without this the pair is a reference cycle, freed only by
+        # a full GC pass, which over thousands of closed connections stalled the loop for ~300 ms
+        del self._parser
 
     # --- httptools callbacks -------------------------------------------------------------------------------------
     def on_message_begin(self) -> None:

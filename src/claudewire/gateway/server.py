@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -164,6 +165,10 @@ def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None =
 
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # one process, one gateway: no *_created
     raise_open_files()  # before forking: the workers inherit it
+    # What start-up built (modules, tables: ~25,000 objects) lives as long as the process: keep it out of every full
+    # GC pass, each of which cost 35-75 ms of the event loop on a loaded 2-core machine (and stays shared after fork).
+    gc.collect()
+    gc.freeze()
     if config.workers == 1:
         _run_one(config, ready)
         return
