@@ -96,6 +96,40 @@ class TlsServer:
     ca_path: str
 
 
+def serve_tls(ctx: ssl.SSLContext, stops: list[Callable[[], None]]) -> int:
+    """Accept TLS handshakes with `ctx` on 127.0.0.1 in a thread (each connection read once, then closed); its
+    port. The function that stops it is appended to `stops`."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(1.0)
+                with contextlib.suppress(OSError):
+                    tls.recv(1024)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+    stops.append(halt)
+    return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
     """Start TLS servers with a chosen certificate (names, validity) and ALPN protocols."""
@@ -114,35 +148,7 @@ def tls_server(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(ctx)
         ctx.set_alpn_protocols(list(alpn))
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        sock.settimeout(0.2)
-        stop = threading.Event()
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    conn, _ = sock.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(1.0)
-                    with contextlib.suppress(OSError):
-                        tls.recv(1024)
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-
-        def halt() -> None:
-            stop.set()
-            thread.join(2)
-            sock.close()
-
-        stops.append(halt)
-        return TlsServer(int(sock.getsockname()[1]), str(ca_path))
+        return TlsServer(serve_tls(ctx, stops), str(ca_path))
 
     yield start
     for halt in stops:

@@ -7,11 +7,9 @@ mitmproxy intercepting the simulator's TLS.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from claudewire.doctor.chain import read_chain_pyopenssl, read_chain_s_client
 from claudewire.doctor.net import Target, connect
 from claudewire.doctor.settings import ProxyChoice
 from claudewire.sim import SimServer
-from tests.doctor.conftest import mitmdump, settings_for
+from tests.doctor.conftest import mitmdump, serve_tls, settings_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -58,35 +56,7 @@ def chain_server(tmp_path: Path) -> Iterator[Callable[[Chain, bool], int]]:
         key_file.write_bytes(chain.leaf.private_key_pem.bytes())
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(str(chain_file), str(key_file))
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        sock.settimeout(0.2)
-        stop = threading.Event()
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    conn, _ = sock.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(1.0)
-                    with contextlib.suppress(OSError):
-                        tls.recv(1024)
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-
-        def halt() -> None:
-            stop.set()
-            thread.join(2)
-            sock.close()
-
-        stops.append(halt)
-        return int(sock.getsockname()[1])
+        return serve_tls(ctx, stops)
 
     yield start
     for halt in stops:
