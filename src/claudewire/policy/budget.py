@@ -64,7 +64,7 @@ class BudgetTracker:
         self._roll(now)
         requests = self._weighted(now, self._requests, self._prev_requests)
         retries = self._weighted(now, self._retries, self._prev_retries)
-        allowed = max(float(self.budget.min_retries), self.budget.ratio * requests)
+        allowed = self.budget.allowance(requests)
         if retries + 1 > allowed:
             return False
         self._retries += 1
@@ -75,4 +75,4 @@ class BudgetTracker:
         self._roll(now)
         requests = self._weighted(now, self._requests, self._prev_requests)
         retries = self._weighted(now, self._retries, self._prev_retries)
-        return max(0.0, max(float(self.budget.min_retries), self.budget.ratio * requests) - retries)
+        return max(0.0, self.budget.allowance(requests) - retries)

@@ -29,6 +29,10 @@ class RetryBudget:
         if self.ratio < 0 or self.min_retries < 0 or self.window <= 0:
             raise ValueError("RetryBudget needs ratio >= 0, min_retries >= 0 and window > 0")
 
+    def allowance(self, requests: float) -> float:
+        """Retries allowed in a window that saw `requests` first attempts: `ratio` of them, at least `min_retries`."""
+        return max(float(self.min_retries), self.ratio * requests)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:

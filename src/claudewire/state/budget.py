@@ -95,7 +95,7 @@ class SharedBudget:
         if not self.link.up:
             return self.local.try_spend(now)
         requests, retries = self._estimate()
-        if retries + 1 > max(float(self.budget.min_retries), self.budget.ratio * requests):
+        if retries + 1 > self.budget.allowance(requests):
             return False
         self.local.try_spend(now)  # kept counting, for when Redis goes away
         self._count(1)
@@ -106,7 +106,7 @@ class SharedBudget:
         if not self.link.up:
             return self.local.available(now)
         requests, retries = self._estimate()
-        return max(0.0, max(float(self.budget.min_retries), self.budget.ratio * requests) - retries)
+        return max(0.0, self.budget.allowance(requests) - retries)
 
     # --- inside ------------------------------------------------------------------------------------------------
     def _window(self) -> tuple[float, int]:
