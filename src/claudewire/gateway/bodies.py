@@ -61,8 +61,8 @@ class BodyReader(ResponseWriter):
             self._budget_handle = self._loop.call_later(self._limits.budget_wait, self._budget_timeout)
             return
         req.reserved = need
-        if expect and self.transport is not None:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits a second for this otherwise
+        if expect:
+            self._continue()
 
     def _add_piece(self, req: Request, body: bytes) -> None:
         """Keep a piece of `req`'s body, reserving as a chunked body grows (over the limit: `too_large`)."""
@@ -125,9 +125,14 @@ class BodyReader(ResponseWriter):
             self._resume()
             self._run(req)
             return
-        if self._expect and self.transport is not None:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._expect:
+            self._continue()
         self._resume()
+
+    def _continue(self) -> None:
+        """Tell a client that sent `Expect: 100-continue` to send its body (curl waits a second otherwise)."""
+        if self.transport is not None:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _leave_budget_line(self) -> None:
         if self._paused_budget:
