@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from botocore.credentials import Credentials  # noqa: E402
 from botocore.eventstream import EventStreamBuffer  # noqa: E402
 
-from claudewire.gateway.kinds.bedrock import BedrockKind  # noqa: E402
-from claudewire.gateway.kinds.eventstream import EventStreamToSSE  # noqa: E402
-from claudewire.gateway.kinds.framing import MessageBuffer  # noqa: E402
-from claudewire.gateway.kinds.vertex import VertexKind  # noqa: E402
-from claudewire.gateway.sse import StreamScanner  # noqa: E402
-from claudewire.gateway.upstream import UpstreamTarget  # noqa: E402
+from claudewire._sse import StreamScanner  # noqa: E402
+from claudewire.gateway.upstream.kinds.bedrock import BedrockKind  # noqa: E402
+from claudewire.gateway.upstream.kinds.eventstream import EventStreamToSSE  # noqa: E402
+from claudewire.gateway.upstream.kinds.framing import MessageBuffer  # noqa: E402
+from claudewire.gateway.upstream.kinds.vertex import VertexKind  # noqa: E402
+from claudewire.gateway.upstream.pool import UpstreamTarget  # noqa: E402
 from claudewire.sim.eventstream import sse_to_chunk  # noqa: E402
 from claudewire.sim.shapes import build_reply, stream_events  # noqa: E402
 

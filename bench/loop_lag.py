@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from claudewire.gateway.http import Connection, Request
-from claudewire.gateway.limits import HttpLimits, ServerState
+from claudewire.gateway.downstream.http import Connection, Request
+from claudewire.gateway.downstream.limits import HttpLimits, ServerState
 
 
 async def _answer(req: Request, conn: Connection) -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from claudewire._errors import Failure
 from claudewire._errors import FailureKind as K
 from claudewire.explain import explain, explain_json
-from claudewire.gateway.errors import error_answer
+from claudewire.gateway.downstream.errors import error_answer
 
 PY_TRACEBACK_CERT = """Traceback (most recent call last):
   File "/usr/lib/python3.11/site-packages/httpx/_transports/default.py", line 69, in map_httpcore_exceptions

@@ -22,7 +22,7 @@ __all__ = ["FAMILIES", "GATEWAY_HINTS", "GATEWAY_MARKER", "Family"]
 K = FailureKind
 
 GATEWAY_MARKER = "claudewire gateway:"
-"""How every error the claudewire gateway writes itself begins (`claudewire.gateway.errors`)."""
+"""How every error the claudewire gateway writes itself begins (`claudewire.gateway.downstream.errors`)."""
 
 _CC_CERT_HINT = (
     "Claude Code is Node: it ignores SSL_CERT_FILE; set NODE_EXTRA_CA_CERTS=/path/to/ca.pem or NODE_USE_SYSTEM_CA=1 "

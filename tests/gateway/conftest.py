@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from claudewire.gateway import GatewayConfig, GatewayThread
-from claudewire.gateway.upstreams import name_for_url
+from claudewire.gateway.upstream.specs import name_for_url
 from claudewire.policy import Policy, RetryBudget
 from claudewire.testing import FastClock
 

@@ -19,7 +19,7 @@ import anthropic
 import pytest
 
 from claudewire.gateway import GatewayConfig, GatewayThread
-from claudewire.gateway.upstreams import upstreams_from_list
+from claudewire.gateway.upstream.specs import upstreams_from_list
 from claudewire.sim import SimServer
 from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL

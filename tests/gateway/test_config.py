@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from claudewire.gateway import ConfigError, GatewayConfig
-from claudewire.gateway.limits import HttpLimits
+from claudewire.gateway.downstream.limits import HttpLimits
 from claudewire.policy import Policy
 
 

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from claudewire.gateway import GatewayConfig, GatewayThread
-from claudewire.gateway.upstreams import UpstreamSpec
+from claudewire.gateway.upstream.specs import UpstreamSpec
 from claudewire.policy import Policy, RetryBudget
 from claudewire.sim import SimServer
 from claudewire.testing import FastClock, run_sim

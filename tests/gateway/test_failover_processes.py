@@ -23,7 +23,7 @@ import httpx2
 import pytest
 
 from claudewire.gateway import GatewayConfig, GatewayThread
-from claudewire.gateway.upstreams import UpstreamSpec
+from claudewire.gateway.upstream.specs import UpstreamSpec
 from claudewire.policy import Policy, RetryBudget
 from claudewire.sim import Pacing
 from claudewire.testing import run_sim

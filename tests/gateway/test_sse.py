@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudewire.gateway.sse import StreamScanner
+from claudewire._sse import StreamScanner
 
 
 def _event(name: str, data: dict[str, object], sep: str = "\n") -> bytes:

@@ -4,9 +4,15 @@
     run(config)                                   # serve until SIGINT/SIGTERM (the CLI does this)
     with GatewayThread(config) as gw: ...         # a gateway on 127.0.0.1:0 in a thread (tests, benchmarks)
 
-Layers, each its own module: `http` (the server side of the wire), `upstream` (the pooled client), `headers`
-(hop-by-hop rules, client tokens), `slots` (concurrency cap and queue), `sse` (watching streams), `errors`
-(Anthropic-shaped answers), `accesslog`, `config`, `app` (the policy loop and pass-through), `server` (running it).
+Two floors with no arrow between them, and the wiring above:
+
+    cli ──> server (run, GatewayThread) ──> app (Gateway: the call flow drives each call)
+                                             │   routing, exchange, headers, accesslog, config
+                   ┌─────────────────────────┴─────────────────────────┐
+                   v                                                   v
+    downstream/  http (Connection), request, respond,      upstream/  pool (Upstream), conn, specs,
+                 bodies, limits, slots, clients, errors               kinds/ (anthropic, bedrock, vertex, foundry)
+                   └──────────────> wire (first_header, status_line, set_nodelay) <──────┘
 """
 
 from claudewire.gateway.app import Gateway

@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING
 
 from claudewire._clock import Clock
 from claudewire._errors import Failure, FailureKind
+from claudewire._sse import request_model
 from claudewire.gateway.accesslog import AccessLog
-from claudewire.gateway.clients import ClientGate, counted_tokens
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.errors import error_answer
+from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
+from claudewire.gateway.downstream.errors import error_answer
+from claudewire.gateway.downstream.http import Connection, Request
+from claudewire.gateway.downstream.limits import ServerState
+from claudewire.gateway.downstream.slots import Slots
 from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
-from claudewire.gateway.http import Connection, Request
-from claudewire.gateway.limits import ServerState
 from claudewire.gateway.routing import Routing, strip_credentials
-from claudewire.gateway.slots import Slots
-from claudewire.gateway.sse import request_model
-from claudewire.gateway.upstream import Upstream
+from claudewire.gateway.upstream.pool import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
 from claudewire.policy import MultiHooks, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow
 from claudewire.state import StateBackend, Ticket, open_state

@@ -16,14 +16,14 @@
     url = "redis://127.0.0.1:6379/0"
     prefix = "claudewire"                    # one per deployment sharing that Redis
     timeout = 0.05                           # slower than that: answered from local state
-    [[clients]]                              # see claudewire.gateway.clients
+    [[clients]]                              # see claudewire.gateway.downstream.clients
     name = "ci-bot"
     token_sha256 = "9f86d0…"
     requests_per_minute = 30
 
 Several upstreams (failover by priority, load shared by weight, several keys each) are ``[[upstreams]]`` tables; see
-`claudewire.gateway.upstreams` for their fields. Without them, `upstream` (and in token mode `upstream_key`) make the
-one upstream.
+`claudewire.gateway.upstream.specs` for their fields. Without them, `upstream` (and in token mode `upstream_key`) make
+the one upstream.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from claudewire._net import is_loopback
-from claudewire.gateway.clients import ClientSpec
-from claudewire.gateway.limits import HttpLimits
-from claudewire.gateway.upstreams import (
+from claudewire.gateway.downstream.clients import ClientSpec
+from claudewire.gateway.downstream.limits import HttpLimits
+from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
     UpstreamSpec,
     check_models_served,

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claudewire._errors import Failure, FailureKind, NoResponseError, classify
+from claudewire._sse import StreamScanner, Usage, json_usage
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.errors import sse_error_event
+from claudewire.gateway.downstream.errors import sse_error_event
+from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.headers import response_headers
-from claudewire.gateway.http import Connection, Request
-from claudewire.gateway.kinds.base import KindUpstream
-from claudewire.gateway.sse import StreamScanner, Usage, json_usage
-from claudewire.gateway.upstream import Upstream, UpstreamResponse
+from claudewire.gateway.upstream.kinds.base import KindUpstream
+from claudewire.gateway.upstream.pool import Upstream, UpstreamResponse
 
 __all__ = ["Exchange", "Trace", "deliver", "exchange", "wants_stream"]
 

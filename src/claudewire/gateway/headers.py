@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Iterable
 
 from claudewire._secrets import redact
-from claudewire.gateway.request import Request
-from claudewire.gateway.upstream import UpstreamResponse
+from claudewire.gateway.downstream.request import Request
+from claudewire.gateway.upstream.pool import UpstreamResponse
 
 __all__ = ["ClientAuth", "forward_headers", "response_headers"]
 

@@ -14,11 +14,11 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from claudewire._sse import request_model
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.kinds import KindUpstream, open_upstream
-from claudewire.gateway.request import Request
-from claudewire.gateway.sse import request_model
-from claudewire.gateway.upstream import Upstream
+from claudewire.gateway.downstream.request import Request
+from claudewire.gateway.upstream.kinds import KindUpstream, open_upstream
+from claudewire.gateway.upstream.pool import Upstream
 from claudewire.metrics import Metrics
 from claudewire.policy import OneTarget, PolicyEngine
 from claudewire.policy.pool import Member, Pool, PoolChooser, PoolHooks

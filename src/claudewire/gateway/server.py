@@ -24,9 +24,9 @@ from claudewire._errors import Failure, FailureKind
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.app import Gateway
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.errors import error_answer
-from claudewire.gateway.http import Connection, Request
-from claudewire.gateway.limits import HttpLimits, ServerState
+from claudewire.gateway.downstream.errors import error_answer
+from claudewire.gateway.downstream.http import Connection, Request
+from claudewire.gateway.downstream.limits import HttpLimits, ServerState
 
 __all__ = ["GatewayThread", "bind", "new_event_loop", "open_files_limit", "raise_open_files", "run", "serve"]
 

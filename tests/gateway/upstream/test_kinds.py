@@ -1,4 +1,4 @@
-"""The cloud translators (gateway/kinds) without a network: requests in, upstream requests out; frames in, SSE out."""
+"""The cloud translators (gateway/upstream/kinds) offline: requests in, upstream requests out; frames in, SSE out."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ import pytest
 from botocore.credentials import Credentials
 
 from claudewire import FailureKind, classify
-from claudewire.gateway.kinds import build_kind
-from claudewire.gateway.kinds.base import Refusal, UpstreamCall, header_value
-from claudewire.gateway.kinds.bedrock import DEFAULT_BETAS, BedrockKind
-from claudewire.gateway.kinds.errors import bedrock_error, google_error
-from claudewire.gateway.kinds.eventstream import EventStreamToSSE
-from claudewire.gateway.kinds.foundry import FoundryKind
-from claudewire.gateway.kinds.models import bedrock_model_id, vertex_model_id
-from claudewire.gateway.kinds.vertex import VertexKind
-from claudewire.gateway.upstream import Upstream, UpstreamTarget
-from claudewire.gateway.upstreams import UpstreamConfigError, upstreams_from_list
+from claudewire.gateway.upstream.kinds import build_kind
+from claudewire.gateway.upstream.kinds.base import Refusal, UpstreamCall, header_value
+from claudewire.gateway.upstream.kinds.bedrock import DEFAULT_BETAS, BedrockKind
+from claudewire.gateway.upstream.kinds.errors import bedrock_error, google_error
+from claudewire.gateway.upstream.kinds.eventstream import EventStreamToSSE
+from claudewire.gateway.upstream.kinds.foundry import FoundryKind
+from claudewire.gateway.upstream.kinds.models import bedrock_model_id, vertex_model_id
+from claudewire.gateway.upstream.kinds.vertex import VertexKind
+from claudewire.gateway.upstream.pool import Upstream, UpstreamTarget
+from claudewire.gateway.upstream.specs import UpstreamConfigError, upstreams_from_list
 from claudewire.sim.bedrock import BEDROCK_BETAS
 from claudewire.sim.eventstream import chunk_frame, encode_message, exception_frame
 from claudewire.sim.sigv4 import SignedRequest, check_sigv4
@@ -82,7 +82,7 @@ def test_bedrock_api_key_is_sent_as_bearer_in_turn() -> None:
 def test_betas_filtered_through_the_allowlist_and_dropped_ones_logged(caplog: pytest.LogCaptureFixture) -> None:
     """Allowed betas go into anthropic_beta, aliases are renamed, unknown ones are dropped with a warning."""
     kind = bedrock(betas=["interleaved-thinking-2025-05-14", "bedrock-name"], aliases={"files-api-2025-04-14": "x"})
-    with caplog.at_level(logging.WARNING, "claudewire.gateway.kinds.bedrock"):
+    with caplog.at_level(logging.WARNING, "claudewire.gateway.upstream.kinds.bedrock"):
         sent = json.loads(translate(kind, {**BODY, "anthropic_beta": ["client-name"]}).body)
     assert sent["anthropic_beta"] == ["interleaved-thinking-2025-05-14"]
     assert "files-api-2025-04-14" in caplog.text and "client-name" in caplog.text

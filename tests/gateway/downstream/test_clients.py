@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 from claudewire.gateway import ConfigError, GatewayConfig
-from claudewire.gateway.clients import ClientSpec
+from claudewire.gateway.downstream.clients import ClientSpec
 from claudewire.testing import run_sim
 from tests.conftest import SIM_MODEL
 from tests.gateway.conftest import run_gateway

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from claudewire.gateway.kinds.base import (
+from claudewire.gateway.upstream.kinds.base import (
     KeyRing,
     PassThrough,
     Refusal,

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from claudewire.cli.proxy import proxy
 from claudewire.gateway import ConfigError, GatewayConfig
-from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec, check_models_served, resolve_key
+from claudewire.gateway.upstream.specs import UpstreamConfigError, UpstreamSpec, check_models_served, resolve_key
 
 _TWO = """
 [[upstreams]]

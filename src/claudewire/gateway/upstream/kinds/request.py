@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claudewire.gateway.kinds.base import Refusal, header_value
+from claudewire.gateway.upstream.kinds.base import Refusal, header_value
 
 __all__ = ["MID_CONVERSATION_SYSTEM", "MessagesRequest", "fold_system_messages", "parse_messages_request"]
 

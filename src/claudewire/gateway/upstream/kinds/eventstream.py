@@ -13,8 +13,8 @@ import binascii
 import json
 import logging
 
-from claudewire.gateway.kinds.errors import bedrock_error_type
-from claudewire.gateway.kinds.framing import FramingError, MessageBuffer
+from claudewire.gateway.upstream.kinds.errors import bedrock_error_type
+from claudewire.gateway.upstream.kinds.framing import FramingError, MessageBuffer
 
 __all__ = ["EventStreamToSSE"]
 

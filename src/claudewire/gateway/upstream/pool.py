@@ -2,7 +2,7 @@
 
 Chosen by measurement (docs/benchmarks.md, "Gateway"): aiohttp's ClientSession costs several times more CPU per
 request than a plain asyncio Protocol feeding httptools, and the gateway's throughput target leaves ~120 µs per
-request for everything. This module and `claudewire.gateway.upstream_conn` (one connection: the response parser
+request for everything. This module and `claudewire.gateway.upstream.conn` (one connection: the response parser
 and body reader) are the only places that know how upstream bytes move; the rest of the gateway sees
 `Upstream.send(...)` → `UpstreamResponse` (status, raw headers, body chunks as they arrive).
 
@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from claudewire.gateway.upstream_conn import UpstreamConn, first_header
+from claudewire.gateway.upstream.conn import UpstreamConn
+from claudewire.gateway.wire import first_header
 
 __all__ = ["Upstream", "UpstreamResponse", "UpstreamTarget"]
 

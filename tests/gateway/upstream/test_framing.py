@@ -7,7 +7,7 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudewire.gateway.kinds.framing import FramingError, MessageBuffer
+from claudewire.gateway.upstream.kinds.framing import FramingError, MessageBuffer
 from claudewire.sim.eventstream import encode_message
 
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz:-", min_size=1, max_size=20)

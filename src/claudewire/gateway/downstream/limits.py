@@ -16,7 +16,8 @@ import ctypes.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
+
+from claudewire.gateway.wire import status_line
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -26,23 +27,12 @@ __all__ = [
     "ServerState",
     "bad_path",
     "refusal",
-    "status_line",
 ]
 
 # The Messages API and its siblings (models, files, batches, skills) use these; TRACE, CONNECT and the rest are
 # never forwarded (a TRACE would reflect the held key).
 ALLOWED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
 _TRIM_AFTER = 16 * 1024 * 1024  # give freed body memory back to the OS after a burst that buffered this much
-_STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
-_STATUS_LINES[529] = b"HTTP/1.1 529 Site Overloaded\r\n"
-
-
-def status_line(status: int) -> bytes:
-    """The ``HTTP/1.1 <code> <reason>`` line for `status` (with CRLF)."""
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} Unknown\r\n".encode("latin-1")
-    return line
 
 
 @dataclass(frozen=True, slots=True)

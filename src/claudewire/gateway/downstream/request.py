@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import re
 
-from claudewire.gateway.limits import ALLOWED_METHODS, refusal
-from claudewire.gateway.upstream_conn import first_header
+from claudewire.gateway.downstream.limits import ALLOWED_METHODS, refusal
+from claudewire.gateway.wire import first_header
 
 __all__ = ["LineVerdict", "Request", "body_length", "judge_request_line", "method_refusal"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from claudewire.gateway.kinds.base import (
+from claudewire.gateway.upstream.kinds.base import (
     KeyRing,
     PassThrough,
     Refusal,
@@ -30,9 +30,9 @@ from claudewire.gateway.kinds.base import (
     WholeBody,
     without_headers,
 )
-from claudewire.gateway.kinds.errors import google_error
-from claudewire.gateway.kinds.models import vertex_model_id
-from claudewire.gateway.kinds.request import parse_messages_request
+from claudewire.gateway.upstream.kinds.errors import google_error
+from claudewire.gateway.upstream.kinds.models import vertex_model_id
+from claudewire.gateway.upstream.kinds.request import parse_messages_request
 
 __all__ = ["DEFAULT_REJECTED", "DEFAULT_VERSION", "VertexKind"]
 

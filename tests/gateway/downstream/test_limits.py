@@ -18,9 +18,9 @@ import httpx2
 from aiohttp import web
 
 from claudewire import FailureKind, classify
-from claudewire.gateway.errors import error_answer
-from claudewire.gateway.http import Connection, Request
-from claudewire.gateway.limits import HttpLimits, Reaper, ServerState
+from claudewire.gateway.downstream.errors import error_answer
+from claudewire.gateway.downstream.http import Connection, Request
+from claudewire.gateway.downstream.limits import HttpLimits, Reaper, ServerState
 from claudewire.policy import Policy
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL

@@ -43,7 +43,7 @@ _FIELDS = frozenset({"name", "url", "keys", "priority", "weight", "models", "kin
 
 KIND_OPTIONS: dict[str, frozenset[str]] = {
     "anthropic": frozenset(),
-    # the cloud translators' own fields (claudewire.gateway.kinds.KIND_FIELDS; checked there when the gateway starts)
+    # the cloud translators' own fields (upstream.kinds.KIND_FIELDS; checked there when the gateway starts)
     "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
     "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
     "foundry": frozenset({"bearer", "model_map"}),

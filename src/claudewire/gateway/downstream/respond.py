@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from claudewire.gateway.limits import HttpLimits, ServerState, status_line
-from claudewire.gateway.upstream_conn import set_nodelay
+from claudewire.gateway.downstream.limits import HttpLimits, ServerState
+from claudewire.gateway.wire import set_nodelay, status_line
 
 __all__ = ["WRITE_HIGH_WATER", "ResponseWriter"]
 

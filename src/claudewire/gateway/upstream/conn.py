@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import socket
 from typing import cast
 
 import httptools
 
 from claudewire._errors import NoResponseError
+from claudewire.gateway.wire import set_nodelay
 
-__all__ = ["UpstreamConn", "first_header", "set_nodelay"]
+__all__ = ["UpstreamConn"]
 
 _READ_HIGH_WATER = 256 * 1024  # bytes buffered from upstream before we stop reading (a slow client pushes back)
 
@@ -214,23 +213,6 @@ class UpstreamConn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
-
-
-def first_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    """The first value of header `name` (give it lower-case) in a parsed header list, or None."""
-    for key, value in headers:
-        if len(key) == len(name) and key.lower() == name:
-            return value
-    return None
-
-
-def set_nodelay(transport: asyncio.Transport) -> None:
-    """Switch Nagle's algorithm off on a TCP transport."""
-    # small request/response pairs must not wait for Nagle's algorithm and delayed ACKs (40 ms stalls)
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _expire(fut: asyncio.Future[None], what: str) -> None:

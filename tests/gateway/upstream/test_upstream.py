@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claudewire.gateway.upstream import UpstreamTarget
+from claudewire.gateway.upstream.pool import UpstreamTarget
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Upstream kinds: how the gateway talks to each upstream (``kind`` on ``[[upstreams]]``).
 
 ``anthropic`` passes requests through byte for byte. ``bedrock``, ``vertex`` and ``foundry`` are small translators
-behind one interface (`Kind`, see `claudewire.gateway.kinds.base`); `open_upstream` gives the gateway, for any
+behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `open_upstream` gives the gateway, for any
 `UpstreamSpec`, something with the connection pool's ``send`` that speaks Anthropic on both sides::
 
     [[upstreams]]
@@ -38,9 +38,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from claudewire.gateway.kinds.base import Kind, KindUpstream, Refusal, UpstreamCall
-from claudewire.gateway.upstream import Upstream
-from claudewire.gateway.upstreams import UpstreamConfigError, UpstreamSpec
+from claudewire.gateway.upstream.kinds.base import Kind, KindUpstream, Refusal, UpstreamCall
+from claudewire.gateway.upstream.pool import Upstream
+from claudewire.gateway.upstream.specs import UpstreamConfigError, UpstreamSpec
 
 __all__ = ["KIND_FIELDS", "Kind", "KindUpstream", "Refusal", "UpstreamCall", "build_kind", "open_upstream"]
 
@@ -91,7 +91,7 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
         return None
     try:
         if spec.kind == "bedrock":
-            from claudewire.gateway.kinds.bedrock import BedrockKind
+            from claudewire.gateway.upstream.kinds.bedrock import BedrockKind
 
             version = _str(spec, "anthropic_version")
             return BedrockKind(
@@ -106,7 +106,7 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
                 **injected,
             )
         if spec.kind == "vertex":
-            from claudewire.gateway.kinds.vertex import VertexKind
+            from claudewire.gateway.upstream.kinds.vertex import VertexKind
 
             version = _str(spec, "anthropic_version")
             return VertexKind(
@@ -121,7 +121,7 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
                 **injected,
             )
         if spec.kind == "foundry":
-            from claudewire.gateway.kinds.foundry import FoundryKind
+            from claudewire.gateway.upstream.kinds.foundry import FoundryKind
 
             bearer = spec.options.get("bearer", False)
             if not isinstance(bearer, bool):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from claudewire.gateway.limits import ServerState, refusal
-from claudewire.gateway.request import Request, body_length
-from claudewire.gateway.respond import ResponseWriter
+from claudewire.gateway.downstream.limits import ServerState, refusal
+from claudewire.gateway.downstream.request import Request, body_length
+from claudewire.gateway.downstream.respond import ResponseWriter
 
 __all__ = ["BodyReader", "StopParsing"]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from claudewire.gateway.kinds.base import (
+from claudewire.gateway.upstream.kinds.base import (
     KeyRing,
     PassThrough,
     Refusal,
@@ -38,17 +38,17 @@ from claudewire.gateway.kinds.base import (
     WholeBody,
     without_headers,
 )
-from claudewire.gateway.kinds.errors import anthropic_error_body, bedrock_error
-from claudewire.gateway.kinds.eventstream import EventStreamToSSE
-from claudewire.gateway.kinds.models import bedrock_model_id
-from claudewire.gateway.kinds.request import (
+from claudewire.gateway.upstream.kinds.errors import anthropic_error_body, bedrock_error
+from claudewire.gateway.upstream.kinds.eventstream import EventStreamToSSE
+from claudewire.gateway.upstream.kinds.models import bedrock_model_id
+from claudewire.gateway.upstream.kinds.request import (
     MID_CONVERSATION_SYSTEM,
     MessagesRequest,
     fold_system_messages,
     parse_messages_request,
 )
-from claudewire.gateway.upstream import UpstreamTarget
-from claudewire.gateway.upstream_conn import first_header
+from claudewire.gateway.upstream.pool import UpstreamTarget
+from claudewire.gateway.wire import first_header
 
 __all__ = ["DEFAULT_ALIASES", "DEFAULT_BETAS", "DEFAULT_VERSION", "BedrockKind"]
 

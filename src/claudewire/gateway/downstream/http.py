@@ -24,11 +24,11 @@ from typing import Any
 
 import httptools
 
-from claudewire.gateway.bodies import BodyReader, StopParsing
-from claudewire.gateway.limits import ALLOWED_METHODS, ServerState, bad_path, refusal, status_line
-from claudewire.gateway.request import LineVerdict, Request, body_length, judge_request_line, method_refusal
+from claudewire.gateway.downstream.bodies import BodyReader, StopParsing
+from claudewire.gateway.downstream.limits import ALLOWED_METHODS, ServerState, bad_path, refusal
+from claudewire.gateway.downstream.request import LineVerdict, Request, body_length, judge_request_line, method_refusal
 
-__all__ = ["Connection", "Handler", "Request", "status_line"]
+__all__ = ["Connection", "Handler", "Request"]
 
 _MAX_PIPELINE = 16
 _LINGER = 2.0  # after a refusal that closes: how long unread request bytes are drained so the answer is not reset

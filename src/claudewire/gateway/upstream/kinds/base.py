@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from claudewire.gateway.upstream import Upstream, UpstreamResponse
-from claudewire.gateway.upstream_conn import first_header
+from claudewire.gateway.upstream.pool import Upstream, UpstreamResponse
+from claudewire.gateway.wire import first_header
 
 __all__ = [
     "KeyRing",
