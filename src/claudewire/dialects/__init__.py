@@ -3,8 +3,8 @@
 Chat Completions, Responses and Cursor's mix of the two, each as request translators (a body and a `Target` in, a
 `MessagesRequest` out), answer translators (a Messages answer in, the caller's JSON out) and stream state machines
 (the upstream's SSE bytes or events in, the bytes to write out). Nothing here touches a socket, a clock or the model
-catalogue: the caller passes the time, the model's `ModelTraits` and the names to echo. Imports: ``_errors`` and the
-standard library only (this package imports nothing else of claudewire's).
+catalogue: the caller passes the time, the model's `ModelTraits` and the names to echo. It imports the standard
+library only, nothing else of claudewire's.
 
 =====================  ==========================  =========================  =========================
 dialect                request                     JSON answer                stream

@@ -1,10 +1,11 @@
 """The model list in OpenAI's shape, and the advertised names (``[openai] models``) resolved to Claude ids.
 
 `models_list` turns an Anthropic ``GET /v1/models`` body into one body both SDKs read: OpenAI's
-``{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`` whose entries also keep
-Anthropic's ``type``, ``display_name`` and ``created_at``, with ``has_more``/``first_id``/``last_id`` beside ``data``
-(each SDK ignores the other's fields). Advertised aliases are listed first, so Cursor offers names that cannot
-collide with its built-in ones.
+``{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`` whose entries also keep every
+field of Anthropic's model info (``type``, ``display_name``, ``created_at``, ``lifecycle`` ...), with ``has_more``,
+``first_id`` and ``last_id`` beside ``data`` (each SDK ignores the other's fields). Advertised aliases are listed
+first, so Cursor offers names that cannot collide with its built-in ones. The list is one page (``has_more`` false):
+the caller fetches the upstream's whole list (``?limit=1000``) first.
 
 `resolve_model` maps a requested name to the Claude id: an exact alias wins; else the suffixes ``-thinking``
 (adaptive thinking on) and ``-fast`` (fast mode where the model has it) are taken off, in either order, and the rest
@@ -59,16 +60,13 @@ def _epoch(stamp: Any) -> int:
 
 
 def _entry(id: str, source: Mapping[str, Any]) -> dict[str, Any]:
+    """The upstream's model info under `id` (every field it has, for the Anthropic SDK) plus OpenAI's fields."""
     created_at = source.get("created_at") or "1970-01-01T00:00:00Z"
-    return {
-        "id": id,
-        "object": "model",
-        "created": _epoch(created_at),
-        "owned_by": "anthropic",
-        "type": "model",
-        "display_name": str(source.get("display_name") or id),
-        "created_at": created_at,
-    }
+    entry = dict(source)
+    entry.update(id=id, type="model", display_name=str(source.get("display_name") or id), created_at=created_at)
+    entry.setdefault("lifecycle", "active")
+    entry.update(object="model", created=_epoch(created_at), owned_by="anthropic")
+    return entry
 
 
 def models_list(
