@@ -67,7 +67,7 @@ def user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
             raise DialectError(f"{where} must be an object", param=where)
         kind = part.get("type")
         if kind in ("text", "refusal"):
-            block = text_block(part.get(kind if kind == "refusal" else "text"), part, where)
+            block = text_block(part.get("refusal" if kind == "refusal" else "text"), part, where)
         elif kind == "image_url":
             image = part.get("image_url")
             block = image_block(image.get("url") if isinstance(image, Mapping) else image, part, where)
