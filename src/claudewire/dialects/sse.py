@@ -1,0 +1,97 @@
+"""Server-sent events in and out: the upstream's Messages events parsed, the caller's frames written.
+
+`SSEDecoder` splits the upstream's bytes into events whatever the chunking (a blank line ends one; ``\\r\\n`` or
+``\\n``; several ``data:`` lines join with a newline; comments skipped) and parses each one's JSON. An event it
+cannot read (not JSON, or larger than its bound) comes out as an ``error`` event, so a translator ends its stream in
+the caller's dialect instead of raising. (`claudewire._sse` only watches a stream passing through; this one feeds a
+translator, and dialects stay off the gateway's modules.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from claudewire.dialects.common import dumps
+
+__all__ = ["SSEDecoder", "SSEEvent", "data_frame", "named_frame"]
+
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+MAX_EVENT = 16 * 1024 * 1024
+"""The largest event read (bytes): a stream that sends more without a blank line is not SSE to read."""
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One event: its name (the ``event:`` line, else the data's ``type``) and its parsed data."""
+
+    name: str
+    data: dict[str, Any]
+
+
+def _error(message: str) -> SSEEvent:
+    return SSEEvent("error", {"type": "error", "error": {"type": "api_error", "message": message}})
+
+
+class SSEDecoder:
+    """Feed it bytes; it returns the complete events they finish."""
+
+    __slots__ = ("_broken", "_pending")
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._broken = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """The events completed by `chunk` (an unreadable stream yields one ``error`` event, then nothing)."""
+        if self._broken:
+            return []
+        data = self._pending + chunk if self._pending else chunk
+        events: list[SSEEvent] = []
+        start = 0
+        while (m := _EVENT_END.search(data, start)) is not None:
+            event = self._parse(data[start : m.start()])
+            start = m.end()
+            if event is not None:
+                events.append(event)
+                if event.name == "error" and self._broken:
+                    return events
+        self._pending = data[start:]
+        if len(self._pending) > MAX_EVENT:
+            self._broken, self._pending = True, b""
+            events.append(_error("the upstream sent an event larger than 16 MiB"))
+        return events
+
+    def _parse(self, raw: bytes) -> SSEEvent | None:
+        name = ""
+        lines: list[bytes] = []
+        for line in raw.splitlines():
+            if line.startswith(b"data:"):
+                lines.append(line[5:].removeprefix(b" "))
+            elif line.startswith(b"event:"):
+                name = line[6:].strip().decode("utf-8", "replace")
+        if not lines:
+            return None
+        try:
+            payload = json.loads(b"\n".join(lines))
+        except ValueError:
+            self._broken = True
+            return _error("the upstream sent an event that is not JSON")
+        if not isinstance(payload, dict):
+            return None
+        if not name:
+            kind = payload.get("type")
+            name = kind if isinstance(kind, str) else ""
+        return SSEEvent(name, payload)
+
+
+def data_frame(payload: Any) -> bytes:
+    """``data: <json>`` and the blank line (Chat Completions frames carry no event name)."""
+    return b"data: " + dumps(payload) + b"\n\n"
+
+
+def named_frame(name: str, payload: Any) -> bytes:
+    """``event: <name>``, ``data: <json>`` and the blank line (Responses frames)."""
+    return b"event: " + name.encode() + b"\ndata: " + dumps(payload) + b"\n\n"
