@@ -184,3 +184,32 @@ def test_sampling_depends_on_version_and_model(sim: SimServer) -> None:
     assert refused.json()["error"]["message"] == "`temperature` is deprecated for this model."
     assert post("claude-opus-4-7", 1).status_code == 200
     assert post("claude-haiku-4-5", 0.5).status_code == 200
+
+
+def test_claude_code_2_1_332_turns_pass(sim: SimServer) -> None:
+    """The two requests Claude Code 2.1.332 sends with no model pinned (captured from `claude -p` against the
+    simulator: claude-opus-5-5, max_tokens 128000, adaptive thinking at effort medium, a system turn after the
+    prompt, then the tool loop's next turn) are 200, where its first used to be 404 and then 400 messages.1.role."""
+    first = [
+        {"role": "user", "content": [{"type": "text", "text": "say pong"}]},
+        {"role": "system", "content": [{"type": "text", "text": "# Environment\nYou have been invoked in ..."}]},
+    ]
+    second = [*first, {"role": "assistant", "content": "pong"}, {"role": "user", "content": "again"}]
+    headers = {
+        "x-api-key": SIM_KEY,
+        "anthropic-version": OLD,
+        "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,"
+        "per-turn-control-2026-07-01,mid-conversation-tool-changes-2026-07-01,thinking-token-count-2026-05-13,"
+        "advanced-tool-use-2025-11-20,effort-2025-11-24",
+    }
+    for messages in (first, second):
+        body = {
+            "model": "claude-opus-5-5",
+            "max_tokens": 128_000,
+            "thinking": {"type": "adaptive", "display": "omitted"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "output_config": {"effort": "medium"},
+            "messages": messages,
+        }
+        answer = httpx2.post(f"{sim.base_url}/v1/messages", json=body, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
