@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -410,3 +412,34 @@ def test_other_gateway_errors_name_the_gateway_and_their_kind() -> None:
     failure = explain(f"API Error: 502 {answer.body.decode()}")
     assert failure.kind is K.CONNECT_REFUSED
     assert "gateway" in failure.cause and "/readyz" in failure.fix
+
+
+MODEL_404 = (
+    "anthropic.NotFoundError: Error code: 404 - "
+    "{{'type': 'error', 'error': {{'type': 'not_found_error', 'message': 'model: {}'}}}}"
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "hint"),
+    [
+        ("claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20240620 was retired on the Claude API on 2025-10-22: use "
+         "claude-sonnet-5-5."),
+        ("claude-sonnet-4-5", "claude-sonnet-4-5 was retired on the Claude API on 2026-11-30: use claude-sonnet-5-5."),
+        ("claude-opus-4-5", "claude-opus-4-5 is deprecated on the Claude API and retires on 2027-01-22: use "
+         "claude-opus-5-5."),
+        ("claude-sonet-5-5", "claude-sonet-5-5 is not a model id the API serves: did you mean claude-sonnet-5-5?"),
+    ],
+)  # fmt: skip
+def test_a_404_naming_a_model_is_read_against_the_catalogue(model: str, hint: str) -> None:
+    """A not_found naming a retired or deprecated model says so with its date and a current successor of its line; a
+    typo gets the current model it is near, never a retired one."""
+    failure = explain(MODEL_404.format(model), today=dt.date(2026, 12, 7))
+    assert failure.kind is K.NOT_FOUND
+    assert failure.fix.endswith(hint)
+
+
+def test_a_404_naming_a_current_model_gets_no_model_hint() -> None:
+    """A current model in a 404 (a wrong base URL, a workspace without access) gets the kind's fix alone."""
+    failure = explain(MODEL_404.format("claude-opus-5-5"), today=dt.date(2026, 12, 7))
+    assert failure.fix == Failure.of(K.NOT_FOUND).fix

@@ -14,12 +14,17 @@ OpenSSL messages, socket errors, proxy errors and what Cursor or Claude Code pri
 4. weaker markers: SDK exception class names and error-type words.
 
 Nothing recognisable is still an answer: kind ``unknown``, whose fix is to run the doctor.
+
+A ``not_found`` naming a model is read against the model catalogue (`claudewire._models`, the lineup the simulator
+serves and the doctor advises from): a retired or deprecated model is named so with its date and a current
+successor of its line; an id the API does not serve gets a current model it is a typo of, never a retired one.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
@@ -27,6 +32,7 @@ from typing import Any
 
 from claudewire._errors import Failure, FailureKind, classify
 from claudewire._messages import FAMILIES, GATEWAY_HINTS, GATEWAY_MARKER
+from claudewire._models import Catalogue, Lifecycle, utc_today
 from claudewire._secrets import redact_text
 
 __all__ = ["explain", "explain_json"]
@@ -136,6 +142,9 @@ _STATUS: tuple[str, ...] = (
     r"Not Found|Payment Required|Proxy Authentication Required|Request Timeout|Internal Server Error|Bad Request)",
 )
 _CREDIT = re.compile(r"credit balance is too low", re.IGNORECASE)
+_MODEL_ID = re.compile(
+    r"(?<![\w.])(?:[a-z]{2}\.)?(?:anthropic\.)?(claude-[a-z0-9][a-z0-9.\-]*?)(?:-v\d+(?::\d+)?)?(?![\w.\-])"
+)
 _RETRY_AFTER = re.compile(r"(retry-after(?:-ms)?)[\"']?\s*[:=]\s*[\"']?([0-9.]+)", re.IGNORECASE)
 
 
@@ -259,11 +268,42 @@ def _family(text: str, status: int | None) -> Failure | None:
     return None
 
 
-def explain(text: str) -> Failure:
+def _model_hint(text: str, today: dt.date) -> str:
+    """What the catalogue knows about the model `text` names: retired or deprecated (with a current successor), or
+    the current model an unknown id is a typo of; "" for a current model, no model, or nothing near."""
+    catalogue = Catalogue(today=lambda: today)
+    for match in _MODEL_ID.finditer(text):
+        named = match.group(1).rstrip(".-")
+        known = catalogue.get(named)
+        if known is not None:
+            stage = catalogue.lifecycle(known)
+            successor = catalogue.replacement_for(known.id)
+            use = f"use {successor.id}" if successor is not None else "use a current model (GET /v1/models)"
+            date = (known.retires_at or "")[:10]
+            if stage is Lifecycle.RETIRED:
+                return f"{named} was retired on the Claude API{f' on {date}' if date else ''}: {use}."
+            if stage is Lifecycle.DEPRECATED:
+                return f"{named} is deprecated on the Claude API{f' and retires on {date}' if date else ''}: {use}."
+            return ""
+        near = catalogue.nearest(named, catalogue.current())
+        if near is not None:
+            return f"{named} is not a model id the API serves: did you mean {near[1].id}?"
+    return ""
+
+
+def explain(text: str, today: dt.date | None = None) -> Failure:
     """The `Failure` (kind, retryable, cause, fix, and `.check`) that pasted error `text` describes.
 
-    Raises ValueError for empty text. Unrecognised text gives kind ``unknown``.
+    Raises ValueError for empty text. Unrecognised text gives kind ``unknown``. A ``not_found`` naming a model gets
+    what the model catalogue knows of it (on `today`, default the UTC date) added to the fix.
     """
+    found = _explain(text)
+    if found.kind is FailureKind.NOT_FOUND:
+        return _with_hint(found, _model_hint(text, today or utc_today()))
+    return found
+
+
+def _explain(text: str) -> Failure:
     if not text or not text.strip():
         raise ValueError("nothing to explain: paste an error message, traceback, status line or JSON body")
     status = _status(text)

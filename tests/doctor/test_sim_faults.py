@@ -86,7 +86,7 @@ def test_retired_model_fails_naming_a_current_replacement(sim: SimServer) -> Non
     assert model.status is Status.FAIL
     assert "retired" in model.detail
     newest_opus = next(m.id for m in sim.catalogue.models if m.line == "opus" and m.lifecycle.value == "active")
-    assert newest_opus == "claude-opus-4-8"
+    assert newest_opus == "claude-opus-5-5"
     assert newest_opus in (model.fix or "")
     assert report.get("messages").status is Status.SKIP
 
@@ -98,7 +98,7 @@ def test_deprecated_model_warns_with_its_retirement_date() -> None:
     model = report.get("model")
     assert model.status is Status.WARN
     assert "2027-01-22" in model.detail
-    assert "claude-opus-4-8" in (model.fix or "")  # the same tier: an Opus user is pointed at an Opus
+    assert "claude-opus-5-5" in (model.fix or "")  # the same tier: an Opus user is pointed at an Opus
     assert report.exit_code == 0
     assert report.get("messages").status is Status.PASS
 

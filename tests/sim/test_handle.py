@@ -87,12 +87,14 @@ def test_request_log_keeps_headers_bounded_and_redacted_in_repr() -> None:
 
 
 def test_catalogue_names_a_current_replacement(sim: SimServer) -> None:
-    """replacement_for maps retired and deprecated ids (and aliases) to an active model."""
+    """replacement_for maps retired and deprecated ids (and aliases) to an active model: the one the deprecation
+    notice names, else the newest of the same line."""
     catalogue = sim.catalogue
     assert [m.id for m in catalogue] == [m.id for m in Catalogue()]
     assert catalogue.replacement_for("claude-3-opus-20240229").id == "claude-opus-4-6"  # type: ignore[union-attr]
-    assert catalogue.replacement_for("claude-sonnet-4-5").id == "claude-sonnet-4-6"  # type: ignore[union-attr]
+    assert catalogue.replacement_for("claude-sonnet-4-5").id == "claude-sonnet-5-5"  # type: ignore[union-attr]
     assert catalogue.replacement_for("claude-haiku-4-5").id == "claude-haiku-4-5-20251001"  # type: ignore[union-attr]
+    assert catalogue.replacement_for("claude-2.1").id == "claude-sonnet-5-5"  # type: ignore[union-attr]
 
 
 def _outcomes(seed: int) -> list[str]:

@@ -52,7 +52,7 @@ def test_replacement_follows_the_date() -> None:
     c = SimModel("claude-c-1", "C", "2026-01-01T00:00:00Z")
     assert Catalogue((c, b, a), today=lambda: dt.date(2026, 5, 1)).replacement_for("claude-a-1") == b
     assert Catalogue((c, b, a), today=lambda: dt.date(2026, 12, 1)).replacement_for("claude-a-1") == c
-    assert Catalogue(today=lambda: EVE).replacement_for("claude-sonnet-4-5").id == "claude-sonnet-4-6"  # type: ignore[union-attr]
+    assert Catalogue(today=lambda: EVE).replacement_for("claude-sonnet-4-5").id == "claude-sonnet-5-5"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("today", "stage"), [(EVE, "deprecated"), (DAY, "retired")])

@@ -48,9 +48,8 @@ def test_claude_codes_default_model_request_passes() -> None:
     check_body(CLAUDE_CODE_BODY, 64000, CLAUDE_CODE_BETAS)
 
 
-def test_mid_conversation_system_needs_its_beta_and_a_turn_before_it() -> None:
-    """Without the mid-conversation-system beta, or as the first message, role system gets the API's wording."""
-    assert _error(CLAUDE_CODE_BODY) == "messages.1.role: Input should be 'user' or 'assistant'"
+def test_a_system_turn_is_never_the_first_message() -> None:
+    """role system as the first message gets the API's wording (the top-level field is where that goes)."""
     first = {**CLAUDE_CODE_BODY, "messages": [{"role": "system", "content": "x"}]}
     assert _error(first, CLAUDE_CODE_BETAS) == "messages.0.role: Input should be 'user' or 'assistant'"
 
@@ -123,13 +122,16 @@ def test_malformed_requests_get_the_apis_wording(body: dict[str, Any], wording: 
     assert _error(full) == wording
 
 
-def test_the_server_reads_the_beta_header(sim: SimServer) -> None:
-    """Over HTTP the same body is 200 with Claude Code's anthropic-beta header and 400 without it."""
+@pytest.mark.parametrize(
+    "beta",
+    ["", ",".join(CLAUDE_CODE_BETAS), "mid-conversation-tool-changes-2026-07-01"],
+    ids=["no-beta", "claude-code-2.1.197", "claude-code-2.1.332"],
+)
+def test_a_mid_conversation_system_turn_needs_no_beta(sim: SimServer, beta: str) -> None:
+    """Over HTTP Claude Code's default-model body is 200 whatever betas it names: the model takes system turns
+    (Claude Code 2.1.332 names only mid-conversation-tool-changes-2026-07-01 and used to get 400 messages.1.role)."""
     body = {**CLAUDE_CODE_BODY, "stream": False, "tools": []}
-    headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01"}
-    without = httpx2.post(f"{sim.base_url}/v1/messages", json=body, headers=headers, timeout=10)
-    beta = {**headers, "anthropic-beta": ",".join(CLAUDE_CODE_BETAS)}
-    with_beta = httpx2.post(f"{sim.base_url}/v1/messages", json=body, headers=beta, timeout=10)
-    assert without.status_code == 400
-    assert without.json()["error"]["message"] == "messages.1.role: Input should be 'user' or 'assistant'"
-    assert with_beta.status_code == 200, with_beta.text
+    headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01", **({"anthropic-beta": beta} if beta else {})}
+    for model in ("claude-opus-4-8", "claude-opus-5-5"):
+        answer = httpx2.post(f"{sim.base_url}/v1/messages", json={**body, "model": model}, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text

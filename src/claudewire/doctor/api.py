@@ -17,8 +17,17 @@ import anthropic
 import httpx2
 
 from claudewire._errors import Failure, FailureKind, classify
+from claudewire._models import Catalogue
 from claudewire.doctor.http import client_for
-from claudewire.doctor.models import RETIRED_ALIASES, days_past, did_you_mean, listed, same_tier, tier_of
+from claudewire.doctor.models import (
+    days_past,
+    did_you_mean,
+    listed,
+    looks_retired,
+    retired_model,
+    same_tier,
+    tier_of,
+)
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings
 
@@ -167,29 +176,41 @@ def _date(value: Any) -> str | None:
     return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)[:10]
 
 
-def _replacement(listing: Any, model: Any) -> str | None:
-    """The newest active model of the same tier (`claudewire.doctor.models.same_tier`) in the listing."""
-    pick = same_tier(listed(listing), str(_get(model, "id") or ""), _get(model, "line"))
-    return pick.id if pick is not None else None
+def _successor(listing: Any, model_id: str, line: str | None, today: dt.date) -> str | None:
+    """The newest active model of the same line (`claudewire.doctor.models.same_tier`) in the listing; the
+    catalogue's when the endpoint gave no listing."""
+    pick = same_tier(listed(listing), model_id, line)
+    if pick is not None:
+        return pick.id
+    fallback = Catalogue(today=lambda: today).newest(tier_of(model_id, line))
+    return fallback.id if fallback is not None else None
 
 
-def _unknown_model(wanted: str, listing: Any) -> tuple[str, str]:
-    """Detail and fix for an id the API does not serve: retired alias, typo, foreign id, or just unknown."""
+def _replacement(listing: Any, model: Any, today: dt.date) -> str | None:
+    """The replacement to name for `model` (a ``ModelInfo``): the newest active model of its line."""
+    return _successor(listing, str(_get(model, "id") or ""), _get(model, "line"), today)
+
+
+def _unknown_model(wanted: str, listing: Any, today: dt.date) -> tuple[str, str]:
+    """Detail and fix for an id the API does not serve: retired id, typo of a current or of a retired model, foreign
+    id, or just unknown. Only a current model is ever suggested."""
     models = listed(listing)
-    successor = same_tier(models, wanted)
-    use = f"use {successor.id}" if successor else "use a current model (GET /v1/models)"
-    retired = RETIRED_ALIASES.get(wanted)
+    successor = _successor(listing, wanted, None, today)
+    use = f"use {successor}" if successor else "use a current model (GET /v1/models)"
+    retired = retired_model(wanted, today)
     if retired is not None:
-        detail = f"{wanted} is retired (since {retired[1]}): requests naming it fail"
-        return detail, f"Retired models answer 404: {use}."
-    near = did_you_mean(models, wanted)
+        detail = f"{wanted} is retired (since {(retired.retires_at or '?')[:10]}): requests naming it fail"
+        after = _successor(listing, retired.id, retired.line, today)
+        return detail, f"Retired models answer 404: {f'use {after}' if after else use}."
+    old = looks_retired(models, wanted, today)
+    if old is not None:  # a typo of a retired or deprecated id: name it as such, suggest its line's current model
+        state = f"retired since {old.retires_at}" if old.lifecycle == "retired" else old.lifecycle
+        after = _successor(listing, old.id, old.line, today)
+        detail = f"model {wanted!r} does not exist: it looks like {old.id} ({state})"
+        return detail, f"{old.id} is {old.lifecycle}: {f'set --model {after}' if after else use}."
+    near = did_you_mean(models, wanted, today)
     if near is not None:
-        state = "" if near.lifecycle == "active" else f" ({near.lifecycle})"
-        detail = f"model {wanted!r} does not exist: did you mean {near.id}{state}?"
-        if near.lifecycle == "retired":  # the near miss answers 404 too: name its successor, not it
-            successor = same_tier(models, near.id, near.line)
-            return detail, f"{near.id} is retired: {f'set --model {successor.id}' if successor else use}."
-        return detail, f"Set --model {near.id}."
+        return f"model {wanted!r} does not exist: did you mean {near.id}?", f"Set --model {near.id}."
     if tier_of(wanted) is None and not wanted.startswith("claude"):
         return (
             f"{wanted!r} is not a Claude model id (the Claude API serves claude-* models)",
@@ -222,7 +243,8 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
                 fix = Failure.of(FailureKind.NOT_ANTHROPIC).fix
             return CheckResult("model", Status.FAIL, detail, fix, evidence)
         if failure.kind is FailureKind.NOT_FOUND:
-            detail, fix = _unknown_model(settings.model, probe.listing.body if probe.listing.failure is None else None)
+            body = probe.listing.body if probe.listing.failure is None else None
+            detail, fix = _unknown_model(settings.model, body, today)
             return CheckResult("model", Status.FAIL, f"{detail} ({_said(failure)})", fix, evidence, answer.elapsed_ms)
         detail = f"not verified: GET /v1/models/{settings.model} answered {_said(failure)} (see {failure.check})"
         return CheckResult("model", Status.SKIP, detail, None, evidence, answer.elapsed_ms)
@@ -231,7 +253,7 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
     model_id = str(_get(info, "id"))
     evidence.update({"id": model_id, "lifecycle": lifecycle, "retires_at": _date(_get(info, "retires_at"))})
     named = settings.model if model_id == settings.model else f"{settings.model} ({model_id})"
-    replacement = _replacement(probe.listing.body, info) if probe.listing.failure is None else None
+    replacement = _replacement(probe.listing.body if probe.listing.failure is None else None, info, today)
     evidence["replacement"] = replacement
     use = f"switch to {replacement}" if replacement else "switch to a current model (GET /v1/models)"
     if lifecycle == "retired":

@@ -1,9 +1,11 @@
-"""Model advice from the catalogue the API lists: did-you-mean, same family and tier, retired aliases. Pure functions.
+"""Model advice from the API's listing and the shared catalogue: did-you-mean, same line, retired ids. Pure functions.
 
-The doctor's ``model`` check asks these when the chosen id is unknown, retired or past its retirement date: the
-advice names a model of the same tier (a Haiku user is not told to move to Opus), the nearest id by edit distance
-for a typo (``claude-sonet-4-5``, ``claude-sonnet-4.5``), and a retired alias as retired, with its successor, rather
-than as "does not exist".
+The doctor's ``model`` check asks these when the chosen id is unknown, retired or past its retirement date. The
+listing (``GET /v1/models``) says what this API serves; the catalogue (`claudewire._models`, the lineup the simulator
+serves and `explain` reads) knows retired ids the listing may no longer show, with their dates, and stands in for a
+listing the endpoint does not give. The advice names a model of the same line (a Haiku user is not told to move to
+Opus), suggests only current (active) models for a typo (``claude-sonet-4-5``, ``claude-sonnet-4.5``) and never a
+deprecated or retired one, and names a retired id, or a near miss of one, as retired with its successor.
 """
 
 from __future__ import annotations
@@ -14,24 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RETIRED_ALIASES", "ListedModel", "days_past", "did_you_mean", "listed", "same_tier", "tier_of"]
+from claudewire._models import LINES, Catalogue, ClaudeModel, Lifecycle, day_of, distance, normal_id
 
-TIERS = ("haiku", "sonnet", "opus")
-
-RETIRED_ALIASES: dict[str, tuple[str, str]] = {
-    # id or alias the API no longer serves -> (tier, the date it was retired); the successor comes from the listing
-    "claude-2.0": ("", "2025-07-21"),
-    "claude-2.1": ("", "2025-07-21"),
-    "claude-instant-1.2": ("haiku", "2024-11-06"),
-    "claude-3-sonnet-20240229": ("sonnet", "2025-07-21"),
-    "claude-3-5-sonnet-20240620": ("sonnet", "2025-10-22"),
-    "claude-3-5-sonnet-20241022": ("sonnet", "2025-10-22"),
-    "claude-3-5-sonnet-latest": ("sonnet", "2025-10-22"),
-    "claude-3-7-sonnet-latest": ("sonnet", "2026-02-19"),
-    "claude-3-5-haiku-latest": ("haiku", "2026-02-19"),
-    "claude-3-opus-latest": ("opus", "2026-01-05"),
-}
-"""Retired ids and aliases the listing may no longer show (Anthropic's model-deprecations page)."""
+__all__ = [
+    "ListedModel",
+    "days_past",
+    "did_you_mean",
+    "listed",
+    "looks_retired",
+    "retired_model",
+    "same_tier",
+    "tier_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +67,28 @@ def listed(listing: Any) -> list[ListedModel]:
     ]
 
 
+def _catalogue(today: dt.date | None) -> Catalogue:
+    return Catalogue(today=(lambda: today) if today is not None else None)
+
+
+def _as_listed(model: ClaudeModel, catalogue: Catalogue) -> ListedModel:
+    return ListedModel(model.id, catalogue.lifecycle(model).value, model.line, _date(day_of(model.retires_at)))
+
+
 def tier_of(model_id: str, line: str | None = None) -> str | None:
-    """haiku, sonnet or opus from the listing's ``line`` or the id itself; None for a non-tiered or foreign id."""
-    if line in TIERS:
+    """The line (haiku, sonnet, opus, fable, mythos) from the listing's ``line``, the id, or the catalogue; None for
+    a foreign id or a line-less one (``claude-2.1``)."""
+    if line in LINES:
         return line
-    found = [t for t in TIERS if t in model_id.lower()]
+    found = [t for t in LINES if t in model_id.lower()]
     if found:
         return found[0]
-    retired = RETIRED_ALIASES.get(model_id)
-    return retired[0] or None if retired else None
+    known = Catalogue().get(model_id)
+    return known.line if known is not None else None
 
 
 def same_tier(models: Sequence[ListedModel], model_id: str, line: str | None = None) -> ListedModel | None:
-    """The newest active model of the same tier; for an id without a tier, the newest active Sonnet (the middle)."""
+    """The newest active model of the same line; for an id without a line, the newest active Sonnet (the middle)."""
     active = [m for m in models if m.lifecycle == "active" and m.id != model_id]
     tier = tier_of(model_id, line) or "sonnet"
     for m in active:
@@ -92,29 +97,56 @@ def same_tier(models: Sequence[ListedModel], model_id: str, line: str | None = N
     return active[0] if active else None
 
 
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance (small strings: the plain dynamic programme)."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
-def did_you_mean(models: Sequence[ListedModel], wanted: str) -> ListedModel | None:
-    """The listed model whose id or alias is nearest to `wanted` (dots read as dashes), if it is close enough."""
-    normal = wanted.strip().lower().replace(".", "-").replace("_", "-")
+def _nearest(models: Sequence[ListedModel], wanted: str) -> tuple[int, ListedModel] | None:
+    normal = normal_id(wanted)
     best: tuple[int, ListedModel] | None = None
     for m in models:
-        for name in {m.id, m.alias}:
-            d = 0 if name == normal else _distance(normal, name)
-            if best is None or d < best[0] or (d == best[0] and m.lifecycle == "active" != best[1].lifecycle):
+        for name in (m.id, m.alias):
+            d = distance(normal, name)
+            if best is None or d < best[0]:
                 best = (d, m)
-    if best is None or best[1].id == wanted:
+    return best if best is not None and best[0] <= max(2, len(normal) // 8) else None
+
+
+def _current(models: Sequence[ListedModel], today: dt.date | None) -> list[ListedModel]:
+    if models:
+        return [m for m in models if m.lifecycle == "active"]
+    catalogue = _catalogue(today or dt.datetime.now(dt.UTC).date())
+    return [_as_listed(m, catalogue) for m in catalogue.current()]
+
+
+def did_you_mean(models: Sequence[ListedModel], wanted: str, today: dt.date | None = None) -> ListedModel | None:
+    """The current (active) model whose id or alias is nearest to `wanted` (dots read as dashes), if it is close
+    enough to be a typo of it; never a deprecated or retired one. Without a listing, the catalogue's current models
+    on `today` are the candidates."""
+    near = _nearest(_current(models, today), wanted)
+    if near is None or near[1].id == wanted:
         return None
-    return best[1] if best[0] <= max(2, len(normal) // 8) else None
+    return near[1]
+
+
+def retired_model(wanted: str, today: dt.date) -> ClaudeModel | None:
+    """The catalogue's record of `wanted` (id or alias) if it is retired on `today`."""
+    catalogue = _catalogue(today)
+    model = catalogue.get(wanted)
+    return model if model is not None and catalogue.lifecycle(model) is Lifecycle.RETIRED else None
+
+
+def looks_retired(models: Sequence[ListedModel], wanted: str, today: dt.date) -> ListedModel | None:
+    """A deprecated or retired model `wanted` is a closer typo of than of any current one (``claude-sonet-4-5`` is
+    Sonnet 4.5's), from the listing and the catalogue; None if a current model is as close or none is near."""
+    catalogue = _catalogue(today)
+    old = [m for m in models if m.lifecycle != "active"]
+    shown = {m.id for m in models}
+    old += [
+        _as_listed(m, catalogue)
+        for m in catalogue
+        if m.id not in shown and catalogue.lifecycle(m) is not Lifecycle.ACTIVE
+    ]
+    near_old, near_current = _nearest(old, wanted), _nearest(_current(models, today), wanted)
+    if near_old is None or (near_current is not None and near_current[0] <= near_old[0]):
+        return None
+    return near_old[1]
 
 
 def days_past(date: str | None, today: dt.date) -> int | None:

@@ -276,7 +276,8 @@ class SimApp:
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None  # POST bodies are parsed or rejected by the pipeline
-        model, input_tokens = validate_messages(body, self.catalogue, self._betas(request))
+        version = request.headers.get("anthropic-version")
+        model, input_tokens = validate_messages(body, self.catalogue, self._betas(request), version)
         try:
             cache_plan = self.cache.plan(ctx.key, model.id, body)
         except CacheControlError as exc:
@@ -303,7 +304,7 @@ class SimApp:
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
         assert body is not None
-        answer = count_tokens(body, self.catalogue, self._betas(request))
+        answer = count_tokens(body, self.catalogue, self._betas(request), request.headers.get("anthropic-version"))
         self._admit(ctx.key, 0, False, ctx.headers)
         return self._respond(200, answer, ctx.headers)
 

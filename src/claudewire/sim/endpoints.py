@@ -8,6 +8,7 @@ from typing import Any
 
 from claudewire.sim.catalogue import Catalogue, Lifecycle, SimModel
 from claudewire.sim.config import ACCEPTED_VERSIONS, DEPRECATED_VERSIONS
+from claudewire.sim.rules import check_model_rules
 from claudewire.sim.shapes import count_input_tokens
 from claudewire.sim.validation import BodyError, check_body
 
@@ -63,20 +64,23 @@ def _model(body: Mapping[str, Any], catalogue: Catalogue) -> SimModel:
     return model
 
 
-def _body(body: Mapping[str, Any], max_tokens: int, betas: tuple[str, ...]) -> None:
+def _body(
+    body: Mapping[str, Any], max_tokens: int, betas: tuple[str, ...], model: SimModel, version: str | None
+) -> None:
     try:
         check_body(body, max_tokens, betas)
+        check_model_rules(body, model, version)
     except BodyError as exc:
         raise _invalid(str(exc)) from None
 
 
 def validate_messages(
-    body: Mapping[str, Any], catalogue: Catalogue, betas: tuple[str, ...] = ()
+    body: Mapping[str, Any], catalogue: Catalogue, betas: tuple[str, ...] = (), version: str | None = None
 ) -> tuple[SimModel, int]:
     """Check a ``POST /v1/messages`` body as the API does; the model and the input tokens it costs.
 
-    `betas` are the request's ``anthropic-beta`` values (a ``mid-conversation-system-*`` one allows
-    ``role: "system"`` messages after the first).
+    `betas` are the request's ``anthropic-beta`` values; `version` its ``anthropic-version`` (None for a cloud
+    dialect, which carries its own): the model's rules and the version's apply (`claudewire.sim.rules`).
     """
     model = _model(body, catalogue)
     max_tokens = body.get("max_tokens")
@@ -89,17 +93,19 @@ def validate_messages(
             f"max_tokens: {max_tokens} > {model.max_tokens}, which is the maximum allowed number of output tokens "
             f"for {model.id}"
         )
-    _body(body, max_tokens, betas)
+    _body(body, max_tokens, betas, model, version)
     tokens = count_input_tokens(body)
     if tokens > model.max_input_tokens:
         raise _invalid(f"prompt is too long: {tokens} tokens > {model.max_input_tokens} maximum")
     return model, tokens
 
 
-def count_tokens(body: Mapping[str, Any], catalogue: Catalogue, betas: tuple[str, ...] = ()) -> bytes:
+def count_tokens(
+    body: Mapping[str, Any], catalogue: Catalogue, betas: tuple[str, ...] = (), version: str | None = None
+) -> bytes:
     """The answer of ``POST /v1/messages/count_tokens``: the same count a messages call reports as input_tokens."""
     model = _model(body, catalogue)
-    _body(body, model.max_tokens, betas)
+    _body(body, model.max_tokens, betas, model, version)
     return json.dumps({"input_tokens": count_input_tokens(body)}).encode()
 
 

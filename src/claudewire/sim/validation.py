@@ -5,9 +5,12 @@ the API does not make breaks a client that works in production. The rules:
 
 - a malformed request (a wrong type, a missing required field, an empty content) gets the API's own 400 wording,
   ``<location>: <problem>`` with the location dotted as the API dots it (``messages.1.content.0.text``);
-- what the API accepts passes: current roles (``system`` mid-conversation with its ``mid-conversation-system-*``
-  beta, as Claude Code's default model sends it), every current content block type, current request fields;
+- what the API accepts passes: current roles (``system`` after the first message: whether the model takes it, and
+  where, is `claudewire.sim.rules`' to judge), every current content block type, current request fields;
 - an unknown but well-formed field or block type passes: the API grows faster than any copy of its rules.
+
+What depends on the model or on ``anthropic-version`` (thinking modes, effort, sampling, forced tool choice,
+mid-conversation system turns) is `claudewire.sim.rules`, run after these.
 """
 
 from __future__ import annotations
@@ -15,10 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MID_CONVERSATION_SYSTEM_BETA", "BodyError", "betas_of", "check_body"]
-
-MID_CONVERSATION_SYSTEM_BETA = "mid-conversation-system-"
-"""Prefix of the ``anthropic-beta`` value that lets a ``role: "system"`` message appear between turns."""
+__all__ = ["BodyError", "betas_of", "check_body"]
 
 _TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     # block type -> fields that must be present (the API's "Field required" when one is missing)
@@ -98,14 +98,13 @@ def _check_content(content: Any, where: str, last_assistant: bool) -> None:
         _check_block(block, f"{where}.{j}")
 
 
-def _check_messages(messages: Any, betas: Sequence[str]) -> None:
+def _check_messages(messages: Any) -> None:
     if messages is None:
         raise BodyError("messages: Field required")
     if not isinstance(messages, list):
         raise BodyError("messages: Input should be a valid list")
     if not messages:
         raise BodyError("messages: at least one message is required")
-    system_ok = any(b.startswith(MID_CONVERSATION_SYSTEM_BETA) for b in betas)
     for i, message in enumerate(messages):
         where = f"messages.{i}"
         if not isinstance(message, Mapping):
@@ -113,8 +112,8 @@ def _check_messages(messages: Any, betas: Sequence[str]) -> None:
         role = message.get("role")
         if role is None:
             raise BodyError(f"{where}.role: Field required")
-        if role not in _ROLES and not (role == "system" and system_ok and i > 0):
-            # the API's wording, beta or not: the beta only adds "system" between turns
+        if role not in _ROLES and not (role == "system" and i > 0):
+            # the API's wording: "system" is a turn between others, never the first one (that is the top-level field)
             raise BodyError(f"{where}.role: Input should be 'user' or 'assistant'")
         if "content" not in message:
             raise BodyError(f"{where}.content: Field required")
@@ -177,10 +176,10 @@ def _check_thinking(thinking: Any, max_tokens: int) -> None:
     if not isinstance(thinking, Mapping) or "type" not in thinking:
         raise BodyError("thinking.type: Field required")
     kind = thinking["type"]
-    if kind not in ("enabled", "disabled", "adaptive"):
+    if kind not in ("enabled", "disabled", "between_tools", "adaptive"):
         raise BodyError(
             f"thinking: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
-            "'enabled', 'disabled', 'adaptive'"
+            "'enabled', 'disabled', 'between_tools', 'adaptive'"
         )
     if kind == "enabled":
         budget = thinking.get("budget_tokens")
@@ -195,11 +194,13 @@ def _check_thinking(thinking: Any, max_tokens: int) -> None:
 
 
 def check_body(body: Mapping[str, Any], max_tokens: int, betas: Sequence[str] = ()) -> None:
-    """Raise `BodyError` with the API's wording if the API would reject `body`; `betas` from ``anthropic-beta``.
+    """Raise `BodyError` with the API's wording if the API would reject `body`'s shape.
 
-    `max_tokens` is the request's own (already checked) value. Fields not named here are not looked at.
+    `max_tokens` is the request's own (already checked) value; `betas` are the ``anthropic-beta`` values (no shape
+    check needs one today: mid-conversation system turns are judged by the model, in `claudewire.sim.rules`).
+    Fields not named here are not looked at.
     """
-    _check_messages(body.get("messages"), betas)
+    _check_messages(body.get("messages"))
     _check_system(body.get("system"))
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
