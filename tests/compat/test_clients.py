@@ -144,6 +144,7 @@ def _claude(home: Path, base_url: str, *args: str, **env: str) -> tuple[subproce
         "HOME": str(home),  # a fresh profile: no login, no settings of the machine's user
         "ANTHROPIC_API_KEY": "sk-ant-sim-claude-code-0123456789",
         "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_BEDROCK_BASE_URL": base_url,
         "DISABLE_TELEMETRY": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
@@ -210,3 +211,22 @@ def test_claude_code_tool_call_round_trip(target: tuple[str, SimServer], tmp_pat
     assert [r["tool_use_id"] for r in results] == [uses[0]["id"]]  # the tool ran once; no loop
     final = [e for e in events if e.get("type") == "result"]
     assert final and final[-1]["subtype"] == "success" and final[-1]["num_turns"] == 2
+
+
+@needs_node
+@needs_claude
+def test_claude_code_bedrock_mode_turn_ends(tmp_path: Path) -> None:
+    """Claude Code's Bedrock mode (its default Bedrock model, "hello", no tool named) finishes: no endless tool loop."""
+    with run_sim(api="bedrock", seed=0) as sim:
+        result, events = _claude(
+            tmp_path,
+            sim.base_url,
+            "hello",
+            CLAUDE_CODE_USE_BEDROCK="1",
+            CLAUDE_CODE_SKIP_BEDROCK_AUTH="1",
+            AWS_REGION="us-east-1",
+        )
+        calls = sum(1 for r in sim.requests if r.path.startswith("/model/"))
+    code = result.returncode
+    assert code == 0, _outcome(result, events)
+    assert 0 < calls < 40, f"{calls} model calls for one 'hello'"  # 192 in 60 s when harness turns drew tool calls

@@ -128,6 +128,15 @@ def test_a_new_user_turn_after_a_round_trip_calls_a_tool_again() -> None:
     assert choose_tool(body) == READ
 
 
+def test_a_later_turn_naming_no_tool_gets_text() -> None:
+    """A harness's own user turn (a finished background agent's notice) names no tool: text, not another call."""
+    notice = "<task-notification>agent a1 finished; it used Agent and Bash</task-notification>"
+    done = {"role": "assistant", "content": "started"}
+    body = _body({"role": "user", "content": "hello"}, _use(), _result(), done, {"role": "user", "content": notice})
+    assert choose_tool(body) is None
+    assert choose_tool(_body({"role": "user", "content": "hello"})) == BASH  # the opening turn still calls one
+
+
 def test_tool_choice_is_obeyed() -> None:
     """tool_choice none: no call; tool: that tool even after a tool_result; any: a call even then."""
     turn = ({"role": "user", "content": "x"}, _use(), _result())

@@ -7,8 +7,11 @@ Pure functions over a Messages request body. The rules, in order:
 - otherwise a call only on a fresh turn: walking back from the last message over user turns (a tool result is often
   followed by folded user text such as Claude Code's ``<system-reminder>`` block), a ``tool_result`` means the tool
   already answered and the model replies in text (so an agent's loop ends after one round trip);
-- the tool called is the one ``tool_choice`` names, else the one the latest user text names (system reminders
-  excluded), else the first client tool;
+- the tool called is the one ``tool_choice`` names, else the one the latest user text names (tagged blocks such as
+  ``<system-reminder>`` or ``<task-notification>`` excluded: a harness wrote those, not the user), else, on the
+  conversation's first turn only, the first client tool. A later turn naming no tool gets text: an agent harness
+  adds user turns of its own (Claude Code reports a finished background agent in one), and calling a tool on each
+  of them would never end (the loop issue 22 measured through a Bedrock upstream);
 - its input fills the schema's required properties (every property when the schema names none) with values of the
   declared type, nested objects and arrays included, honouring ``const``/``enum``/``default``/``examples``, bounds and
   common string formats.
@@ -19,11 +22,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["choose_tool", "sample_input"]
 
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+_TAGGED = re.compile(r"<([A-Za-z][\w-]*)\b[^>]*>.*?</\1\s*>", re.DOTALL)  # <system-reminder>…</system-reminder>
 _MAX_DEPTH = 6  # nested schemas deeper than this get an empty value: a recursive $ref must not recurse forever
 
 # Anthropic-defined client tools carry no input_schema: the input their executors expect, harmless when run
@@ -86,25 +90,32 @@ def _has_tool_result(content: Any) -> bool:
     )
 
 
-def _latest_turn(messages: Sequence[Any]) -> tuple[bool, str]:
-    """(whether a tool already answered in the latest user turn, that turn's text without system reminders).
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """The latest user turn: every message after the last assistant message (system turns skipped)."""
 
-    The latest user turn is every message after the last assistant message (mid-conversation system turns skipped).
-    """
+    answered: bool  # a tool_result is in it: the tool the model called has answered
+    first: bool  # no assistant message before it: the conversation's opening turn
+    text: str  # its text, tagged blocks a harness adds (<system-reminder> …) removed
+
+
+def _latest_turn(messages: Sequence[Any]) -> _Turn:
     answered = False
+    first = True
     texts: list[str] = []
     for message in reversed(messages):
         if not isinstance(message, Mapping):
             continue
         role = message.get("role")
         if role == "assistant":
+            first = False
             break
         if role != "user":
             continue
         content = message.get("content")
         answered = answered or _has_tool_result(content)
         texts.append(_text_of(content))
-    return answered, _REMINDER.sub(" ", "\n".join(reversed(texts)))
+    return _Turn(answered, first, _TAGGED.sub(" ", "\n".join(reversed(texts))))
 
 
 def _named_in(text: str, tools: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -131,13 +142,17 @@ def choose_tool(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if choice_type == "none":
         return None
     messages = body.get("messages")
-    answered, text = _latest_turn(messages if isinstance(messages, list) else [])
+    turn = _latest_turn(messages if isinstance(messages, list) else [])
     if choice_type == "tool" and isinstance(choice, Mapping):
         wanted = choice.get("name")
         return next((t for t in tools if t["name"] == wanted), None)
-    if answered and choice_type != "any":
+    forced = choice_type == "any"
+    if turn.answered and not forced:
         return None  # the tool already answered: reply in text, so the agent's loop ends
-    return _named_in(text, tools) or tools[0]
+    named = _named_in(turn.text, tools)
+    if named is not None:
+        return named
+    return tools[0] if turn.first or forced else None
 
 
 def sample_input(tool: Mapping[str, Any]) -> dict[str, Any]:
