@@ -9,16 +9,18 @@ The store holds `limits.max_files` files of at most `limits.max_file_bytes` each
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import mimetypes
 import posixpath
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote
 
 from claudewire.sim.config import StorageLimits
@@ -110,20 +112,38 @@ class StoredFile:
         }
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[FileStore, _P], _R]) -> Callable[Concatenate[FileStore, _P], _R]:
+    """Run under the store's lock: the server's loop serves requests while a test's thread may `add` a file."""
+
+    @functools.wraps(method)
+    def locked(self: FileStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class FileStore:
-    """Files held in memory, bounded by `limits`; expired files disappear when next looked at."""
+    """Files held in memory, bounded by `limits`; expired files disappear when next looked at. Thread-safe."""
 
     def __init__(self, limits: StorageLimits, *, wall: Callable[[], float] = time.time) -> None:
+        self._lock = threading.RLock()
         self.limits = limits
         self._wall = wall
         self._files: dict[str, StoredFile] = {}  # oldest first
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
 
+    @_locked
     def __len__(self) -> int:
         self._expire()
         return len(self._files)
 
+    @_locked
     def add(
         self,
         filename: str,
@@ -188,6 +208,7 @@ class FileStore:
         stored = self.add(part.filename or "upload", part.data, mime, downloadable=False, expires_in=expires_in)
         return json.dumps(stored.metadata()).encode()
 
+    @_locked
     def list_page(self, query: Mapping[str, str], ids: list[str]) -> bytes:
         """``GET /v1/files``: newest first, by ``limit`` and ``after_id`` / ``before_id`` / ``page``; or by `ids`."""
         self._expire()
@@ -202,10 +223,12 @@ class FileStore:
         page = page_of(list(reversed(self._files)), query)
         return self._page([self._files[i].metadata() for i in page.ids], page.has_more, page.next_page)
 
+    @_locked
     def metadata(self, file_id: str) -> bytes:
         """``GET /v1/files/{file_id}``."""
         return json.dumps(self._get(file_id).metadata()).encode()
 
+    @_locked
     def content(self, file_id: str) -> StoredFile:
         """``GET /v1/files/{file_id}/content``: the file, if it is downloadable (else the API's 400)."""
         stored = self._get(file_id)
@@ -216,6 +239,7 @@ class FileStore:
             )
         return stored
 
+    @_locked
     def delete(self, file_id: str) -> bytes:
         """``DELETE /v1/files/{file_id}``."""
         self._get(file_id)
