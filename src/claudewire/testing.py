@@ -30,9 +30,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from claudewire._clock import Clock
-from claudewire.sim import SimConfig, SimServer, SimThread
+from claudewire.sim import SimConfig, SimServer, SimThread, ToolCall
 
-__all__ = ["FastClock", "run_sim", "run_sim_async"]
+__all__ = ["FastClock", "ToolCall", "run_sim", "run_sim_async"]
 
 
 class FastClock(Clock):
@@ -70,8 +70,9 @@ def _config(config: SimConfig | None, overrides: dict[str, Any]) -> SimConfig:
     base = config or SimConfig(port=0)
     if config is None and "port" not in overrides:
         overrides = {**overrides, "port": 0}
-    if "faults" in overrides:
-        overrides["faults"] = tuple(overrides["faults"])
+    for name in ("faults", "replies"):
+        if name in overrides and not isinstance(overrides[name], str | ToolCall):
+            overrides[name] = tuple(overrides[name])
     return dataclasses.replace(base, **overrides) if overrides else base
 
 
@@ -80,7 +81,17 @@ def run_sim(config: SimConfig | None = None, **overrides: Any) -> Iterator[SimSe
     """Run the simulator in a background thread (127.0.0.1, a free port unless `config` says otherwise).
 
     Yields the `SimServer`: `.base_url`, `.ca_path` (with ``tls=True``), `.set_faults([...])`,
-    `.set_profile(name)`, `.stats` (with `.reset()`) and `.requests`. `overrides` are `SimConfig` fields.
+    `.set_profile(name)`, `.set_replies([...])`, `.stats` (with `.reset()`), `.requests` and `.files`.
+    `overrides` are `SimConfig` fields, among them:
+
+    replies: a sequence of scripted answers served in order, one per successful ``/v1/messages`` call (JSON and
+        streamed alike, every dialect); each is a ``str`` (a text answer, ``end_turn``, one token per word, cut at
+        the request's max_tokens) or ``ToolCall(name, input)`` (a ``tool_use`` block, ``stop_reason: "tool_use"``).
+        A refused request (fault, 400, 429) consumes none; once they run out the simulator answers unscripted (a
+        text reply, or a call of an offered tool on a fresh turn). ``run_sim(replies=[ToolCall("get_weather",
+        {"city": "Paris"}), "Sunny."])`` scripts one agent round trip.
+    batch_delay: seconds a Message Batch stays ``in_progress`` (default 0: it has ended once created).
+    storage: a `StorageLimits` capping the in-memory batches and files.
     """
     thread = SimThread(_config(config, overrides))
     thread.start()

@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import functools
 import itertools
+import json
 import logging
 import math
 import secrets
@@ -25,6 +26,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from claudewire.sim.batches import BatchStore
 from claudewire.sim.cache import CacheControlError, PromptCache
 from claudewire.sim.catalogue import Catalogue, utc_today
 from claudewire.sim.config import SimConfig
@@ -38,7 +40,9 @@ from claudewire.sim.endpoints import (
     validate_messages,
 )
 from claudewire.sim.faults import NETWORK, NO_RETRY_AFTER, FaultDecision, FaultKind, FaultPlan, FaultSpec
+from claudewire.sim.files import FileStore
 from claudewire.sim.ratelimit import Admission, RateLimiter
+from claudewire.sim.replies import ReplyScript, scripted_reply
 from claudewire.sim.shapes import (
     ERROR_TYPES,
     SPEND_LIMIT_MESSAGE,
@@ -50,6 +54,7 @@ from claudewire.sim.shapes import (
     stream_events,
 )
 from claudewire.sim.stats import Stats
+from claudewire.sim.storage import StorageRoute, storage_routes
 from claudewire.sim.stream import StreamShape, write_stream
 from claudewire.sim.validation import betas_of
 
@@ -59,6 +64,7 @@ _requests_log = logging.getLogger("claudewire.sim.requests")
 """One line per request (method, path, status, time) at INFO; off unless a handler is configured (the CLI's flag)."""
 
 _JSON = "application/json"
+_JSON_BODIES = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/messages/batches"})
 _Handler = Callable[[web.Request, Mapping[str, Any] | None, str, "_Ctx"], Awaitable[web.StreamResponse]]
 
 
@@ -70,16 +76,21 @@ def _rfc3339(epoch: int) -> str:
 class _Ctx:
     """Per-request state the pipeline hands to the endpoint."""
 
-    __slots__ = ("decision", "headers", "key")
+    __slots__ = ("decision", "headers", "key", "raw")
 
-    def __init__(self, decision: FaultDecision, headers: dict[str, str], key: str) -> None:
+    def __init__(self, decision: FaultDecision, headers: dict[str, str], key: str, raw: bytes) -> None:
         self.decision = decision
         self.headers = headers
         self.key = key
+        self.raw = raw
 
 
 class SimApp:
-    """The request pipeline over one config; `set_faults` swaps the fault plan atomically from any thread."""
+    """The request pipeline over one config; `set_faults` swaps the fault plan atomically from any thread.
+
+    `script` holds the scripted replies still to serve; `batches` and `files` are the in-memory stores behind the
+    Message Batches and Files endpoints (the Anthropic dialect serves them).
+    """
 
     # The Anthropic API retires a model on its retires_at day; a cloud dialect keeps the declared stages, as a cloud
     # retires models on its own schedule (Claude Code's default Bedrock model outlives the API's date).
@@ -93,6 +104,9 @@ class SimApp:
         self.catalogue = Catalogue(config.models, today if self.follows_api_dates else None)
         self.limiter = RateLimiter(config.rate_limits)
         self.cache = PromptCache()
+        self.script = ReplyScript(config.replies)
+        self.batches = BatchStore(config.storage, config.batch_delay, self._batch_answer)
+        self.files = FileStore(config.storage)
         self.plan = FaultPlan.build(config.profile, config.faults, config.seed)
         self.profile = config.profile
         self.closing: asyncio.Event | None = None
@@ -172,7 +186,7 @@ class SimApp:
                 if terminal is not None:
                     self._admit(key, 0, False, headers)
                     return self._status_fault(terminal, headers, rid)
-                return await endpoint(request, body, rid, _Ctx(decision, headers, key))
+                return await endpoint(request, body, rid, _Ctx(decision, headers, key, raw))
             except ApiError as exc:
                 if key and "anthropic-ratelimit-requests-limit" not in headers:
                     self._admit(key, 0, False, headers)  # every answer to a known key reports its limits
@@ -183,7 +197,14 @@ class SimApp:
     # --- dialect hooks: a cloud dialect (sim/bedrock.py, sim/vertex.py, sim/foundry.py) overrides these ------------
 
     def _routes(self) -> dict[tuple[str, str], _Handler]:
-        """(method, path pattern) → endpoint; anything else answers 404."""
+        """(method, path pattern) → endpoint; anything else answers 404 "not simulated"."""
+        routes = self._api_routes()
+        for key, route in storage_routes(self.batches, self.files).items():
+            routes[key] = self._stored(route)
+        return routes
+
+    def _api_routes(self) -> dict[tuple[str, str], _Handler]:
+        """The stateless endpoints: messages, count_tokens, models (a cloud dialect maps its paths onto these)."""
         return {
             ("POST", "/v1/messages"): self._messages,
             ("POST", "/v1/messages/count_tokens"): self._count_tokens,
@@ -192,8 +213,8 @@ class SimApp:
         }
 
     def _read_body(self, request: web.Request, raw: bytes) -> tuple[str, Mapping[str, Any] | None]:
-        """The Anthropic path this request stands for (faults match it) and its parsed Messages body, if any."""
-        if request.method == "POST" and request.path.startswith("/v1/messages"):
+        """The Anthropic path this request stands for (faults match it) and its parsed JSON body, if any."""
+        if request.method == "POST" and request.path in _JSON_BODIES:
             return request.path, parse_json(raw)
         return request.path, None
 
@@ -283,7 +304,11 @@ class SimApp:
         except CacheControlError as exc:
             raise ApiError(400, "invalid_request_error", str(exc)) from None
         n = next(self._ids)
-        reply = build_reply(body, self.config.reply_tokens, n)
+        scripted = self.script.peek()
+        if scripted is not None:
+            reply = scripted_reply(scripted, int(body["max_tokens"]), n)
+        else:
+            reply = build_reply(body, self.config.reply_tokens, n)
         admission = self._admit(ctx.key, input_tokens + reply.output_tokens, True, ctx.headers)
         if not admission.allowed:
             wait = 60.0 if math.isinf(admission.retry_after) else admission.retry_after
@@ -291,6 +316,8 @@ class SimApp:
             kind = "tokens" if admission.requests_remaining > 0 else "requests"
             message = f"This request would exceed your organization's rate limit of {kind} per minute."
             raise ApiError(429, "rate_limit_error", message)
+        if scripted is not None:
+            self.script.take()  # served: a refused request leaves the script as it was
         name = str(body["model"])
         message_id = f"msg_01Sim{self._prefix}{n:012d}"
         cache = self.cache.apply(cache_plan, input_tokens)
@@ -322,10 +349,41 @@ class SimApp:
         self._admit(ctx.key, 0, False, ctx.headers)
         return self._respond(200, answer, ctx.headers)
 
+    def _stored(self, route: StorageRoute) -> _Handler:
+        """A batch or file route as an endpoint: its answer with the key's rate-limit headers."""
+
+        async def endpoint(
+            request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
+        ) -> web.StreamResponse:
+            answer = route(request, ctx.raw, body)
+            self._admit(ctx.key, 0, False, ctx.headers)
+            self.stats.status(200)
+            headers = {**ctx.headers, **answer.headers}
+            return web.Response(status=200, body=answer.body, headers=headers, content_type=answer.content_type)
+
+        return endpoint
+
+    def _batch_answer(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One batch request answered as a messages call would be: a succeeded or errored result object."""
+        try:
+            _, input_tokens = validate_messages(params, self.catalogue)
+        except ApiError as exc:
+            error = {"type": exc.error_type, "message": exc.message}
+            return {"type": "errored", "error": {"type": "error", "error": error}}
+        n = next(self._ids)
+        reply = build_reply(params, self.config.reply_tokens, n)
+        message = message_body(f"msg_01Sim{self._prefix}{n:012d}", str(params["model"]), reply, input_tokens)
+        return {"type": "succeeded", "message": json.loads(message)}
+
     async def _not_found(
         self, request: web.Request, body: Mapping[str, Any] | None, rid: str, ctx: _Ctx
     ) -> web.StreamResponse:
-        raise ApiError(404, "not_found_error", "Not Found")
+        served = ", ".join(f"{method} {path}" for method, path in self._routes())
+        raise ApiError(
+            404,
+            "not_found_error",
+            f"{request.method} {request.path} is not simulated by claudewire sim; simulated endpoints: {served}",
+        )
 
 
 def stream_error(spec: FaultSpec | None) -> tuple[str, str]:

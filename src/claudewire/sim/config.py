@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from claudewire.sim.catalogue import DEFAULT_MODELS, SimModel
 from claudewire.sim.faults import FaultSpec, profile_faults
+from claudewire.sim.replies import ScriptedReply, check_replies
 
-__all__ = ["ACCEPTED_VERSIONS", "APIS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig"]
+__all__ = ["ACCEPTED_VERSIONS", "APIS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig", "StorageLimits"]
 
 APIS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry")
 """The wire dialects the simulator speaks: the Anthropic API, or a cloud's surface for Anthropic models."""
@@ -50,6 +51,26 @@ class RateLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageLimits:
+    """What the in-memory Message Batches and Files stores hold at most; past a limit a request gets a clear 400/413.
+
+    The API's own limits are far higher (100,000 requests a batch, 500 MB a file); the simulator keeps everything in
+    memory, so it holds less and says so in its errors.
+    """
+
+    max_batches: int = 50
+    max_batch_requests: int = 1_000
+    max_files: int = 100
+    max_file_bytes: int = 4 * 1024 * 1024
+    max_file_storage_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) < 1:
+                raise ValueError(f"storage limit {name} must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     """Everything a simulator instance needs; `faults` are added after those of `profile`.
 
@@ -59,7 +80,9 @@ class SimConfig:
     `api_keys` empty means any non-empty key is accepted. `clock_skew` shifts the ``Date`` header of every answer
     (the ``skew`` fault does it for a share of them). `reply_tokens` is the length of the canned text reply.
     `today` is the day the models' lifecycles are judged on (None: the UTC date of each request), so a test can put
-    the simulator either side of a retirement date.
+    the simulator either side of a retirement date. `replies` are scripted answers served in order to messages calls
+    (see `claudewire.sim.replies`). `batch_delay` is how long a Message Batch stays ``in_progress`` (0: it ends as it
+    is created); `storage` caps what the batch and file stores hold.
     """
 
     host: str = "127.0.0.1"
@@ -81,12 +104,18 @@ class SimConfig:
     aws_secret_access_key: str | None = None
     betas: frozenset[str] | None = None
     today: dt.date | None = None
+    replies: tuple[ScriptedReply, ...] = ()
+    batch_delay: float = 0.0
+    storage: StorageLimits = field(default_factory=StorageLimits)
 
     def __post_init__(self) -> None:
         # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec
         specs = tuple(f if isinstance(f, FaultSpec) else FaultSpec.parse(f) for f in self.faults)
         object.__setattr__(self, "faults", specs)
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        object.__setattr__(self, "replies", check_replies(self.replies))
+        if self.batch_delay < 0:
+            raise ValueError("batch_delay must be >= 0")
         if self.api not in APIS:
             raise ValueError(f"unknown api {self.api!r}; the simulator speaks: {', '.join(APIS)}")
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):

@@ -23,12 +23,13 @@ _PREFIX = "/anthropic"
 
 
 class FoundryApp(SimApp):
-    """`SimApp` under ``/anthropic/`` with Foundry's key headers."""
+    """`SimApp` under ``/anthropic/`` with Foundry's key headers (messages, count_tokens, models: batches and files
+    are simulated in the anthropic dialect only)."""
 
     follows_api_dates = False  # the cloud's own model lifecycle: the declared stages
 
     def _routes(self) -> dict[tuple[str, str], _Handler]:
-        return {(method, _PREFIX + path): handler for (method, path), handler in super()._routes().items()}
+        return {(method, _PREFIX + path): handler for (method, path), handler in self._api_routes().items()}
 
     def _read_body(self, request: web.Request, raw: bytes) -> tuple[str, Mapping[str, Any] | None]:
         path = request.path

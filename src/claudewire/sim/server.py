@@ -16,6 +16,8 @@ from claudewire.sim.app import SimApp
 from claudewire.sim.catalogue import Catalogue
 from claudewire.sim.config import SimConfig
 from claudewire.sim.faults import FaultSpec
+from claudewire.sim.files import FileStore
+from claudewire.sim.replies import ScriptedReply
 from claudewire.sim.stats import RequestRecord, Stats
 
 __all__ = ["SimServer", "SimThread"]
@@ -87,6 +89,20 @@ class SimServer:
     def set_faults(self, faults: Iterable[FaultSpec | str], profile: str | None = None) -> None:
         """Replace the faults in force (thread-safe): `profile`'s (default: the current one) plus `faults`."""
         self.app.set_faults(faults, profile)
+
+    def set_replies(self, replies: Iterable[ScriptedReply]) -> None:
+        """Script the next messages answers (texts or `ToolCall`s), dropping any left of the script (thread-safe)."""
+        self.app.script.replace(replies)
+
+    @property
+    def replies_left(self) -> int:
+        """How many scripted replies are still to be served."""
+        return self.app.script.left
+
+    @property
+    def files(self) -> FileStore:
+        """The Files store: `files.add(name, data)` puts a downloadable file there, as a tool run would."""
+        return self.app.files
 
     def set_profile(self, name: str) -> None:
         """Switch to profile `name` with no extra faults (thread-safe)."""

@@ -9,7 +9,10 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from claudewire.sim.toolcall import choose_tool, sample_input
 
 __all__ = [
     "ERROR_TYPES",
@@ -22,6 +25,7 @@ __all__ = [
     "error_body",
     "message_body",
     "portal_page",
+    "rfc3339",
     "sse",
     "stream_events",
 ]
@@ -62,6 +66,11 @@ def error_body(error_type: str, message: str, request_id: str, details: Mapping[
     if details is not None:
         err["details"] = dict(details)
     return json.dumps({"type": "error", "error": err, "request_id": request_id}).encode()
+
+
+def rfc3339(epoch: float) -> str:
+    """An epoch as the API's RFC 3339 timestamps (``2024-08-20T18:37:24.100435Z``)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def portal_page(path: str) -> bytes:
@@ -130,43 +139,12 @@ class Reply:
         return len(self.pieces)
 
 
-def _tool_to_call(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools:
-        return None
-    choice = body.get("tool_choice")
-    choice_type = choice.get("type") if isinstance(choice, Mapping) else None
-    if choice_type == "none":
-        return None
-    messages = body.get("messages")
-    last = messages[-1] if isinstance(messages, list) and messages else None
-    content = last.get("content") if isinstance(last, Mapping) else None
-    if isinstance(content, list) and any(isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content):
-        return None  # the tool already answered: reply in text
-    wanted = choice.get("name") if isinstance(choice, Mapping) and choice_type == "tool" else None
-    for tool in tools:
-        if isinstance(tool, Mapping) and (wanted is None or tool.get("name") == wanted):
-            return tool
-    return None
-
-
-def _sample_input(schema: Any) -> dict[str, Any]:
-    props = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
-    sample = {"string": "example", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}
-    out: dict[str, Any] = {}
-    for name, prop in props.items() if isinstance(props, Mapping) else ():
-        kind = prop.get("type") if isinstance(prop, Mapping) else None
-        enum = prop.get("enum") if isinstance(prop, Mapping) else None
-        out[str(name)] = enum[0] if isinstance(enum, list) and enum else sample.get(str(kind), "example")
-    return out
-
-
 def build_reply(body: Mapping[str, Any], reply_tokens: int, request_number: int) -> Reply:
-    """The answer to a messages request: a tool call if tools are offered, else `reply_tokens` words of text."""
-    tool = _tool_to_call(body)
+    """The answer to a messages request: a tool call (see `sim.toolcall`), else `reply_tokens` words of text."""
+    tool = choose_tool(body)
     if tool is not None:
         call_id = f"toolu_01Sim{request_number:019d}"
-        return Reply((), "tool_use", (call_id, str(tool.get("name", "tool")), _sample_input(tool.get("input_schema"))))
+        return Reply((), "tool_use", (call_id, str(tool["name"]), sample_input(tool)))
     max_tokens = body.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else reply_tokens
     return _text_reply(min(reply_tokens, limit), limit < reply_tokens)
