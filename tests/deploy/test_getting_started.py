@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anthropic
 import click
+import httpx2
 import pytest
 
 from claudewire.cli.proxy import proxy
@@ -21,6 +22,7 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.policy import Policy, RetryBudget
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
+from tests.gateway.conftest import run_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "claudewire.example.toml"
@@ -124,3 +126,43 @@ def test_the_example_says_where_the_access_log_goes_and_it_goes_there(tmp_path: 
             out, err = proc.communicate(timeout=15)
     assert '"route":"messages"' in err
     assert '"route":"messages"' not in out
+
+
+def _base_url_rows() -> list[list[str]]:
+    """The README's "which base URL for which client" table: [client, where, base URL, path it adds] per row."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("Which base URL each client takes") :].split("\n\n")[1]
+    rows = [[cell.strip().strip("`") for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    return [row for row in rows[2:] if len(row) == 4]
+
+
+def test_the_readme_keeps_its_first_two_commands() -> None:
+    """The README still opens with the install-and-doctor command and the test script, exactly."""
+    first = (ROOT / "README.md").read_text().split("```")[1]
+    assert first.splitlines()[1:3] == [
+        "pip install -e . && claudewire doctor --sim     # install, then diagnose the built-in simulator (no key, no "
+        "network)",
+        "./scripts/test                                   # install everything the tests need, then run them",
+    ]
+
+
+def test_each_base_url_in_the_readme_reaches_the_messages_api_through_the_gateway() -> None:
+    """For every client row, the base URL plus the path that client adds is a gateway path that answers a Messages
+    request (the root for Claude Code, the SDKs, LangChain and LiteLLM; /v1 for the Vercel AI SDK), and the Python
+    SDK given the root as base_url works."""
+    rows = _base_url_rows()
+    clients = {row[0].split(" (")[0] for row in rows}
+    assert {"Claude Code", "the Anthropic SDKs", "LangChain", "LiteLLM", "the Vercel AI SDK"} <= clients
+    vercel = next(row for row in rows if row[0].startswith("the Vercel AI SDK"))
+    assert vercel[2].endswith("/v1") and vercel[3] == "/messages"
+    body = {"model": SIM_MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01"}
+    with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gateway:
+        for client, _, base_url, adds in rows:
+            url = base_url.replace("http://127.0.0.1:8787", gateway.base_url) + adds
+            answer = httpx2.post(url, json=body, headers=headers, timeout=10)
+            assert answer.status_code == 200, (client, url, answer.text)
+            assert answer.json()["type"] == "message"
+        root = next(row[2] for row in rows if row[0].startswith("the Anthropic SDKs"))
+        sdk = anthropic.Anthropic(base_url=root.replace("http://127.0.0.1:8787", gateway.base_url), api_key=SIM_KEY)
+        assert sdk.messages.create(**body).type == "message"  # type: ignore[call-overload]
