@@ -60,7 +60,12 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
 )
 @click.option("--base-url", metavar="URL", help="API root (default: $ANTHROPIC_BASE_URL or https://api.anthropic.com).")
 @click.option("--api-key", metavar="KEY", help="API key (default: $ANTHROPIC_API_KEY or $ANTHROPIC_AUTH_TOKEN).")
-@click.option("--model", metavar="MODEL", help="Model to check (default: $ANTHROPIC_MODEL or claude-haiku-4-5).")
+@click.option(
+    "--model",
+    metavar="MODEL",
+    help="Model to check (default: $ANTHROPIC_MODEL; with --profile claude-code, the model Claude Code will use: "
+    "its settings' model, else the installed version's default; else claude-haiku-4-5).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True, max=300),

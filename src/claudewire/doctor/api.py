@@ -18,9 +18,10 @@ import httpx2
 
 from claudewire._errors import Failure, FailureKind, classify
 from claudewire.doctor.http import client_for
+from claudewire.doctor.model_choice import how_to_use, resolve_alias, tier_alias
 from claudewire.doctor.models import RETIRED_ALIASES, days_past, did_you_mean, listed, same_tier, tier_of
 from claudewire.doctor.result import CheckResult, JSONValue, Status
-from claudewire.doctor.settings import Settings
+from claudewire.doctor.settings import Profile, Settings
 
 __all__ = [
     "ApiProbe",
@@ -96,21 +97,35 @@ def _ms(start: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ApiProbe:
-    """The two model requests' answers."""
+    """The two model requests' answers; `model_id` is the id retrieved (an alias resolved), `alias` what was asked."""
 
     listing: Answer
     model: Answer
+    model_id: str = ""
+    alias: str | None = None
 
 
 async def probe_api(client: anthropic.AsyncAnthropic, settings: Settings) -> ApiProbe:
-    """List the models and retrieve the chosen one, concurrently."""
+    """List the models and retrieve the chosen one, concurrently.
+
+    A Claude Code alias (``opus``, ``sonnet[1m]`` ...) is first resolved against the listing, as Claude Code does:
+    the newest active model of its tier is the one retrieved (and the one the later checks send).
+    """
     import asyncio
 
-    listing, model = await asyncio.gather(
-        call(client.models.with_raw_response.list(limit=1000)),
-        call(client.models.with_raw_response.retrieve(settings.model)),
-    )
-    return ApiProbe(listing, model)
+    listing_call = call(client.models.with_raw_response.list(limit=1000))
+    tier = tier_alias(settings.model) if settings.profile is Profile.CLAUDE_CODE else None
+    if tier is None:
+        listing, model = await asyncio.gather(
+            listing_call, call(client.models.with_raw_response.retrieve(settings.model))
+        )
+        return ApiProbe(listing, model, settings.model)
+    listing = await listing_call
+    active = [m.id for m in listed(listing.body) if m.lifecycle == "active"] if listing.failure is None else []
+    resolved = resolve_alias(tier, active)
+    if resolved is None:
+        return ApiProbe(listing, Answer(), settings.model, settings.model)
+    return ApiProbe(listing, await call(client.models.with_raw_response.retrieve(resolved)), resolved, settings.model)
 
 
 def _said(failure: Failure) -> str:
@@ -173,11 +188,22 @@ def _replacement(listing: Any, model: Any) -> str | None:
     return pick.id if pick is not None else None
 
 
-def _unknown_model(wanted: str, listing: Any) -> tuple[str, str]:
-    """Detail and fix for an id the API does not serve: retired alias, typo, foreign id, or just unknown."""
+def _use(settings: Settings, model: str | None) -> str:
+    """ "use X: <the tool's own way to switch>", or where to find a current model when there is none to name."""
+    if model is None:
+        return "use a current model (GET /v1/models lists them)"
+    return f"use {model}: {how_to_use(settings.profile.value, model, settings.model_source)}"
+
+
+def _unknown_model(wanted: str, listing: Any, settings: Settings) -> tuple[str, str]:
+    """Detail and fix for an id the API does not serve: retired alias, typo, foreign id, or just unknown.
+
+    The fix names only an active model (a deprecated near miss is passed over for its tier's newest), in the
+    profile's tool's own words.
+    """
     models = listed(listing)
     successor = same_tier(models, wanted)
-    use = f"use {successor.id}" if successor else "use a current model (GET /v1/models)"
+    use = _use(settings, successor.id if successor else None)
     retired = RETIRED_ALIASES.get(wanted)
     if retired is not None:
         detail = f"{wanted} is retired (since {retired[1]}): requests naming it fail"
@@ -186,16 +212,17 @@ def _unknown_model(wanted: str, listing: Any) -> tuple[str, str]:
     if near is not None:
         state = "" if near.lifecycle == "active" else f" ({near.lifecycle})"
         detail = f"model {wanted!r} does not exist: did you mean {near.id}{state}?"
-        if near.lifecycle == "retired":  # the near miss answers 404 too: name its successor, not it
-            successor = same_tier(models, near.id, near.line)
-            return detail, f"{near.id} is retired: {f'set --model {successor.id}' if successor else use}."
-        return detail, f"Set --model {near.id}."
+        if near.lifecycle != "active":  # the near miss fails too, or soon will: name its tier's newest, not it
+            current = same_tier(models, near.id, near.line)
+            return detail, f"{near.id} is {near.lifecycle}: {_use(settings, current.id if current else None)}."
+        use_near = _use(settings, near.id)
+        return detail, f"{use_near[0].upper()}{use_near[1:]}."
     if tier_of(wanted) is None and not wanted.startswith("claude"):
         return (
             f"{wanted!r} is not a Claude model id (the Claude API serves claude-* models)",
             f"Pick a Claude model: {use} (Haiku is the fastest and cheapest, Opus the most capable).",
         )
-    return f"model {wanted!r} does not exist", f"Use a current model id (see GET /v1/models or --model): {use}."
+    return f"model {wanted!r} does not exist", f"Use a current model id: {use}."
 
 
 def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = None) -> CheckResult:
@@ -205,7 +232,16 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
     """
     today = today or settings.today or dt.datetime.now(dt.UTC).date()
     answer = probe.model
-    evidence: dict[str, JSONValue] = {"model": settings.model}
+    wanted = probe.model_id or settings.model
+    evidence: dict[str, JSONValue] = {"model": wanted, "source": settings.model_source}
+    source = f" ({settings.model_source})" if settings.model_source and settings.model_source != "--model" else ""
+    if probe.alias is not None:
+        evidence["alias"] = probe.alias
+        if probe.alias == wanted:  # nothing of its tier listed: nothing to retrieve
+            detail = f"not verified: {wanted} is Claude Code's alias for the newest of its tier; GET /v1/models "
+            detail += "listed none" if probe.listing.failure is None else f"answered {_said(probe.listing.failure)}"
+            return CheckResult("model", Status.SKIP, detail + source, None, evidence)
+        source = f" (Claude Code's {probe.alias}: the newest of its tier listed){source}"
     failure = answer.failure
     if failure is not None:
         evidence["answer"] = _said(failure)
@@ -222,18 +258,20 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
                 fix = Failure.of(FailureKind.NOT_ANTHROPIC).fix
             return CheckResult("model", Status.FAIL, detail, fix, evidence)
         if failure.kind is FailureKind.NOT_FOUND:
-            detail, fix = _unknown_model(settings.model, probe.listing.body if probe.listing.failure is None else None)
-            return CheckResult("model", Status.FAIL, f"{detail} ({_said(failure)})", fix, evidence, answer.elapsed_ms)
-        detail = f"not verified: GET /v1/models/{settings.model} answered {_said(failure)} (see {failure.check})"
+            listing = probe.listing.body if probe.listing.failure is None else None
+            detail, fix = _unknown_model(wanted, listing, settings)
+            detail = f"{detail} ({_said(failure)}){source}"
+            return CheckResult("model", Status.FAIL, detail, fix, evidence, answer.elapsed_ms)
+        detail = f"not verified: GET /v1/models/{wanted} answered {_said(failure)} (see {failure.check})"
         return CheckResult("model", Status.SKIP, detail, None, evidence, answer.elapsed_ms)
     info = answer.body
     lifecycle = _get(info, "lifecycle") or "active"
     model_id = str(_get(info, "id"))
     evidence.update({"id": model_id, "lifecycle": lifecycle, "retires_at": _date(_get(info, "retires_at"))})
-    named = settings.model if model_id == settings.model else f"{settings.model} ({model_id})"
+    named = (wanted if model_id == wanted else f"{wanted} ({model_id})") + source
     replacement = _replacement(probe.listing.body, info) if probe.listing.failure is None else None
     evidence["replacement"] = replacement
-    use = f"switch to {replacement}" if replacement else "switch to a current model (GET /v1/models)"
+    use = _use(settings, replacement)
     if lifecycle == "retired":
         detail = f"{named} is retired (since {_date(_get(info, 'retires_at')) or '?'}): requests naming it fail"
         return CheckResult("model", Status.FAIL, detail, f"Retired models answer 404: {use}.", evidence)

@@ -163,6 +163,8 @@ class _Run:
         try:
             with self.doing("auth", "version", "model"):
                 probe = await probe_api(client, s)
+                if probe.model_id and probe.model_id != s.model:  # an alias resolved: the rest sends what it means
+                    s = self.settings = dataclasses.replace(s, model=probe.model_id)
                 for check in (check_auth, check_version, check_model):
                     result = self.put(check(probe, s))
                     if result.status is Status.FAIL:
