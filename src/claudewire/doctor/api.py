@@ -49,7 +49,7 @@ def make_client(settings: Settings) -> anthropic.AsyncAnthropic:
     headers = {"anthropic-version": settings.anthropic_version} if settings.anthropic_version else None
     credentials: dict[str, Any] = (
         {"auth_token": settings.api_key, "api_key": None}
-        if settings.key_source == "ANTHROPIC_AUTH_TOKEN"
+        if (settings.key_source or "").startswith("ANTHROPIC_AUTH_TOKEN")  # the shell's, or a settings file's
         else {"api_key": settings.api_key, "auth_token": None}
     )
     return anthropic.AsyncAnthropic(
@@ -225,10 +225,14 @@ def _unknown_model(wanted: str, listing: Any, settings: Settings) -> tuple[str, 
     return f"model {wanted!r} does not exist", f"Use a current model id: {use}."
 
 
-def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = None) -> CheckResult:
+def check_model(
+    probe: ApiProbe, settings: Settings, today: dt.date | None = None, *, via_gateway: bool = False
+) -> CheckResult:
     """The chosen model exists and is current: retired (or past its date) → fail, deprecated → warn with the date.
 
     Advice stays in the model's tier, offers a "did you mean" for a near miss and names retired aliases as such.
+    `via_gateway`: the base URL is a claudewire gateway, whose upstream may not serve the model listing at all
+    (a Bedrock or Vertex upstream): then two 404s mean "not served there", not "not the API root".
     """
     today = today or settings.today or dt.datetime.now(dt.UTC).date()
     answer = probe.model
@@ -247,6 +251,12 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
         evidence["answer"] = _said(failure)
         listing = probe.listing.failure
         if failure.kind is FailureKind.NOT_FOUND and listing is not None and listing.kind is FailureKind.NOT_FOUND:
+            if via_gateway:
+                detail = (
+                    f"not verified: the gateway does not serve the model listing ({listing.message or 'a 404'}); "
+                    f"the messages check sends {wanted} itself"
+                )
+                return CheckResult("model", Status.SKIP, detail, None, evidence, answer.elapsed_ms)
             detail = (
                 f"GET /v1/models answered 404 as well: {settings.base_url} is not the API root (the SDK appends "
                 "/v1/... to it)"

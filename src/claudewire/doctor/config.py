@@ -188,6 +188,9 @@ def check_config(settings: Settings) -> ConfigOutcome:
     if not settings.api_key and signed_in is not None:
         key_ok = False  # Claude Code signs in with OAuth: the keyed checks cannot act as it, the path is still checked
         warnings.append(signed_in)
+    elif not settings.api_key and settings.profile is Profile.CLAUDE_CODE:
+        errors.append("no API key and no claude.ai sign-in: Claude Code has nothing to sign in with")
+        key_ok = False
     elif not settings.api_key:
         errors.append("no API key: set ANTHROPIC_API_KEY (or pass --api-key)")
         key_ok = False
@@ -225,7 +228,12 @@ def check_config(settings: Settings) -> ConfigOutcome:
 def _fix(problems: list[str]) -> str:
     text = " ".join(problems)
     fixes: list[str] = []
-    if "no API key" in text:
+    if "no claude.ai sign-in" in text:
+        fixes.append(
+            "with a Claude subscription (Pro, Max, Team, Enterprise) run `claude /login`; with an API key, "
+            "export ANTHROPIC_API_KEY=sk-ant-... or set apiKeyHelper in ~/.claude/settings.json"
+        )
+    elif "no API key" in text:
         fixes.append("export ANTHROPIC_API_KEY=sk-ant-... (create a key in the Console)")
     if "key" in text and ("whitespace" in text or "quotes" in text or "non-ASCII" in text):
         fixes.append("set the key without quotes or spaces: export ANTHROPIC_API_KEY=sk-ant-... (no trailing newline)")
