@@ -45,6 +45,7 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
         yield dataclasses.replace(
             base,
             base_url=sim.base_url,
+            base_url_source="--sim",
             api_key=base.api_key or _SIM_KEY,
             key_source=base.key_source if base.api_key else "--sim",
             proxy=dataclasses.replace(base.proxy, url=None, bypassed=None, source=None),
@@ -79,8 +80,9 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     type=click.Choice([p.value for p in Profile]),
     default=Profile.API.value,
     show_default=True,
-    help="Whose view: the Python SDK (api), Claude Code (its settings files' env, apiKeyHelper, OAuth sign-in, "
-    "NODE_EXTRA_CA_CERTS / NODE_USE_SYSTEM_CA) or Cursor (adds http2).",
+    help="Whose view: the Python SDK (api), Claude Code (its settings files' env and model, apiKeyHelper, OAuth "
+    "sign-in, NODE_EXTRA_CA_CERTS / NODE_USE_SYSTEM_CA) or Cursor (http2 to Cursor's hosts; Cursor uses your own "
+    "key and base URL from its servers, so it ignores ANTHROPIC_* here: give them as --api-key / --base-url).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--markdown", is_flag=True, help="Print the report as markdown, to paste into a support thread.")

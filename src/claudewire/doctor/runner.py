@@ -45,6 +45,7 @@ __all__ = ["diagnose", "run"]
 
 _CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2"))
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
+_CURSOR_NOT_HERE = "not checked for Cursor: its servers call the API, not this machine (see config)"
 
 
 def _not_run(check_id: str, detail: str) -> CheckResult:
@@ -103,6 +104,12 @@ class _Run:
         parts = split_url(self.settings.base_url)
         if not config.target_ok or parts is None:
             self.skip_rest("config")
+            return
+        if self.settings.profile is Profile.CURSOR and not self.settings.api_key:
+            # Cursor's servers call the API: this machine's path to it does not matter, and with no key there is
+            # nothing to check there on Cursor's behalf; http2 (this machine to Cursor) runs beside
+            for check_id in _CHAIN:
+                self.put(_not_run(check_id, _CURSOR_NOT_HERE))
             return
         target = Target(*parts)
         if await self.network(target):

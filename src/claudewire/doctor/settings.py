@@ -24,6 +24,7 @@ from claudewire.doctor.claude_code import ClaudeCodeView, claude_code_view, run_
 from claudewire.doctor.model_choice import alias_variable, claude_code_default, claude_code_version
 
 __all__ = [
+    "CURSOR_IGNORES",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "Profile",
@@ -37,6 +38,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MODEL = "claude-haiku-4-5"
 CURSOR_HOSTS: tuple[str, ...] = ("api2.cursor.sh",)
+# Variables Cursor does not read (its custom key and base URL are set in its settings, used from its servers).
+CURSOR_IGNORES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL")
 # Variables that switch certificate verification off, and the values that do it.
 _INSECURE: dict[str, tuple[str, ...]] = {"NODE_TLS_REJECT_UNAUTHORIZED": ("0",), "PYTHONHTTPSVERIFY": ("0",)}
 
@@ -137,6 +140,8 @@ class Settings:
     save_ca: str | None = None
     today: dt.date | None = None  # the day model lifecycles are judged on (None: today, UTC); tests pin it
     model_source: str | None = None  # where `model` came from, in words ("model in ~/.claude/settings.json" ...)
+    base_url_source: str | None = None  # "--base-url", "ANTHROPIC_BASE_URL", "--sim"; None: the default
+    cursor_ignored: tuple[str, ...] = ()  # --profile cursor: variables set here that Cursor does not read
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
@@ -170,6 +175,10 @@ class Settings:
         """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
         env = os.environ if env is None else env
         profile = Profile(profile)
+        ignored: tuple[str, ...] = ()
+        if profile is Profile.CURSOR:  # Cursor reads none of these: its key and base URL are in its own settings
+            ignored = tuple(n for n in CURSOR_IGNORES if env.get(n))
+            env = {k: v for k, v in env.items() if k not in CURSOR_IGNORES}
         view: ClaudeCodeView | None = None
         if profile is Profile.CLAUDE_CODE:
             view = claude_code_view(env)  # Claude Code runs with its settings files' env on top of the shell's
@@ -196,15 +205,20 @@ class Settings:
             if problem:
                 notes.append(f"{problem} ({view.key_helper_source})")
         url = base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        url_source = "--base-url" if base_url else ("ANTHROPIC_BASE_URL" if env.get("ANTHROPIC_BASE_URL") else None)
         parts = split_url(url)
         proxy = choose_proxy(env, parts[0], parts[1], parts[2]) if parts else ProxyChoice()
         chosen, model_source = _choose_model(model, env, view, timeout)
+        if profile is Profile.CURSOR and model_source.startswith("the doctor's default"):
+            model_source = "the doctor's default: Cursor's model picker names yours"
         return cls(
             base_url=url,
             api_key=api_key,
             key_source=key_source,
             model=chosen,
             model_source=model_source,
+            base_url_source=url_source,
+            cursor_ignored=ignored,
             timeout=timeout,
             deadline=deadline,
             profile=profile,
