@@ -170,6 +170,7 @@ def check_config(settings: Settings) -> ConfigOutcome:
         "api_key": redact(settings.api_key),
         "key_source": settings.key_source,
         "model": settings.model,
+        "model_source": settings.model_source,
         "profile": settings.profile.value,
         "proxy": redact_url(settings.proxy.url) if settings.proxy.url else None,
         "trust_store": settings.trust_source(),
