@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import subprocess
@@ -12,7 +13,8 @@ import httpx2
 import pytest
 
 from claudewire import CircuitOpenError, FailureKind, classify
-from claudewire._errors import parse_retry_after
+from claudewire._errors import Failure, parse_retry_after
+from claudewire.explain import explain_json
 
 
 def _body(kind: str, **extra: object) -> dict[str, object]:
@@ -181,3 +183,28 @@ def test_read_timeout_is_not_mistaken_for_a_connect_timeout() -> None:
         with pytest.raises(anthropic.APITimeoutError) as info:
             client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     assert classify(info.value).kind is FailureKind.READ_TIMEOUT  # type: ignore[union-attr]
+
+
+_PLACEHOLDER = re.compile(
+    r"[{}]"  # str.format / f-string leftovers
+    r"|%\(\w+\)[sdrf]|%[sdrf]\b"  # printf-style
+    r"|\(\s*[a-z]+(?:_[a-z]+)+\s*\)"  # a bare field name in brackets: "(retry_after)"
+    r"|<[a-z_]+>"  # <placeholder>
+)
+
+
+@pytest.mark.parametrize("kind", list(FailureKind))
+def test_no_failure_text_carries_a_template_placeholder(kind: FailureKind) -> None:
+    """Every kind's cause and fix, as a failure renders them (with a retry-after, a status, a message), are plain
+    words: no `{…}`, `%s`, `<name>` or bare `(retry_after)` reaches a user."""
+    failure = Failure.of(kind, retry_after=2.5, status=503, message="upstream said no")
+    for text in (failure.cause, failure.fix, *explain_json(failure).values()):
+        if isinstance(text, str):
+            assert not _PLACEHOLDER.search(text), f"{kind}: {text!r}"
+
+
+def test_the_placeholder_check_is_not_vacuous() -> None:
+    """The pattern above catches the text the circuit-open fix used to carry."""
+    assert _PLACEHOLDER.search("Wait for the cooldown (retry_after); then retry.")
+    assert _PLACEHOLDER.search("retry after {retry_after}s")
+    assert not _PLACEHOLDER.search(Failure.of(FailureKind.CIRCUIT_OPEN).fix)

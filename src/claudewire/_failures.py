@@ -227,7 +227,8 @@ KINDS: dict[FailureKind, KindInfo] = {
     FailureKind.CIRCUIT_OPEN: KindInfo(
         True,
         "claudewire's circuit breaker is open: recent calls to this upstream all failed, so none was sent.",
-        "Wait for the cooldown (retry_after); `claudewire doctor` shows what is failing upstream.",
+        "Wait for the breaker's cooldown (the answer's retry-after header says how long); `claudewire doctor` shows "
+        "what is failing upstream.",
         "messages",
     ),
     FailureKind.UNKNOWN: KindInfo(

@@ -88,8 +88,7 @@ FAMILIES: tuple[Family, ...] = (
         r"There's an issue with the selected model|may not exist or you may not have access to it|"
         r"is not available on your .{0,40}deployment",
         K.NOT_FOUND,
-        "In Claude Code pick another with /model or ANTHROPIC_MODEL (`claudewire doctor --model ID` names a current "
-        "one).",
+        "In Claude Code pick another with /model or ANTHROPIC_MODEL.",
     ),
     _f(
         r"Stream idle timeout|stream watchdog did not recover|Agent stalled: no progress",

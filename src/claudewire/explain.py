@@ -11,9 +11,13 @@ OpenSSL messages, socket errors, proxy errors and what Cursor or Claude Code pri
    text: `classify` decides, exactly as it does for a live response;
 2. a network-layer marker that is unambiguous (certificate, TLS version, proxy tunnel, DNS, refused, reset ...);
 3. a bare HTTP status: `classify` again;
-4. weaker markers: SDK exception class names and error-type words.
+4. weaker markers: SDK exception class names and error-type words;
+5. a connection error that names no cause (``anthropic.APIConnectionError: Connection error.`` alone): said to be
+   ambiguous (DNS, proxy, TLS, refused and reset all print it), with the doctor as the fix, kind ``unknown``.
 
-Nothing recognisable is still an answer: kind ``unknown``, whose fix is to run the doctor.
+The API's ``max_tokens: N > M, which is the maximum allowed number of output tokens for MODEL`` is read before all
+of these and answered with the numbers it gives. Nothing recognisable is still an answer: kind ``unknown``, whose
+fix is to run the doctor.
 
 A ``not_found`` naming a model is read against the model catalogue (`claudewire._models`, the lineup the simulator
 serves and the doctor advises from): a retired or deprecated model is named so with its date and a current
@@ -125,11 +129,29 @@ _WEAK: tuple[tuple[str, FailureKind], ...] = (
         K.READ_TIMEOUT,
     ),
     (r"api_error|InternalServerError|Internal Server Error|Bad Gateway|Service Unavailable", K.SERVER),
-    (
-        r"APIConnectionError|Connection error|ConnectError|fetch failed|trouble connecting|"
-        r"check your internet connection",
-        K.CONNECTION_RESET,
-    ),
+)
+
+# What a client prints when it could not reach the API and does not say why: the SDKs' "Connection error.",
+# undici's "fetch failed", Cursor's "trouble connecting". Checked last: a cause anywhere in the text wins.
+_AMBIGUOUS_CONNECTION = re.compile(
+    r"APIConnectionError|Connection error|ConnectError|fetch failed|trouble connecting|check your internet connection",
+    re.IGNORECASE,
+)
+_AMBIGUOUS_CAUSE = (
+    "The client could not reach the API and the text does not say why: a connection error alone is what a host "
+    "name that does not resolve, a proxy refusing the tunnel, an untrusted certificate, a refused connection and a "
+    "reset all look like. Clients retry it by themselves before they show it."
+)
+_AMBIGUOUS_FIX = (
+    "Run `claudewire doctor` in the same environment (ANTHROPIC_BASE_URL, HTTPS_PROXY, SSL_CERT_FILE as the failing "
+    "program has them): it checks each layer and names the one that fails. Or paste the whole traceback: the "
+    "exception above `The above exception was the direct cause` names the cause."
+)
+# The API's words for a max_tokens above the model's output limit (a 400 invalid_request_error).
+_MAX_TOKENS = re.compile(
+    r"max_tokens:\s*(\d+)\s*>\s*(\d+),\s*which is the maximum allowed number of output tokens"
+    r"(?:\s+for\s+([\w.:@/-]*\w))?",
+    re.IGNORECASE,
 )
 
 _STATUS: tuple[str, ...] = (
@@ -291,6 +313,35 @@ def _model_hint(text: str, today: dt.date) -> str:
     return ""
 
 
+def _max_tokens(text: str, status: int | None) -> Failure | None:
+    """The API's "max_tokens: N > M, which is the maximum allowed number of output tokens for MODEL" (a 400)."""
+    match = _MAX_TOKENS.search(text)
+    if match is None:
+        return None
+    asked, most, model = match.group(1), match.group(2), match.group(3) or "this model"
+    return dataclasses.replace(
+        Failure.of(FailureKind.INVALID_REQUEST, status=status, message=_line(text, match)),
+        cause=(
+            f"The request asks for up to {asked} output tokens (max_tokens), more than {model} can write ({most}): "
+            "the API refuses it before generating anything (400 invalid_request_error); a retry fails the same way."
+        ),
+        fix=(
+            f"Lower max_tokens to {most} (the model's output maximum) or less, or pick a model with a larger output "
+            "limit (GET /v1/models gives each model's max_tokens)."
+        ),
+    )
+
+
+def _ambiguous(text: str) -> Failure | None:
+    """A connection error that names no cause: say it is ambiguous and send to the doctor, never guess a kind."""
+    match = _AMBIGUOUS_CONNECTION.search(text)
+    if match is None:
+        return None
+    return dataclasses.replace(
+        Failure.of(FailureKind.UNKNOWN, message=_line(text, match)), cause=_AMBIGUOUS_CAUSE, fix=_AMBIGUOUS_FIX
+    )
+
+
 def explain(text: str, today: dt.date | None = None) -> Failure:
     """The `Failure` (kind, retryable, cause, fix, and `.check`) that pasted error `text` describes.
 
@@ -307,7 +358,7 @@ def _explain(text: str) -> Failure:
     if not text or not text.strip():
         raise ValueError("nothing to explain: paste an error message, traceback, status line or JSON body")
     status = _status(text)
-    named = _gateway(text, status) or _family(text, status)
+    named = _max_tokens(text, status) or _gateway(text, status) or _family(text, status)
     if named is not None:
         return named
     headers = _headers(text)
@@ -328,7 +379,7 @@ def _explain(text: str) -> Failure:
         found = classify(status, headers=headers)
         if found is not None and found.kind is not FailureKind.UNKNOWN:
             return dataclasses.replace(found, message=_line(text))
-    return _search(_WEAK_RE, text) or Failure.of(FailureKind.UNKNOWN, message=_line(text))
+    return _search(_WEAK_RE, text) or _ambiguous(text) or Failure.of(FailureKind.UNKNOWN, message=_line(text))
 
 
 def explain_json(failure: Failure) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from claudewire._errors import Failure, FailureKind
-from claudewire.cli.top import plain_line, render
+from claudewire.cli.top import _short, plain_line, render
 from claudewire.metrics import Metrics
 from claudewire.top import View, Watch, parse
 
@@ -75,3 +76,24 @@ def test_no_prompt_tokens_means_no_ratio() -> None:
     view = Watch().add(parse(metrics.render().decode(), at=0.0))
     assert view.cache_hit_ratio is None
     assert "cache_hit=-" in plain_line(view)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(999, "999"), (1_000, "1.0k"), (50_000, "50k"), (399_975, "400k"), (999_999, "1.0M"), (1_200_000, "1.2M")],
+)
+def test_headroom_figures_are_scaled_by_a_thousand_per_unit(value: float, shown: str) -> None:
+    """k is thousands and M millions (399,975 is 400k, not 40.0k); a value rounding to 1000k reads 1.0M."""
+    assert _short(value) == shown
+
+
+def test_the_upstream_row_shows_rate_limit_headroom_at_its_value() -> None:
+    """An upstream with 399,975 tokens and 50,000 requests left shows `tok 400k` and `req 50k` in its row."""
+    metrics = Metrics()
+    metrics.observe_request("messages", 200, "", 0.3, 0.05)
+    metrics.on_ratelimit(UP, "tokens", 399_975)
+    metrics.on_ratelimit(UP, "requests", 50_000)
+    view = Watch().add(parse(metrics.render().decode(), at=0.0))
+    row = next(line for line in _screen(view, width=120) if line.startswith(UP))
+    assert "tok 400k" in row and "req 50k" in row
+    assert "40.0k" not in row

@@ -119,3 +119,14 @@ def test_both_key_variables_set_is_flagged(home: Path) -> None:
     result = check_config(settings).result
     assert result.status is Status.WARN
     assert "both ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN" in result.detail
+
+
+def test_no_key_and_no_sign_in_points_subscribers_to_claude_login(home: Path) -> None:
+    """Neither a key nor a claude.ai sign-in: config fails and the fix offers `claude /login` for subscribers
+    before the API-key route (the api profile, which cannot use a subscription, is not told to log in)."""
+    result = check_config(_settings(home)).result
+    assert result.status is Status.FAIL and "no claude.ai sign-in" in result.detail
+    fix = result.fix or ""
+    assert "`claude /login`" in fix and fix.index("claude /login") < fix.index("ANTHROPIC_API_KEY")
+    api = check_config(Settings.from_env({"HOME": str(home)})).result
+    assert "claude /login" not in (api.fix or "")

@@ -82,9 +82,13 @@ def test_advice_stays_in_the_tier(model: str, tier_pick: str) -> None:
         (
             "claude-sonet-4-5",
             "it looks like claude-sonnet-4-5-20250929 (retired since 2026-11-30)",
-            "set --model claude-sonnet-5-5",
+            'set model="claude-sonnet-5-5"',
         ),
-        ("claude-sonnet-5.5", "did you mean claude-sonnet-5-5?", "Set --model claude-sonnet-5-5."),
+        (
+            "claude-sonnet-5.5",
+            "did you mean claude-sonnet-5-5?",
+            'Use claude-sonnet-5-5: set model="claude-sonnet-5-5"',
+        ),
         ("gpt-4o", "not a Claude model", "claude-sonnet-5-5"),
         ("claude-2.1", "is retired (since 2025-07-21)", "claude-sonnet-5-5"),
         ("claude-3-5-sonnet-latest", "is retired", "claude-sonnet-5-5"),
@@ -99,6 +103,7 @@ def test_the_model_check_advises_from_the_catalogue(sim: SimServer, model: str, 
     assert words in check.detail
     assert fix in (check.fix or "")
     assert "claude-opus" not in (check.fix or "")  # never the most expensive model by default
+    assert "--model" not in (check.fix or "")  # the SDK's own model= argument, not a doctor flag
 
 
 def test_a_lagging_api_past_the_retirement_date_is_retired_not_upcoming() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from claudewire.doctor import Status, render_json, render_markdown, render_text, run
+from claudewire.doctor.net import Target
+from claudewire.doctor.proxy import proxy_fix
 from claudewire.doctor.settings import ProxyChoice
 from claudewire.sim import SimServer
 from tests.doctor.conftest import KEY, mitmdump, settings_for, tinyproxy
@@ -34,6 +36,18 @@ def test_tinyproxy_refusing_connect_fails_the_proxy_check(tls_sim: SimServer, tm
     assert "refused the tunnel" in proxy.detail and "403" in proxy.detail
     assert "HTTPS_PROXY" in (proxy.fix or "")
     assert {report.get(c).status for c in ("dns", "tcp", "tls", "http")} == {Status.SKIP}
+    # the fix names the target the tunnel was for (here on this machine: NO_PROXY), never a stock api.anthropic.com
+    authority = tls_sim.base_url.removeprefix("https://")
+    assert authority in (proxy.fix or "") and "NO_PROXY=127.0.0.1" in (proxy.fix or "")
+    assert "api.anthropic.com" not in (proxy.fix or "")
+
+
+def test_the_proxy_fix_names_a_remote_target_by_its_host_and_port() -> None:
+    """For a gateway at gateway.corp.example:8443 the fix asks to allow CONNECT to that host:port (or NO_PROXY it)."""
+    settings = settings_for("https://gateway.corp.example:8443", proxy=ProxyChoice("http://proxy:3128", "https_proxy"))
+    fix = proxy_fix(settings, Target("https", "gateway.corp.example", 8443))
+    assert "allow CONNECT to gateway.corp.example:8443" in fix and "NO_PROXY=gateway.corp.example" in fix
+    assert "https_proxy" in fix and "api.anthropic.com" not in fix
 
 
 def test_tinyproxy_wanting_credentials_is_a_407_with_the_credentials_fix(tls_sim: SimServer, tmp_path: Path) -> None:

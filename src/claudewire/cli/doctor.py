@@ -45,6 +45,7 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
         yield dataclasses.replace(
             base,
             base_url=sim.base_url,
+            base_url_source="--sim",
             api_key=base.api_key or _SIM_KEY,
             key_source=base.key_source if base.api_key else "--sim",
             proxy=dataclasses.replace(base.proxy, url=None, bypassed=None, source=None),
@@ -60,7 +61,12 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
 )
 @click.option("--base-url", metavar="URL", help="API root (default: $ANTHROPIC_BASE_URL or https://api.anthropic.com).")
 @click.option("--api-key", metavar="KEY", help="API key (default: $ANTHROPIC_API_KEY or $ANTHROPIC_AUTH_TOKEN).")
-@click.option("--model", metavar="MODEL", help="Model to check (default: $ANTHROPIC_MODEL or claude-haiku-4-5).")
+@click.option(
+    "--model",
+    metavar="MODEL",
+    help="Model to check (default: $ANTHROPIC_MODEL; with --profile claude-code, the model Claude Code will use: "
+    "its settings' model, else the installed version's default; else claude-haiku-4-5).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True, max=300),
@@ -74,8 +80,9 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     type=click.Choice([p.value for p in Profile]),
     default=Profile.API.value,
     show_default=True,
-    help="Whose view: the Python SDK (api), Claude Code (its settings files' env, apiKeyHelper, OAuth sign-in, "
-    "NODE_EXTRA_CA_CERTS / NODE_USE_SYSTEM_CA) or Cursor (adds http2).",
+    help="Whose view: the Python SDK (api), Claude Code (its settings files' env and model, apiKeyHelper, OAuth "
+    "sign-in, NODE_EXTRA_CA_CERTS / NODE_USE_SYSTEM_CA) or Cursor (http2 to Cursor's hosts; Cursor uses your own "
+    "key and base URL from its servers, so it ignores ANTHROPIC_* here: give them as --api-key / --base-url).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--markdown", is_flag=True, help="Print the report as markdown, to paste into a support thread.")

@@ -48,11 +48,18 @@ def _ms(value: float | None) -> str:
 
 
 def _short(value: float) -> str:
-    """3,990 → 3990, 1,999,000 → 2.0M: headroom figures that fit beside each other."""
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:.1f}{suffix}"
-    return f"{value:g}"
+    """999 → 999, 1,000 → 1.0k, 50,000 → 50k, 399,975 → 400k, 1,200,000 → 1.2M: figures that fit beside each other.
+
+    Three significant figures at most; a value that rounds to 1,000 of a unit takes the next (999,999 → 1.0M).
+    """
+    if abs(value) < 1000:
+        return f"{value:g}"
+    for limit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "G")):
+        scaled = value / limit
+        text = f"{scaled:.1f}" if abs(scaled) < 9.95 else f"{scaled:.0f}"
+        if abs(float(text)) < 1000 or suffix == "G":
+            break
+    return text + suffix
 
 
 def _tokens_total(view: View) -> float | None:

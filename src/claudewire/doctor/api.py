@@ -19,6 +19,7 @@ import httpx2
 from claudewire._errors import Failure, FailureKind, classify
 from claudewire._models import Catalogue
 from claudewire.doctor.http import client_for
+from claudewire.doctor.model_choice import how_to_use, resolve_alias, tier_alias
 from claudewire.doctor.models import (
     days_past,
     did_you_mean,
@@ -29,7 +30,7 @@ from claudewire.doctor.models import (
     tier_of,
 )
 from claudewire.doctor.result import CheckResult, JSONValue, Status
-from claudewire.doctor.settings import Settings
+from claudewire.doctor.settings import Profile, Settings
 
 __all__ = [
     "ApiProbe",
@@ -57,7 +58,7 @@ def make_client(settings: Settings) -> anthropic.AsyncAnthropic:
     headers = {"anthropic-version": settings.anthropic_version} if settings.anthropic_version else None
     credentials: dict[str, Any] = (
         {"auth_token": settings.api_key, "api_key": None}
-        if settings.key_source == "ANTHROPIC_AUTH_TOKEN"
+        if (settings.key_source or "").startswith("ANTHROPIC_AUTH_TOKEN")  # the shell's, or a settings file's
         else {"api_key": settings.api_key, "auth_token": None}
     )
     return anthropic.AsyncAnthropic(
@@ -105,21 +106,35 @@ def _ms(start: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ApiProbe:
-    """The two model requests' answers."""
+    """The two model requests' answers; `model_id` is the id retrieved (an alias resolved), `alias` what was asked."""
 
     listing: Answer
     model: Answer
+    model_id: str = ""
+    alias: str | None = None
 
 
 async def probe_api(client: anthropic.AsyncAnthropic, settings: Settings) -> ApiProbe:
-    """List the models and retrieve the chosen one, concurrently."""
+    """List the models and retrieve the chosen one, concurrently.
+
+    A Claude Code alias (``opus``, ``sonnet[1m]`` ...) is first resolved against the listing, as Claude Code does:
+    the newest active model of its tier is the one retrieved (and the one the later checks send).
+    """
     import asyncio
 
-    listing, model = await asyncio.gather(
-        call(client.models.with_raw_response.list(limit=1000)),
-        call(client.models.with_raw_response.retrieve(settings.model)),
-    )
-    return ApiProbe(listing, model)
+    listing_call = call(client.models.with_raw_response.list(limit=1000))
+    tier = tier_alias(settings.model) if settings.profile is Profile.CLAUDE_CODE else None
+    if tier is None:
+        listing, model = await asyncio.gather(
+            listing_call, call(client.models.with_raw_response.retrieve(settings.model))
+        )
+        return ApiProbe(listing, model, settings.model)
+    listing = await listing_call
+    active = [m.id for m in listed(listing.body) if m.lifecycle == "active"] if listing.failure is None else []
+    resolved = resolve_alias(tier, active)
+    if resolved is None:
+        return ApiProbe(listing, Answer(), settings.model, settings.model)
+    return ApiProbe(listing, await call(client.models.with_raw_response.retrieve(resolved)), resolved, settings.model)
 
 
 def _said(failure: Failure) -> str:
@@ -191,47 +206,79 @@ def _replacement(listing: Any, model: Any, today: dt.date) -> str | None:
     return _successor(listing, str(_get(model, "id") or ""), _get(model, "line"), today)
 
 
-def _unknown_model(wanted: str, listing: Any, today: dt.date) -> tuple[str, str]:
+def _use(settings: Settings, model: str | None) -> str:
+    """ "use X: <the tool's own way to switch>", or where to find a current model when there is none to name."""
+    if model is None:
+        return "use a current model (GET /v1/models lists them)"
+    return f"use {model}: {how_to_use(settings.profile.value, model, settings.model_source)}"
+
+
+def _unknown_model(wanted: str, listing: Any, settings: Settings, today: dt.date) -> tuple[str, str]:
     """Detail and fix for an id the API does not serve: retired id, typo of a current or of a retired model, foreign
-    id, or just unknown. Only a current model is ever suggested."""
+    id, or just unknown. Only a current model is ever suggested, in the profile's tool's own words."""
     models = listed(listing)
     successor = _successor(listing, wanted, None, today)
-    use = f"use {successor}" if successor else "use a current model (GET /v1/models)"
+    use = _use(settings, successor)
     retired = retired_model(wanted, today)
     if retired is not None:
         detail = f"{wanted} is retired (since {(retired.retires_at or '?')[:10]}): requests naming it fail"
         after = _successor(listing, retired.id, retired.line, today)
-        return detail, f"Retired models answer 404: {f'use {after}' if after else use}."
+        return detail, f"Retired models answer 404: {_use(settings, after) if after else use}."
     old = looks_retired(models, wanted, today)
     if old is not None:  # a typo of a retired or deprecated id: name it as such, suggest its line's current model
         state = f"retired since {old.retires_at}" if old.lifecycle == "retired" else old.lifecycle
         after = _successor(listing, old.id, old.line, today)
         detail = f"model {wanted!r} does not exist: it looks like {old.id} ({state})"
-        return detail, f"{old.id} is {old.lifecycle}: {f'set --model {after}' if after else use}."
+        return detail, f"{old.id} is {old.lifecycle}: {_use(settings, after) if after else use}."
     near = did_you_mean(models, wanted, today)
     if near is not None:
-        return f"model {wanted!r} does not exist: did you mean {near.id}?", f"Set --model {near.id}."
+        state = "" if near.lifecycle == "active" else f" ({near.lifecycle})"
+        detail = f"model {wanted!r} does not exist: did you mean {near.id}{state}?"
+        if near.lifecycle != "active":  # the near miss fails too, or soon will: name its line's newest, not it
+            current = _successor(listing, near.id, near.line, today)
+            return detail, f"{near.id} is {near.lifecycle}: {_use(settings, current)}."
+        use_near = _use(settings, near.id)
+        return detail, f"{use_near[0].upper()}{use_near[1:]}."
     if tier_of(wanted) is None and not wanted.startswith("claude"):
         return (
             f"{wanted!r} is not a Claude model id (the Claude API serves claude-* models)",
             f"Pick a Claude model: {use} (Haiku is the fastest and cheapest, Opus the most capable).",
         )
-    return f"model {wanted!r} does not exist", f"Use a current model id (see GET /v1/models or --model): {use}."
+    return f"model {wanted!r} does not exist", f"Use a current model id: {use}."
 
 
-def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = None) -> CheckResult:
+def check_model(
+    probe: ApiProbe, settings: Settings, today: dt.date | None = None, *, via_gateway: bool = False
+) -> CheckResult:
     """The chosen model exists and is current: retired (or past its date) → fail, deprecated → warn with the date.
 
     Advice stays in the model's tier, offers a "did you mean" for a near miss and names retired aliases as such.
+    `via_gateway`: the base URL is a claudewire gateway, whose upstream may not serve the model listing at all
+    (a Bedrock or Vertex upstream): then two 404s mean "not served there", not "not the API root".
     """
     today = today or settings.today or dt.datetime.now(dt.UTC).date()
     answer = probe.model
-    evidence: dict[str, JSONValue] = {"model": settings.model}
+    wanted = probe.model_id or settings.model
+    evidence: dict[str, JSONValue] = {"model": wanted, "source": settings.model_source}
+    source = f" ({settings.model_source})" if settings.model_source and settings.model_source != "--model" else ""
+    if probe.alias is not None:
+        evidence["alias"] = probe.alias
+        if probe.alias == wanted:  # nothing of its tier listed: nothing to retrieve
+            detail = f"not verified: {wanted} is Claude Code's alias for the newest of its tier; GET /v1/models "
+            detail += "listed none" if probe.listing.failure is None else f"answered {_said(probe.listing.failure)}"
+            return CheckResult("model", Status.SKIP, detail + source, None, evidence)
+        source = f" (Claude Code's {probe.alias}: the newest of its tier listed){source}"
     failure = answer.failure
     if failure is not None:
         evidence["answer"] = _said(failure)
         listing = probe.listing.failure
         if failure.kind is FailureKind.NOT_FOUND and listing is not None and listing.kind is FailureKind.NOT_FOUND:
+            if via_gateway:
+                detail = (
+                    f"not verified: the gateway does not serve the model listing ({listing.message or 'a 404'}); "
+                    f"the messages check sends {wanted} itself"
+                )
+                return CheckResult("model", Status.SKIP, detail, None, evidence, answer.elapsed_ms)
             detail = (
                 f"GET /v1/models answered 404 as well: {settings.base_url} is not the API root (the SDK appends "
                 "/v1/... to it)"
@@ -243,19 +290,20 @@ def check_model(probe: ApiProbe, settings: Settings, today: dt.date | None = Non
                 fix = Failure.of(FailureKind.NOT_ANTHROPIC).fix
             return CheckResult("model", Status.FAIL, detail, fix, evidence)
         if failure.kind is FailureKind.NOT_FOUND:
-            body = probe.listing.body if probe.listing.failure is None else None
-            detail, fix = _unknown_model(settings.model, body, today)
-            return CheckResult("model", Status.FAIL, f"{detail} ({_said(failure)})", fix, evidence, answer.elapsed_ms)
-        detail = f"not verified: GET /v1/models/{settings.model} answered {_said(failure)} (see {failure.check})"
+            listing = probe.listing.body if probe.listing.failure is None else None
+            detail, fix = _unknown_model(wanted, listing, settings, today)
+            detail = f"{detail} ({_said(failure)}){source}"
+            return CheckResult("model", Status.FAIL, detail, fix, evidence, answer.elapsed_ms)
+        detail = f"not verified: GET /v1/models/{wanted} answered {_said(failure)} (see {failure.check})"
         return CheckResult("model", Status.SKIP, detail, None, evidence, answer.elapsed_ms)
     info = answer.body
     lifecycle = _get(info, "lifecycle") or "active"
     model_id = str(_get(info, "id"))
     evidence.update({"id": model_id, "lifecycle": lifecycle, "retires_at": _date(_get(info, "retires_at"))})
-    named = settings.model if model_id == settings.model else f"{settings.model} ({model_id})"
+    named = (wanted if model_id == wanted else f"{wanted} ({model_id})") + source
     replacement = _replacement(probe.listing.body if probe.listing.failure is None else None, info, today)
     evidence["replacement"] = replacement
-    use = f"switch to {replacement}" if replacement else "switch to a current model (GET /v1/models)"
+    use = _use(settings, replacement)
     if lifecycle == "retired":
         detail = f"{named} is retired (since {_date(_get(info, 'retires_at')) or '?'}): requests naming it fail"
         return CheckResult("model", Status.FAIL, detail, f"Retired models answer 404: {use}.", evidence)

@@ -1,4 +1,4 @@
-"""What Claude Code sees: its settings files' ``env``, its ``apiKeyHelper`` and its OAuth sign-in, with sources.
+"""What Claude Code sees: its settings files' ``env``, ``apiKeyHelper``, ``model`` and OAuth sign-in, with sources.
 
 Claude Code applies the ``env`` object of its settings files on top of the shell's environment, the more specific
 file winning: user (``~/.claude/settings.json``), project (``.claude/settings.json``), local project
@@ -62,6 +62,8 @@ class ClaudeCodeView:
     key_helper_source: str | None = None
     oauth: OAuthState | None = None
     problems: tuple[str, ...] = ()  # unreadable settings files, a malformed env ...
+    model: str | None = None  # the settings files' top-level "model" (the most specific file wins)
+    model_source: str | None = None  # the file it came from
 
 
 def _read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -115,6 +117,8 @@ def claude_code_view(
     problems: list[str] = []
     helper: str | None = None
     helper_source: str | None = None
+    model: str | None = None
+    model_source: str | None = None
     for path in paths:
         data, problem = _read_json(path)
         if problem:
@@ -131,7 +135,11 @@ def claude_code_view(
             problems.append(f"{path}: env must be an object of strings")
         if isinstance(data.get("apiKeyHelper"), str) and data["apiKeyHelper"].strip():
             helper, helper_source = data["apiKeyHelper"].strip(), str(path)
-    return ClaudeCodeView(merged, sources, tuple(files), helper, helper_source, _oauth(home), tuple(problems))
+        if isinstance(data.get("model"), str) and data["model"].strip():
+            model, model_source = data["model"].strip(), str(path)
+    return ClaudeCodeView(
+        merged, sources, tuple(files), helper, helper_source, _oauth(home), tuple(problems), model, model_source
+    )
 
 
 def run_key_helper(command: str, timeout: float) -> tuple[str | None, str | None]:

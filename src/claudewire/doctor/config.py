@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from claudewire._net import is_loopback
 from claudewire._secrets import redact
 from claudewire.doctor.claude_code import ClaudeCodeView
+from claudewire.doctor.cursor import WHERE, cursor_notes
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Profile, Settings, redact_url
 
@@ -169,6 +170,7 @@ def check_config(settings: Settings) -> ConfigOutcome:
         "api_key": redact(settings.api_key),
         "key_source": settings.key_source,
         "model": settings.model,
+        "model_source": settings.model_source,
         "profile": settings.profile.value,
         "proxy": redact_url(settings.proxy.url) if settings.proxy.url else None,
         "trust_store": settings.trust_source(),
@@ -188,6 +190,11 @@ def check_config(settings: Settings) -> ConfigOutcome:
     if not settings.api_key and signed_in is not None:
         key_ok = False  # Claude Code signs in with OAuth: the keyed checks cannot act as it, the path is still checked
         warnings.append(signed_in)
+    elif not settings.api_key and settings.profile is Profile.CURSOR:
+        key_ok = False  # Cursor's own models need no key; the keyed checks say how to check one (--api-key)
+    elif not settings.api_key and settings.profile is Profile.CLAUDE_CODE:
+        errors.append("no API key and no claude.ai sign-in: Claude Code has nothing to sign in with")
+        key_ok = False
     elif not settings.api_key:
         errors.append("no API key: set ANTHROPIC_API_KEY (or pass --api-key)")
         key_ok = False
@@ -211,32 +218,52 @@ def check_config(settings: Settings) -> ConfigOutcome:
             target_ok = False
     for setting in settings.insecure_env:
         warnings.append(f"{setting} switches certificate verification off: anyone in the path can read the key")
+    notes: list[str] = []
+    if settings.profile is Profile.CURSOR:
+        cursor_errors, cursor_warnings, notes = cursor_notes(settings)
+        target_ok = target_ok and not cursor_errors  # a base URL Cursor cannot reach is not worth checking from here
+        errors += cursor_errors
+        warnings += cursor_warnings
+        evidence["cursor"] = {"where": WHERE, "ignored": list(settings.cursor_ignored)}
     status = Status.FAIL if errors else Status.WARN if warnings else Status.PASS
     if errors or warnings:
-        detail = "; ".join(errors + warnings)
-    else:
+        detail = "; ".join(errors + warnings + notes)
+    elif settings.api_key:
         detail = f"key {redact(settings.api_key)} from {settings.key_source}, base URL {redact_url(settings.base_url)}"
+        detail = "; ".join([*notes, detail])
+    else:
+        detail = "; ".join(notes)
     fix = None
     if errors or warnings:
-        fix = _fix(errors + warnings)
+        fix = _fix(errors + warnings, settings.profile)
     return ConfigOutcome(CheckResult("config", status, detail, fix, evidence), target_ok, key_ok)
 
 
-def _fix(problems: list[str]) -> str:
+def _fix(problems: list[str], profile: Profile) -> str:
     text = " ".join(problems)
     fixes: list[str] = []
-    if "no API key" in text:
+    if "no claude.ai sign-in" in text:
+        fixes.append(
+            "with a Claude subscription (Pro, Max, Team, Enterprise) run `claude /login`; with an API key, "
+            "export ANTHROPIC_API_KEY=sk-ant-... or set apiKeyHelper in ~/.claude/settings.json"
+        )
+    elif "no API key" in text:
         fixes.append("export ANTHROPIC_API_KEY=sk-ant-... (create a key in the Console)")
     if "key" in text and ("whitespace" in text or "quotes" in text or "non-ASCII" in text):
         fixes.append("set the key without quotes or spaces: export ANTHROPIC_API_KEY=sk-ant-... (no trailing newline)")
     if "does not look like an Anthropic key" in text:
         fixes.append("use an Anthropic API key (sk-ant-api03-...) with api.anthropic.com")
-    if "base URL" in text:
+    if "base URL" in text and profile is not Profile.CURSOR:  # Cursor's base URL is in its settings, not a variable
         fixes.append("set ANTHROPIC_BASE_URL to the API root, e.g. https://api.anthropic.com (no /v1, no spaces)")
     if "verification off" in text:
         fixes.append(
             "unset the variable that switches verification off, and trust your proxy's CA instead "
             "(NODE_EXTRA_CA_CERTS for Claude Code, SSL_CERT_FILE for Python)"
+        )
+    if "Cursor's servers cannot reach" in text:
+        fixes.append(
+            "give Cursor a base URL its servers can reach: a public https:// address (e.g. a claudewire gateway "
+            "with client tokens behind TLS), or leave Cursor's base URL override off"
         )
     if "does not exist" in text or "cannot be loaded" in text:
         fixes.append("point the CA variable at an existing PEM file (or unset it)")

@@ -18,8 +18,10 @@ import httpx2
 
 from claudewire._errors import Failure, FailureKind, classify
 from claudewire._secrets import redact_url
+from claudewire.doctor.net import Target
+from claudewire.doctor.proxy import proxy_fix
 from claudewire.doctor.result import CheckResult, JSONValue, Status
-from claudewire.doctor.settings import Settings
+from claudewire.doctor.settings import Settings, split_url
 
 __all__ = ["HttpProbe", "check_clock", "check_http", "client_for", "probe_http"]
 
@@ -132,7 +134,8 @@ def check_http(probe: HttpProbe, settings: Settings) -> CheckResult:
         else:
             said = str(exc) or "the connection closed before any answer came back"
             detail = f"no HTTP answer: {type(exc).__name__}: {said}"
-            fix = failure.fix
+            parts = split_url(settings.base_url)
+            fix = proxy_fix(settings, Target(*parts)) if failure.kind is FailureKind.PROXY and parts else failure.fix
         return CheckResult("http", Status.FAIL, detail, fix, evidence, ms)
     headers = probe.headers
     evidence.update(

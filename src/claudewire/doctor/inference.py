@@ -19,6 +19,7 @@ import httpx2
 
 from claudewire._errors import Failure, FailureKind
 from claudewire.doctor.api import Answer, call, classify_sdk_error
+from claudewire.doctor.gateway_view import GatewayView, through_gateway
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings
 
@@ -137,8 +138,12 @@ def _said(failure: Failure) -> str:
     return f"{status}{failure.kind.value}{message}"
 
 
-def check_messages(answer: Answer) -> CheckResult:
-    """A minimal request succeeds; a 529 says the API is overloaded, not the user's setup."""
+def check_messages(answer: Answer, gateway: GatewayView | None = None) -> CheckResult:
+    """A minimal request succeeds; a 529 says the API is overloaded, not the user's setup.
+
+    Through a claudewire `gateway`, a failure it answered about its upstream side is worded as such (its message,
+    its upstreams' states, its operator to act), never as this machine's network or Anthropic's status page.
+    """
     failure = answer.failure
     evidence: dict[str, JSONValue] = {"request_id": answer.headers.get("request-id")}
     if failure is None:
@@ -151,6 +156,9 @@ def check_messages(answer: Answer) -> CheckResult:
     evidence["retryable"] = failure.retryable
     if failure.kind in (FailureKind.RATE_LIMIT, FailureKind.SPEND_LIMIT):
         return CheckResult("messages", Status.SKIP, "skipped: ratelimit failed", None, {"prerequisite": "ratelimit"})
+    behind = through_gateway(failure, gateway)
+    if behind is not None:
+        return CheckResult("messages", Status.FAIL, behind[0], behind[1], evidence, answer.elapsed_ms)
     if failure.kind is FailureKind.OVERLOADED:
         detail = f"the API is overloaded ({_said(failure)}): Anthropic's side, not your setup"
     else:
@@ -225,8 +233,11 @@ def check_ratelimit(
     return CheckResult("ratelimit", Status.PASS, detail, None, evidence, ms)
 
 
-def check_streaming(probe: StreamProbe) -> CheckResult:
-    """Events spread over time pass; one burst after a wait warns (buffered); a stream cut short fails."""
+def check_streaming(probe: StreamProbe, gateway: GatewayView | None = None) -> CheckResult:
+    """Events spread over time pass; one burst after a wait warns (buffered); a stream cut short fails.
+
+    A streamed request a claudewire `gateway` refused about its upstream side is worded as `check_messages` does.
+    """
     evidence: dict[str, JSONValue] = {"events": len(probe.events)}
     ms = probe.elapsed_ms
     if probe.events:
@@ -238,6 +249,9 @@ def check_streaming(probe: StreamProbe) -> CheckResult:
             return CheckResult(
                 "streaming", Status.SKIP, "skipped: ratelimit failed", None, {"prerequisite": "ratelimit"}
             )
+        behind = through_gateway(probe.failure, gateway)
+        if behind is not None:
+            return CheckResult("streaming", Status.FAIL, behind[0], behind[1], evidence, ms)
         detail = f"the streamed request failed: {_said(probe.failure)}"
         return CheckResult("streaming", Status.FAIL, detail, probe.failure.fix, evidence, ms)
     interrupted = Failure.of(FailureKind.STREAM_INTERRUPTED)

@@ -10,14 +10,27 @@ import socket
 import time
 import urllib.parse
 
-from claudewire._errors import Failure, FailureKind
+from claudewire._net import is_loopback
 from claudewire.doctor.net import ProxyRefusedError, Target, proxy_connect
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings, redact_url
 
-__all__ = ["check_proxy"]
+__all__ = ["check_proxy", "proxy_fix"]
 
-_PROXY_FIX = Failure.of(FailureKind.PROXY).fix
+
+def proxy_fix(settings: Settings, target: Target) -> str:
+    """What to do when the proxy refuses the tunnel to `target`: named by its own host:port, never a stock host."""
+    source = settings.proxy.source or "HTTPS_PROXY"
+    check = f"Check {source} (host, port, credentials as http://user:pass@host:port)"
+    if is_loopback(target.host):
+        return (
+            f"The proxy cannot reach {target.authority}, which is on this machine: set NO_PROXY=127.0.0.1,localhost "
+            f"so clients connect to it directly. {check}."
+        )
+    return (
+        f"Ask the proxy's admins to allow CONNECT to {target.authority}, or set NO_PROXY={target.host} if that host "
+        f"must bypass the proxy. {check}."
+    )
 
 
 def _ms(start: float) -> float:
@@ -55,7 +68,7 @@ async def check_proxy(settings: Settings, target: Target) -> CheckResult:
             fix = f"Put the proxy credentials in {choice.source}: http://user:password@host:port."
         else:
             detail = f"the proxy {shown} refused the tunnel: {exc}"
-            fix = _PROXY_FIX
+            fix = proxy_fix(settings, target)
         return CheckResult("proxy", Status.FAIL, detail, fix, evidence, _ms(start))
     except TimeoutError:
         detail = f"the proxy {shown} did not answer CONNECT within {settings.timeout:g}s"

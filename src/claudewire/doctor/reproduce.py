@@ -1,14 +1,16 @@
 """The command that reproduces a failing check by hand (curl, openssl, getent), as troubleshooting guides give it.
 
-Each failing check's evidence gets one (``evidence["reproduce"]``), with the key redacted: a user can run it, or
-paste it into a support thread, and see the same failure without claudewire in the way.
+Each failing check's evidence gets one (``evidence["reproduce"]``). The key is never in it: the command reads it from
+the variable the tool uses (``"x-api-key: $ANTHROPIC_API_KEY"``, ``$ANTHROPIC_AUTH_TOKEN``, or the output of Claude
+Code's ``apiKeyHelper``), so pasted into the same shell it runs as is, and pasted into a support thread it gives
+nothing away. When the key came from somewhere the shell does not have (``--api-key``, a settings file's ``env``),
+a trailing comment says which variable to export first.
 """
 
 from __future__ import annotations
 
 import shlex
 
-from claudewire._secrets import redact
 from claudewire.doctor.settings import Settings, redact_url, split_url
 
 __all__ = ["reproduce"]
@@ -16,23 +18,50 @@ __all__ = ["reproduce"]
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
 
 
+def _key_header(settings: Settings) -> tuple[str, str]:
+    """(the -H argument that sends the key from where the tool keeps it, a note to append or "")."""
+    source = settings.key_source or ""
+    if source.startswith("ANTHROPIC_AUTH_TOKEN"):
+        header, variable = "authorization: Bearer", "ANTHROPIC_AUTH_TOKEN"
+    else:
+        header, variable = "x-api-key:", "ANTHROPIC_API_KEY"
+    if source.startswith("apiKeyHelper") and settings.claude_code is not None and settings.claude_code.key_helper:
+        # Claude Code runs its helper through the shell for every key: so does the command
+        return f'-H "{header} $(sh -c {shlex.quote(settings.claude_code.key_helper)})"', ""
+    note = ""
+    if " from " in source:  # a settings file's env: Claude Code has it, this shell may not
+        note = f"    # {variable} is set in {source.split(' from ', 1)[1]}: export it in this shell first"
+    elif source not in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        note = f"    # export {variable} first (the key was given {'with ' + source if source else 'elsewhere'})"
+    return f'-H "{header} ${variable}"', note
+
+
+def _proxy_arg(settings: Settings) -> str:
+    """``-x "$https_proxy"`` from the variable that named the proxy (its password stays out), else the URL redacted."""
+    source = settings.proxy.source or ""
+    if source.replace("_", "").isalpha():
+        return f'-x "${source}"'
+    return f"-x {shlex.quote(redact_url(settings.proxy.url or ''))}"
+
+
 def _curl(settings: Settings, path: str, keyed: bool, extra: str = "") -> str:
     base = settings.base_url.strip().rstrip("/")
     parts = ["curl -v"]
     if settings.proxy.url:
-        parts.append(f"-x {shlex.quote(redact_url(settings.proxy.url))}")
+        parts.append(_proxy_arg(settings))
     if settings.ca_file:
         parts.append(f"--cacert {shlex.quote(settings.ca_file)}")
     parts.append(shlex.quote(base + path))
     parts.append("-H 'anthropic-version: 2023-06-01'")
+    note = ""
     if keyed:
-        header = "authorization: Bearer" if settings.key_source == "ANTHROPIC_AUTH_TOKEN" else "x-api-key:"
-        parts.append(f"-H '{header} {redact(settings.api_key)}'")
-    return " ".join(parts) + extra
+        header, note = _key_header(settings)
+        parts.append(header)
+    return " ".join(parts) + extra + note
 
 
 def reproduce(check_id: str, settings: Settings) -> str | None:
-    """The by-hand command for `check_id` against `settings`' target (key redacted); None if there is none."""
+    """The by-hand command for `check_id` against `settings`' target (the key read from its variable); None if none."""
     target = split_url(settings.base_url)
     if target is None:
         return None
@@ -42,7 +71,7 @@ def reproduce(check_id: str, settings: Settings) -> str | None:
     if check_id == "tcp":
         return f"nc -vz -w 5 {shlex.quote(host)} {port}"
     if check_id == "proxy" and settings.proxy.url:
-        return f"curl -v -x {shlex.quote(redact_url(settings.proxy.url))} {scheme}://{host}:{port}/ -o /dev/null"
+        return f"curl -v {_proxy_arg(settings)} {scheme}://{host}:{port}/ -o /dev/null"
     if check_id in ("tls", "certificate"):
         proxy = ""
         proxied = split_url(settings.proxy.url) if settings.proxy.url else None

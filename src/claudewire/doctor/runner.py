@@ -23,7 +23,7 @@ from claudewire.doctor.cache import check_cache, probe_cache
 from claudewire.doctor.certificate import check_certificate
 from claudewire.doctor.config import ConfigOutcome, check_config
 from claudewire.doctor.dns import check_dns
-from claudewire.doctor.gateway_view import describe, probe_gateway
+from claudewire.doctor.gateway_view import GatewayView, judge_http, probe_gateway
 from claudewire.doctor.http import check_clock, check_http, probe_http
 from claudewire.doctor.http2 import check_http2
 from claudewire.doctor.inference import (
@@ -45,6 +45,7 @@ __all__ = ["diagnose", "run"]
 
 _CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2"))
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
+_CURSOR_NOT_HERE = "not checked for Cursor: its servers call the API, not this machine (see config)"
 
 
 def _not_run(check_id: str, detail: str) -> CheckResult:
@@ -65,6 +66,7 @@ class _Run:
         )
         self.results: dict[str, CheckResult] = {}
         self.running: list[str] = []
+        self.gateway: GatewayView | None = None  # the base URL is a claudewire gateway: what its /readyz said
 
     def put(self, result: CheckResult) -> CheckResult:
         if result.id not in self.results:
@@ -103,6 +105,12 @@ class _Run:
         if not config.target_ok or parts is None:
             self.skip_rest("config")
             return
+        if self.settings.profile is Profile.CURSOR and not self.settings.api_key:
+            # Cursor's servers call the API: this machine's path to it does not matter, and with no key there is
+            # nothing to check there on Cursor's behalf; http2 (this machine to Cursor) runs beside
+            for check_id in _CHAIN:
+                self.put(_not_run(check_id, _CURSOR_NOT_HERE))
+            return
         target = Target(*parts)
         if await self.network(target):
             await self.api(config)
@@ -140,11 +148,12 @@ class _Run:
         with self.doing("http", "clock"):
             answer = await probe_http(s, sdk_version(s))
             http = check_http(answer, s)
-            # an API answered: if it is a claudewire gateway, name it and the upstreams behind it (no key sent)
-            gateway = await probe_gateway(s, sdk_version(s)) if http.status is not Status.FAIL else None
-            if gateway is not None:
-                evidence = {**http.evidence, "gateway": gateway.evidence()}
-                http = dataclasses.replace(http, detail=f"{http.detail}; {describe(gateway)}", evidence=evidence)
+            # something answered: if it is a claudewire gateway, its own words and /readyz come before any advice
+            # about portals or the network, and name the upstreams behind it (no key sent)
+            if answer.status is not None:
+                self.gateway = await probe_gateway(s, sdk_version(s))
+            if self.gateway is not None:
+                http = judge_http(http, answer, self.gateway)
             if self.put(http).status is Status.FAIL:
                 self.skip_rest("http")  # the clock too: a portal's Date says nothing about the API's
                 return False
@@ -163,9 +172,14 @@ class _Run:
         try:
             with self.doing("auth", "version", "model"):
                 probe = await probe_api(client, s)
-                for check in (check_auth, check_version, check_model):
-                    result = self.put(check(probe, s))
-                    if result.status is Status.FAIL:
+                if probe.model_id and probe.model_id != s.model:  # an alias resolved: the rest sends what it means
+                    s = self.settings = dataclasses.replace(s, model=probe.model_id)
+                for result in (
+                    check_auth(probe, s),
+                    check_version(probe, s),
+                    check_model(probe, s, via_gateway=self.gateway is not None),
+                ):
+                    if self.put(result).status is Status.FAIL:
                         self.skip_rest(result.id, _KEYED)
                         return
             if not s.spend:
@@ -183,10 +197,10 @@ class _Run:
                 answer, stream = await asyncio.gather(probe_messages(client, s), probe_stream(client, s))
                 listing_headers = probe.listing.headers if probe.listing.failure is None else {}
                 self.put(check_ratelimit(answer, listing_headers, stream.failure))
-                messages = self.put(check_messages(answer))
+                messages = self.put(check_messages(answer, self.gateway))
                 if messages.status is Status.FAIL:
                     self.skip_rest("messages", ("streaming",))
-                self.put(check_streaming(stream))
+                self.put(check_streaming(stream, self.gateway))
             if s.cache:  # opt-in (--cache): two more requests of ~5,000 input tokens
                 await self.cache(client)
         finally:

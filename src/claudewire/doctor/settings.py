@@ -15,13 +15,16 @@ import ssl
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpcore2
 
 from claudewire._secrets import redact_url
 from claudewire.doctor.claude_code import ClaudeCodeView, claude_code_view, run_key_helper
+from claudewire.doctor.model_choice import alias_variable, claude_code_default, claude_code_version
 
 __all__ = [
+    "CURSOR_IGNORES",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "Profile",
@@ -35,6 +38,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MODEL = "claude-haiku-4-5"
 CURSOR_HOSTS: tuple[str, ...] = ("api2.cursor.sh",)
+# Variables Cursor does not read (its custom key and base URL are set in its settings, used from its servers).
+CURSOR_IGNORES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL")
 # Variables that switch certificate verification off, and the values that do it.
 _INSECURE: dict[str, tuple[str, ...]] = {"NODE_TLS_REJECT_UNAUTHORIZED": ("0",), "PYTHONHTTPSVERIFY": ("0",)}
 
@@ -134,6 +139,9 @@ class Settings:
     node_use_system_ca: bool = False
     save_ca: str | None = None
     today: dt.date | None = None  # the day model lifecycles are judged on (None: today, UTC); tests pin it
+    model_source: str | None = None  # where `model` came from, in words ("model in ~/.claude/settings.json" ...)
+    base_url_source: str | None = None  # "--base-url", "ANTHROPIC_BASE_URL", "--sim"; None: the default
+    cursor_ignored: tuple[str, ...] = ()  # --profile cursor: variables set here that Cursor does not read
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
@@ -167,6 +175,10 @@ class Settings:
         """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
         env = os.environ if env is None else env
         profile = Profile(profile)
+        ignored: tuple[str, ...] = ()
+        if profile is Profile.CURSOR:  # Cursor reads none of these: its key and base URL are in its own settings
+            ignored = tuple(n for n in CURSOR_IGNORES if env.get(n))
+            env = {k: v for k, v in env.items() if k not in CURSOR_IGNORES}
         view: ClaudeCodeView | None = None
         if profile is Profile.CLAUDE_CODE:
             view = claude_code_view(env)  # Claude Code runs with its settings files' env on top of the shell's
@@ -193,13 +205,20 @@ class Settings:
             if problem:
                 notes.append(f"{problem} ({view.key_helper_source})")
         url = base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        url_source = "--base-url" if base_url else ("ANTHROPIC_BASE_URL" if env.get("ANTHROPIC_BASE_URL") else None)
         parts = split_url(url)
         proxy = choose_proxy(env, parts[0], parts[1], parts[2]) if parts else ProxyChoice()
+        chosen, model_source = _choose_model(model, env, view, timeout)
+        if profile is Profile.CURSOR and model_source.startswith("the doctor's default"):
+            model_source = "the doctor's default: Cursor's model picker names yours"
         return cls(
             base_url=url,
             api_key=api_key,
             key_source=key_source,
-            model=model or env.get("ANTHROPIC_MODEL") or DEFAULT_MODEL,
+            model=chosen,
+            model_source=model_source,
+            base_url_source=url_source,
+            cursor_ignored=ignored,
             timeout=timeout,
             deadline=deadline,
             profile=profile,
@@ -246,6 +265,35 @@ class Settings:
         if self.ca_dir:
             return ssl.create_default_context(capath=self.ca_dir)
         return httpcore2.default_ssl_context(_trust_env=False)
+
+
+def _choose_model(
+    explicit: str | None, env: Mapping[str, str], view: ClaudeCodeView | None, timeout: float
+) -> tuple[str, str]:
+    """The model to check and where it came from: --model, ANTHROPIC_MODEL, then (Claude Code) its settings'
+    ``model`` and its installed version's default; an alias pinned by ANTHROPIC_DEFAULT_<TIER>_MODEL is that model."""
+    if explicit:
+        return explicit, "--model"
+    value = env.get("ANTHROPIC_MODEL", "").strip()
+    source = "ANTHROPIC_MODEL"
+    if value and view is not None and view.sources.get("ANTHROPIC_MODEL", "shell") != "shell":
+        source = f"ANTHROPIC_MODEL from {view.sources['ANTHROPIC_MODEL']}"
+    if view is None:
+        return (value, source) if value else (DEFAULT_MODEL, "the doctor's default: your program names its own")
+    if not value and view.model:
+        value, source = view.model, f"model in {view.model_source}"
+    if not value or value.lower() == "default":
+        install = claude_code_version(env, Path(env.get("HOME") or Path.home()), timeout)
+        why = (
+            f"Claude Code {install.shown}'s default"
+            if install.version
+            else f"the newest Claude Code's default ({install.problem})"
+        )
+        return claude_code_default(install.version), (f"{source} = default: {why}" if value else why)
+    pinned = alias_variable(value, env)
+    if pinned is not None:
+        return pinned[1], f"{source} = {value}, which {pinned[0]} sets"
+    return value, source
 
 
 def split_url(url: str) -> tuple[str, str, int] | None:
