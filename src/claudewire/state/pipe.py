@@ -2,11 +2,13 @@
 
 - `ask` is the way in: every call asked for in one tick goes out in one pipeline of ``EVALSHA`` (one round trip
   for them all), and the answer is waited for at most `timeout` (50 ms): a slower one is `MISSING`, and the caller
-  answers from its own local state.
+  answers from its own local state; or, for a caller that gives a `meanwhile` (a client's admission), what
+  `meanwhile()` answers locally (a small lease), else Redis's own late answer, within the pipeline's bound.
 - `ride` is for what can wait (settlements, retry-budget counts): it goes with the next tick's pipeline of the way
   in, or on its own after `delay`, so it adds no round trip of its own to a busy gateway.
-- A connection error, or three slow calls in a row, mark Redis down: logged once, `up` False (every call is then
-  `MISSING` at once, nothing is sent), and a background probe reconnects with backoff (0.25 s doubling to 5 s).
+- A connection error, or a pipeline not answered within its bound (10 x `timeout`, at least 0.5 s), mark Redis
+  down: logged once, `up` False (every call is then `MISSING` at once, nothing is sent), and a background probe
+  reconnects with backoff (0.25 s doubling to 5 s). A Redis that answers late is slow, not down: `up` stays True.
   A restarted Redis has forgotten the scripts: the calls it refused for that are sent once more after loading them.
 - Cheap per request, because it is on every request's path (measured, docs/benchmarks.md): one timer per batch
   (not a timeout and a shield per call), and the pipelines go straight on connections of the link's own, packed
@@ -50,6 +52,7 @@ class _Missing:
 
 MISSING: Final = _Missing()
 _SLOW: Final = _Missing()  # an answer not back within the timeout
+_PENDING: Final = _Missing()  # the pipeline of this call is still out
 
 
 def _expire(asked: list[_Asked]) -> None:
@@ -99,6 +102,16 @@ def _untrusted(exc: BaseException) -> bool:
 class _Asked:
     call: Call
     done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    result: Any = _PENDING  # Redis's answer (or MISSING) once the pipeline is back, however late
+    late: asyncio.Future[Any] | None = None  # made only for a caller that waits past the timeout
+
+    def answer(self, result: Any) -> None:
+        """The pipeline is back (`result`, or MISSING when it failed): tell whoever still waits."""
+        self.result = result
+        if not self.done.done():
+            self.done.set_result(result)
+        if self.late is not None and not self.late.done():
+            self.late.set_result(result)
 
 
 @dataclass(slots=True)
@@ -128,7 +141,6 @@ class RedisLink:
         self._client = client
         self._shas: dict[Script, str] = {}
         self._up = True
-        self._slow = 0
         self._probe: asyncio.Task[None] | None = None
         self._asked: list[_Asked] = []
         self._riders: list[_Rider] = []
@@ -148,6 +160,11 @@ class RedisLink:
         return safe_url(self.raw_url)
 
     @property
+    def bound(self) -> float:
+        """Seconds a pipeline may take before Redis counts as down (10 x the timeout, at least 0.5 s)."""
+        return max(self.timeout * 10, 0.5)
+
+    @property
     def client(self) -> aioredis.Redis:
         """The redis-py client (made on first use, inside the running loop)."""
         if self._client is None:
@@ -162,8 +179,14 @@ class RedisLink:
         )
 
     # --- the way in ------------------------------------------------------------------------------------------------
-    async def ask(self, script: Script, keys: Sequence[str], args: Args) -> Any:
-        """Run one script call in this tick's pipeline; its answer, or `MISSING` (Redis down, slow or failing)."""
+    async def ask(
+        self, script: Script, keys: Sequence[str], args: Args, *, meanwhile: Callable[[], Any] | None = None
+    ) -> Any:
+        """Run one script call in this tick's pipeline; its answer, or `MISSING` (Redis down, slow or failing).
+
+        With `meanwhile`, an answer later than the timeout is not given up on: `meanwhile()` is asked first (a
+        local answer, or None), and without one Redis's own answer is waited for, within the pipeline's bound.
+        """
         if not self._up:
             return MISSING
         asked = _Asked((script, keys, args))
@@ -172,16 +195,20 @@ class RedisLink:
         self._asked.append(asked)
         answer = await asked.done  # the batch's own timer bounds the wait (`_expire`)
         if answer is _SLOW:
-            self._slow += 1
-            if self._slow >= 3:
-                self.down(TimeoutError())
-            return MISSING
+            if meanwhile is None:
+                return MISSING
+            local = meanwhile()
+            if local is not None:
+                return local
+            answer = asked.result
+            if answer is _PENDING:  # still out: the pipeline's own bound (`_exchange`) ends this wait
+                asked.late = asyncio.get_running_loop().create_future()
+                answer = await asked.late
         if answer is MISSING:  # the pipeline failed: `_send` has marked Redis down
             return MISSING
         if isinstance(answer, Exception):  # Redis refused this call (out of memory ...): local state serves
             self.down(answer)
             return MISSING
-        self._slow = 0
         return answer
 
     def ride(self, make: Callable[[], Sequence[Call]], on_result: Callable[[Sequence[Any]], None] | None = None,
@@ -241,15 +268,15 @@ class RedisLink:
             if timer is not None:
                 timer.cancel()
             for a in asked:  # whatever happened, nobody is left waiting
-                if not a.done.done():
-                    a.done.set_result(MISSING)
+                if a.result is _PENDING:
+                    a.answer(MISSING)
 
     async def _exchange(self, asked: list[_Asked], riders: list[_Rider]) -> None:
         # riders go first, so the way in sees the counts they correct
         made = [list(r.make()) for r in riders]
         calls = [c for calls in made for c in calls] + [a.call for a in asked]
         try:
-            async with asyncio.timeout(max(self.timeout * 10, 0.5)):
+            async with asyncio.timeout(self.bound):
                 results = await self.run(calls) if calls else []
         except (TimeoutError, RedisError, OSError) as exc:
             self.down(exc)
@@ -257,8 +284,7 @@ class RedisLink:
                 if rider.on_result is not None:
                     rider.on_result([exc] * len(calls))
             for a in asked:
-                if not a.done.done():
-                    a.done.set_result(MISSING)
+                a.answer(MISSING)
             return
         at = 0
         for rider, calls in zip(riders, made, strict=True):
@@ -266,8 +292,7 @@ class RedisLink:
                 rider.on_result(results[at : at + len(calls)])
             at += len(calls)
         for a, result in zip(asked, results[at:], strict=True):
-            if not a.done.done():
-                a.done.set_result(result)
+            a.answer(result)
 
     async def run(self, calls: Sequence[Call]) -> list[Any]:
         """Run every (script, keys, args) in one pipeline; the calls Redis had no script for (it restarted) are
@@ -335,7 +360,7 @@ class RedisLink:
         if not self._up:
             return
         self._up = False
-        reason = "no answer within %g ms" % (self.timeout * 1000) if isinstance(exc, TimeoutError) else str(exc)
+        reason = "no answer within %g ms" % (self.bound * 1000) if isinstance(exc, TimeoutError) else str(exc)
         if _untrusted(exc):
             reason += "; its TLS certificate is not trusted here: give its CA as [state] ca_file (or SSL_CERT_FILE)"
         _log.warning(
@@ -359,7 +384,7 @@ class RedisLink:
             except (TimeoutError, RedisError, OSError):
                 delay = min(delay * 2, 5.0)
                 continue
-            self._up, self._slow = True, 0
+            self._up = True
             _log.warning("state backend %s is back: limits and state are shared again", self.url)
             return
 
