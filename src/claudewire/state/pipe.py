@@ -7,9 +7,10 @@
 - `ride` is for what can wait (settlements, retry-budget counts): it goes with the next tick's pipeline of the way
   in, or on its own after `delay`, so it adds no round trip of its own to a busy gateway.
 - A connection error, or a pipeline not answered within its bound (10 x `timeout`, at least 0.5 s), mark Redis
-  down: logged once, `up` False (every call is then `MISSING` at once, nothing is sent), and a background probe
-  reconnects with backoff (0.25 s doubling to 5 s). A Redis that answers late is slow, not down: `up` stays True.
-  A restarted Redis has forgotten the scripts: the calls it refused for that are sent once more after loading them.
+  down: `up` False (every call is then `MISSING` at once, nothing is sent), said once (a flapping Redis too:
+  `claudewire.state.health`), and a background probe reconnects with backoff (0.25 s doubling to 5 s). A Redis
+  that answers late is slow, not down: `up` stays True. A restarted Redis has forgotten the scripts: the calls it
+  refused for that are sent once more after loading them.
 - Cheap per request, because it is on every request's path (measured, docs/benchmarks.md): one timer per batch
   (not a timeout and a shield per call), and the pipelines go straight on connections of the link's own, packed
   here, without redis-py's Pipeline (its per-call bookkeeping and per-read timers cost more than the rest: at 64
@@ -20,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import ssl
+import socket
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,9 +32,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-__all__ = ["MISSING", "RedisLink", "Script", "safe_url"]
+from claudewire.state.health import Reachability, describe
 
-_log = logging.getLogger(__name__)
+__all__ = ["MISSING", "RedisLink", "Script", "safe_url"]
 
 Args = Sequence[int | float | str]
 Script = str
@@ -76,6 +76,17 @@ def _pack(commands: list[tuple[Any, ...]]) -> bytes:
     return b"".join(parts)
 
 
+_KEEPALIVE = {
+    opt: value
+    for opt, value in (
+        (getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None), 30),  # Linux; macOS
+        (getattr(socket, "TCP_KEEPINTVL", None), 5),
+        (getattr(socket, "TCP_KEEPCNT", None), 3),
+    )
+    if opt is not None
+}
+
+
 def safe_url(url: str) -> str:
     """`url` without user or password: ``redis://host:port/db``."""
     parts = urlsplit(url)
@@ -84,18 +95,6 @@ def safe_url(url: str) -> str:
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _untrusted(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is a failed TLS certificate verification."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 @dataclass(slots=True)
@@ -133,6 +132,7 @@ class RedisLink:
         timeout: float = 0.05,
         client: aioredis.Redis | None = None,
         connect: dict[str, Any] | None = None,
+        stable: float = 10.0,
     ) -> None:
         self.raw_url = url
         self.timeout = timeout
@@ -140,7 +140,7 @@ class RedisLink:
         self.connect = connect or {}
         self._client = client
         self._shas: dict[Script, str] = {}
-        self._up = True
+        self.health = Reachability(self.url, stable=stable)
         self._probe: asyncio.Task[None] | None = None
         self._asked: list[_Asked] = []
         self._riders: list[_Rider] = []
@@ -152,7 +152,7 @@ class RedisLink:
     @property
     def up(self) -> bool:
         """Whether Redis answered the last call in time."""
-        return self._up
+        return self.health.up
 
     @property
     def url(self) -> str:
@@ -174,6 +174,12 @@ class RedisLink:
     def new_client(self, **options: Any) -> aioredis.Redis:
         """A redis-py client of this URL with the link's connection options (the subscriber has its own)."""
         options.setdefault("socket_connect_timeout", max(self.timeout * 4, 0.5))
+        if not self.raw_url.startswith("unix:"):
+            # keepalive after 30 s idle keeps a NAT's mapping of an idle connection, and errors one whose peer is
+            # gone. Not redis-py's health_check_interval: on a subscription it never checks a PING was answered;
+            # the pipelines' bound and the subscription's heartbeat (`claudewire.state.redis`) notice dead ones.
+            options.setdefault("socket_keepalive", True)
+            options.setdefault("socket_keepalive_options", _KEEPALIVE)
         return aioredis.Redis.from_url(
             self.raw_url, retry=Retry(NoBackoff(), 0), health_check_interval=0, **self.connect, **options
         )
@@ -187,7 +193,7 @@ class RedisLink:
         With `meanwhile`, an answer later than the timeout is not given up on: `meanwhile()` is asked first (a
         local answer, or None), and without one Redis's own answer is waited for, within the pipeline's bound.
         """
-        if not self._up:
+        if not self.health.up:
             return MISSING
         asked = _Asked((script, keys, args))
         if not self._asked:
@@ -216,7 +222,7 @@ class RedisLink:
         """Send `make()`'s calls with the next pipeline of the way in (`eager`; else the first one `delay` seconds
         from now), or on their own after `delay` seconds. `on_result` gets their answers (an exception in place of
         one that failed); nothing is queued while Redis is down."""
-        if not self._up:
+        if not self.health.up:
             return
         loop = asyncio.get_running_loop()
         at = loop.time() + max(0.0, delay)
@@ -356,18 +362,10 @@ class RedisLink:
             self.down(exc)
 
     def down(self, exc: BaseException) -> None:
-        """Redis failed or did not answer: serve from local state, log once, probe until it is back."""
-        if not self._up:
+        """Redis failed or did not answer: serve from local state, say so (once, `Reachability`), probe until it
+        is back."""
+        if not self.health.lost(describe(exc, self.bound)):
             return
-        self._up = False
-        reason = "no answer within %g ms" % (self.bound * 1000) if isinstance(exc, TimeoutError) else str(exc)
-        if _untrusted(exc):
-            reason += "; its TLS certificate is not trusted here: give its CA as [state] ca_file (or SSL_CERT_FILE)"
-        _log.warning(
-            "state backend %s unreachable (%s): serving from this process's own state until it is back",
-            self.url,
-            reason,
-        )
         if self._probe is None or self._probe.done():
             self._probe = asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -384,8 +382,7 @@ class RedisLink:
             except (TimeoutError, RedisError, OSError):
                 delay = min(delay * 2, 5.0)
                 continue
-            self._up = True
-            _log.warning("state backend %s is back: limits and state are shared again", self.url)
+            self.health.regained()
             return
 
     async def _drop_idle(self) -> None:

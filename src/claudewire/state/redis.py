@@ -110,10 +110,16 @@ _SETTLE_DELAY = 0.02  # seconds a settlement waits to share the next admission p
 _LEASE = 10  # a slow Redis's local lease: this process's share of a limit divided by this
 
 
+class _SilentError(ConnectionError):
+    """The event subscription's connection stopped answering (a NAT or a firewall dropped it without a word)."""
+
+
 class RedisState:
     """The Redis backend; see the module docstring. `processes`: how many processes on this host share the
-    deployment's limits (``--workers``), for the lease; `wall` is the wall clock used for windows (tests inject
-    one); `connect` are redis-py connection options (TLS: ``ssl_ca_certs``)."""
+    deployment's limits (``--workers``), for the lease; `heartbeat`: seconds of silence after which the event
+    subscription PINGs (and as long again without an answer: the connection is dead, Redis counts as down, both
+    reconnect); `stable`: seconds a flapping Redis must stay up before the log says it is back; `wall` is the wall
+    clock used for windows (tests inject one); `connect` are redis-py connection options (TLS: ``ssl_ca_certs``)."""
 
     shared = True
 
@@ -124,17 +130,25 @@ class RedisState:
         namespace: str = "claudewire",
         timeout: float = 0.05,
         processes: int = 1,
+        heartbeat: float = 5.0,
+        stable: float = 10.0,
         wall: Clock = time.time,
         client: aioredis.Redis | None = None,
         connect: dict[str, Any] | None = None,
     ) -> None:
         self.namespace = namespace
         self.processes = max(1, processes)
+        self.heartbeat = heartbeat
         self._leases: dict[ClientLimits, ClientLimits] = {}
         self.wall = wall
         self.local = MemoryState(wall=wall)
         self.link = RedisLink(
-            url, (_ADMIT, _SETTLE, _SESSION, _BIND, BUDGET_SCRIPT), timeout=timeout, client=client, connect=connect
+            url,
+            (_ADMIT, _SETTLE, _SESSION, _BIND, BUDGET_SCRIPT),
+            timeout=timeout,
+            client=client,
+            connect=connect,
+            stable=stable,
         )
         self._ids = itertools.count(1)
         self._member = f"{os.getpid():x}.{int(time.time() * 1000):x}."
@@ -276,7 +290,7 @@ class RedisState:
         self._listener = callback
 
     async def _listen(self) -> None:
-        # its own connection, with no read timeout: a quiet channel is not a dead one
+        # its own connection; reconnected with backoff whenever it fails or goes silent (`_receive`)
         delay = 0.25
         while True:
             subscriber = self.link.new_client(socket_connect_timeout=1.0)
@@ -284,15 +298,33 @@ class RedisState:
                 async with subscriber.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     delay = 0.25
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message" and self._listener is not None:
-                            self._listener(message["data"])
-            except (RedisError, OSError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                    await self._receive(pubsub)
+            except _SilentError as exc:
+                self.link.down(exc)  # the pipelines' connections may have gone the same way: the probe renews them
+            except (RedisError, OSError, TimeoutError):
+                pass
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await subscriber.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _receive(self, pubsub: Any) -> None:
+        # A quiet channel is not a dead one, and a connection a NAT dropped silently is not closed either: it just
+        # never answers. So after `heartbeat` seconds with nothing heard the subscription PINGs, and a PING with no
+        # answer within another `heartbeat` is a dead connection (a read with no timeout would wait forever).
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=self.heartbeat)
+            if message is not None:
+                pinged = False
+                if message.get("type") == "message" and self._listener is not None:
+                    self._listener(message["data"])
+                continue
+            if pinged:
+                raise _SilentError(f"the event subscription got no answer to PING within {self.heartbeat:g} s")
+            await pubsub.ping(b"claudewire")
+            pinged = True
 
     async def _refresh(self, budget: SharedBudget) -> None:
         # an idle process keeps its view of the deployment's retry budget fresh, so its first retry sees it
