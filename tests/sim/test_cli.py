@@ -196,7 +196,7 @@ def test_cli_paces_streams_like_a_model_unless_pacing_is_off(args: tuple[str, ..
 
 
 def test_cli_log_requests_prints_one_line_per_request() -> None:
-    """--log-requests prints method, path, status and time for each request; without it nothing is printed."""
+    """--log-requests logs method, path, status and time of each request on stderr."""
     proc, base_url, _ = start("--log-requests", "--pacing", "off")
     try:
         client = anthropic.Anthropic(base_url=base_url, api_key=SIM_KEY, max_retries=0)
@@ -205,9 +205,9 @@ def test_cli_log_requests_prints_one_line_per_request() -> None:
             client.models.retrieve("claude-nonexistent-9")
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=15)
-    assert re.search(r"POST /v1/messages -> 200 in \d+ ms", out)
-    assert re.search(r"GET /v1/models/claude-nonexistent-9 -> 404 in \d+ ms", out)
+        _, err = proc.communicate(timeout=15)
+    assert re.search(r"INFO claudewire.sim.requests: POST /v1/messages -> 200 in \d+ ms", err)
+    assert re.search(r"GET /v1/models/claude-nonexistent-9 -> 404 in \d+ ms", err)
 
 
 def test_cli_today_judges_lifecycles_on_that_day() -> None:

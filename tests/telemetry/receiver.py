@@ -173,3 +173,42 @@ def iter_points(points: list[Any]) -> Iterator[tuple[dict[str, Any], Any]]:
     """(attributes, point) for each data point."""
     for point in points:
         yield attributes(point.attributes), point
+
+
+class BlackHole:
+    """A collector that accepts TCP connections on 127.0.0.1 and never answers (nor closes them): a black-holing
+    network path or a hung collector. `wait_connections(n)` waits (bounded) for n export attempts."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[Any] = []
+        self._seen = threading.Condition()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed by __exit__
+                return
+            with self._seen:
+                self.held.append(conn)
+                self._seen.notify_all()
+
+    def wait_connections(self, count: int, timeout: float = 30.0) -> None:
+        """Return once `count` connections were accepted; fail after `timeout` seconds."""
+        with self._seen:
+            assert self._seen.wait_for(lambda: len(self.held) >= count, timeout), f"{len(self.held)} connection(s)"
+
+    def __enter__(self) -> BlackHole:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+        with self._seen:
+            for conn in self.held:
+                conn.close()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import click
 from rich.console import Console
 
+from claudewire.cli import logs
 from claudewire.doctor import Profile, Report, Settings, render_json, render_markdown, render_terminal, run
 from claudewire.doctor.render import LiveRows
 from claudewire.doctor.result import CheckResult
@@ -101,6 +102,7 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     "system's CAs plus PATH, and SSL_CERT_FILE / NODE_EXTRA_CA_CERTS to point at it.",
 )
 @click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
+@logs.options(default="WARNING")
 def doctor(
     base_url: str | None,
     api_key: str | None,
@@ -113,8 +115,11 @@ def doctor(
     cache: bool,
     save_ca: str | None,
     sim: bool,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Diagnose the connection to the Claude API, layer by layer, with a fix for each failure."""
+    logs.configure(log_level, log_format)
     if as_json and markdown:
         raise click.UsageError("--json and --markdown exclude each other: pick one")
     if sim and base_url:
@@ -129,6 +134,7 @@ def doctor(
         cache=cache,
         save_ca=save_ca,
     )
+    logs.hide(settings.api_key)
     live = not as_json and not markdown and sys.stdout.isatty()
     if sim:
         with _sim_settings(settings) as sim_settings:

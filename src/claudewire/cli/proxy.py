@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
 
 from claudewire._secrets import redact, redact_url
+from claudewire.cli import logs
 from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
 from claudewire.gateway.server import open_files_limit
 from claudewire.state import StateError, open_state
+
+_SECRET_NAME = re.compile(r"(?i)secret|token|password|key")
 
 _EPILOG = """\b
 Examples:
@@ -31,6 +35,15 @@ tokens_per_day, models); [state] url = "redis://..." shares them across workers 
 With tokens, /metrics on the main port needs a gateway token; --metrics-port serves it apart (on --metrics-host,
 loopback by default) without one, and the main port no longer serves it.
 """
+
+
+def _held_secrets(config: GatewayConfig) -> list[str | None]:
+    """The keys, tokens and cloud credentials this run holds (scrubbed from every log line)."""
+    held: list[str | None] = [config.upstream_key, *config.tokens]
+    for spec in config.upstreams:
+        held += spec.keys
+        held += [v for k, v in spec.options.items() if isinstance(v, str) and _SECRET_NAME.search(k)]
+    return held
 
 
 def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
@@ -115,6 +128,7 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     metavar="URL",
     help="Export GenAI metrics and traces over OTLP to URL (http://collector:4318); the OTEL_* variables work too.",
 )
+@logs.options(default="INFO")
 def proxy(
     host: str | None,
     port: int | None,
@@ -137,6 +151,8 @@ def proxy(
     access_log: str | None,
     state: str | None,
     otlp: str | None,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Run a local Anthropic-native gateway: retries, a circuit breaker, unbuffered SSE and metrics.
 
@@ -144,6 +160,7 @@ def proxy(
     """
     from claudewire.gateway.config import read_tokens
 
+    logs.configure(log_level, log_format)
     flags: dict[str, object] = {
         "host": host,
         "port": port,
@@ -176,6 +193,8 @@ def proxy(
             open_state(config.state)  # fails here, not in every worker, when redis-py is missing
     except (ConfigError, StateError) as exc:
         raise click.UsageError(str(exc)) from None
+    # what this run holds never reaches a log line, whoever logs it
+    logs.hide(*_held_secrets(config))
     try:
         run(config, ready=lambda gateway, bound: _announce(config, gateway, bound))
     except OSError as exc:

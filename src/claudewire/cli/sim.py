@@ -12,6 +12,7 @@ import sys
 import click
 
 from claudewire._secrets import redact
+from claudewire.cli import logs
 from claudewire.sim import APIS, PROFILES, FaultSpec, FaultSpecError, Pacing, RateLimits, SimConfig, SimServer
 from claudewire.sim.faults import describe
 
@@ -135,7 +136,7 @@ def _run(config: SimConfig) -> None:
 )
 @click.option("--ttft", type=click.FloatRange(0), default=None, help="Seconds to the first event (overrides --pacing).")
 @click.option("--per-token", type=click.FloatRange(0), default=None, help="Seconds per delta (overrides --pacing).")
-@click.option("--log-requests", is_flag=True, help="Print one line per request: method, path, status, time.")
+@click.option("--log-requests", is_flag=True, help="Log one line per request (stderr): method, path, status, time.")
 @click.option("--rpm", type=click.IntRange(1), default=4000, show_default=True, help="Requests per minute per key.")
 @click.option("--tpm", type=click.IntRange(1), default=400_000, show_default=True, help="Tokens per minute per key.")
 @click.option("--clock-skew", type=float, default=0.0, show_default=True, help="Seconds added to every Date header.")
@@ -158,6 +159,7 @@ def _run(config: SimConfig) -> None:
 @click.option("--aws-access-key-id", default=None, help="bedrock: verify SigV4 signatures made with this key pair.")
 @click.option("--aws-secret-access-key", default=None, help="bedrock: the secret of --aws-access-key-id.")
 @click.option("--beta", "betas", multiple=True, metavar="NAME", help="bedrock: the accepted betas (replaces the list).")
+@logs.options(default="INFO")
 def sim(
     host: str,
     port: int,
@@ -179,6 +181,8 @@ def sim(
     aws_access_key_id: str | None,
     aws_secret_access_key: str | None,
     betas: tuple[str, ...],
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Run an Anthropic-compatible API simulator with fault injection.
 
@@ -187,13 +191,10 @@ def sim(
     ANTHROPIC_BASE_URL to see how it copes. No key and no network needed. With --api it speaks a cloud's
     surface for Claude instead (Bedrock's event-stream and SigV4, Vertex AI's rawPredict, Foundry).
     """
-    if log_requests:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        requests_log = logging.getLogger("claudewire.sim.requests")
-        requests_log.addHandler(handler)
-        requests_log.setLevel(logging.INFO)
-        requests_log.propagate = False
+    logs.configure(log_level, log_format)
+    # one line per request only when asked for, whatever the level
+    logging.getLogger("claudewire.sim.requests").setLevel(logging.INFO if log_requests else logging.WARNING)
+    logs.hide(*api_keys, aws_secret_access_key)
     if (aws_access_key_id is None) != (aws_secret_access_key is None):
         raise click.UsageError("--aws-access-key-id and --aws-secret-access-key go together")
     config = SimConfig(

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from claudewire._net import is_loopback
-from claudewire.gateway.downstream.clients import ClientSpec
+from claudewire.gateway.downstream.clients import ClientSpec, check_unique, clients_from_tables
 from claudewire.gateway.downstream.limits import HttpLimits
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
@@ -160,11 +160,10 @@ class GatewayConfig:
         timeouts = (self.connect_timeout, self.read_timeout, self.first_byte_timeout, self.idle_timeout)
         if min(*timeouts, self.keepalive_timeout) <= 0:
             raise ConfigError("timeouts must be > 0 seconds")
-        names = [c.name for c in self.clients]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"client names must be unique: {', '.join(sorted(names))}")
-        if len({c.token_sha256 for c in self.clients}) != len(self.clients):
-            raise ConfigError("two clients have the same token: give each client its own")
+        try:
+            check_unique(self.clients)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.state is not None and self.state != "memory" and not self.state.startswith(_STATE_SCHEMES):
             scheme = self.state.split("://", 1)[0] if "://" in self.state else self.state[:20]
             raise ConfigError(f"state must be memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB, not {scheme!r}")
@@ -319,7 +318,7 @@ class GatewayConfig:
         if not isinstance(clients, list) or not all(isinstance(c, dict) for c in clients):
             raise ConfigError("clients must be [[clients]] tables")
         try:
-            proxy["clients"] = tuple(ClientSpec.from_mapping(c, dict(os.environ)) for c in clients)
+            proxy["clients"] = clients_from_tables(clients, os.environ)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         if listed is not None and "upstream" in proxy:

@@ -27,6 +27,7 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.downstream.limits import HttpLimits, ServerState
+from claudewire.state import open_state
 
 __all__ = ["GatewayThread", "bind", "new_event_loop", "open_files_limit", "raise_open_files", "run", "serve"]
 
@@ -100,7 +101,15 @@ async def serve(
     the policy reads time and waits (tests: `claudewire.testing.FastClock`).
     """
     loop = asyncio.get_running_loop()
-    gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock)
+    # the state knows how many workers share the limits here: a worker that finds Redis slow grants only its lease
+    state = open_state(
+        config.state,
+        namespace=config.state_prefix,
+        timeout=config.state_timeout,
+        ca_file=config.state_ca_file,
+        processes=config.workers,
+    )
+    gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock, state=state)
     await gateway.state.start()
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
     server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)

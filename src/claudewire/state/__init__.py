@@ -29,9 +29,17 @@ class StateError(ValueError):
 
 
 def open_state(
-    url: str | None, *, namespace: str = "claudewire", timeout: float = 0.05, ca_file: str | None = None
+    url: str | None,
+    *,
+    namespace: str = "claudewire",
+    timeout: float = 0.05,
+    ca_file: str | None = None,
+    processes: int = 1,
 ) -> StateBackend:
     """The backend for `url`: None/``memory`` → `MemoryState`; ``redis://``/``rediss://`` → the Redis backend.
+
+    `processes`: how many processes on this host share the limits (``--workers``); a process that finds Redis slow
+    grants locally at most a tenth of its share of a limit (`claudewire.state.redis`).
 
     ``rediss://`` verifies the server's certificate and host name against the system's CAs (SSL_CERT_FILE
     works), and `ca_file` (a PEM bundle) when given; there is no way to switch verification off.
@@ -44,5 +52,5 @@ def open_state(
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StateError("--state redis://... needs redis-py: pip install 'claudewire[redis]'") from exc
         connect = {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else None
-        return RedisState(url, namespace=namespace, timeout=timeout, connect=connect)
+        return RedisState(url, namespace=namespace, timeout=timeout, processes=processes, connect=connect)
     raise StateError(f"unknown state backend {url!r}: use memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB")

@@ -2,12 +2,15 @@
 
 - `ask` is the way in: every call asked for in one tick goes out in one pipeline of ``EVALSHA`` (one round trip
   for them all), and the answer is waited for at most `timeout` (50 ms): a slower one is `MISSING`, and the caller
-  answers from its own local state.
+  answers from its own local state; or, for a caller that gives a `meanwhile` (a client's admission), what
+  `meanwhile()` answers locally (a small lease), else Redis's own late answer, within the pipeline's bound.
 - `ride` is for what can wait (settlements, retry-budget counts): it goes with the next tick's pipeline of the way
   in, or on its own after `delay`, so it adds no round trip of its own to a busy gateway.
-- A connection error, or three slow calls in a row, mark Redis down: logged once, `up` False (every call is then
-  `MISSING` at once, nothing is sent), and a background probe reconnects with backoff (0.25 s doubling to 5 s).
-  A restarted Redis has forgotten the scripts: the calls it refused for that are sent once more after loading them.
+- A connection error, or a pipeline not answered within its bound (10 x `timeout`, at least 0.5 s), mark Redis
+  down: `up` False (every call is then `MISSING` at once, nothing is sent), said once (a flapping Redis too:
+  `claudewire.state.health`), and a background probe reconnects with backoff (0.25 s doubling to 5 s). A Redis
+  that answers late is slow, not down: `up` stays True. A restarted Redis has forgotten the scripts: the calls it
+  refused for that are sent once more after loading them.
 - Cheap per request, because it is on every request's path (measured, docs/benchmarks.md): one timer per batch
   (not a timeout and a shield per call), and the pipelines go straight on connections of the link's own, packed
   here, without redis-py's Pipeline (its per-call bookkeeping and per-read timers cost more than the rest: at 64
@@ -18,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import ssl
+import socket
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -30,9 +32,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-__all__ = ["MISSING", "RedisLink", "Script", "safe_url"]
+from claudewire.state.health import Reachability, describe
 
-_log = logging.getLogger(__name__)
+__all__ = ["MISSING", "RedisLink", "Script", "safe_url"]
 
 Args = Sequence[int | float | str]
 Script = str
@@ -50,6 +52,7 @@ class _Missing:
 
 MISSING: Final = _Missing()
 _SLOW: Final = _Missing()  # an answer not back within the timeout
+_PENDING: Final = _Missing()  # the pipeline of this call is still out
 
 
 def _expire(asked: list[_Asked]) -> None:
@@ -73,6 +76,17 @@ def _pack(commands: list[tuple[Any, ...]]) -> bytes:
     return b"".join(parts)
 
 
+_KEEPALIVE = {
+    opt: value
+    for opt, value in (
+        (getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None), 30),  # Linux; macOS
+        (getattr(socket, "TCP_KEEPINTVL", None), 5),
+        (getattr(socket, "TCP_KEEPCNT", None), 3),
+    )
+    if opt is not None
+}
+
+
 def safe_url(url: str) -> str:
     """`url` without user or password: ``redis://host:port/db``."""
     parts = urlsplit(url)
@@ -83,22 +97,20 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def _untrusted(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is a failed TLS certificate verification."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 @dataclass(slots=True)
 class _Asked:
     call: Call
     done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    result: Any = _PENDING  # Redis's answer (or MISSING) once the pipeline is back, however late
+    late: asyncio.Future[Any] | None = None  # made only for a caller that waits past the timeout
+
+    def answer(self, result: Any) -> None:
+        """The pipeline is back (`result`, or MISSING when it failed): tell whoever still waits."""
+        self.result = result
+        if not self.done.done():
+            self.done.set_result(result)
+        if self.late is not None and not self.late.done():
+            self.late.set_result(result)
 
 
 @dataclass(slots=True)
@@ -120,6 +132,7 @@ class RedisLink:
         timeout: float = 0.05,
         client: aioredis.Redis | None = None,
         connect: dict[str, Any] | None = None,
+        stable: float = 10.0,
     ) -> None:
         self.raw_url = url
         self.timeout = timeout
@@ -127,8 +140,7 @@ class RedisLink:
         self.connect = connect or {}
         self._client = client
         self._shas: dict[Script, str] = {}
-        self._up = True
-        self._slow = 0
+        self.health = Reachability(self.url, stable=stable)
         self._probe: asyncio.Task[None] | None = None
         self._asked: list[_Asked] = []
         self._riders: list[_Rider] = []
@@ -140,12 +152,17 @@ class RedisLink:
     @property
     def up(self) -> bool:
         """Whether Redis answered the last call in time."""
-        return self._up
+        return self.health.up
 
     @property
     def url(self) -> str:
         """The Redis URL without credentials."""
         return safe_url(self.raw_url)
+
+    @property
+    def bound(self) -> float:
+        """Seconds a pipeline may take before Redis counts as down (10 x the timeout, at least 0.5 s)."""
+        return max(self.timeout * 10, 0.5)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -157,14 +174,26 @@ class RedisLink:
     def new_client(self, **options: Any) -> aioredis.Redis:
         """A redis-py client of this URL with the link's connection options (the subscriber has its own)."""
         options.setdefault("socket_connect_timeout", max(self.timeout * 4, 0.5))
+        if not self.raw_url.startswith("unix:"):
+            # keepalive after 30 s idle keeps a NAT's mapping of an idle connection, and errors one whose peer is
+            # gone. Not redis-py's health_check_interval: on a subscription it never checks a PING was answered;
+            # the pipelines' bound and the subscription's heartbeat (`claudewire.state.redis`) notice dead ones.
+            options.setdefault("socket_keepalive", True)
+            options.setdefault("socket_keepalive_options", _KEEPALIVE)
         return aioredis.Redis.from_url(
             self.raw_url, retry=Retry(NoBackoff(), 0), health_check_interval=0, **self.connect, **options
         )
 
     # --- the way in ------------------------------------------------------------------------------------------------
-    async def ask(self, script: Script, keys: Sequence[str], args: Args) -> Any:
-        """Run one script call in this tick's pipeline; its answer, or `MISSING` (Redis down, slow or failing)."""
-        if not self._up:
+    async def ask(
+        self, script: Script, keys: Sequence[str], args: Args, *, meanwhile: Callable[[], Any] | None = None
+    ) -> Any:
+        """Run one script call in this tick's pipeline; its answer, or `MISSING` (Redis down, slow or failing).
+
+        With `meanwhile`, an answer later than the timeout is not given up on: `meanwhile()` is asked first (a
+        local answer, or None), and without one Redis's own answer is waited for, within the pipeline's bound.
+        """
+        if not self.health.up:
             return MISSING
         asked = _Asked((script, keys, args))
         if not self._asked:
@@ -172,16 +201,20 @@ class RedisLink:
         self._asked.append(asked)
         answer = await asked.done  # the batch's own timer bounds the wait (`_expire`)
         if answer is _SLOW:
-            self._slow += 1
-            if self._slow >= 3:
-                self.down(TimeoutError())
-            return MISSING
+            if meanwhile is None:
+                return MISSING
+            local = meanwhile()
+            if local is not None:
+                return local
+            answer = asked.result
+            if answer is _PENDING:  # still out: the pipeline's own bound (`_exchange`) ends this wait
+                asked.late = asyncio.get_running_loop().create_future()
+                answer = await asked.late
         if answer is MISSING:  # the pipeline failed: `_send` has marked Redis down
             return MISSING
         if isinstance(answer, Exception):  # Redis refused this call (out of memory ...): local state serves
             self.down(answer)
             return MISSING
-        self._slow = 0
         return answer
 
     def ride(self, make: Callable[[], Sequence[Call]], on_result: Callable[[Sequence[Any]], None] | None = None,
@@ -189,7 +222,7 @@ class RedisLink:
         """Send `make()`'s calls with the next pipeline of the way in (`eager`; else the first one `delay` seconds
         from now), or on their own after `delay` seconds. `on_result` gets their answers (an exception in place of
         one that failed); nothing is queued while Redis is down."""
-        if not self._up:
+        if not self.health.up:
             return
         loop = asyncio.get_running_loop()
         at = loop.time() + max(0.0, delay)
@@ -241,15 +274,15 @@ class RedisLink:
             if timer is not None:
                 timer.cancel()
             for a in asked:  # whatever happened, nobody is left waiting
-                if not a.done.done():
-                    a.done.set_result(MISSING)
+                if a.result is _PENDING:
+                    a.answer(MISSING)
 
     async def _exchange(self, asked: list[_Asked], riders: list[_Rider]) -> None:
         # riders go first, so the way in sees the counts they correct
         made = [list(r.make()) for r in riders]
         calls = [c for calls in made for c in calls] + [a.call for a in asked]
         try:
-            async with asyncio.timeout(max(self.timeout * 10, 0.5)):
+            async with asyncio.timeout(self.bound):
                 results = await self.run(calls) if calls else []
         except (TimeoutError, RedisError, OSError) as exc:
             self.down(exc)
@@ -257,8 +290,7 @@ class RedisLink:
                 if rider.on_result is not None:
                     rider.on_result([exc] * len(calls))
             for a in asked:
-                if not a.done.done():
-                    a.done.set_result(MISSING)
+                a.answer(MISSING)
             return
         at = 0
         for rider, calls in zip(riders, made, strict=True):
@@ -266,8 +298,7 @@ class RedisLink:
                 rider.on_result(results[at : at + len(calls)])
             at += len(calls)
         for a, result in zip(asked, results[at:], strict=True):
-            if not a.done.done():
-                a.done.set_result(result)
+            a.answer(result)
 
     async def run(self, calls: Sequence[Call]) -> list[Any]:
         """Run every (script, keys, args) in one pipeline; the calls Redis had no script for (it restarted) are
@@ -331,18 +362,10 @@ class RedisLink:
             self.down(exc)
 
     def down(self, exc: BaseException) -> None:
-        """Redis failed or did not answer: serve from local state, log once, probe until it is back."""
-        if not self._up:
+        """Redis failed or did not answer: serve from local state, say so (once, `Reachability`), probe until it
+        is back."""
+        if not self.health.lost(describe(exc, self.bound)):
             return
-        self._up = False
-        reason = "no answer within %g ms" % (self.timeout * 1000) if isinstance(exc, TimeoutError) else str(exc)
-        if _untrusted(exc):
-            reason += "; its TLS certificate is not trusted here: give its CA as [state] ca_file (or SSL_CERT_FILE)"
-        _log.warning(
-            "state backend %s unreachable (%s): serving from this process's own state until it is back",
-            self.url,
-            reason,
-        )
         if self._probe is None or self._probe.done():
             self._probe = asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -359,8 +382,7 @@ class RedisLink:
             except (TimeoutError, RedisError, OSError):
                 delay = min(delay * 2, 5.0)
                 continue
-            self._up, self._slow = True, 0
-            _log.warning("state backend %s is back: limits and state are shared again", self.url)
+            self.health.regained()
             return
 
     async def _drop_idle(self) -> None:

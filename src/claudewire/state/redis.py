@@ -7,11 +7,17 @@
 - Keys live under ``<prefix>:{<client>}:...`` (one hash slot per client), ``<prefix>:s:<session digest>`` and
   ``<prefix>:{budget}:<window>``, and all expire: the request log after a minute, token counters after their
   window, a session binding `ttl` after its last request, budget windows after three windows.
-- Redis down or slow never fails a request: a call that takes longer than `timeout` (50 ms) is answered from the
-  local `MemoryState` (each process counting alone); a connection error, or three slow calls in a row, switch to
-  local state altogether: logged once, `up` False, and a background probe reconnects with backoff (0.25 s doubling
-  to 5 s) before the shared state is used again. `start()` connects and loads the scripts before serving, so the
-  first requests do not pay for that.
+- Redis down never fails a request: a connection error, or a pipeline not answered within its bound (10 x
+  `timeout`, at least 0.5 s), switch to the local `MemoryState` (each process counting alone, with the full limits:
+  fail open): logged once, `up` False, and a background probe reconnects with backoff (0.25 s doubling to 5 s)
+  before the shared state is used again.
+- Redis slow is not Redis down: an admission not answered within `timeout` (50 ms) is granted locally only within a
+  small lease (a tenth of this process's share of each limit, `processes` sharing it on this host, at least 1 per
+  window), and otherwise waits for Redis's own answer; so a cold start's first burst, or a Redis taking 80 ms,
+  cannot make each worker grant a whole minute's quota. The overshoot while Redis is slow is at most one lease per
+  process and window: the lease's grants that Redis, answering late, refused. Session reads still give up at
+  `timeout` (a best effort). `start()` connects and loads the scripts before serving, so the first requests do not
+  pay for that.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -100,9 +107,19 @@ return 1
 _SETTLE_DELAY = 0.02  # seconds a settlement waits to share the next admission pipeline's round trip
 
 
+_LEASE = 10  # a slow Redis's local lease: this process's share of a limit divided by this
+
+
+class _SilentError(ConnectionError):
+    """The event subscription's connection stopped answering (a NAT or a firewall dropped it without a word)."""
+
+
 class RedisState:
-    """The Redis backend; see the module docstring. `wall` is the wall clock used for windows (tests inject one);
-    `connect` are redis-py connection options (TLS: ``ssl_ca_certs``)."""
+    """The Redis backend; see the module docstring. `processes`: how many processes on this host share the
+    deployment's limits (``--workers``), for the lease; `heartbeat`: seconds of silence after which the event
+    subscription PINGs (and as long again without an answer: the connection is dead, Redis counts as down, both
+    reconnect); `stable`: seconds a flapping Redis must stay up before the log says it is back; `wall` is the wall
+    clock used for windows (tests inject one); `connect` are redis-py connection options (TLS: ``ssl_ca_certs``)."""
 
     shared = True
 
@@ -112,15 +129,26 @@ class RedisState:
         *,
         namespace: str = "claudewire",
         timeout: float = 0.05,
+        processes: int = 1,
+        heartbeat: float = 5.0,
+        stable: float = 10.0,
         wall: Clock = time.time,
         client: aioredis.Redis | None = None,
         connect: dict[str, Any] | None = None,
     ) -> None:
         self.namespace = namespace
+        self.processes = max(1, processes)
+        self.heartbeat = heartbeat
+        self._leases: dict[ClientLimits, ClientLimits] = {}
         self.wall = wall
         self.local = MemoryState(wall=wall)
         self.link = RedisLink(
-            url, (_ADMIT, _SETTLE, _SESSION, _BIND, BUDGET_SCRIPT), timeout=timeout, client=client, connect=connect
+            url,
+            (_ADMIT, _SETTLE, _SESSION, _BIND, BUDGET_SCRIPT),
+            timeout=timeout,
+            client=client,
+            connect=connect,
+            stable=stable,
         )
         self._ids = itertools.count(1)
         self._member = f"{os.getpid():x}.{int(time.time() * 1000):x}."
@@ -160,9 +188,14 @@ class RedisState:
         rpm, tpm, tpd = (v or 0 for v in (limits.requests_per_minute, limits.tokens_per_minute, limits.tokens_per_day))
         member = f"{self._member}{next(self._ids)}"
         answer = await self.link.ask(
-            _ADMIT, self._keys(limits.name, minute, day), [int(now * 1000), rpm, tpm, tpd, reserve, member]
+            _ADMIT,
+            self._keys(limits.name, minute, day),
+            [int(now * 1000), rpm, tpm, tpd, reserve, member],
+            meanwhile=lambda: self._lease(limits, reserve),
         )
-        if answer is MISSING:
+        if isinstance(answer, Admission):  # granted from the lease while Redis is slow
+            return answer
+        if answer is MISSING:  # Redis failed or went away: fail open
             return self.local.admit_now(limits, reserve)
         refused, count, oldest, used_minute, used_day = (int(v) for v in answer.split(b","))
         decision = Decision(
@@ -178,6 +211,22 @@ class RedisState:
             _log.error("state: Redis and local rules disagree for client %s (refused=%s)", limits.name, refused)
         ticket = Ticket(limits.name, reserve, minute, day, shared=True) if refused == 0 else None
         return Admission(refused == 0, ticket, decision.refused_by, decision.retry_after, decision.buckets, True)
+
+    def _lease(self, limits: ClientLimits, reserve: int) -> Admission | None:
+        """An admission granted locally while Redis is slow, within the lease; None once the lease is used up (the
+        caller then waits for Redis). Counted in the same local state as a fail-open admission, so an outage's
+        local grants use up the lease too."""
+        leased = self._leases.get(limits)
+        if leased is None:
+            leased = self._leases[limits] = ClientLimits(
+                limits.name, *(self._share(v) for v in (limits.requests_per_minute, limits.tokens_per_minute,
+                                                        limits.tokens_per_day))
+            )  # fmt: skip
+        admission = self.local.admit_now(leased, reserve)
+        return admission if admission.allowed else None
+
+    def _share(self, limit: int | None) -> int | None:
+        return None if limit is None else max(1, math.ceil(limit / (self.processes * _LEASE)))
 
     def _session_key(self, session: str) -> str:
         # a digest: the id is the caller's, of any length and alphabet; its binding names only a member key
@@ -241,7 +290,7 @@ class RedisState:
         self._listener = callback
 
     async def _listen(self) -> None:
-        # its own connection, with no read timeout: a quiet channel is not a dead one
+        # its own connection; reconnected with backoff whenever it fails or goes silent (`_receive`)
         delay = 0.25
         while True:
             subscriber = self.link.new_client(socket_connect_timeout=1.0)
@@ -249,15 +298,33 @@ class RedisState:
                 async with subscriber.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     delay = 0.25
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message" and self._listener is not None:
-                            self._listener(message["data"])
-            except (RedisError, OSError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                    await self._receive(pubsub)
+            except _SilentError as exc:
+                self.link.down(exc)  # the pipelines' connections may have gone the same way: the probe renews them
+            except (RedisError, OSError, TimeoutError):
+                pass
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await subscriber.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _receive(self, pubsub: Any) -> None:
+        # A quiet channel is not a dead one, and a connection a NAT dropped silently is not closed either: it just
+        # never answers. So after `heartbeat` seconds with nothing heard the subscription PINGs, and a PING with no
+        # answer within another `heartbeat` is a dead connection (a read with no timeout would wait forever).
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=self.heartbeat)
+            if message is not None:
+                pinged = False
+                if message.get("type") == "message" and self._listener is not None:
+                    self._listener(message["data"])
+                continue
+            if pinged:
+                raise _SilentError(f"the event subscription got no answer to PING within {self.heartbeat:g} s")
+            await pubsub.ping(b"claudewire")
+            pinged = True
 
     async def _refresh(self, budget: SharedBudget) -> None:
         # an idle process keeps its view of the deployment's retry budget fresh, so its first retry sees it

@@ -8,6 +8,7 @@ endpoint); `start` builds this process's meter and tracer providers. The instrum
 
 from claudewire.telemetry.otlp import (
     CAPTURE_CONTENT_ENV,
+    SHUTDOWN_TIMEOUT,
     OtlpSettings,
     OtlpUnavailableError,
     Providers,
@@ -20,6 +21,7 @@ from claudewire.telemetry.otlp import (
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",
+    "SHUTDOWN_TIMEOUT",
     "OtlpSettings",
     "OtlpUnavailableError",
     "Providers",

@@ -13,6 +13,7 @@ import pytest
 
 from claudewire.gateway import ConfigError, GatewayConfig
 from claudewire.gateway.downstream.clients import ClientSpec
+from claudewire.gateway.headers import ClientAuth
 from claudewire.testing import run_sim
 from tests.conftest import SIM_MODEL
 from tests.gateway.conftest import run_gateway
@@ -188,3 +189,45 @@ def test_concurrent_streams_cannot_overshoot_the_token_budget() -> None:
     assert results.count(-1) > 0, "the budget never refused a stream"
     assert used <= budget + max_tokens
     assert _metric(metrics, "claudewire_client_tokens_total", client="ci-bot") == used
+
+
+def test_a_hundred_thousand_clients_load_and_each_token_finds_its_own_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100,000 [[clients]] (digests, a literal and an env token) load; tokens find their client, end to end too."""
+    count = 100_000
+    monkeypatch.setenv("CW_LAST_CLIENT_TOKEN", "cw-bulk-token-env-000000")
+    lines = [f'upstream_key = "{UPSTREAM_KEY}"\n']
+    for i in range(count - 2):
+        digest = hashlib.sha256(f"cw-bulk-token-{i:06d}".encode()).hexdigest()
+        lines.append(f'[[clients]]\nname = "bulk-{i}"\ntoken_sha256 = "{digest}"\nrequests_per_minute = 1\n')
+    lines.append('[[clients]]\nname = "literal"\ntoken = "cw-bulk-literal-token-0000"\nmodels = ["claude-haiku-4-5"]\n')
+    lines.append('[[clients]]\nname = "from-env"\ntoken_env = "CW_LAST_CLIENT_TOKEN"\n')
+    config_file = tmp_path / "claudewire.toml"
+    config_file.write_text("".join(lines))
+    config = GatewayConfig.from_toml(config_file, port=0, access_log=None)
+    assert len(config.clients) == count
+    auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients))
+    for i in (0, 1, 4_999, 50_000, count - 3):
+        assert auth.client(f"cw-bulk-token-{i:06d}".encode()) == f"bulk-{i}"
+    assert auth.client(b"cw-bulk-literal-token-0000") == "literal"
+    assert auth.client(b"cw-bulk-token-env-000000") == "from-env"
+    assert auth.client(b"cw-bulk-token-100000") is None and auth.client(b"") is None
+    with (
+        run_sim(seed=0) as sim,
+        run_gateway(sim.base_url, clients=config.clients, upstream_key=UPSTREAM_KEY) as gw,
+    ):
+        last = anthropic.Anthropic(base_url=gw.base_url, api_key=f"cw-bulk-token-{count - 3:06d}", max_retries=0)
+        assert last.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES).content
+        with pytest.raises(anthropic.RateLimitError) as caught:  # its own limit (1 a minute), nobody else's
+            last.messages.create(model=SIM_MODEL, max_tokens=8, messages=MESSAGES)
+        assert f"bulk-{count - 3}" in caught.value.message
+        stranger = httpx2.post(gw.base_url + "/v1/messages", json={}, headers={"x-api-key": "cw-bulk-token-x"})
+    assert stranger.status_code == 401
+
+
+def test_duplicate_names_are_named_without_listing_every_client() -> None:
+    """Two clients with one name: the error names that name, not the whole list of clients."""
+    clients = (*(_spec(f"c{i}", f"cw-token-{i:04d}-xxxx") for i in range(50)), _spec("c7", "cw-other-xxxx"))
+    with pytest.raises(ConfigError, match=r"^client names must be unique: c7 given more than once$"):
+        GatewayConfig(clients=clients, upstream_key=UPSTREAM_KEY)
