@@ -2,8 +2,10 @@
 
 `Routing` turns `GatewayConfig.upstreams` into the policy's `Pool` (priority, weight, headroom, failover, keys out,
 session affinity) and gives each call its chooser (`Routing.chooser(req)`): the call flow asks it where every attempt
-goes and the gateway sends there with that target's credentials. `/readyz` (`Routing.readiness`) shows every upstream
-and key with its state and why. Key values stay here, as ready header lines; everything else says ``name#index``.
+goes and the gateway sends there with that target's credentials.
+`/readyz` (`Routing.readiness`) shows every upstream and key with its state and why. Key values stay in the targets'
+senders (`KeyedUpstream`), as values, and in the one `Scrubber` that keeps them out of every answer; everything else
+says ``name#index``.
 """
 
 from __future__ import annotations
@@ -14,37 +16,31 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from claudewire._secrets import Scrubber
 from claudewire._sse import request_model
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.request import Request
 from claudewire.gateway.upstream.kinds import KindUpstream, open_upstream
-from claudewire.gateway.upstream.pool import Upstream
+from claudewire.gateway.upstream.pool import KeyedUpstream, Sender, Upstream
 from claudewire.metrics import Metrics
 from claudewire.policy import OneTarget, PolicyEngine
 from claudewire.policy.pool import Member, Pool, PoolChooser, PoolHooks
 from claudewire.policy.poolstate import MemoryPoolState, PoolState
 
-__all__ = ["GatewayTarget", "Routing", "strip_credentials"]
+__all__ = ["GatewayTarget", "Routing"]
 
-_CREDENTIAL_LINES = (b"x-api-key:", b"authorization:")
 _STATE_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0, "out": 3.0}
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayTarget:
-    """Where one attempt goes: `key` (``name#index``) names its breaker and limits; `upstream` is the connection
-    pool of upstream `name`; `key_line` the credential header the gateway puts on (empty: the client's own)."""
+    """Where one attempt goes: `key` (``name#index``) names its breaker and limits; `upstream` sends to upstream
+    `name`, with the gateway's key for it bound when `held` (else the client's own credentials go)."""
 
     key: str
     name: str
-    upstream: Upstream | KindUpstream
-    key_line: bytes = b""
-
-
-def strip_credentials(headers: bytes) -> bytes:
-    """Header lines without the client's ``x-api-key`` / ``authorization`` (a gateway-held key replaces them)."""
-    lines = headers.split(b"\r\n")
-    return b"\r\n".join(line for line in lines if not line.lower().startswith(_CREDENTIAL_LINES))
+    upstream: Sender
+    held: bool = False
 
 
 class PoolMetrics(PoolHooks):
@@ -79,15 +75,21 @@ class Routing:
         state: PoolState | None = None,
     ) -> None:
         context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
+        # every key the gateway holds, for every kind: scrubbed from every answer (minted ones are added per call)
+        self.scrubber = Scrubber(key for spec in config.upstreams for key in spec.keys)
         self.upstreams: dict[str, Upstream | KindUpstream] = {}
         self.targets: dict[str, GatewayTarget] = {}
         members: list[Member] = []
         for i, spec in enumerate(config.upstreams):
             pool = upstream if upstream is not None and i == 0 else None
-            # a cloud kind (bedrock, vertex, foundry) wraps the connections in its translator; the key line then
-            # carries that cloud's credential (a Bedrock API key, a Google token, a Foundry key) to the translator
+            # a cloud kind (bedrock, vertex, foundry) wraps the connections in its translator; the key bound to a
+            # target reaches it as a value and becomes that cloud's credential (a Bedrock API key, a Google token,
+            # a Foundry key) there
             connections: Upstream | KindUpstream = pool or open_upstream(
                 spec,
+                name=spec.name,
+                scrubber=self.scrubber,
+                body_limit=config.upstream_error_body_limit,
                 ssl_context=context,
                 connect_timeout=config.connect_timeout,
                 head_limit=config.head_limit,
@@ -95,12 +97,13 @@ class Routing:
                 on_resend=functools.partial(metrics.on_resend, spec.name),
             )
             self.upstreams[spec.name] = connections
-            lines = [b"x-api-key: " + key.encode() + b"\r\n" for key in spec.keys] or [b""]
-            for index, line in enumerate(lines):
-                member = Member(spec.name, index, spec.priority, spec.weight, frozenset(spec.models), bool(line))
+            keys: list[str | None] = [*spec.keys] or [None]
+            for index, key in enumerate(keys):
+                held = key is not None
+                member = Member(spec.name, index, spec.priority, spec.weight, frozenset(spec.models), held)
                 members.append(member)
-                self.targets[member.key] = GatewayTarget(member.key, spec.name, connections, line)
-        self.hold_keys = any(t.key_line for t in self.targets.values())
+                sender: Sender = KeyedUpstream(connections, key) if key is not None else connections
+                self.targets[member.key] = GatewayTarget(member.key, spec.name, sender, held)
         self.by_model = any(m.models for m in members)
         self.headers = tuple(h.encode("latin-1") for h in config.affinity_headers)
         self.pool = Pool(
@@ -118,7 +121,7 @@ class Routing:
         # choose its one target, and without a session nothing of the pool's own (failover, keys out, affinity)
         # can happen. Such calls share this stateless chooser instead of building a PoolChooser each.
         only = next(iter(self.targets.values()))
-        alone = len(self.targets) == 1 and not only.key_line and not self.by_model
+        alone = len(self.targets) == 1 and not only.held and not self.by_model
         self._single: OneTarget[GatewayTarget] | None = OneTarget(only) if alone else None
 
     def _state_of(self, member: Member) -> Callable[[], float]:
