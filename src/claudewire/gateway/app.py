@@ -195,6 +195,9 @@ class Gateway:
                 return
             headers, client = forwarded
             chooser = self.routing.chooser(req)
+            if isinstance(chooser, Failure):  # a model no upstream serves: the caller's error, sent nowhere
+                self._answer(conn, out, chooser, extra=b"x-should-retry: false\r\n")
+                return
             session = None if isinstance(chooser, OneTarget) else chooser.session  # OneTarget: no session id sent
             fetch = None
             if session and self.shared_sessions:  # a task: its read joins the admission's round trip

@@ -2,7 +2,8 @@
 
 `Routing` turns `GatewayConfig.upstreams` into the policy's `Pool` (priority, weight, headroom, failover, keys out,
 session affinity) and gives each call its chooser (`Routing.chooser(req)`): the call flow asks it where every attempt
-goes and the gateway sends there with that target's credentials.
+goes and the gateway sends there with that target's credentials. A call for a model no upstream serves gets no
+chooser but the caller's error (a 404 naming the model and those served): nothing is sent, no breaker counts it.
 `/readyz` (`Routing.readiness`) shows every upstream and key with its state and why. Key values stay in the targets'
 senders (`KeyedUpstream`), as values, and in the one `Scrubber` that keeps them out of every answer; everything else
 says ``name#index``.
@@ -16,6 +17,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from claudewire._errors import Failure, FailureKind
 from claudewire._secrets import Scrubber
 from claudewire._sse import request_model
 from claudewire.gateway.config import GatewayConfig
@@ -30,6 +32,7 @@ from claudewire.policy.poolstate import MemoryPoolState, PoolState
 __all__ = ["GatewayTarget", "Routing"]
 
 _STATE_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0, "out": 3.0}
+_SHOWN_MODELS = 20  # models named in the 404 for an unserved one
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,9 @@ class Routing:
                 sender: Sender = KeyedUpstream(connections, key) if key is not None else connections
                 self.targets[member.key] = GatewayTarget(member.key, spec.name, sender, held)
         self.by_model = any(m.models for m in members)
+        # a model no upstream serves (only possible when every upstream lists its models): the caller's error
+        self._everything = any(not m.models for m in members)
+        self._served = sorted({model for m in members for model in m.models})
         self.headers = tuple(h.encode("latin-1") for h in config.affinity_headers)
         self.pool = Pool(
             members,
@@ -132,8 +138,9 @@ class Routing:
 
         return state
 
-    def chooser(self, req: Request) -> PoolChooser[GatewayTarget] | OneTarget[GatewayTarget]:
-        """The chooser of one request's attempts (its model and session id read from the request)."""
+    def chooser(self, req: Request) -> PoolChooser[GatewayTarget] | OneTarget[GatewayTarget] | Failure:
+        """The chooser of one request's attempts (its model and session id read from the request); for a model no
+        upstream serves, the `Failure` to answer instead (404 ``not_found_error``, not retryable), sent nowhere."""
         session = None
         for name in self.headers:
             value = req.header(name)
@@ -143,7 +150,14 @@ class Routing:
         if session is None and self._single is not None:
             return self._single
         model = request_model(req.body) if self.by_model else None
+        if model is not None and not self._everything and model not in self._served:
+            return self._unserved(model)
         return PoolChooser(self.pool, self.targets, model=model, session=session)
+
+    def _unserved(self, model: str) -> Failure:
+        shown = ", ".join(self._served[:_SHOWN_MODELS]) + (" ..." if len(self._served) > _SHOWN_MODELS else "")
+        message = f"model {model[:200]!r} is served by no upstream of this gateway; the models it serves: {shown}"
+        return Failure.of(FailureKind.NOT_FOUND, retryable=False, message=message)
 
     def readiness(self) -> tuple[bool, float, bytes]:
         """(ready, seconds until a key may serve again when not ready, the /readyz JSON body)."""
