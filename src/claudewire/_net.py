@@ -9,7 +9,15 @@ from urllib.parse import unquote, urlsplit
 
 __all__ = ["DEFAULT_PORTS", "Origin", "is_loopback", "origin"]
 
-DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443, "redis": 6379, "rediss": 6379}
+DEFAULT_PORTS: dict[str, int] = {
+    "http": 80,
+    "https": 443,
+    "socks4": 1080,
+    "socks5": 1080,
+    "socks5h": 1080,
+    "redis": 6379,
+    "rediss": 6379,
+}
 """The port a URL of each scheme means when it names none."""
 
 
@@ -31,16 +39,20 @@ class Origin:
         return DEFAULT_PORTS.get(self.scheme) == self.port
 
     @property
+    def address(self) -> str:
+        """``host:port``, the port always written (IPv6 in brackets): what a connect line or ``-proxy`` takes."""
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{shown}:{self.port}"
+
+    @property
     def authority(self) -> str:
         """``host`` or ``host:port`` (port only when not the default; IPv6 in brackets): what a Host header says."""
-        shown = f"[{self.host}]" if ":" in self.host else self.host
-        return shown if self.default_port else f"{shown}:{self.port}"
+        return self.address.rpartition(":")[0] if self.default_port else self.address
 
     @property
     def key(self) -> str:
         """``scheme://host:port`` with the port always written: one name per server, whatever the path."""
-        shown = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{shown}:{self.port}"
+        return f"{self.scheme}://{self.address}"
 
 
 def origin(url: str, *, schemes: Collection[str] = ("http", "https"), assume: str | None = None) -> Origin:
@@ -57,7 +69,7 @@ def origin(url: str, *, schemes: Collection[str] = ("http", "https"), assume: st
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise ValueError(f"bad port in {url!r}") from None
+        raise ValueError(f"has a bad port: {url!r}") from None
     scheme = parts.scheme.lower()
     if scheme not in schemes or not parts.hostname:
         wanted = " or ".join(f"{s}://" for s in schemes)

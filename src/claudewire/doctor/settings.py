@@ -12,12 +12,12 @@ import datetime as dt
 import enum
 import os
 import ssl
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpcore2
 
+from claudewire._net import origin
 from claudewire._secrets import redact_url
 from claudewire.doctor.claude_code import ClaudeCodeView, claude_code_view, run_key_helper
 
@@ -251,10 +251,7 @@ class Settings:
 def split_url(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of an http(s) URL; None when it has no usable scheme or host."""
     try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
+        where = origin(url)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    return where.scheme, where.host, where.port
