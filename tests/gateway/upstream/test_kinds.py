@@ -21,7 +21,7 @@ from claudewire.gateway.upstream.kinds.models import bedrock_model_id, vertex_mo
 from claudewire.gateway.upstream.kinds.vertex import VertexKind
 from claudewire.gateway.upstream.pool import Upstream, UpstreamTarget
 from claudewire.gateway.upstream.specs import UpstreamConfigError, upstreams_from_list
-from claudewire.gateway.wire import first_header as header_value
+from claudewire.gateway.wire import first_header
 from claudewire.sim.bedrock import BEDROCK_BETAS
 from claudewire.sim.eventstream import chunk_frame, encode_message, exception_frame
 from claudewire.sim.sigv4 import SignedRequest, check_sigv4
@@ -59,8 +59,8 @@ def test_bedrock_request_body_path_and_headers() -> None:
     assert call.path == b"/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream"
     assert "model" not in sent and "stream" not in sent
     assert sent["anthropic_version"] == "2026-10-21" and sent["messages"] == BODY["messages"]
-    assert header_value(call.headers, b"x-api-key") is None and header_value(call.headers, b"anthropic-beta") is None
-    assert header_value(call.headers, b"user-agent") == b"test"
+    assert first_header(call.headers, b"x-api-key") is None and first_header(call.headers, b"anthropic-beta") is None
+    assert first_header(call.headers, b"user-agent") == b"test"
     plain = translate(bedrock(), BODY)
     assert plain.path.endswith(b"/invoke") and not plain.stream
 
@@ -81,7 +81,7 @@ def test_bedrock_signature_verifies_for_service_and_region() -> None:
 def test_bedrock_api_key_is_sent_as_bearer_in_turn() -> None:
     """With keys, each call carries one as Authorization: Bearer (round robin) and no SigV4."""
     kind = BedrockKind("b", TARGET, region="us-east-1", keys=("k1", "k2"))
-    auths = [header_value(translate(kind, BODY).headers, b"authorization") for _ in range(3)]
+    auths = [first_header(translate(kind, BODY).headers, b"authorization") for _ in range(3)]
     assert auths == [b"Bearer k1", b"Bearer k2", b"Bearer k1"]
 
 
@@ -258,8 +258,8 @@ def test_vertex_request_path_body_and_token() -> None:
     )
     sent = json.loads(call.body)
     assert "model" not in sent and "service_tier" not in sent and "output_config" not in sent and sent["stream"]
-    assert header_value(call.headers, b"authorization") == b"Bearer ya29.tok"
-    assert header_value(call.headers, b"anthropic-beta") is not None  # Vertex takes the header
+    assert first_header(call.headers, b"authorization") == b"Bearer ya29.tok"
+    assert first_header(call.headers, b"anthropic-beta") is not None  # Vertex takes the header
     counted = translate(kind, {"model": "claude-haiku-4-5", "messages": []}, b"/v1/messages/count_tokens")
     assert counted.path.endswith(b"/models/count-tokens:rawPredict")
     assert json.loads(counted.body)["model"] == "claude-haiku-4-5@20251001"
@@ -268,10 +268,10 @@ def test_vertex_request_path_body_and_token() -> None:
 def test_foundry_replaces_the_clients_key_with_its_own() -> None:
     """Foundry gets its key as api-key and x-api-key (or a bearer), never the client's."""
     call = translate(FoundryKind("f", keys=("fk",)), BODY)
-    assert header_value(call.headers, b"api-key") == header_value(call.headers, b"x-api-key") == b"fk"
+    assert first_header(call.headers, b"api-key") == first_header(call.headers, b"x-api-key") == b"fk"
     bearer = translate(FoundryKind("f", keys=("tok",), bearer=True), BODY)
-    assert header_value(bearer.headers, b"authorization") == b"Bearer tok"
-    assert header_value(bearer.headers, b"x-api-key") is None
+    assert first_header(bearer.headers, b"authorization") == b"Bearer tok"
+    assert first_header(bearer.headers, b"x-api-key") is None
     assert json.loads(call.body) == BODY and call.path == b"/v1/messages"
 
 
@@ -311,8 +311,8 @@ def test_the_key_the_pool_chose_is_the_one_used() -> None:
     kind = BedrockKind("b", TARGET, region="us-east-1", keys=("k1", "k2"))
     call = run(kind.request(b"POST", b"/v1/messages", HEADERS, json.dumps(BODY).encode(), "k2"))
     assert isinstance(call, UpstreamCall)
-    assert header_value(call.headers, b"authorization") == b"Bearer k2"
-    assert header_value(call.headers, b"x-api-key") is None
+    assert first_header(call.headers, b"authorization") == b"Bearer k2"
+    assert first_header(call.headers, b"x-api-key") is None
     assert call.minted == ("k2",)
 
 
