@@ -42,9 +42,11 @@ from claudewire.sim.shapes import build_reply, stream_events  # noqa: E402
 
 START, END = "<!-- bench/kinds.py:start -->", "<!-- bench/kinds.py:end -->"
 BODY = {"model": "claude-sonnet-4-6", "max_tokens": 1024, "messages": [{"role": "user", "content": "x" * 2000}]}
-HEADERS = (
-    b"x-api-key: sk-ant-bench\r\nanthropic-version: 2023-06-01\r\nanthropic-beta: interleaved-thinking-2025-05-14\r\n"
-)
+HEADERS = [
+    (b"x-api-key", b"sk-ant-bench"),
+    (b"anthropic-version", b"2023-06-01"),
+    (b"anthropic-beta", b"interleaved-thinking-2025-05-14"),
+]
 
 
 def _events() -> list[bytes]:
@@ -103,7 +105,7 @@ def main() -> None:
             buffer.add(chunk)
 
     def request(kind: object) -> Callable[[], object]:
-        return lambda: loop.run_until_complete(kind.request(b"POST", b"/v1/messages", HEADERS, body))  # type: ignore[attr-defined]
+        return lambda: loop.run_until_complete(kind.request(b"POST", b"/v1/messages", HEADERS, body, None))  # type: ignore[attr-defined]
 
     cases = {
         "SSE scan, 200 events (every kind)": (scan, 50),

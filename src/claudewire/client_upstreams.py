@@ -21,6 +21,7 @@ from typing import Any
 
 from anthropic import APIRequest
 
+from claudewire._net import origin
 from claudewire.policy import PolicyEngine
 from claudewire.policy.pool import Member, Pool, PoolChooser
 
@@ -78,7 +79,7 @@ class ClientUpstreams:
         members: list[Member] = []
         names: set[str] = set()
         for spec in specs:
-            base = spec.name or _NAME_RE.sub("-", spec.base_url.split("//", 1)[1].split("/")[0].lower()).strip("-")
+            base = spec.name or _NAME_RE.sub("-", origin(spec.base_url).authority).strip("-") or "upstream"
             name, n = base, 2
             while name in names:
                 name, n = f"{base}-{n}", n + 1

@@ -19,7 +19,6 @@ import contextlib
 import os
 import re
 import shutil
-import urllib.parse
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -27,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from claudewire._net import origin
 from claudewire.doctor.net import Stream, Target, is_ip, open_route
 from claudewire.doctor.result import JSONValue
 from claudewire.doctor.settings import Settings
@@ -169,12 +169,12 @@ async def read_chain_s_client(
     args += ["-noservername"] if is_ip(host) else ["-servername", host]
     env = dict(os.environ)
     if proxy_url:
-        parts = urllib.parse.urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
-        args += ["-proxy", f"{parts.hostname}:{parts.port or 80}"]
-        if parts.username is not None:
+        proxy = origin(proxy_url, schemes=("http", "https", "socks4", "socks5", "socks5h"), assume="http")
+        args += ["-proxy", proxy.address]
+        if proxy.username is not None:
             # the password goes through the environment, never the command line (ps shows that)
-            env["CLAUDEWIRE_PROXY_PASS"] = urllib.parse.unquote(parts.password or "")
-            args += ["-proxy_user", urllib.parse.unquote(parts.username), "-proxy_pass", "env:CLAUDEWIRE_PROXY_PASS"]
+            env["CLAUDEWIRE_PROXY_PASS"] = proxy.password or ""
+            args += ["-proxy_user", proxy.username, "-proxy_pass", "env:CLAUDEWIRE_PROXY_PASS"]
     proc = await asyncio.create_subprocess_exec(
         *args,
         stdin=asyncio.subprocess.DEVNULL,

@@ -11,10 +11,9 @@ import os
 import platform
 import ssl
 import time
-import urllib.parse
 from dataclasses import dataclass
 
-from claudewire._net import is_loopback
+from claudewire._net import is_loopback, origin
 from claudewire._secrets import redact
 from claudewire.doctor.claude_code import ClaudeCodeView
 from claudewire.doctor.cursor import WHERE, cursor_notes
@@ -70,18 +69,13 @@ def _url_problems(url: str) -> tuple[list[str], list[str], bool]:
     if url != url.strip() or any(ch.isspace() for ch in url.strip()):
         errors.append("the base URL contains whitespace")
     try:
-        parts = urllib.parse.urlsplit(url.strip())
-        parts.port  # noqa: B018  (raises on a bad port)
+        where = origin(url)
     except ValueError as exc:
-        return [f"the base URL is not a URL: {exc}"], warnings, False
-    if parts.scheme not in ("http", "https"):
-        return [f"the base URL must start with https:// (got {url!r})"], warnings, False
-    if not parts.hostname:
-        return [f"the base URL has no host: {url!r}"], warnings, False
-    path = parts.path.rstrip("/")
+        return [f"the base URL {exc}"], warnings, False
+    path = where.path.rstrip("/")
     if path.endswith("/v1") or "/v1/" in path + "/":
         warnings.append(f"the base URL ends in {path!r}: the SDK adds /v1/... itself, so requests go to {path}/v1/...")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if where.scheme == "http" and not is_loopback(where.host):
         warnings.append("the base URL is plain http:// to a remote host: the key crosses the network unencrypted")
     return errors, warnings, True
 
@@ -177,7 +171,7 @@ def check_config(settings: Settings) -> ConfigOutcome:
         "versions": _versions(),
     }
     errors, warnings, target_ok = _url_problems(settings.base_url)
-    host = (urllib.parse.urlsplit(settings.base_url.strip()).hostname or "") if target_ok else ""
+    host = origin(settings.base_url).host if target_ok else ""
     key_ok = True
     warnings += settings.key_notes
     view = settings.claude_code

@@ -13,8 +13,9 @@ import ipaddress
 import socket
 import ssl
 import time
-import urllib.parse
 from dataclasses import dataclass
+
+from claudewire._net import origin
 
 __all__ = [
     "ProxyAnswer",
@@ -100,15 +101,14 @@ async def connect(host: str, port: int, seconds: float) -> Stream:
 
 
 def _proxy_parts(proxy_url: str) -> tuple[str, int, str | None]:
-    parts = urllib.parse.urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
-    if not parts.hostname:
-        raise ValueError(f"proxy URL {proxy_url!r} has no host")
+    try:
+        where = origin(proxy_url, assume="http")
+    except ValueError as exc:
+        raise ValueError(f"proxy URL {exc}") from None
     auth = None
-    if parts.username is not None:
-        user = urllib.parse.unquote(parts.username)
-        password = urllib.parse.unquote(parts.password or "")
-        auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return parts.hostname, parts.port or 80, auth
+    if where.username is not None:
+        auth = base64.b64encode(f"{where.username}:{where.password or ''}".encode()).decode()
+    return where.host, where.port, auth
 
 
 async def read_head(reader: asyncio.StreamReader) -> ProxyAnswer:

@@ -12,13 +12,13 @@ import datetime as dt
 import enum
 import os
 import ssl
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpcore2
 
+from claudewire._net import origin
 from claudewire._secrets import redact_url
 from claudewire.doctor.claude_code import ClaudeCodeView, claude_code_view, run_key_helper
 from claudewire.doctor.model_choice import alias_variable, claude_code_default, claude_code_version
@@ -299,10 +299,7 @@ def _choose_model(
 def split_url(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of an http(s) URL; None when it has no usable scheme or host."""
     try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
+        where = origin(url)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    return where.scheme, where.host, where.port

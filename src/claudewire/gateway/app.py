@@ -31,7 +31,7 @@ from claudewire.gateway.downstream.limits import ServerState
 from claudewire.gateway.downstream.slots import Slots
 from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
-from claudewire.gateway.routing import Routing, strip_credentials
+from claudewire.gateway.routing import Routing
 from claudewire.gateway.upstream.pool import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
 from claudewire.policy import MultiHooks, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow
@@ -92,14 +92,12 @@ class Gateway:
         self.routing = Routing(config, self.engine, self.metrics, upstream=upstream, state=self.shared)
         # a session's binding is read from the store only where there is a choice to agree on
         self.shared_sessions = self.state.shared and len(self.routing.targets) > 1
-        self.upstream = self.routing.upstreams[config.upstreams[0].name]  # the first configured upstream's pool
         self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
         self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
-        held = [key for spec in config.upstreams for key in spec.keys]
-        self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients), held)
+        self.auth = ClientAuth(config.tokens, ((c.name, c.token_sha256) for c in config.clients), self.routing.scrubber)
         self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
@@ -197,6 +195,9 @@ class Gateway:
                 return
             headers, client = forwarded
             chooser = self.routing.chooser(req)
+            if isinstance(chooser, Failure):  # a model no upstream serves: the caller's error, sent nowhere
+                self._answer(conn, out, chooser, extra=b"x-should-retry: false\r\n")
+                return
             session = None if isinstance(chooser, OneTarget) else chooser.session  # OneTarget: no session id sent
             fetch = None
             if session and self.shared_sessions:  # a task: its read joins the admission's round trip
@@ -211,7 +212,6 @@ class Gateway:
             if fetch is not None:
                 await fetch
             stream = wants_stream(req.body)
-            stripped: bytes | None = None
             flow = call_flow(self.engine, chooser, deadline=self.deadline(req), logger=_log)
             try:
                 step = next(flow)
@@ -236,13 +236,10 @@ class Gateway:
                         otel.attempt(
                             attempts, target.key, state, target.upstream.target.host, target.upstream.target.port
                         )
-                    sent = headers
-                    if target.key_line:  # a gateway-held key replaces the client's credentials
-                        if stripped is None:
-                            stripped = headers if self.config.token_mode else strip_credentials(headers)
-                        sent = stripped + target.key_line
                     try:  # the slot is held until the accepted answer is delivered
-                        ex = await exchange(target.upstream, req, sent, self.config, stream=stream, within=step.timeout)
+                        ex = await exchange(
+                            target.upstream, req, headers, self.config, stream=stream, within=step.timeout
+                        )
                         if (rid := ex.headers.get("request-id")) is not None:
                             out.request_id = rid
                         if otel is not None:

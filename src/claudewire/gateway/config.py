@@ -39,6 +39,7 @@ from typing import Any
 from claudewire._net import is_loopback
 from claudewire.gateway.downstream.clients import ClientSpec, check_unique, clients_from_tables
 from claudewire.gateway.downstream.limits import HttpLimits
+from claudewire.gateway.upstream.answers import DEFAULT_BODY_LIMIT
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
     UpstreamSpec,
@@ -99,6 +100,8 @@ class GatewayConfig:
     - Slow clients: `client_read_timeout` s without a byte in the middle of a request, or a head not whole after
       `head_timeout` s, a body not whole after `body_timeout` s: 408 and the connection closed; a client that reads
       nothing of its answer for `write_timeout` s is cut and its upstream request released.
+    - `upstream_error_body_limit`: bytes of an upstream body read whole (an error answer, a cloud kind's JSON
+      answer); past it the connection is dropped and the client gets a 502 naming the upstream.
     - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
@@ -146,6 +149,7 @@ class GatewayConfig:
     write_timeout: float = _HTTP.write_timeout
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    upstream_error_body_limit: int = DEFAULT_BODY_LIMIT
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -184,6 +188,8 @@ class GatewayConfig:
             raise ConfigError("state prefix must be 1-64 letters, digits, '_', '.' or '-'")
         if not 0 < self.state_timeout <= 5:
             raise ConfigError("state timeout must be > 0 and <= 5 seconds")
+        if self.upstream_error_body_limit < 1024:
+            raise ConfigError("upstream_error_body_limit must be >= 1024 bytes")
         if self.head_limit < 1024 or self.max_headers < 8 or self.max_connections < 1:
             raise ConfigError("head_limit must be >= 1024, max_headers >= 8, max_connections >= 1")
         if self.body_budget is None:

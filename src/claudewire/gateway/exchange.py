@@ -25,8 +25,8 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import sse_error_event
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.headers import response_headers
-from claudewire.gateway.upstream.kinds.base import KindUpstream
-from claudewire.gateway.upstream.pool import Upstream, UpstreamResponse
+from claudewire.gateway.upstream.answers import UnusableAnswer, not_the_api
+from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 
 __all__ = ["Exchange", "Trace", "deliver", "exchange", "wants_stream"]
 
@@ -80,9 +80,9 @@ def wants_stream(body: bytes) -> bool:
 
 
 def exchange(
-    upstream: Upstream | KindUpstream,
+    upstream: Sender,
     req: Request,
-    headers: bytes,
+    headers: Headers,
     cfg: GatewayConfig,
     *,
     stream: bool,
@@ -95,7 +95,7 @@ def exchange(
 
 
 async def _within(
-    upstream: Upstream | KindUpstream, req: Request, headers: bytes, cfg: GatewayConfig, stream: bool, within: float
+    upstream: Sender, req: Request, headers: Headers, cfg: GatewayConfig, stream: bool, within: float
 ) -> Exchange:
     try:
         async with asyncio.timeout(within):
@@ -105,9 +105,7 @@ async def _within(
         return Exchange(Failure.of(FailureKind.TIMEOUT, message=message), own=True)
 
 
-async def _guarded(
-    upstream: Upstream | KindUpstream, req: Request, headers: bytes, cfg: GatewayConfig, stream: bool
-) -> Exchange:
+async def _guarded(upstream: Sender, req: Request, headers: Headers, cfg: GatewayConfig, stream: bool) -> Exchange:
     policy_headers: dict[str, str] = {}
     resp: UpstreamResponse | None = None
     try:
@@ -118,9 +116,13 @@ async def _guarded(
         out_headers = response_headers(resp, policy_headers)
         ctype = resp.header(b"content-type") or b""
         if status >= 400:
-            body = await resp.read(cfg.read_timeout)
+            body = await resp.read(cfg.read_timeout)  # bounded: UnusableAnswer past upstream_error_body_limit
+            if (odd := not_the_api(upstream.name, status, resp.headers, ctype, req.path, body)) is not None:
+                return Exchange(odd, policy_headers, own=True)  # an HTML page is no API error to pass on
             failure = classify(status, headers=policy_headers, body=body)
             return Exchange(failure, policy_headers, status=status, out_headers=out_headers, body=body)
+        if (odd := not_the_api(upstream.name, status, resp.headers, ctype, req.path, None)) is not None:
+            return Exchange(odd, policy_headers, own=True)  # its connection is dropped unread (finally)
         if ctype.startswith(b"text/event-stream"):
             # a compressed stream cannot be watched: pass it on as it comes, without the first-delta hold
             plain = resp.header(b"content-encoding") in (None, b"identity")
@@ -146,6 +148,8 @@ async def _guarded(
         return ok
     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
         raise
+    except UnusableAnswer as exc:  # a body past the bound: nothing of it goes on
+        return Exchange(exc.failure, policy_headers, own=True)
     except TimeoutError as exc:
         if isinstance(exc, NoResponseError):
             return Exchange(classify(exc), policy_headers, own=True)
@@ -261,6 +265,10 @@ async def _pump(resp: UpstreamResponse, ex: Exchange, conn: Connection, trace: T
             trace.error = str(FailureKind.STREAM_INTERRUPTED)
             break
         if chunk is None:
+            if scanner is not None and not (scanner.saw_stop or scanner.blind or scanner.error is not None):
+                cut = Failure.of(FailureKind.STREAM_INTERRUPTED)  # ended cleanly, but the message is not whole
+                conn.write(sse_error_event(cut, detail="the upstream ended the stream before message_stop"))
+                trace.error = str(FailureKind.STREAM_INTERRUPTED)
             break
         conn.write(chunk)
         if scanner is not None:

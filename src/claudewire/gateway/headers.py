@@ -1,8 +1,9 @@
 """Which header lines cross the gateway: hop-by-hop fields stay behind (RFC 9110 §7.6.1), the rest pass unchanged.
 
-In token mode the client's credential is taken off (and checked in constant time) and the gateway's key put on;
-a request with more than one credential (two ``x-api-key``, or ``x-api-key`` and ``Authorization`` that differ) is
-refused whatever their order, and the held key is scrubbed from everything the upstream sends back in headers.
+In token mode the client's credential is taken off (and checked in constant time); the gateway's key goes on at
+the upstream send (`claudewire.gateway.upstream.pool`). A request with more than one credential (two ``x-api-key``,
+or ``x-api-key`` and ``Authorization`` that differ) is refused whatever their order. Headers cross as pairs; what
+the gateway holds is scrubbed from what comes back by the one `Scrubber` (`claudewire._secrets`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from claudewire._secrets import redact
+from claudewire._secrets import Scrubber
 from claudewire.gateway.downstream.request import Request
-from claudewire.gateway.upstream.pool import UpstreamResponse
+from claudewire.gateway.upstream.pool import Headers, UpstreamResponse
 
 __all__ = ["ClientAuth", "forward_headers", "response_headers"]
 
@@ -50,35 +51,34 @@ POLICY_PREFIXES = (b"anthropic-ratelimit-", b"retry-after", b"x-should-retry", b
 
 
 class ClientAuth:
-    """Gateway tokens and the upstream key line that replaces them (no tokens: credentials pass through).
+    """Gateway tokens (no tokens: credentials pass through), and the scrubber of what the gateway holds.
 
     Tokens are kept only as sha256 digests mapped to the client's name ("" for a plain token of the tokens file):
     a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes.
     """
 
-    __slots__ = ("digests", "held", "key_line", "tokens")
+    __slots__ = ("digests", "scrubber", "tokens")
 
     def __init__(
         self,
         tokens: tuple[str, ...],
-        upstream_key: str | None,
         clients: Iterable[tuple[str, bytes]] = (),
-        held: Iterable[str] = (),
+        scrubber: Scrubber | None = None,
     ) -> None:
         self.digests: dict[bytes, str] = {hashlib.sha256(t.encode()).digest(): "" for t in tokens}
         self.digests.update({digest: name for name, digest in clients})
         self.tokens = bool(self.digests)
-        self.key_line = b"x-api-key: " + upstream_key.encode() + b"\r\n" if upstream_key else b""
-        # the keys the gateway holds (never the client's own, which it may see again), each with its redacted form
-        keys = {k.strip() for k in (*held, upstream_key or "") if k and k.strip()}
-        self.held = tuple((k.encode(), redact(k).replace("…", "...").encode("ascii", "replace")) for k in keys)
+        # the keys the gateway holds (never the client's own, which it may see again): the routing's scrubber
+        self.scrubber = scrubber or Scrubber()
+
+    @property
+    def held(self) -> bool:
+        """Whether the gateway holds any key (else there is nothing of its own to scrub)."""
+        return self.scrubber.active
 
     def scrub(self, data: bytes) -> bytes:
         """`data` with every held key replaced by its redacted form (one search per key; a no-op without any)."""
-        for key, shown in self.held:
-            if key in data:
-                data = data.replace(key, shown)
-        return data
+        return self.scrubber.scrub(data)
 
     def client(self, presented: bytes) -> str | None:
         """The name of the client whose token `presented` is ("" for a plain token), or None for no token of ours."""
@@ -104,10 +104,10 @@ class ClientAuth:
         return presented is not None and self.accepts(presented)
 
 
-def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
-    """The request's header lines for upstream (hop-by-hop removed) and the client's name ("" when unnamed);
-    None when a gateway token is missing or wrong."""
-    parts: list[bytes] = []
+def forward_headers(req: Request, auth: ClientAuth) -> tuple[Headers, str] | None:
+    """The request's header pairs for upstream (hop-by-hop and, in token mode, the client's credential removed) and
+    the client's name ("" when unnamed); None when a gateway token is missing or wrong."""
+    parts: Headers = []
     tokens = auth.tokens
     presented: bytes | None = None
     seen: set[bytes] = set()
@@ -126,18 +126,17 @@ def forward_headers(req: Request, auth: ClientAuth) -> tuple[bytes, str] | None:
             seen.add(low)
             presented = one
             continue
-        parts.append(b"%b: %b\r\n" % (name, value))
+        parts.append((name, value))
     if listed:
         listed -= {b"close", b"keep-alive"}
-        parts = [p for p in parts if p.split(b":", 1)[0].lower() not in listed]
+        parts = [(n, v) for n, v in parts if n.lower() not in listed]
     client = ""
     if tokens:
         found = auth.client(presented) if presented is not None and not ambiguous else None
         if found is None:
             return None
         client = found
-        parts.append(auth.key_line)
-    return b"".join(parts), client
+    return parts, client
 
 
 def response_headers(resp: UpstreamResponse, policy_headers: dict[str, str]) -> bytes:

@@ -2,8 +2,11 @@
 
 `Routing` turns `GatewayConfig.upstreams` into the policy's `Pool` (priority, weight, headroom, failover, keys out,
 session affinity) and gives each call its chooser (`Routing.chooser(req)`): the call flow asks it where every attempt
-goes and the gateway sends there with that target's credentials. `/readyz` (`Routing.readiness`) shows every upstream
-and key with its state and why. Key values stay here, as ready header lines; everything else says ``name#index``.
+goes and the gateway sends there with that target's credentials. A call for a model no upstream serves gets no
+chooser but the caller's error (a 404 naming the model and those served): nothing is sent, no breaker counts it.
+`/readyz` (`Routing.readiness`) shows every upstream and key with its state and why. Key values stay in the targets'
+senders (`KeyedUpstream`), as values, and in the one `Scrubber` that keeps them out of every answer; everything else
+says ``name#index``.
 """
 
 from __future__ import annotations
@@ -14,37 +17,33 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from claudewire._errors import Failure, FailureKind
+from claudewire._secrets import Scrubber
 from claudewire._sse import request_model
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.request import Request
 from claudewire.gateway.upstream.kinds import KindUpstream, open_upstream
-from claudewire.gateway.upstream.pool import Upstream
+from claudewire.gateway.upstream.pool import KeyedUpstream, Sender, Upstream
 from claudewire.metrics import Metrics
 from claudewire.policy import OneTarget, PolicyEngine
 from claudewire.policy.pool import Member, Pool, PoolChooser, PoolHooks
 from claudewire.policy.poolstate import MemoryPoolState, PoolState
 
-__all__ = ["GatewayTarget", "Routing", "strip_credentials"]
+__all__ = ["GatewayTarget", "Routing"]
 
-_CREDENTIAL_LINES = (b"x-api-key:", b"authorization:")
 _STATE_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0, "out": 3.0}
+_SHOWN_MODELS = 20  # models named in the 404 for an unserved one
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayTarget:
-    """Where one attempt goes: `key` (``name#index``) names its breaker and limits; `upstream` is the connection
-    pool of upstream `name`; `key_line` the credential header the gateway puts on (empty: the client's own)."""
+    """Where one attempt goes: `key` (``name#index``) names its breaker and limits; `upstream` sends to upstream
+    `name`, with the gateway's key for it bound when `held` (else the client's own credentials go)."""
 
     key: str
     name: str
-    upstream: Upstream | KindUpstream
-    key_line: bytes = b""
-
-
-def strip_credentials(headers: bytes) -> bytes:
-    """Header lines without the client's ``x-api-key`` / ``authorization`` (a gateway-held key replaces them)."""
-    lines = headers.split(b"\r\n")
-    return b"\r\n".join(line for line in lines if not line.lower().startswith(_CREDENTIAL_LINES))
+    upstream: Sender
+    held: bool = False
 
 
 class PoolMetrics(PoolHooks):
@@ -79,15 +78,21 @@ class Routing:
         state: PoolState | None = None,
     ) -> None:
         context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
+        # every key the gateway holds, for every kind: scrubbed from every answer (minted ones are added per call)
+        self.scrubber = Scrubber(key for spec in config.upstreams for key in spec.keys)
         self.upstreams: dict[str, Upstream | KindUpstream] = {}
         self.targets: dict[str, GatewayTarget] = {}
         members: list[Member] = []
         for i, spec in enumerate(config.upstreams):
             pool = upstream if upstream is not None and i == 0 else None
-            # a cloud kind (bedrock, vertex, foundry) wraps the connections in its translator; the key line then
-            # carries that cloud's credential (a Bedrock API key, a Google token, a Foundry key) to the translator
+            # a cloud kind (bedrock, vertex, foundry) wraps the connections in its translator; the key bound to a
+            # target reaches it as a value and becomes that cloud's credential (a Bedrock API key, a Google token,
+            # a Foundry key) there
             connections: Upstream | KindUpstream = pool or open_upstream(
                 spec,
+                name=spec.name,
+                scrubber=self.scrubber,
+                body_limit=config.upstream_error_body_limit,
                 ssl_context=context,
                 connect_timeout=config.connect_timeout,
                 head_limit=config.head_limit,
@@ -95,13 +100,17 @@ class Routing:
                 on_resend=functools.partial(metrics.on_resend, spec.name),
             )
             self.upstreams[spec.name] = connections
-            lines = [b"x-api-key: " + key.encode() + b"\r\n" for key in spec.keys] or [b""]
-            for index, line in enumerate(lines):
-                member = Member(spec.name, index, spec.priority, spec.weight, frozenset(spec.models), bool(line))
+            keys: list[str | None] = [*spec.keys] or [None]
+            for index, key in enumerate(keys):
+                held = key is not None
+                member = Member(spec.name, index, spec.priority, spec.weight, frozenset(spec.models), held)
                 members.append(member)
-                self.targets[member.key] = GatewayTarget(member.key, spec.name, connections, line)
-        self.hold_keys = any(t.key_line for t in self.targets.values())
+                sender: Sender = KeyedUpstream(connections, key) if key is not None else connections
+                self.targets[member.key] = GatewayTarget(member.key, spec.name, sender, held)
         self.by_model = any(m.models for m in members)
+        # a model no upstream serves (only possible when every upstream lists its models): the caller's error
+        self._everything = any(not m.models for m in members)
+        self._served = sorted({model for m in members for model in m.models})
         self.headers = tuple(h.encode("latin-1") for h in config.affinity_headers)
         self.pool = Pool(
             members,
@@ -118,7 +127,7 @@ class Routing:
         # choose its one target, and without a session nothing of the pool's own (failover, keys out, affinity)
         # can happen. Such calls share this stateless chooser instead of building a PoolChooser each.
         only = next(iter(self.targets.values()))
-        alone = len(self.targets) == 1 and not only.key_line and not self.by_model
+        alone = len(self.targets) == 1 and not only.held and not self.by_model
         self._single: OneTarget[GatewayTarget] | None = OneTarget(only) if alone else None
 
     def _state_of(self, member: Member) -> Callable[[], float]:
@@ -129,8 +138,9 @@ class Routing:
 
         return state
 
-    def chooser(self, req: Request) -> PoolChooser[GatewayTarget] | OneTarget[GatewayTarget]:
-        """The chooser of one request's attempts (its model and session id read from the request)."""
+    def chooser(self, req: Request) -> PoolChooser[GatewayTarget] | OneTarget[GatewayTarget] | Failure:
+        """The chooser of one request's attempts (its model and session id read from the request); for a model no
+        upstream serves, the `Failure` to answer instead (404 ``not_found_error``, not retryable), sent nowhere."""
         session = None
         for name in self.headers:
             value = req.header(name)
@@ -140,7 +150,14 @@ class Routing:
         if session is None and self._single is not None:
             return self._single
         model = request_model(req.body) if self.by_model else None
+        if model is not None and not self._everything and model not in self._served:
+            return self._unserved(model)
         return PoolChooser(self.pool, self.targets, model=model, session=session)
+
+    def _unserved(self, model: str) -> Failure:
+        shown = ", ".join(self._served[:_SHOWN_MODELS]) + (" ..." if len(self._served) > _SHOWN_MODELS else "")
+        message = f"model {model[:200]!r} is served by no upstream of this gateway; the models it serves: {shown}"
+        return Failure.of(FailureKind.NOT_FOUND, retryable=False, message=message)
 
     def readiness(self) -> tuple[bool, float, bytes]:
         """(ready, seconds until a key may serve again when not ready, the /readyz JSON body)."""

@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from claudewire._errors import Failure
+from claudewire._net import origin
 from claudewire.telemetry.otlp import Providers
 
 __all__ = ["PROVIDER_NAMES", "CallTrace", "ClientTelemetry", "GatewayTelemetry", "UsageLike"]
@@ -81,9 +81,11 @@ class GatewayTelemetry:
     def __init__(self, providers: Providers, upstream_url: str, *, kind: str = "anthropic") -> None:
         self.providers = providers
         self.capture_content = providers.settings.capture_content
-        parts = urlsplit(upstream_url)
-        self.server_address = parts.hostname or ""
-        self.server_port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            where = origin(upstream_url)
+            self.server_address, self.server_port = where.host, where.port
+        except ValueError:  # the gateway checked its upstreams at start; nothing to name otherwise
+            self.server_address, self.server_port = "", 0
         self.provider_name = PROVIDER_NAMES.get(kind, kind)
         self.tracer = providers.tracer_provider.get_tracer(self.scope)
         meter = providers.meter_provider.get_meter(self.scope)

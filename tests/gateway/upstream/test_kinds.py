@@ -12,7 +12,7 @@ from botocore.credentials import Credentials
 
 from claudewire import FailureKind, classify
 from claudewire.gateway.upstream.kinds import build_kind
-from claudewire.gateway.upstream.kinds.base import Refusal, UpstreamCall, header_value
+from claudewire.gateway.upstream.kinds.base import Refusal, UpstreamCall
 from claudewire.gateway.upstream.kinds.bedrock import DEFAULT_BETAS, BedrockKind
 from claudewire.gateway.upstream.kinds.errors import bedrock_error, google_error
 from claudewire.gateway.upstream.kinds.eventstream import EventStreamToSSE
@@ -21,15 +21,19 @@ from claudewire.gateway.upstream.kinds.models import bedrock_model_id, vertex_mo
 from claudewire.gateway.upstream.kinds.vertex import VertexKind
 from claudewire.gateway.upstream.pool import Upstream, UpstreamTarget
 from claudewire.gateway.upstream.specs import UpstreamConfigError, upstreams_from_list
+from claudewire.gateway.wire import first_header
 from claudewire.sim.bedrock import BEDROCK_BETAS
 from claudewire.sim.eventstream import chunk_frame, encode_message, exception_frame
 from claudewire.sim.sigv4 import SignedRequest, check_sigv4
 
 TARGET = UpstreamTarget.parse("http://127.0.0.1:9999")
-HEADERS = (
-    b"x-api-key: sk-ant-client-key\r\nanthropic-version: 2023-06-01\r\ncontent-type: application/json\r\n"
-    b"anthropic-beta: interleaved-thinking-2025-05-14,files-api-2025-04-14\r\nuser-agent: test\r\n"
-)
+HEADERS = [
+    (b"x-api-key", b"sk-ant-client-key"),
+    (b"anthropic-version", b"2023-06-01"),
+    (b"content-type", b"application/json"),
+    (b"anthropic-beta", b"interleaved-thinking-2025-05-14,files-api-2025-04-14"),
+    (b"user-agent", b"test"),
+]
 BODY = {"model": "claude-haiku-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -43,7 +47,7 @@ def bedrock(**kwargs: object) -> BedrockKind:
 
 
 def translate(kind: object, body: dict[str, object], path: bytes = b"/v1/messages") -> UpstreamCall:
-    call = run(kind.request(b"POST", path, HEADERS, json.dumps(body).encode()))  # type: ignore[attr-defined]
+    call = run(kind.request(b"POST", path, HEADERS, json.dumps(body).encode(), None))  # type: ignore[attr-defined]
     assert isinstance(call, UpstreamCall), call
     return call
 
@@ -55,8 +59,8 @@ def test_bedrock_request_body_path_and_headers() -> None:
     assert call.path == b"/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream"
     assert "model" not in sent and "stream" not in sent
     assert sent["anthropic_version"] == "2026-10-21" and sent["messages"] == BODY["messages"]
-    assert header_value(call.headers, b"x-api-key") is None and header_value(call.headers, b"anthropic-beta") is None
-    assert header_value(call.headers, b"user-agent") == b"test"
+    assert first_header(call.headers, b"x-api-key") is None and first_header(call.headers, b"anthropic-beta") is None
+    assert first_header(call.headers, b"user-agent") == b"test"
     plain = translate(bedrock(), BODY)
     assert plain.path.endswith(b"/invoke") and not plain.stream
 
@@ -64,8 +68,10 @@ def test_bedrock_request_body_path_and_headers() -> None:
 def test_bedrock_signature_verifies_for_service_and_region() -> None:
     """The SigV4 signature botocore made verifies (service bedrock, the region) over the exact bytes sent."""
     call = translate(bedrock(), BODY)
-    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in call.headers.decode().split("\r\n") if line)}
+    headers = {k.decode().lower(): v.decode() for k, v in call.headers}
     headers["host"] = TARGET.host_header.decode()
+    signature = headers["authorization"].rpartition("Signature=")[2]
+    assert len(signature) == 64 and signature in call.minted  # scrubbed from the answer to this call
     signed = SignedRequest("POST", "http://127.0.0.1:9999" + call.path.decode(), headers, call.body)
     assert check_sigv4(signed, service="bedrock", region="us-east-1", access_key="AKIDUNIT", secret_key="unit-secret")
     with pytest.raises(Exception, match="does not match"):
@@ -75,7 +81,7 @@ def test_bedrock_signature_verifies_for_service_and_region() -> None:
 def test_bedrock_api_key_is_sent_as_bearer_in_turn() -> None:
     """With keys, each call carries one as Authorization: Bearer (round robin) and no SigV4."""
     kind = BedrockKind("b", TARGET, region="us-east-1", keys=("k1", "k2"))
-    auths = [header_value(translate(kind, BODY).headers, b"authorization") for _ in range(3)]
+    auths = [first_header(translate(kind, BODY).headers, b"authorization") for _ in range(3)]
     assert auths == [b"Bearer k1", b"Bearer k2", b"Bearer k1"]
 
 
@@ -116,7 +122,7 @@ def test_bedrock_count_tokens_wraps_the_invoke_body() -> None:
 )
 def test_unserved_endpoints_are_refused_in_the_anthropic_shape(path: bytes, status: int, error_type: str) -> None:
     """Batches and files are a 400, other paths a 404, each naming the upstream that cannot serve them."""
-    refusal = run(bedrock().request(b"POST", path, HEADERS, b"{}"))
+    refusal = run(bedrock().request(b"POST", path, HEADERS, b"{}", None))
     assert isinstance(refusal, Refusal)
     assert (refusal.status, refusal.error_type) == (status, error_type)
     assert "bedrock-east" in refusal.message
@@ -252,8 +258,8 @@ def test_vertex_request_path_body_and_token() -> None:
     )
     sent = json.loads(call.body)
     assert "model" not in sent and "service_tier" not in sent and "output_config" not in sent and sent["stream"]
-    assert header_value(call.headers, b"authorization") == b"Bearer ya29.tok"
-    assert header_value(call.headers, b"anthropic-beta") is not None  # Vertex takes the header
+    assert first_header(call.headers, b"authorization") == b"Bearer ya29.tok"
+    assert first_header(call.headers, b"anthropic-beta") is not None  # Vertex takes the header
     counted = translate(kind, {"model": "claude-haiku-4-5", "messages": []}, b"/v1/messages/count_tokens")
     assert counted.path.endswith(b"/models/count-tokens:rawPredict")
     assert json.loads(counted.body)["model"] == "claude-haiku-4-5@20251001"
@@ -262,10 +268,10 @@ def test_vertex_request_path_body_and_token() -> None:
 def test_foundry_replaces_the_clients_key_with_its_own() -> None:
     """Foundry gets its key as api-key and x-api-key (or a bearer), never the client's."""
     call = translate(FoundryKind("f", keys=("fk",)), BODY)
-    assert header_value(call.headers, b"api-key") == header_value(call.headers, b"x-api-key") == b"fk"
+    assert first_header(call.headers, b"api-key") == first_header(call.headers, b"x-api-key") == b"fk"
     bearer = translate(FoundryKind("f", keys=("tok",), bearer=True), BODY)
-    assert header_value(bearer.headers, b"authorization") == b"Bearer tok"
-    assert header_value(bearer.headers, b"x-api-key") is None
+    assert first_header(bearer.headers, b"authorization") == b"Bearer tok"
+    assert first_header(bearer.headers, b"x-api-key") is None
     assert json.loads(call.body) == BODY and call.path == b"/v1/messages"
 
 
@@ -300,21 +306,22 @@ def test_upstream_config_accepts_kind_fields_and_names_bad_ones() -> None:
 
 
 def test_the_key_the_pool_chose_is_the_one_used() -> None:
-    """The gateway's x-api-key line (the pool's choice for this attempt) picks the Bedrock API key sent."""
+    """The key the pool chose for this attempt, given as a value, is the Bedrock API key sent (and the one the
+    answer is scrubbed of); the client's own x-api-key never goes."""
     kind = BedrockKind("b", TARGET, region="us-east-1", keys=("k1", "k2"))
-    chosen = HEADERS.replace(b"sk-ant-client-key", b"k2")
-    call = run(kind.request(b"POST", b"/v1/messages", chosen, json.dumps(BODY).encode()))
+    call = run(kind.request(b"POST", b"/v1/messages", HEADERS, json.dumps(BODY).encode(), "k2"))
     assert isinstance(call, UpstreamCall)
-    assert header_value(call.headers, b"authorization") == b"Bearer k2"
-    assert header_value(call.headers, b"x-api-key") is None
+    assert first_header(call.headers, b"authorization") == b"Bearer k2"
+    assert first_header(call.headers, b"x-api-key") is None
+    assert call.minted == ("k2",)
 
 
 def test_mid_conversation_system_messages_fold_without_their_beta() -> None:
     """Without the mid-conversation-system beta on the allowlist, role system turns become <system-reminder> user
     turns (order kept); with it allowed they pass unchanged."""
     body = {**BODY, "messages": [*BODY["messages"], {"role": "system", "content": "be brief"}]}  # type: ignore[list-item]
-    headers = HEADERS.replace(b"files-api-2025-04-14", b"mid-conversation-system-2026-04-07")
-    call = run(bedrock().request(b"POST", b"/v1/messages", headers, json.dumps(body).encode()))
+    headers = [(n, v.replace(b"files-api-2025-04-14", b"mid-conversation-system-2026-04-07")) for n, v in HEADERS]
+    call = run(bedrock().request(b"POST", b"/v1/messages", headers, json.dumps(body).encode(), None))
     assert isinstance(call, UpstreamCall)
     last = json.loads(call.body)["messages"][-1]
     assert last == {
@@ -322,7 +329,7 @@ def test_mid_conversation_system_messages_fold_without_their_beta() -> None:
         "content": [{"type": "text", "text": "<system-reminder>\nbe brief\n</system-reminder>"}],
     }
     allowed = bedrock(betas=["mid-conversation-system-2026-04-07"])
-    kept = run(allowed.request(b"POST", b"/v1/messages", headers, json.dumps(body).encode()))
+    kept = run(allowed.request(b"POST", b"/v1/messages", headers, json.dumps(body).encode(), None))
     assert isinstance(kept, UpstreamCall)
     assert json.loads(kept.body)["messages"][-1] == {"role": "system", "content": "be brief"}
 

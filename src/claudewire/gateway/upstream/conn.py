@@ -2,7 +2,12 @@
 
 `UpstreamConn` parses the response head (capped in bytes and fields), queues body chunks as they arrive (pausing
 the socket past a high-water mark so a slow client pushes back) and hands them out with per-wait timeouts. The
-keep-alive pool that owns these connections is `claudewire.gateway.upstream`.
+keep-alive pool that owns these connections is `claudewire.gateway.upstream.pool`.
+
+Interim answers (``100 Continue``, ``103 Early Hints``: any 1xx but 101) are read and dropped: the head the caller
+waits for is the final one, and their bytes count against the same head cap. A ``101`` (nobody asked to switch
+protocols) and any byte after the final answer's end (an answer nobody asked for) make the connection unusable: the
+one queued for the next client could otherwise be this client's answer.
 
 Exceptions raised here are the standard library's (`ConnectionResetError`, `TimeoutError` ...) or the taxonomy's
 `NoResponseError` (a TimeoutError: connected, but no response head in time), so `claudewire._errors.classify` maps
@@ -29,6 +34,10 @@ class _HeadTooLarge(Exception):
     """Raised from a parser callback: the response head is over the cap."""
 
 
+class _Unasked(Exception):
+    """Raised from a parser callback: bytes of an answer nobody asked for (after the final one, or a 101)."""
+
+
 class UpstreamConn(asyncio.Protocol):
     """One upstream connection; parses one response at a time and queues its body chunks."""
 
@@ -38,6 +47,7 @@ class UpstreamConn(asyncio.Protocol):
         "_head",
         "_head_bytes",
         "_head_limit",
+        "_interim",
         "_max_headers",
         "_parser",
         "_paused",
@@ -63,6 +73,7 @@ class UpstreamConn(asyncio.Protocol):
         self._exc: BaseException | None = None
         self._head: asyncio.Future[None] | None = None
         self._paused = False
+        self._interim = False
         self.headers: list[tuple[bytes, bytes]] = []
         self.status = 0
         self.complete = False
@@ -86,8 +97,12 @@ class UpstreamConn(asyncio.Protocol):
         except _HeadTooLarge:
             self._head_too_large()
         except httptools.HttpParserError as exc:
-            if isinstance(exc.__cause__ or exc.__context__, _HeadTooLarge):
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, _HeadTooLarge):
                 self._head_too_large()
+            elif isinstance(cause, _Unasked):
+                self._fail(ConnectionResetError(f"invalid HTTP response from upstream: {cause}"))
+                self.close()
             else:
                 self._fail(ConnectionResetError(f"invalid HTTP response from upstream: {exc}"))
                 self.close()
@@ -117,13 +132,25 @@ class UpstreamConn(asyncio.Protocol):
             self._fail(err)
 
     # --- httptools callbacks -------------------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.complete:  # the final answer has ended: whatever comes now answers no request of ours
+            self.keep_alive = False
+            raise _Unasked("bytes after the end of the answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
         if len(self.headers) > self._max_headers:
             raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if status < 200:
+            if status == 101:
+                raise _Unasked("101 Switching Protocols, and no upgrade was asked for")
+            self._interim = True  # 100, 103 ...: dropped; the final answer follows on this connection
+            self.headers = []
+            return
+        self.status = status
         self.keep_alive = self._parser.should_keep_alive()
         head = self._head
         if head is not None and not head.done():
@@ -138,6 +165,9 @@ class UpstreamConn(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         self.complete = True
         self._wake()
 
@@ -162,6 +192,7 @@ class UpstreamConn(asyncio.Protocol):
         self.headers = []
         self.status = 0
         self._head_bytes = 0
+        self._interim = False
         self.complete = False
         self.received = False
         self.buffered = 0

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from claudewire._net import origin
 
 __all__ = [
     "KIND_OPTIONS",
@@ -126,13 +127,10 @@ def resolve_key(ref: str, where: str, env: Mapping[str, str] | None = None) -> s
 def _check_url(url: object, where: str) -> str:
     if not isinstance(url, str):
         raise UpstreamConfigError(f"{where}: url is required (an http:// or https:// base URL)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UpstreamConfigError(f"{where}: must be an http:// or https:// URL with a host, got {url!r}")
     try:
-        parts.port  # noqa: B018 - a bad port raises here
-    except ValueError:
-        raise UpstreamConfigError(f"{where}: bad port in {url!r}") from None
+        origin(url)
+    except ValueError as exc:
+        raise UpstreamConfigError(f"{where}: {exc}") from None
     return url
 
 
@@ -190,11 +188,10 @@ def upstreams_from_list(items: object, env: Mapping[str, str] | None = None) -> 
 
 def name_for_url(url: str) -> str:
     """A label for an upstream given only by URL: its host (and port when not the default), as [a-z0-9_-]+."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "upstream").lower()
-    default = 443 if parts.scheme == "https" else 80
-    if parts.port and parts.port != default:
-        host = f"{host}-{parts.port}"
+    try:
+        host = origin(url).authority
+    except ValueError:
+        host = "upstream"
     return re.sub(r"[^a-z0-9_-]+", "-", host).strip("-") or "upstream"
 
 

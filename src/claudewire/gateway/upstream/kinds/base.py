@@ -2,10 +2,13 @@
 
 A `Kind` is a small translator, sans-IO apart from fetching its credentials:
 
-- `Kind.request(method, path, headers, body)` → the `UpstreamCall` to send (method, path, header lines, body), or a
-  `Refusal` answered at once in the Anthropic error shape (an endpoint the upstream does not have);
+- `Kind.request(method, path, headers, body, key)` → the `UpstreamCall` to send (method, path, header pairs, body,
+  and the credentials it put on), or a `Refusal` answered at once in the Anthropic error shape (an endpoint the
+  upstream does not have). `key` is the gateway's key the pool chose for this attempt, as a value (None: it holds
+  none): the kind makes it its cloud's auth (a bearer, ``api-key``), never reading it back out of header bytes;
 - `Kind.response(call, status, headers)` → a `ResponseTranslator` that turns the upstream's head and body chunks
-  into the Anthropic API's: status, header lines, and bytes (SSE events for a stream, JSON otherwise).
+  into the Anthropic API's: status, header pairs, and bytes (SSE events for a stream, JSON otherwise). One that
+  sets `done` has ended the answer (an error event, a corrupt frame): nothing more is read from the upstream.
 
 `KindUpstream` wraps the gateway's connection pool (`Upstream`) with a kind and looks like one to the exchange:
 ``send(...)`` gives a response with ``status``, ``headers``, ``next_chunk`` and ``read``, already in Anthropic form,
@@ -15,11 +18,10 @@ so retries, failover, the first-delta hold and metrics work unchanged for every 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from claudewire.gateway.upstream.pool import Upstream, UpstreamResponse
+from claudewire.gateway.upstream.pool import Headers, Upstream, UpstreamResponse
 from claudewire.gateway.wire import first_header
 
 __all__ = [
@@ -30,8 +32,8 @@ __all__ = [
     "Refusal",
     "ResponseTranslator",
     "UpstreamCall",
+    "WholeBody",
     "anthropic_error",
-    "header_value",
     "without_headers",
 ]
 
@@ -42,15 +44,18 @@ _JSON_CT = (b"content-type", b"application/json")
 class UpstreamCall:
     """One translated request: what goes on the wire (`path` below the upstream's base URL), and what it stands for.
 
-    `op` is the Anthropic operation (``messages``, ``count_tokens``); `stream` whether the answer is a stream.
+    `op` is the Anthropic operation (``messages``, ``count_tokens``); `stream` whether the answer is a stream;
+    `minted` the credentials the kind put in `headers` (a key, a token, a signature, a session token), which are
+    scrubbed from the answer to this call.
     """
 
     method: bytes
     path: bytes
-    headers: bytes
+    headers: Headers
     body: bytes
     op: str = "messages"
     stream: bool = False
+    minted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +71,9 @@ class ResponseTranslator(Protocol):
     """Turns one upstream response into the Anthropic API's: head first, then body bytes as they come."""
 
     status: int
-    headers: list[tuple[bytes, bytes]]
+    headers: Headers
     whole_body: bool  # True: the body must be read whole before translating (`feed` then sees it all at once)
+    done: bool  # True once the translated answer has ended (an error event): the rest is not read
 
     def feed(self, chunk: bytes) -> bytes:
         """Anthropic bytes for the next upstream bytes (maybe none yet)."""
@@ -83,11 +89,14 @@ class Kind(Protocol):
 
     name: str
 
-    async def request(self, method: bytes, path: bytes, headers: bytes, body: bytes) -> UpstreamCall | Refusal:
-        """The upstream request for the client's (async only to refresh credentials without blocking)."""
+    async def request(
+        self, method: bytes, path: bytes, headers: Headers, body: bytes, key: str | None
+    ) -> UpstreamCall | Refusal:
+        """The upstream request for the client's, with `key` (the gateway's, chosen for this attempt) or the
+        kind's own credentials (async only to refresh those without blocking)."""
         ...
 
-    def response(self, call: UpstreamCall, status: int, headers: list[tuple[bytes, bytes]]) -> ResponseTranslator:
+    def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
         """The translator for the upstream's answer to `call`."""
         ...
 
@@ -97,24 +106,13 @@ def anthropic_error(error_type: str, message: str) -> bytes:
     return json.dumps({"type": "error", "error": {"type": error_type, "message": message}}).encode()
 
 
-def header_value(headers: bytes, name: bytes) -> bytes | None:
-    """The value of header `name` (lower-case) in ready-made ``name: value\\r\\n`` lines, or None."""
-    for line in headers.split(b"\r\n"):
-        key, sep, value = line.partition(b":")
-        if sep and key.strip().lower() == name:
-            return value.strip()
-    return None
-
-
-def without_headers(headers: bytes, names: frozenset[bytes]) -> bytes:
-    """Header lines minus those named (lower-case)."""
-    kept = [line for line in headers.split(b"\r\n") if line and line.partition(b":")[0].strip().lower() not in names]
-    return b"".join(line + b"\r\n" for line in kept)
+def without_headers(headers: Headers, names: frozenset[bytes]) -> Headers:
+    """Header pairs minus those named (lower-case)."""
+    return [(name, value) for name, value in headers if name.lower() not in names]
 
 
 class KeyRing:
-    """An upstream's own credentials: the one the gateway put on this attempt (its ``x-api-key`` line, chosen by
-    the pool per attempt), else the next in turn."""
+    """An upstream's own credentials: the one the pool chose for this attempt, else the next in turn."""
 
     __slots__ = ("_next", "keys")
 
@@ -122,13 +120,12 @@ class KeyRing:
         self.keys = keys
         self._next = 0
 
-    def pick(self, headers: bytes) -> str | None:
-        """The key for this attempt; None when the upstream holds none."""
+    def pick(self, chosen: str | None) -> str | None:
+        """The key for this attempt (`chosen` when it is one of ours); None when the upstream holds none."""
         if not self.keys:
             return None
-        chosen = header_value(headers, b"x-api-key")
-        if chosen is not None and chosen.decode("latin-1") in self.keys:
-            return chosen.decode("latin-1")
+        if chosen is not None and chosen in self.keys:
+            return chosen
         key = self.keys[self._next % len(self.keys)]
         self._next += 1
         return key
@@ -139,8 +136,9 @@ class PassThrough:
     """A response that needs no translation (the Anthropic API's own shape)."""
 
     status: int
-    headers: list[tuple[bytes, bytes]]
+    headers: Headers
     whole_body: bool = False
+    done: bool = False
 
     def feed(self, chunk: bytes) -> bytes:
         return chunk
@@ -151,11 +149,13 @@ class PassThrough:
 
 @dataclass(slots=True)
 class WholeBody:
-    """A response read whole before `feed` sees it: subclasses rewrite it (an error, a small JSON answer)."""
+    """A response read whole (bounded, scrubbed) before `feed` sees it: as it is (a JSON answer), or rewritten by a
+    subclass (an error)."""
 
     status: int
-    headers: list[tuple[bytes, bytes]]
+    headers: Headers
     whole_body: bool = True
+    done: bool = False
 
     def feed(self, chunk: bytes) -> bytes:
         return chunk
@@ -167,7 +167,7 @@ class WholeBody:
 class _Answer:
     """A response made here (a `Refusal`, or a translated whole body) with the `UpstreamResponse` surface."""
 
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
         self.status = status
         self.headers = headers
         self._body: bytes | None = body
@@ -208,7 +208,7 @@ class _Translated:
         return self.translator.status
 
     @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
+    def headers(self) -> Headers:
         return self.translator.headers
 
     def header(self, name: bytes) -> bytes | None:
@@ -219,21 +219,32 @@ class _Translated:
         return self._ended or (self.inner.complete and not self.translator.whole_body)
 
     async def next_chunk(self, within: float | None = None) -> bytes | None:
-        """The next translated bytes; upstream bytes that complete no event yet are read on (`within` per read)."""
+        """The next translated bytes; upstream bytes that complete no event yet are read on (`within` per read).
+
+        A whole-body translation comes as one chunk (read whole first, bounded). Once the translator is `done`
+        the upstream's connection is dropped unread: an error event ends the answer now, not when the upstream
+        stops sending."""
+        translator = self.translator
+        if translator.whole_body:
+            return None if self._ended else (await self.read(within)) or None
         while not self._ended:
             chunk = await self.inner.next_chunk(within)
             if chunk is None:
                 self._ended = True
-                out = self.translator.end()
+                out = translator.end()
                 return out or None
-            out = self.translator.feed(chunk)
+            out = translator.feed(chunk)
+            if translator.done:
+                self._ended = True
+                self.inner.close()
+                return out or None
             if out:
                 return out
         return None
 
     async def read(self, within: float | None = None) -> bytes:
         if self.translator.whole_body:
-            raw = await self.inner.read(within)
+            raw = await self.inner.read(within)  # bounded by the pool's body_limit, scrubbed
             self._ended = True
             return self.translator.feed(raw) + self.translator.end()
         parts: list[bytes] = []
@@ -255,17 +266,28 @@ class KindUpstream:
     def __init__(self, upstream: Upstream, kind: Kind) -> None:
         self.inner = upstream
         self.kind = kind
+        self.name = upstream.name
         self.target = upstream.target
 
     async def send(
-        self, method: bytes, path: bytes, headers: bytes, body: bytes, *, head_within: float | None
+        self,
+        method: bytes,
+        path: bytes,
+        headers: Headers,
+        body: bytes,
+        *,
+        head_within: float | None,
+        key: str | None = None,
     ) -> UpstreamResponse:
-        """Translate, send, and hand back the answer in the Anthropic API's form."""
-        call = await self.kind.request(method, path, headers, body)
+        """Translate (with `key`, the gateway's key chosen for this attempt), send, and hand back the answer in the
+        Anthropic API's form."""
+        call = await self.kind.request(method, path, headers, body, key)
         if isinstance(call, Refusal):
             answer = _Answer(call.status, [_JSON_CT], anthropic_error(call.error_type, call.message))
             return answer  # type: ignore[return-value]  # the same surface as UpstreamResponse
-        resp = await self.inner.send(call.method, call.path, call.headers, call.body, head_within=head_within)
+        resp = await self.inner.send(
+            call.method, call.path, call.headers, call.body, head_within=head_within, minted=call.minted
+        )
         translator = self.kind.response(call, resp.status, resp.headers)
         if isinstance(translator, PassThrough):
             return resp
@@ -274,11 +296,3 @@ class KindUpstream:
     def close(self) -> None:
         """Close the pooled connections."""
         self.inner.close()
-
-
-def lower_headers(headers: list[tuple[bytes, bytes]]) -> Mapping[bytes, bytes]:
-    """The first value of each header, by lower-case name."""
-    out: dict[bytes, bytes] = {}
-    for name, value in headers:
-        out.setdefault(name.lower(), value)
-    return out

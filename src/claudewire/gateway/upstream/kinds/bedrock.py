@@ -11,9 +11,10 @@ messages between turns (Claude Code sends them) become user turns in ``<system-r
 itself writes them where that beta is missing (`fold_system_messages`). Auth: a Bedrock API key from `keys` as
 ``Authorization: Bearer``, else SigV4 (service ``bedrock``) with the standard AWS credential chain, signed by botocore.
 
-Answer: the JSON Message passes through; the event-stream is re-emitted as SSE event by event
-(`EventStreamToSSE`); Bedrock errors become Anthropic error bodies with the matching status (`bedrock_error`);
-``inputTokens`` comes back as ``input_tokens``. Batches and files are refused in the Anthropic error shape.
+Answer: the JSON Message passes as it is (read whole: bounded and scrubbed); the event-stream is re-emitted as SSE
+event by event (`EventStreamToSSE`); Bedrock errors become Anthropic error bodies with the matching status
+(`bedrock_error`); ``inputTokens`` comes back as ``input_tokens``. Batches and files are refused in the Anthropic
+error shape.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from urllib.parse import quote
 
 from claudewire.gateway.upstream.kinds.base import (
     KeyRing,
-    PassThrough,
     Refusal,
     ResponseTranslator,
     UpstreamCall,
@@ -47,7 +47,7 @@ from claudewire.gateway.upstream.kinds.request import (
     fold_system_messages,
     parse_messages_request,
 )
-from claudewire.gateway.upstream.pool import UpstreamTarget
+from claudewire.gateway.upstream.pool import Headers, UpstreamTarget
 from claudewire.gateway.wire import first_header
 
 __all__ = ["DEFAULT_ALIASES", "DEFAULT_BETAS", "DEFAULT_VERSION", "BedrockKind"]
@@ -134,7 +134,9 @@ class BedrockKind:
 
     # --- request ------------------------------------------------------------------------------------------------
 
-    async def request(self, method: bytes, path: bytes, headers: bytes, body: bytes) -> UpstreamCall | Refusal:
+    async def request(
+        self, method: bytes, path: bytes, headers: Headers, body: bytes, key: str | None
+    ) -> UpstreamCall | Refusal:
         parsed = parse_messages_request(self.name, self.upstream_name, method, path, headers, body)
         if isinstance(parsed, Refusal):
             return parsed
@@ -161,9 +163,9 @@ class BedrockKind:
         else:
             data = json.dumps(payload, separators=(",", ":")).encode()
             route = f"/model/{model_id}/invoke-with-response-stream" if parsed.stream else f"/model/{model_id}/invoke"
-        lines = without_headers(headers, _DROP) + b"content-type: application/json\r\n"
-        lines += await self._auth(route, data, headers)
-        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream)
+        auth, minted = await self._auth(route, data, key)
+        lines = [*without_headers(headers, _DROP), (b"content-type", b"application/json"), *auth]
+        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, minted)
 
     def _betas(self, parsed: MessagesRequest, in_body: object) -> list[str]:
         asked = list(parsed.betas)
@@ -191,10 +193,12 @@ class BedrockKind:
                 self._warned.update(fresh)
         return kept
 
-    async def _auth(self, route: str, data: bytes, headers: bytes) -> bytes:
-        key = self.keys.pick(headers)
+    async def _auth(self, route: str, data: bytes, chosen: str | None) -> tuple[Headers, tuple[str, ...]]:
+        """The auth header pairs, and the credentials in them to scrub from the answer (a key; a signature and a
+        session token)."""
+        key = self.keys.pick(chosen)
         if key is not None:  # a Bedrock API key
-            return b"authorization: Bearer " + key.encode() + b"\r\n"
+            return [(b"authorization", b"Bearer " + key.encode("latin-1"))], (key,)
         from botocore.auth import SigV4Auth  # the `bedrock` extra
         from botocore.awsrequest import AWSRequest
 
@@ -203,12 +207,14 @@ class BedrockKind:
         url = f"{self.target.scheme}://{host}{self.target.prefix}{route}"
         request = AWSRequest("POST", url, data=data, headers={"content-type": "application/json", "host": host})
         SigV4Auth(credentials, "bedrock", self.region).add_auth(request)
-        out = b""
+        out: Headers = []
         for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
             value = request.headers.get(name)
             if value:
-                out += name.lower().encode() + b": " + str(value).encode() + b"\r\n"
-        return out
+                out.append((name.lower().encode(), str(value).encode("latin-1")))
+        signature = str(request.headers.get("Authorization", "")).rpartition("Signature=")[2]
+        token = str(request.headers.get("X-Amz-Security-Token") or "")
+        return out, tuple(m for m in (signature, token) if m)
 
     async def _frozen_credentials(self) -> Any:
         creds = self._credentials
@@ -230,7 +236,7 @@ class BedrockKind:
 
     # --- response -----------------------------------------------------------------------------------------------
 
-    def response(self, call: UpstreamCall, status: int, headers: list[tuple[bytes, bytes]]) -> ResponseTranslator:
+    def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
         if status >= 400:
             return _BedrockError(status, headers)
         ctype = first_header(headers, b"content-type") or b""
@@ -238,15 +244,16 @@ class BedrockKind:
             return EventStreamToSSE(status, headers)
         if call.op == "count_tokens":
             return _CountTokens(status, headers)
-        return PassThrough(status, headers)
+        return WholeBody(status, headers)  # the Message as JSON: read whole, bounded and scrubbed
 
 
 class _BedrockError:
     """A Bedrock error answer → the Anthropic status and error body."""
 
     whole_body = True
+    done = False
 
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, status: int, headers: Headers) -> None:
         self._error = first_header(headers, b"x-amzn-errortype")
         self.status, _ = bedrock_error(status, self._error, b"{}")
         self._upstream_status = status

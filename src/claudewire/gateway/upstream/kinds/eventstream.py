@@ -3,7 +3,9 @@
 Each ``chunk`` message carries one Anthropic stream event (base64 JSON in ``bytes``); it becomes one SSE event with
 those JSON bytes unchanged — except ``message_stop``, where Bedrock's ``amazon-bedrock-invocationMetrics`` is taken
 off so clients see what the Anthropic API sends. An ``exception`` message (``throttlingException`` ...) becomes an
-Anthropic ``error`` event of the matching type and ends the stream. Nothing is buffered beyond one partial message.
+Anthropic ``error`` event of the matching type and ends the stream (`done`), and so do a frame that cannot be read
+(a checksum, a length past `framing.MAX_MESSAGE`) and a body that ends inside a frame. Nothing is buffered beyond one
+partial message.
 """
 
 from __future__ import annotations
@@ -37,26 +39,38 @@ class EventStreamToSSE:
         kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
         self.headers = [*kept, _SSE_CT]
         self._buffer = MessageBuffer()
-        self._done = False
+        self.done = False
 
     def feed(self, chunk: bytes) -> bytes:
-        if self._done:
+        if self.done:
             return b""
-        out: list[bytes] = []
+        failed: ValueError | None = None
         try:
-            for headers, payload in self._buffer.add(chunk):
+            messages = self._buffer.add(chunk)
+        except FramingError as exc:  # a corrupt frame (CRC, lengths): the stream cannot go on after it
+            messages, failed = exc.messages, exc
+        out: list[bytes] = []
+        for headers, payload in messages:
+            try:
                 event = self._translate(headers, payload)
-                if event:
-                    out.append(event)
-                if self._done:
-                    break
-        except FramingError as exc:  # a corrupt frame (CRC, lengths): the stream cannot go on
-            out.append(_event("error", _error_data("api_error", f"corrupt event-stream frame from Bedrock: {exc}")))
-            self._done = True
+            except ValueError as exc:  # an event that is not JSON
+                failed = exc
+                break
+            if event:
+                out.append(event)
+            if self.done:
+                return b"".join(out)
+        if failed is not None:
+            out.append(_event("error", _error_data("api_error", f"corrupt event-stream frame from Bedrock: {failed}")))
+            self.done = True
         return b"".join(out)
 
     def end(self) -> bytes:
-        return b""
+        if self.done or not self._buffer.pending:
+            return b""
+        self.done = True
+        cut = f"the Bedrock stream ended inside a frame ({self._buffer.pending} bytes of it came)"
+        return _event("error", _error_data("api_error", cut))
 
     def _translate(self, headers: dict[str, object], payload: bytes) -> bytes:
         kind = headers.get(":message-type")
@@ -64,7 +78,7 @@ class EventStreamToSSE:
             name = str(headers.get(":exception-type") or headers.get(":error-code") or "internalServerException")
             message = _message(payload) or str(headers.get(":error-message") or name)
             error_type = bedrock_error_type(name, _original_status(payload))
-            self._done = True
+            self.done = True
             _log.info("bedrock stream ended by %s: %s", name, message)
             return _event("error", _error_data(error_type, f"{message} (Bedrock {name})"))
         if headers.get(":event-type") != "chunk":

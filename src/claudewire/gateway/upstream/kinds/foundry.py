@@ -16,8 +16,11 @@ from claudewire.gateway.upstream.kinds.base import (
     Refusal,
     ResponseTranslator,
     UpstreamCall,
+    WholeBody,
     without_headers,
 )
+from claudewire.gateway.upstream.pool import Headers
+from claudewire.gateway.wire import first_header
 
 __all__ = ["FoundryKind"]
 
@@ -42,20 +45,23 @@ class FoundryKind:
         self.bearer = bearer
         self.model_map = dict(model_map or {})
 
-    async def request(self, method: bytes, path: bytes, headers: bytes, body: bytes) -> UpstreamCall | Refusal:
+    async def request(
+        self, method: bytes, path: bytes, headers: Headers, body: bytes, key: str | None
+    ) -> UpstreamCall | Refusal:
         lines = headers
-        chosen = self.keys.pick(headers)
+        minted: tuple[str, ...] = ()
+        chosen = self.keys.pick(key)
         if chosen is not None:
-            key = chosen.encode()
+            value = chosen.encode("latin-1")
             lines = without_headers(headers, _DROP)
-            lines += (
-                b"authorization: Bearer " + key + b"\r\n"
-                if self.bearer
-                else b"api-key: %b\r\nx-api-key: %b\r\n" % (key, key)
-            )
+            if self.bearer:
+                lines.append((b"authorization", b"Bearer " + value))
+            else:
+                lines += [(b"api-key", value), (b"x-api-key", value)]
+            minted = (chosen,)
         if self.model_map and body and path.startswith(b"/v1/messages"):
             body = self._map_model(body)
-        return UpstreamCall(method, path, lines, body)
+        return UpstreamCall(method, path, lines, body, minted=minted)
 
     def _map_model(self, body: bytes) -> bytes:
         try:
@@ -67,5 +73,8 @@ class FoundryKind:
             return json.dumps(parsed, separators=(",", ":")).encode()
         return body
 
-    def response(self, call: UpstreamCall, status: int, headers: list[tuple[bytes, bytes]]) -> ResponseTranslator:
-        return PassThrough(status, headers)
+    def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
+        ctype = first_header(headers, b"content-type") or b""
+        if ctype.startswith(b"text/event-stream"):
+            return PassThrough(status, headers)
+        return WholeBody(status, headers)  # a JSON answer or error: read whole, bounded and scrubbed

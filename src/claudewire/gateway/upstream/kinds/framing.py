@@ -11,17 +11,25 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["FramingError", "Message", "MessageBuffer"]
+__all__ = ["MAX_MESSAGE", "FramingError", "Message", "MessageBuffer"]
 
 _PRELUDE = struct.Struct(">III")
 _U16 = struct.Struct(">H")
 _CRC = struct.Struct(">I")
-_MAX_MESSAGE = 16 * 1024 * 1024 + 128 * 1024  # botocore's payload + headers limits
+# One message carries one Anthropic stream event (a delta, a content block): 4 MiB holds the largest block start
+# (a fetched document, base64) many times over, and bounds what a stream can make us buffer. A prelude announcing
+# more is refused at once, not waited for (botocore allows 16 MiB + 128 KiB).
+MAX_MESSAGE = 4 * 1024 * 1024
 _FIXED = {2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}  # byte, short, int, long, timestamp, uuid
 
 
 class FramingError(ValueError):
-    """Bytes that are not a valid event-stream message (bad CRC, length or header)."""
+    """Bytes that are not a valid event-stream message (bad CRC, length or header); `messages` are the complete
+    ones that came before them in the same `add`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.messages: list[Message] = []
 
 
 Message = tuple[dict[str, object], bytes]
@@ -36,17 +44,33 @@ class MessageBuffer:
     def __init__(self) -> None:
         self._data = b""
 
+    @property
+    def pending(self) -> int:
+        """Bytes of a message begun and not complete yet."""
+        return len(self._data)
+
     def add(self, chunk: bytes) -> list[Message]:
-        """Add `chunk` and return the messages it completes."""
+        """Add `chunk` and return the messages it completes; `FramingError` (with those before it) at a bad one."""
         data = self._data + chunk if self._data else chunk
         out: list[Message] = []
+        try:
+            offset = self._messages(data, out)
+        except FramingError as exc:
+            self._data = b""
+            exc.messages = out
+            raise
+        self._data = data[offset:]
+        return out
+
+    @staticmethod
+    def _messages(data: bytes, out: list[Message]) -> int:
         offset = 0
         size = len(data)
         while size - offset >= 12:
             total, headers_len, prelude_crc = _PRELUDE.unpack_from(data, offset)
             if zlib.crc32(data[offset : offset + 8]) != prelude_crc:
                 raise FramingError("event-stream prelude checksum mismatch")
-            if total < 16 or total > _MAX_MESSAGE or headers_len > total - 16:
+            if total < 16 or total > MAX_MESSAGE or headers_len > total - 16:
                 raise FramingError(f"event-stream message length {total} (headers {headers_len}) is not valid")
             if size - offset < total:
                 break
@@ -55,14 +79,18 @@ class MessageBuffer:
             if zlib.crc32(data[offset : end - 4]) != message_crc:
                 raise FramingError("event-stream message checksum mismatch")
             start = offset + 12
-            out.append((_headers(data, start, start + headers_len), data[start + headers_len : end - 4]))
+            try:
+                headers = _headers(data[start : start + headers_len])
+            except (IndexError, struct.error, UnicodeDecodeError) as exc:  # lengths inside the headers that lie
+                raise FramingError(f"event-stream headers cannot be read: {exc}") from None
+            out.append((headers, data[start + headers_len : end - 4]))
             offset = end
-        self._data = data[offset:]
-        return out
+        return offset
 
 
-def _headers(data: bytes, pos: int, end: int) -> dict[str, object]:
+def _headers(data: bytes) -> dict[str, object]:
     headers: dict[str, object] = {}
+    pos, end = 0, len(data)
     while pos < end:
         name_len = data[pos]
         name = data[pos + 1 : pos + 1 + name_len].decode("utf-8")

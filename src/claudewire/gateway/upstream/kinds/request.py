@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claudewire.gateway.upstream.kinds.base import Refusal, header_value
+from claudewire.gateway.upstream.kinds.base import Refusal
+from claudewire.gateway.upstream.pool import Headers
+from claudewire.gateway.wire import first_header
 
 __all__ = ["MID_CONVERSATION_SYSTEM", "MessagesRequest", "fold_system_messages", "parse_messages_request"]
 
@@ -32,7 +34,7 @@ class MessagesRequest:
 
 
 def parse_messages_request(
-    kind: str, upstream: str, method: bytes, path: bytes, headers: bytes, body: bytes
+    kind: str, upstream: str, method: bytes, path: bytes, headers: Headers, body: bytes
 ) -> MessagesRequest | Refusal:
     """The request as a `MessagesRequest`, or the `Refusal` to answer instead."""
     route = path.split(b"?", 1)[0].rstrip(b"/")
@@ -63,7 +65,7 @@ def parse_messages_request(
     model = parsed.get("model")
     if not isinstance(model, str) or not model:
         return Refusal(400, "invalid_request_error", "model: Field required")
-    beta = header_value(headers, b"anthropic-beta") or b""
+    beta = first_header(headers, b"anthropic-beta") or b""
     betas = tuple(b.strip() for b in beta.decode("latin-1").split(",") if b.strip())
     return MessagesRequest(op, parsed, op == "messages" and parsed.get("stream") is True, betas)
 

@@ -8,7 +8,8 @@ permitted" (`DEFAULT_REJECTED`, or the upstream's ``rejected_fields``) are remov
 Vertex's (``claude-haiku-4-5@20251001``). Auth: a static bearer token from `keys`, else Google credentials through
 google-auth (a service-account file, else application default credentials), refreshed off the event loop.
 
-Answer: SSE and JSON pass through untouched; Google-shaped errors become Anthropic error bodies.
+Answer: SSE passes through untouched, a JSON answer is read whole (bounded, scrubbed) and passed as it is;
+Google-shaped errors become Anthropic error bodies.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from claudewire.gateway.upstream.kinds.base import (
 from claudewire.gateway.upstream.kinds.errors import google_error
 from claudewire.gateway.upstream.kinds.models import vertex_model_id
 from claudewire.gateway.upstream.kinds.request import parse_messages_request
+from claudewire.gateway.upstream.pool import Headers
+from claudewire.gateway.wire import first_header
 
 __all__ = ["DEFAULT_REJECTED", "DEFAULT_VERSION", "VertexKind"]
 
@@ -79,7 +82,9 @@ class VertexKind:
         self._credentials = credentials  # google.auth credentials; loaded on first use
         self._lock = asyncio.Lock()
 
-    async def request(self, method: bytes, path: bytes, headers: bytes, body: bytes) -> UpstreamCall | Refusal:
+    async def request(
+        self, method: bytes, path: bytes, headers: Headers, body: bytes, key: str | None
+    ) -> UpstreamCall | Refusal:
         parsed = parse_messages_request(self.name, self.upstream_name, method, path, headers, body)
         if isinstance(parsed, Refusal):
             return parsed
@@ -98,12 +103,13 @@ class VertexKind:
         else:
             route = f"{base}/models/{quote(model, safe='@')}:{'streamRawPredict' if parsed.stream else 'rawPredict'}"
         data = json.dumps(payload, separators=(",", ":")).encode()
-        lines = without_headers(headers, _DROP) + b"content-type: application/json\r\n"
-        lines += b"authorization: Bearer " + (await self._token(headers)).encode() + b"\r\n"
-        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream)
+        token = await self._token(key)
+        lines = without_headers(headers, _DROP)
+        lines += [(b"content-type", b"application/json"), (b"authorization", b"Bearer " + token.encode("latin-1"))]
+        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, (token,))
 
-    async def _token(self, headers: bytes) -> str:
-        key = self.keys.pick(headers)
+    async def _token(self, chosen: str | None) -> str:
+        key = self.keys.pick(chosen)
         if key is not None:  # a static token
             return key
         async with self._lock:  # one refresh at a time; the blocking HTTP call runs in a thread
@@ -127,10 +133,12 @@ class VertexKind:
         creds, _ = google.auth.default(scopes=_SCOPES)
         return creds
 
-    def response(self, call: UpstreamCall, status: int, headers: list[tuple[bytes, bytes]]) -> ResponseTranslator:
+    def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
         if status >= 400:
             return _GoogleError(status, headers)
-        return PassThrough(status, headers)
+        if (first_header(headers, b"content-type") or b"").startswith(b"text/event-stream"):
+            return PassThrough(status, headers)
+        return WholeBody(status, headers)  # a JSON answer: read whole, bounded and scrubbed
 
 
 @dataclass(slots=True)
