@@ -40,30 +40,21 @@ class GatewayTarget:
     upstream: Upstream | KindUpstream
     key_line: bytes = b""
 
+    @property
+    def address(self) -> str:
+        """The upstream's host (for the attempt's span)."""
+        return self.upstream.target.host
+
+    @property
+    def port(self) -> int:
+        """The upstream's port."""
+        return self.upstream.target.port
+
 
 def strip_credentials(headers: bytes) -> bytes:
     """Header lines without the client's ``x-api-key`` / ``authorization`` (a gateway-held key replaces them)."""
     lines = headers.split(b"\r\n")
     return b"\r\n".join(line for line in lines if not line.lower().startswith(_CREDENTIAL_LINES))
-
-
-class PoolMetrics(PoolHooks):
-    """The pool's events as Prometheus series (labels: configured names and ``name#index`` only)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def on_failover(self, source: str, target: str, reason: str) -> None:
-        """Count a failover from `source` to `target`."""
-        self.metrics.observe_failover(source, target, reason)
-
-    def on_key_out(self, member: str, reason: str) -> None:
-        """Count a key taken out and show it out."""
-        self.metrics.observe_key_out(member)
-
-    def on_affinity(self, outcome: str, reason: str) -> None:
-        """Count a session's hit, new session or break (with why)."""
-        self.metrics.observe_affinity(outcome, reason)
 
 
 class Routing:
@@ -77,6 +68,7 @@ class Routing:
         *,
         upstream: Upstream | None = None,
         state: PoolState | None = None,
+        hooks: PoolHooks | None = None,
     ) -> None:
         context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
         self.upstreams: dict[str, Upstream | KindUpstream] = {}
@@ -109,7 +101,7 @@ class Routing:
             state=state or MemoryPoolState(ttl=config.affinity_ttl, max_sessions=config.affinity_sessions),
             key_cooldown=config.key_cooldown,
             max_retry_after=config.policy.max_retry_after,
-            hooks=PoolMetrics(metrics),
+            hooks=hooks,
             clock=engine.clock,
         )
         for member in members:
