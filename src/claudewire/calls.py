@@ -85,11 +85,7 @@ class CallRecord:
     admission: str = ""
     charged: int = 0
     duration: float | None = None  # set by `Call.end`
-
-    @property
-    def route(self) -> str:
-        """The bounded route label of `path` (``messages``, ``count_tokens`` ...)."""
-        return route_of(self.path)
+    route: str = ""  # the bounded route label of `path` (``messages``, ``count_tokens`` ...), set by `start`
 
     @property
     def tried(self) -> list[str]:
@@ -174,6 +170,7 @@ class CallObservers:
         `body` is the request's, read only when the telemetry records prompts.
         """
         record = CallRecord(method, path, dialect, model, stream, client, group)
+        record.route = route_of(path)
         trace: CallTrace | None = None
         telemetry = self.telemetry
         if telemetry is not None:
