@@ -168,6 +168,8 @@ class GatewayConfig:
         timeouts = (self.connect_timeout, self.read_timeout, self.first_byte_timeout, self.idle_timeout)
         if min(*timeouts, self.keepalive_timeout, self.stream_deadline, self.drain_timeout) <= 0:
             raise ConfigError("timeouts must be > 0 seconds")
+        if self.drain_bytes < 0:
+            raise ConfigError("drain_bytes must be >= 0 (0: a reset stream counts its whole reservation)")
         names = [c.name for c in self.clients]
         if len(set(names)) != len(names):
             raise ConfigError(f"client names must be unique: {', '.join(sorted(names))}")
