@@ -183,7 +183,7 @@ class CallObservers:
         self.in_flight += 1
         return Call(self, record, trace)
 
-    def finish(self, record: CallRecord, trace: CallTrace | None) -> None:
+    def _finish(self, record: CallRecord, trace: CallTrace | None) -> None:
         """Tell every observer that `record` has ended (`Call.end` calls this once)."""
         self.in_flight -= 1
         metrics = self.metrics
@@ -287,7 +287,7 @@ class Call:
         record.duration = time.monotonic() - record.start
         if not record.status and not record.error:
             record.error = "client_closed"
-        self._observers.finish(record, self._trace)
+        self._observers._finish(record, self._trace)
 
     @property
     def ended(self) -> bool:

@@ -253,6 +253,9 @@ class Gateway:
         except asyncio.CancelledError:
             record.status, record.error = 499, "client_closed"
             raise
+        except Exception:  # a bug of ours: `handle` logs it and answers 500 when it still can
+            record.status, record.error = 500, str(FailureKind.UNKNOWN)
+            raise
         finally:
             if ticket is not None:
                 used = counted_tokens(record.usage)
