@@ -36,9 +36,9 @@ chooser can pick another; when it has none left the flow waits for the shortest 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 from claudewire._errors import Failure, FailureKind
 from claudewire.policy.breaker import BreakerState
@@ -74,6 +74,7 @@ class Target(Protocol):
         ...
 
 
+P = ParamSpec("P")
 T = TypeVar("T", bound=Target)
 T_co = TypeVar("T_co", bound=Target, covariant=True)
 
@@ -244,8 +245,8 @@ def call_flow(
                     refused = gate.failure
             if target is None:
                 if hold > 0.0:
-                    if heard is not None:
-                        heard.wait(hold, None)
+                    if listener is not None and heard is not None:
+                        heard.tell(listener.on_wait, hold, None)
                     yield Wait(hold)
                     continue
                 finished = True
@@ -254,13 +255,13 @@ def call_flow(
                 log.debug("call rejected without sending: %s", _describe(rejected))
                 yield Reject(rejected)
                 return Decision(DecisionAction.GIVE_UP, reason="circuit open")
-            if heard is not None:
-                heard.send(call.attempts, target, engine.breaker_state(key))
+            if listener is not None and heard is not None:
+                heard.tell(listener.on_send, call.attempts, target, engine.breaker_state(key))
             outcome = yield Send(target, call.remaining(), call.attempts)
             if outcome is None:
                 raise RuntimeError("the driver must send the Outcome of a Send")
-            if heard is not None:
-                heard.outcome(call.attempts, target, outcome)
+            if listener is not None and heard is not None:
+                heard.tell(listener.on_outcome, call.attempts, target, outcome)
             failure = outcome.failure
             failover = bool(
                 failure is not None
@@ -280,8 +281,8 @@ def call_flow(
                     _describe(failure),
                     decision.delay,
                 )
-                if heard is not None:
-                    heard.wait(decision.delay, failure)
+                if listener is not None and heard is not None:
+                    heard.tell(listener.on_wait, decision.delay, failure)
                 yield Wait(decision.delay, failure)
                 continue
             finished = True
@@ -310,30 +311,15 @@ class _Guard:
         self.listener = listener
         self.log = log
 
-    def _failed(self) -> None:
-        self.log.exception("a call listener raised; it hears nothing more of this call")
-        self.listener = None
-
-    def wait(self, delay: float, failure: Failure | None) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.on_wait(delay, failure)
-            except Exception:
-                self._failed()
-
-    def send(self, attempt: int, target: Target, breaker: BreakerState) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.on_send(attempt, target, breaker)
-            except Exception:
-                self._failed()
-
-    def outcome(self, attempt: int, target: Target, outcome: Outcome) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.on_outcome(attempt, target, outcome)
-            except Exception:
-                self._failed()
+    def tell(self, method: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call `method` (one of the listener's) unless the listener has failed before."""
+        if self.listener is None:
+            return
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            self.log.exception("a call listener raised; it hears nothing more of this call")
+            self.listener = None
 
 
 def _describe(failure: Failure) -> str:
