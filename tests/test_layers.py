@@ -64,6 +64,9 @@ def _violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
         ("claudewire.gateway.wire", ("claudewire.gateway.downstream", "claudewire.gateway.upstream")),
         ("claudewire.sim", ("claudewire.gateway", "claudewire.client", "claudewire.doctor")),
         ("claudewire.doctor", ("claudewire.gateway",)),
+        ("claudewire.calls", ("claudewire.gateway", "claudewire.client", "claudewire.cli")),
+        ("claudewire.metrics", ("claudewire.calls", "claudewire.gateway", "claudewire.client")),
+        ("claudewire.dialects", ("claudewire.gateway", "claudewire.policy", "claudewire.calls", "claudewire.sim")),
         (
             "claudewire.policy",
             ("claudewire.gateway", "claudewire.client", "claudewire.metrics", "claudewire.telemetry"),

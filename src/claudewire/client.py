@@ -25,6 +25,7 @@ import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Self, cast
+from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
@@ -35,6 +36,7 @@ from claudewire._clock import Clock
 from claudewire._errors import Failure, classify
 from claudewire._exceptions import CircuitOpenError, NotAnthropicResponseError
 from claudewire._sse import Usage
+from claudewire.calls import Call, CallObservers
 from claudewire.client_upstreams import ClientTarget, ClientUpstream, ClientUpstreams
 from claudewire.client_usage import tap_stream
 from claudewire.policy import Hooks, MultiHooks, Policy, PolicyEngine, upstream_key
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from claudewire.metrics import Metrics
-    from claudewire.telemetry.genai import CallTrace, ClientTelemetry
+    from claudewire.telemetry.genai import ClientTelemetry
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
@@ -53,9 +55,22 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _BaseURL:
-    """The client's one target: its base URL, whose scheme, host and port name the breaker."""
+    """The client's one target: its base URL, whose scheme, host and port name the breaker (and the upstream)."""
 
     key: str
+    address: str = ""
+    port: int = 0
+
+    @property
+    def name(self) -> str:
+        """The upstream's name in metrics: the key itself."""
+        return self.key
+
+    @classmethod
+    def of(cls, base_url: str) -> _BaseURL:
+        """The target of `base_url`."""
+        parts = urlsplit(base_url)
+        return cls(upstream_key(base_url), parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
 
 
 # --- the steps `_steps` asks its two drivers to perform (besides the flow's own `Wait`) -----------------------------
@@ -78,6 +93,7 @@ class _Outcome:
     response: Any = None
     body: bytes | None = None
     error: anthropic.APIConnectionError | NotAnthropicResponseError | None = None
+    at: float = 0.0  # time.monotonic() when the answer's head (or the error) came
 
 
 def _not_the_api(response: httpx2.Response) -> bool:
@@ -93,15 +109,14 @@ _Flow = Generator[_Step, _Outcome | None, Any]
 class _PolicyMiddleware(Middleware):
     """Runs every attempt of a call through the call flow; one instance per client, engines shared by copies."""
 
-    def __init__(self, engine: PolicyEngine, policy: Policy, metrics: Metrics | None, clock: Clock) -> None:
+    def __init__(self, engine: PolicyEngine, policy: Policy, observers: CallObservers, clock: Clock) -> None:
         self.engine = engine
         self.policy = policy
-        self.metrics = metrics
+        self.observers = observers  # metrics, OTLP export (otlp= or the OTEL_* variables): who hears of each call
         self.clock = clock
         self.upstream = ""
         self.base_url = ""
         self.chooser = OneTarget(_BaseURL(""))
-        self.telemetry: ClientTelemetry | None = None  # OTLP export (otlp= or the OTEL_* variables), off by default
         self.upstreams: ClientUpstreams | None = None  # several upstreams: the pool chooses each attempt's
         # the last attempt's failure, named by a later CircuitOpenError; shared with copies on the same engine
         self.last_failure: list[Failure | None] = [None]
@@ -110,7 +125,7 @@ class _PolicyMiddleware(Middleware):
         """Attach to the client's base URL: its scheme, host and port name the breaker."""
         self.base_url = base_url.rstrip("/")
         self.upstream = upstream_key(base_url)
-        self.chooser = OneTarget(_BaseURL(self.upstream))
+        self.chooser = OneTarget(_BaseURL.of(base_url))
 
     def derive(self, policy: Policy) -> _PolicyMiddleware:
         """The middleware of a copy with `policy`: same engine, unless engine-wide settings change (then a new one,
@@ -118,102 +133,63 @@ class _PolicyMiddleware(Middleware):
         engine = self.engine
         if not policy.shares_engine(engine.policy):
             engine = PolicyEngine(policy, clock=engine.clock, wall=engine.wall, hooks=engine.hooks)
-        derived = _PolicyMiddleware(engine, policy, self.metrics, self.clock)
-        derived.telemetry = self.telemetry
+        observers = CallObservers(metrics=self.observers.metrics, telemetry=self.observers.telemetry)
+        derived = _PolicyMiddleware(engine, policy, observers, self.clock)
         if self.base_url:
             derived.bind(self.base_url)
         if engine is self.engine:
             derived.last_failure = self.last_failure
         if self.upstreams is not None:
             same = engine is self.engine
-            derived.upstreams = self.upstreams if same else ClientUpstreams(self.upstreams.specs, engine)
+            derived.upstreams = (
+                self.upstreams if same else ClientUpstreams(self.upstreams.specs, engine, observers.pool_hooks())
+            )
         return derived
 
-    def _report(
-        self,
-        request: APIRequest,
-        started: float,
-        outcome: _Outcome | None,
-        failure: Failure | None,
-        otel: CallTrace | None = None,
-        attempts: int = 0,
-    ) -> bool:
-        """One finished call, for the metrics and the OTel span: route, status, error kind, time, tokens when known.
-
-        True when a stream's tap will finish the OTel span once the stream is read.
-        """
-        metrics = self.metrics
-        if metrics is None and otel is None:
-            return False
-        from claudewire.metrics import route_of  # prometheus-client: imported once metrics or OTLP are on
-
-        elapsed = time.perf_counter() - started
-        route = route_of(request.url)
-        response = outcome.response if outcome is not None else None
-        status = response.status_code if isinstance(response, BaseAPIResponse) else (200 if response else 0)
-        error = failure.kind.value if failure else ""
-        if metrics is not None:
-            metrics.observe_request(route, status, error, elapsed, elapsed)
-        usage: Usage | None = None
-        if failure is None and route == "messages" and request.stream and isinstance(response, BaseAPIResponse):
-
-            def done(seen: Usage) -> None:
-                if otel is not None:
-                    otel.finish(status, "", seen, time.perf_counter() - started, elapsed, attempts)
-
-            # counted as the SDK reads the stream
-            return tap_stream(response.http_response, metrics, done if otel is not None else None, self.upstream)
-        if failure is None and route == "messages" and not request.stream and isinstance(response, BaseAPIResponse):
-            with contextlib.suppress(ValueError):
-                body = response.http_response.json()
-                if isinstance(body, dict) and isinstance(body.get("usage"), dict):
-                    usage = Usage()
-                    model = body.get("model")
-                    usage.model = model if isinstance(model, str) else None
-                    usage.update(body["usage"])
-                    if metrics is not None:
-                        metrics.add_usage(usage, self.upstream)
-        if otel is not None:
-            otel.finish(status, error, usage, elapsed, None, attempts)
-        return False
-
-    def _otel(self, request: APIRequest) -> CallTrace | None:
-        telemetry = self.telemetry
-        if telemetry is None:
-            return None
-        from claudewire.metrics import route_of
-
+    def _start(self, request: APIRequest) -> Call:
+        """The record of one call (its span, when OTLP export is on, in the caller's current trace)."""
         body = request.options.json_data
         model = body.get("model") if isinstance(body, Mapping) else None
-        return telemetry.call(
-            route_of(request.url),
-            model if isinstance(model, str) else None,
+        telemetry = self.observers.telemetry
+        capture = telemetry is not None and telemetry.capture_content and body is not None
+        return self.observers.start(
+            request.method.upper(),
+            request.url,
+            model=model if isinstance(model, str) else None,
             stream=bool(request.stream),
-            traceparent=None,  # the caller's current span is the parent
-            tracestate=None,
-            body=json.dumps(body).encode() if telemetry.capture_content and body is not None else b"",
+            body=json.dumps(body).encode() if capture else b"",
         )
+
+    def _answered(self, call: Call, outcome: _Outcome, failure: Failure | None, status: int) -> bool:
+        """The call's answer is `outcome`: what the record says of it. True when a stream's tap ends the call once
+        the SDK has read the stream (its usage and first byte are the stream's)."""
+        record = call.record
+        record.status, record.error = status, (failure.kind.value if failure else "")
+        response = outcome.response
+        stream = failure is None and record.stream and isinstance(response, BaseAPIResponse)
+        if stream and self.observers.active and tap_stream(response.http_response, call):
+            return True
+        record.ttfb = outcome.at - record.start
+        if failure is None and self.observers.active and isinstance(response, BaseAPIResponse):
+            record.usage = _json_usage(response)
+        return False
 
     def _steps(self, request: APIRequest) -> _Flow:
         """The call flow's steps as SDK requests: what both drivers perform."""
         pool = self.upstreams
         chooser = self.chooser if pool is None else pool.chooser(request)
-        flow = call_flow(self.engine, chooser, policy=self.policy, logger=_log)
-        started = time.perf_counter()
-        otel = self._otel(request)
-        attempts = 0
-        deferred = False  # a stream's tap finishes the OTel span once the stream has been read
+        call = self._start(request)
+        flow = call_flow(self.engine, chooser, policy=self.policy, logger=_log, listener=call)
+        deferred = False  # a stream's tap ends the call once the stream has been read
         try:
             step = next(flow)
             while True:
                 if isinstance(step, Wait):
-                    if otel is not None:
-                        otel.waiting(step.delay, step.failure)
                     yield step
                     step = flow.send(None)
                     continue
                 if isinstance(step, Reject):
-                    self._report(request, started, None, step.failure, otel, attempts)
+                    call.answer(0, step.failure.kind.value)
                     raise CircuitOpenError(
                         upstream=self.upstream,
                         retry_after=step.failure.retry_after or 0.0,
@@ -231,21 +207,15 @@ class _PolicyMiddleware(Middleware):
                     attempt = attempt.copy(timeout=step.timeout)
                 if pool is not None:
                     attempt = pool.point(attempt, cast(ClientTarget, step.target))
-                attempts = step.attempt
-                if otel is not None:
-                    otel.attempt(attempts, step.target.key, str(self.engine.breaker_state(step.target.key)))
                 outcome = yield _Attempt(attempt)
                 assert outcome is not None
-                failure, headers = self._judge(outcome)
+                failure, headers, status = self._judge(outcome)
                 if failure is not None:
                     self.last_failure[0] = failure
-                if otel is not None:
-                    answered = outcome.response
-                    otel.attempt_done(answered.status_code if isinstance(answered, BaseAPIResponse) else 0, failure)
                 try:
-                    step = flow.send(Outcome(failure, headers))
+                    step = flow.send(Outcome(failure, headers, status))
                 except StopIteration:  # done, or given up: this attempt's answer is the call's
-                    deferred = self._report(request, started, outcome, failure, otel, attempts)
+                    deferred = self._answered(call, outcome, failure, status)
                     if outcome.error is not None:
                         raise outcome.error  # noqa: B904 (the SDK's own exception, its cause chain intact)
                     return outcome.response
@@ -253,18 +223,18 @@ class _PolicyMiddleware(Middleware):
                     yield _Discard(outcome.response)
         finally:
             flow.close()  # interrupted mid-attempt or mid-wait: the flow frees a half-open probe it may hold
-            if otel is not None and not deferred:  # no-op when already finished; else the caller went away
-                otel.finish(0, "client_closed", None, time.perf_counter() - started, None, attempts)
+            if not deferred:
+                call.end()  # once; a call never answered (the caller went away) ends as client_closed
 
     @staticmethod
-    def _judge(outcome: _Outcome) -> tuple[Failure | None, httpx2.Headers | None]:
+    def _judge(outcome: _Outcome) -> tuple[Failure | None, httpx2.Headers | None, int]:
         if outcome.error is not None:
-            return classify(outcome.error), None
+            return classify(outcome.error), None, 0
         response = outcome.response
         if not isinstance(response, BaseAPIResponse):
-            return None, None  # an inner middleware answered with a materialised value
+            return None, None, 200  # an inner middleware answered with a materialised value
         status = response.status_code
-        return classify(status, headers=response.headers, body=outcome.body), response.headers
+        return classify(status, headers=response.headers, body=outcome.body), response.headers, status
 
     # --- the sync driver -------------------------------------------------------------------------------------------
 
@@ -292,14 +262,15 @@ class _PolicyMiddleware(Middleware):
         try:
             response = call_next(request)
         except anthropic.APIConnectionError as exc:
-            return _Outcome(error=exc)
+            return _Outcome(error=exc, at=time.monotonic())
+        at = time.monotonic()
         if isinstance(response, BaseAPIResponse) and not response.http_response.is_success:
-            return _Outcome(response=response, body=response.http_response.read())
+            return _Outcome(response=response, body=response.http_response.read(), at=at)
         if isinstance(response, BaseAPIResponse) and _not_the_api(response.http_response):
             body = response.http_response.read()
             response.http_response.close()
-            return _Outcome(error=NotAnthropicResponseError(response.http_response, body))
-        return _Outcome(response=response)
+            return _Outcome(error=NotAnthropicResponseError(response.http_response, body), at=at)
+        return _Outcome(response=response, at=at)
 
     # --- the async driver ------------------------------------------------------------------------------------------
 
@@ -327,14 +298,28 @@ class _PolicyMiddleware(Middleware):
         try:
             response = await call_next(request)
         except anthropic.APIConnectionError as exc:
-            return _Outcome(error=exc)
+            return _Outcome(error=exc, at=time.monotonic())
+        at = time.monotonic()
         if isinstance(response, BaseAPIResponse) and not response.http_response.is_success:
-            return _Outcome(response=response, body=await response.http_response.aread())
+            return _Outcome(response=response, body=await response.http_response.aread(), at=at)
         if isinstance(response, BaseAPIResponse) and _not_the_api(response.http_response):
             body = await response.http_response.aread()
             await response.http_response.aclose()
-            return _Outcome(error=NotAnthropicResponseError(response.http_response, body))
-        return _Outcome(response=response)
+            return _Outcome(error=NotAnthropicResponseError(response.http_response, body), at=at)
+        return _Outcome(response=response, at=at)
+
+
+def _json_usage(response: BaseAPIResponse[Any]) -> Usage | None:
+    """The usage of a non-streamed answer's JSON body (None when it has none)."""
+    with contextlib.suppress(ValueError):
+        body = response.http_response.json()
+        if isinstance(body, dict) and isinstance(body.get("usage"), dict):
+            usage = Usage()
+            model = body.get("model")
+            usage.model = model if isinstance(model, str) else None
+            usage.update(body["usage"])
+            return usage
+    return None
 
 
 def _policy_middleware(
@@ -359,7 +344,7 @@ def _policy_middleware(
         base = replace(base, max_retries=max_retries)
     clock = clock or Clock()
     engine = PolicyEngine(base, clock=clock.now, wall=clock.wall, hooks=hooks)
-    return _PolicyMiddleware(engine, base, metrics, clock), rest
+    return _PolicyMiddleware(engine, base, CallObservers(metrics=metrics), clock), rest
 
 
 def _with_metrics(
@@ -426,7 +411,7 @@ class _PolicyClient:
         hooks, adapter = _with_metrics(hooks, metrics)
         guard, rest = _policy_middleware(middleware, policy, max_retries, hooks, adapter, clock)
         if upstreams is not None:
-            guard.upstreams = ClientUpstreams(upstreams, guard.engine)
+            guard.upstreams = ClientUpstreams(upstreams, guard.engine, guard.observers.pool_hooks())
             first = guard.upstreams.first
             kwargs.setdefault("base_url", first.base_url)
             keyed = next((u.api_key for u in guard.upstreams.specs if u.api_key), None)
@@ -435,8 +420,8 @@ class _PolicyClient:
         # the SDK's constructor (next in the MRO): its own retry loop off, the policy as outermost middleware
         cast(Any, super()).__init__(max_retries=0, middleware=[guard, *rest], **kwargs)
         guard.bind(str(self.base_url))
-        if guard.telemetry is None:  # a copy keeps its parent's
-            guard.telemetry = _client_telemetry(otlp, str(self.base_url))
+        if guard.observers.telemetry is None:  # a copy keeps its parent's
+            guard.observers.telemetry = _client_telemetry(otlp, str(self.base_url))
         if adapter is not None:
             keys = list(guard.upstreams.targets) if guard.upstreams is not None else [guard.upstream]
             for key in keys:

@@ -18,12 +18,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from anthropic import APIRequest
 
 from claudewire._net import origin
 from claudewire.policy import PolicyEngine
-from claudewire.policy.pool import Member, Pool, PoolChooser
+from claudewire.policy.pool import Member, Pool, PoolChooser, PoolHooks
 
 __all__ = ["ClientTarget", "ClientUpstream", "ClientUpstreams"]
 
@@ -60,17 +61,33 @@ class ClientUpstream:
 
 @dataclass(frozen=True, slots=True)
 class ClientTarget:
-    """Where an attempt goes: `key` (``name#0``) names its breaker; `base_url` and `api_key` point the request."""
+    """Where an attempt goes: `key` (``name#0``) names its breaker; `base_url` and `api_key` point the request;
+    `name` is the upstream's (metrics), `address` and `port` its host's (the attempt's span)."""
 
     key: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
+    name: str = ""
+    address: str = ""
+    port: int = 0
+
+    @classmethod
+    def of(cls, member: Member, base_url: str, api_key: str | None) -> ClientTarget:
+        """The target of pool member `member` at `base_url`."""
+        parts = urlsplit(base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(member.key, base_url.rstrip("/"), api_key, member.upstream, parts.hostname or "", port)
 
 
 class ClientUpstreams:
     """The upstreams of one client and the pool choosing among them (shared by the client's copies)."""
 
-    def __init__(self, upstreams: Sequence[ClientUpstream | Mapping[str, Any]], engine: PolicyEngine) -> None:
+    def __init__(
+        self,
+        upstreams: Sequence[ClientUpstream | Mapping[str, Any]],
+        engine: PolicyEngine,
+        hooks: PoolHooks | None = None,
+    ) -> None:
         specs = [ClientUpstream.of(u) for u in upstreams]
         if not specs:
             raise ValueError("upstreams= needs at least one upstream")
@@ -86,8 +103,10 @@ class ClientUpstreams:
             names.add(name)
             member = Member(name, 0, spec.priority, spec.weight, held=spec.api_key is not None)
             members.append(member)
-            self.targets[member.key] = ClientTarget(member.key, spec.base_url.rstrip("/"), spec.api_key)
-        self.pool = Pool(members, engine, max_retry_after=engine.policy.max_retry_after, clock=engine.clock)
+            self.targets[member.key] = ClientTarget.of(member, spec.base_url, spec.api_key)
+        # the same failover, key-out and affinity series as the gateway's pool (`claudewire.calls.pool_hooks`)
+        retry_after = engine.policy.max_retry_after
+        self.pool = Pool(members, engine, max_retry_after=retry_after, clock=engine.clock, hooks=hooks)
 
     @property
     def first(self) -> ClientUpstream:

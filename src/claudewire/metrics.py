@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from claudewire._errors import Failure
+from claudewire._routes import route_of
 from claudewire.policy import BreakerState, Hooks
 
 if TYPE_CHECKING:
@@ -35,23 +36,6 @@ ROUTES: tuple[str, ...] = ("messages", "count_tokens", "batches", "models", "fil
 _BREAKER_VALUE = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
-
-
-def route_of(path: str) -> str:
-    """The bounded ``route`` label of an API path (``/v1/messages/count_tokens`` → ``count_tokens``)."""
-    if path.startswith("/v1/messages"):
-        if len(path) == 12 or path[12] == "?":
-            return "messages"
-        if path.startswith("/v1/messages/count_tokens"):
-            return "count_tokens"
-        if path.startswith("/v1/messages/batches"):
-            return "batches"
-        return "other"
-    if path.startswith("/v1/models"):
-        return "models"
-    if path.startswith("/v1/files"):
-        return "files"
-    return "other"
 
 
 class Metrics(Hooks):

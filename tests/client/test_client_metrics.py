@@ -14,6 +14,7 @@ import claudewire
 from claudewire._errors import Failure
 from claudewire.metrics import Metrics
 from claudewire.policy import Hooks, Policy, upstream_key
+from claudewire.sim.config import Pacing
 from claudewire.testing import FastClock, run_sim
 from claudewire.top import Watch, fetch, parse
 from tests.conftest import SIM_KEY, SIM_MODEL
@@ -152,3 +153,20 @@ def test_calls_latency_and_tokens_are_recorded() -> None:
     tokens_in = _sample(registry, "claudewire_tokens_total", model=reply.model, kind="input")
     tokens_out = _sample(registry, "claudewire_tokens_total", model=reply.model, kind="output")
     assert (tokens_in, tokens_out) == (reply.usage.input_tokens, reply.usage.output_tokens)
+
+
+def test_a_streams_time_to_first_byte_is_its_first_byte_not_its_end() -> None:
+    """A paced stream (20 tokens, 20 ms apart): the client's ttfb is observed before the stream's end, so the
+    ttfb histogram's sum is below the duration's, and the duration covers the stream's reading."""
+    registry = CollectorRegistry()
+    with run_sim(seed=1, pacing=Pacing(ttft=0.0, per_token=0.02), reply_tokens=20) as sim:
+        client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), metrics=registry)
+        with client.messages.stream(model=SIM_MODEL, max_tokens=64, messages=MSG) as stream:
+            stream.until_done()
+    labels = {"route": "messages"}
+    ttfb = _sample(registry, "claudewire_time_to_first_byte_seconds_sum", **labels)
+    duration = _sample(registry, "claudewire_request_duration_seconds_sum", **labels)
+    assert ttfb is not None and duration is not None
+    assert _sample(registry, "claudewire_time_to_first_byte_seconds_count", **labels) == 1
+    assert ttfb < duration
+    assert duration >= 0.02 * 19  # the stream was read to its end before the call ended: at least its pacing

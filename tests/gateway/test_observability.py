@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import anthropic
 import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 
-from claudewire.testing import run_sim
+from claudewire.gateway import GatewayConfig, GatewayThread
+from claudewire.gateway.upstream.specs import UpstreamSpec
+from claudewire.testing import FastClock, run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
 from tests.gateway.conftest import run_gateway, target_key
 
@@ -69,3 +72,22 @@ def test_access_log_has_one_json_line_per_request(access_log: Path) -> None:
     assert first["request_id"].startswith("req_") and first["path"] == "/v1/messages"
     assert first["output_tokens"] > 0 and first["duration_ms"] >= first["ttfb_ms"] > 0
     assert SIM_KEY not in access_log.read_text()
+
+
+def test_the_access_log_names_the_upstream_that_served_and_every_upstream_tried(access_log: Path) -> None:
+    """First upstream dead, second healthy: the line says tried ["a", "b"], upstream "b", attempts 2."""
+    with socket.socket() as s:  # a port where nothing listens: connections are refused
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with run_sim(seed=0) as sim:
+        specs = (UpstreamSpec("a", dead), UpstreamSpec("b", sim.base_url, priority=1))
+        config = GatewayConfig(upstreams=specs, port=0, access_log=str(access_log))
+        with GatewayThread(config, clock=FastClock()) as gw:
+            client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0)
+            client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+            deadline = time.monotonic() + 5
+            while not access_log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+    line = json.loads(access_log.read_text().splitlines()[0])
+    assert (line["tried"], line["upstream"], line["attempts"], line["status"]) == (["a", "b"], "b", 2, 200)
+    assert line["dialect"] == "anthropic" and line["client"] is None

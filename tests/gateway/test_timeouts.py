@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+from typing import Any
 
 import anthropic
 import httpx2
 import pytest
 from aiohttp import web
 
+from claudewire.gateway import GatewayConfig, GatewayThread
 from claudewire.policy import Policy
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
@@ -29,6 +33,43 @@ def _error(info: pytest.ExceptionInfo[anthropic.APIStatusError]) -> str:
     assert isinstance(body, dict)
     message: str = body["error"]["message"]
     return message
+
+
+def _sse(name: str, data: dict[str, object]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+START = _sse(
+    "message_start",
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": SIM_MODEL,
+            "content": [],
+            "stop_reason": None,
+            "usage": {"input_tokens": 5, "output_tokens": 1},
+        },
+    },
+)
+PING = _sse("ping", {"type": "ping"})
+REST = b"".join(
+    (
+        _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
+        _sse(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        ),
+        _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        _sse(
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+        ),
+        _sse("message_stop", {"type": "message_stop"}),
+    )
+)
 
 
 def test_deadline_bounds_a_stalled_upstream_as_in_the_client() -> None:
@@ -96,19 +137,40 @@ def test_a_stream_whose_head_never_comes_is_retried_after_first_byte_timeout() -
     assert "Connecting timed out" not in message and "HTTPS_PROXY" not in message
 
 
-def test_a_stream_whose_first_event_never_comes_is_retried() -> None:
-    """Headers but no SSE event within first_byte_timeout: a failed attempt, retried, nothing sent to the client."""
+async def _silent(request: web.Request) -> web.StreamResponse:
+    """Headers, then nothing."""
+    await request.read()
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    await asyncio.sleep(30)
+    return response
 
-    async def silent(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        await asyncio.sleep(30)
-        return response
 
+async def _pings(request: web.Request) -> web.StreamResponse:
+    """message_start, then pings and never a delta (for up to 30 s: longer than any bound here)."""
+    await request.read()
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(START)
+    with contextlib.suppress(ConnectionError):
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            await response.write(PING)
+    return response
+
+
+@pytest.mark.parametrize(
+    ("handler", "said"),
+    [(_silent, "no stream event within first_byte_timeout"), (_pings, "no content within first_byte_timeout")],
+    ids=["headers-then-silence", "message-start-then-pings"],
+)
+def test_a_stream_whose_first_content_never_comes_is_retried(handler: Any, said: str) -> None:
+    """Headers but no SSE event, or message_start then only pings: within first_byte_timeout the attempt fails and
+    is retried, nothing reaches the client, and the call ends in a 504 naming it (never a blind wait as long as
+    the pings come)."""
     policy = Policy(max_retries=1)
     with (
-        Upstream(silent) as upstream,
+        Upstream(handler) as upstream,
         run_gateway(upstream.base_url, policy=policy, first_byte_timeout=0.3) as gw,
     ):
         with (
@@ -118,7 +180,7 @@ def test_a_stream_whose_first_event_never_comes_is_retried() -> None:
             s.until_done()
         assert upstream.hits == 2
     assert info.value.status_code == 504
-    assert "first_byte_timeout" in _error(info)
+    assert said in _error(info)
 
 
 def test_first_byte_timeout_leaves_non_streamed_calls_to_read_timeout() -> None:
@@ -164,3 +226,76 @@ def test_an_unexpected_error_is_logged_with_its_traceback(caplog: pytest.LogCapt
     assert errors and errors[0].exc_info is not None
     assert "bug in a plug-in" in str(errors[0].exc_info[1])
     assert SIM_KEY not in caplog.text
+
+
+def test_a_callers_timeout_gets_the_last_529_before_it_fires() -> None:
+    """SDK timeout 2 s (x-stainless-timeout: 2) before an always-529 upstream: the caller gets the upstream's own
+    529 overloaded_error, not its own timeout; the gateway retried while a wait plus a useful attempt still fit."""
+    with (
+        run_sim(seed=0, faults=["529:1.0"]) as sim,
+        GatewayThread(GatewayConfig(upstream=sim.base_url, port=0, policy=ROOMY, access_log=None)) as gw,
+        pytest.raises(anthropic.APIStatusError) as info,
+    ):
+        client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0, timeout=2.0)
+        client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES)
+    assert info.value.status_code == 529
+    body = info.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "overloaded_error"
+    assert "deadline" not in body["error"]["message"]  # the upstream's answer as it was, not ours
+    assert sim.stats.total >= 1
+
+
+def test_a_stream_whose_head_never_comes_ends_within_stream_deadline_whatever_the_callers_timeout() -> None:
+    """A stalled upstream, a caller willing to wait 30 s: retried first-byte timeouts stop at stream_deadline with
+    an Anthropic-shaped 504, well before the caller's timeout (the defaults, 30 s and 90 s, scale this down)."""
+    defaults = GatewayConfig()
+    assert defaults.first_byte_timeout < defaults.stream_deadline < 120  # the default bound: under 2 minutes
+    policy = Policy(backoff_initial=0.01, backoff_max=0.05, retry_budget=None)
+    with run_sim(seed=0, faults=["stall:1.0,seconds=60"]) as sim:
+        config = GatewayConfig(
+            upstream=sim.base_url, port=0, policy=policy, access_log=None, first_byte_timeout=0.2, stream_deadline=1.0
+        )
+        with GatewayThread(config) as gw:
+            client = anthropic.Anthropic(base_url=gw.base_url, api_key=SIM_KEY, max_retries=0, timeout=30.0)
+            with (
+                pytest.raises(anthropic.APIStatusError) as info,
+                client.messages.stream(model=SIM_MODEL, max_tokens=16, messages=MESSAGES) as s,
+            ):
+                s.until_done()
+            attempts = sim.stats.total
+    assert info.value.status_code == 504
+    body = info.value.body
+    assert isinstance(body, dict) and body["type"] == "error" and body["error"]["type"]
+    assert 2 <= attempts <= 6  # retried, and bounded by stream_deadline / first_byte_timeout (+1 cut short)
+
+
+def test_message_start_then_only_pings_is_a_failed_attempt_retried_invisibly() -> None:
+    """message_start, then pings and never a delta: within first_byte_timeout the attempt counts as failed and is
+    retried; the client sees only the second attempt's whole stream."""
+
+    hits = {"n": 0}
+
+    async def pings_then_good(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        hits["n"] += 1
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(START)
+        if hits["n"] == 1:
+            with contextlib.suppress(ConnectionError):
+                for _ in range(600):  # pings for up to 30 s: longer than any bound here
+                    await asyncio.sleep(0.05)
+                    await response.write(PING)
+            return response
+        await response.write(REST)
+        return response
+
+    with (
+        Upstream(pings_then_good) as upstream,
+        run_gateway(upstream.base_url, policy=Policy(max_retries=1), first_byte_timeout=0.5) as gw,
+    ):
+        text = _client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=16, messages=MESSAGES, stream=True)
+        events = [event.type for event in text]
+        assert upstream.hits == 2
+    assert events.count("message_start") == 1  # the first attempt's head never reached the client
+    assert "content_block_delta" in events and events[-1] == "message_stop"

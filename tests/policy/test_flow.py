@@ -235,3 +235,66 @@ def test_failover_is_still_bounded_by_max_retries(clock: FakeClock) -> None:
     steps, decision = drive(flow, [Outcome(OVERLOADED)], clock)
     assert len(steps) == 1
     assert "retries exhausted" in getattr(decision, "reason", "")
+
+
+class Heard:
+    """A listener that writes down each step it is told."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.steps: list[tuple[object, ...]] = []
+        self.fail = fail
+
+    def on_wait(self, delay: float, failure: object) -> None:
+        self.steps.append(("wait", failure is not None))
+
+    def on_send(self, attempt: int, target: Up, breaker: object) -> None:
+        self.steps.append(("send", attempt, target.key, str(breaker)))
+        if self.fail:
+            raise RuntimeError("a listener's bug")
+
+    def on_outcome(self, attempt: int, target: Up, outcome: Outcome) -> None:
+        self.steps.append(("outcome", attempt, target.key, outcome.status))
+
+
+def test_the_listener_hears_each_send_outcome_and_wait_in_order(clock: FakeClock) -> None:
+    """A 529 failed over to B: send A, outcome 529, wait (a retry), send B, outcome 200; breaker states included."""
+    heard = Heard()
+    flow = call_flow(make_engine(clock, Policy(breaker_failures=100)), Pool(), listener=heard)
+    drive(flow, [Outcome(OVERLOADED, status=529), Outcome(status=200)], clock)
+    assert heard.steps == [
+        ("send", 1, A.key, "closed"),
+        ("outcome", 1, A.key, 529),
+        ("wait", True),
+        ("send", 2, B.key, "closed"),
+        ("outcome", 2, B.key, 200),
+    ]
+
+
+def test_a_listener_that_raises_never_breaks_the_call(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A listener's exception is logged once and it hears nothing more; the call still retries and succeeds."""
+    heard = Heard(fail=True)
+    flow = call_flow(make_engine(clock, Policy(breaker_failures=100)), OneTarget(A), listener=heard)
+    with caplog.at_level(logging.ERROR):
+        steps, decision = drive(flow, [Outcome(OVERLOADED), Outcome()], clock)
+    assert [type(s) for s in steps] == [Send, Wait, Send]
+    assert getattr(decision, "action", None) is DecisionAction.DONE
+    assert heard.steps == [("send", 1, A.key, "closed")]
+    assert sum("call listener raised" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_retry_that_leaves_no_useful_time_is_not_made(clock: FakeClock) -> None:
+    """deadline 10 s, reserve 9 s, a 529 after 2 s: no wait plus a useful attempt fits, so the 529 is the answer
+    now; with reserve 1 s the same 529 is retried."""
+    engine = make_engine(clock, Policy(breaker_failures=100))
+    for reserve, action in ((9.0, DecisionAction.GIVE_UP), (1.0, None)):
+        flow = call_flow(engine, OneTarget(A), deadline=10.0, reserve=reserve)
+        assert isinstance(next(flow), Send)
+        clock.advance(2.0)
+        try:
+            step = flow.send(Outcome(OVERLOADED))
+        except StopIteration as stop:
+            assert action is DecisionAction.GIVE_UP
+            assert "deadline" in stop.value.reason
+        else:
+            assert action is None and isinstance(step, Wait) and step.retry
+        flow.close()

@@ -52,6 +52,6 @@ def test_client_spans_continue_the_callers_trace_and_streams_finish_with_their_u
 def test_no_endpoint_means_no_export() -> None:
     """Without otlp= and without OTEL_* endpoint variables a client has no telemetry at all."""
     client = claudewire.Anthropic(base_url="http://127.0.0.1:9", api_key=SIM_KEY)
-    assert client._claudewire.telemetry is None
+    assert client._claudewire.observers.telemetry is None
     off = claudewire.Anthropic(base_url="http://127.0.0.1:9", api_key=SIM_KEY, otlp=False)
-    assert off._claudewire.telemetry is None
+    assert off._claudewire.observers.telemetry is None

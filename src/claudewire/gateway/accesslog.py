@@ -1,7 +1,9 @@
 """One JSON line per request, written in batches so logging costs microseconds, not a syscall per request.
 
-Fields: ts, request_id, method, path (no query string: it may carry secrets), route, model, status, error,
-attempts, ttfb_ms, duration_ms, input_tokens, output_tokens. Never a key or a token: none is ever passed in.
+Fields: ts, request_id, method, path (no query string: it may carry secrets), route, dialect, model, client, status,
+error, attempts, upstream (the one whose answer went back; null when none did), tried (every upstream an attempt
+went to, in order: a failover shows as two), ttfb_ms, duration_ms, input_tokens, output_tokens. Each line is read
+from the call's `claudewire.calls.CallRecord`; never a key or a token: the record holds none.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import sys
 import time
 from typing import IO
+
+from claudewire.calls import CallRecord
 
 __all__ = ["AccessLog"]
 
@@ -36,30 +40,26 @@ class AccessLog:
             return cls(sys.stderr)
         return cls(open(target, "a", encoding="utf-8"))
 
-    def write(
-        self,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        route: str,
-        model: str | None,
-        status: int,
-        error: str,
-        attempts: int,
-        ttfb: float | None,
-        duration: float,
-        input_tokens: int,
-        output_tokens: int,
-    ) -> None:
-        """Queue one request's line."""
+    def on_call(self, record: CallRecord) -> None:
+        """Queue the line of one finished call."""
+        usage = record.usage
+        model = usage.model if usage is not None and usage.model else record.model
+        path = record.path.split("?", 1)[0]
+        served = record.served
+        tried = ",".join(_str(u) for u in record.tried)
+        ttfb = record.ttfb
         # hand-built (every string JSON-escaped by the C encoder): a third of json.dumps' cost on the hot path
         self._lines.append(
-            f'{{"ts":{time.time():.3f},"request_id":{_str(request_id)},"method":{_str(method)},'
-            f'"path":{_str(path)},"route":{_str(route)},"model":{"null" if model is None else _str(model)},'
-            f'"status":{status:d},"error":{_str(error) if error else "null"},"attempts":{attempts:d},'
-            f'"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"},"duration_ms":{duration * 1000:.3f},'
-            f'"input_tokens":{input_tokens:d},"output_tokens":{output_tokens:d}}}'
+            f'{{"ts":{time.time():.3f},"request_id":{_str(record.request_id)},"method":{_str(record.method)},'
+            f'"path":{_str(path)},"route":{_str(record.route)},"dialect":{_str(record.dialect)},'
+            f'"model":{"null" if model is None else _str(model)},'
+            f'"client":{_str(record.client) if record.client else "null"},"status":{record.status:d},'
+            f'"error":{_str(record.error) if record.error else "null"},"attempts":{len(record.attempts):d},'
+            f'"upstream":{_str(served) if served else "null"},"tried":[{tried}],'
+            f'"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"},'
+            f'"duration_ms":{(record.duration or 0.0) * 1000:.3f},'
+            f'"input_tokens":{usage.input_tokens if usage is not None else 0:d},'
+            f'"output_tokens":{usage.output_tokens if usage is not None else 0:d}}}'
         )
         if len(self._lines) >= _FLUSH_LINES:
             self.flush()

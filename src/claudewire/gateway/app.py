@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from claudewire._clock import Clock
 from claudewire._errors import Failure, FailureKind
 from claudewire._sse import request_model
+from claudewire.calls import Call, CallObservers
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
@@ -29,22 +30,25 @@ from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.downstream.limits import ServerState
 from claudewire.gateway.downstream.slots import Slots
-from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
+from claudewire.gateway.exchange import deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
-from claudewire.gateway.routing import Routing
-from claudewire.gateway.upstream.pool import Upstream
-from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
+from claudewire.gateway.routing import GatewayTarget, Routing
+from claudewire.gateway.upstream.pool import Headers, Upstream
+from claudewire.metrics import CONTENT_TYPE, Metrics
 from claudewire.policy import MultiHooks, OneTarget, Outcome, PolicyEngine, Reject, Wait, call_flow
+from claudewire.policy.pool import PoolChooser
 from claudewire.state import StateBackend, Ticket, open_state
 from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
 
 if TYPE_CHECKING:
-    from claudewire.telemetry.genai import CallTrace, GatewayTelemetry
+    from claudewire.telemetry.genai import GatewayTelemetry
 
 __all__ = ["Gateway"]
 
 _JSON = b"content-type: application/json\r\n"
+_MARGIN = 1.0  # seconds (at most a tenth of it) taken off a caller's own timeout: our answer must reach it first
+_USEFUL = 1.0  # seconds (at most a quarter of the deadline) an attempt needs to be of use
 _log = logging.getLogger("claudewire.gateway")
 
 
@@ -89,13 +93,16 @@ class Gateway:
         if budget is not None:
             self.metrics.retry_budget_left.set_function(lambda: budget.available(self.clock.now()))
         self.shared.bind(self.engine)
-        self.routing = Routing(config, self.engine, self.metrics, upstream=upstream, state=self.shared)
+        self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
+        self.access_log = access_log
+        sinks = [access_log] if access_log is not None else []
+        self.observers = CallObservers(metrics=self.metrics, telemetry=self.telemetry, sinks=sinks)
+        self.metrics.in_flight.set_function(lambda: self.observers.in_flight)  # read at scrape time, no lock
+        self.routing = Routing(
+            config, self.engine, self.metrics, upstream=upstream, state=self.shared, hooks=self.observers.pool_hooks()
+        )
         # a session's binding is read from the store only where there is a choice to agree on
         self.shared_sessions = self.state.shared and len(self.routing.targets) > 1
-        self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
-        self.in_flight = 0  # read by the gauge at scrape time: no locked update per request
-        self.metrics.in_flight.set_function(lambda: self.in_flight)
-        self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
         self.auth = ClientAuth(config.tokens, ((c.name, c.token_sha256) for c in config.clients), self.routing.scrubber)
         self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc)
@@ -106,6 +113,11 @@ class Gateway:
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
+
+    @property
+    def in_flight(self) -> int:
+        """Calls being answered now (the server waits for them at shutdown)."""
+        return self.observers.in_flight
 
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
@@ -163,173 +175,161 @@ class Gateway:
             conn.respond(503, _JSON + wait + self._worker, body)
 
     # --- one proxied request: the driver of the call flow ---------------------------------------------------------
-    def deadline(self, req: Request) -> float | None:
-        """Seconds this call may take in all: the policy's deadline, or the caller's own timeout if shorter."""
+    def deadline(self, req: Request, stream: bool = False) -> tuple[float | None, float]:
+        """Seconds this call may take in all, and the time an attempt needs to be of use (a retry that would leave
+        less is not made): the policy's deadline, or the caller's own timeout (``x-stainless-timeout``, or
+        ``x-stainless-read-timeout``) less a margin if shorter, so the answer reaches the caller before it gives
+        up; for a stream, at most `stream_deadline` to its first content.
+        """
         deadline = self.config.policy.deadline
-        raw = req.header(b"x-stainless-timeout")
-        if raw is not None:
+        # the SDKs send their timeout; Python's 2.x sends the read timeout alone when it is set on the client (the
+        # time it waits for a byte, so for a JSON answer or a stream's head a total): the shorter binds
+        for name in (b"x-stainless-timeout", b"x-stainless-read-timeout"):
+            raw = req.header(name)
+            if raw is None:
+                continue
             try:
                 caller = float(raw)
             except ValueError:
-                caller = math.nan
-            if caller > 0 and math.isfinite(caller) and (deadline is None or caller < deadline):
-                deadline = caller
-        return deadline
+                continue
+            if caller > 0 and math.isfinite(caller):
+                caller -= min(_MARGIN, caller * 0.1)  # the answer must travel back before the caller's timer fires
+                if deadline is None or caller < deadline:
+                    deadline = caller
+        if stream and (deadline is None or self.config.stream_deadline < deadline):
+            deadline = self.config.stream_deadline
+        return deadline, (0.0 if deadline is None else min(_USEFUL, deadline / 4))
+
+    def _start(self, req: Request, path: str, stream: bool) -> Call:
+        if self.observers.telemetry is None:  # the span's parent is read only when there is a span
+            model = request_model(req.body) if self.access_log is not None else None
+            method = "POST" if req.method == b"POST" else req.method.decode("latin-1")
+            return self.observers.start(method, path, model=model, stream=stream)
+        parent, state = req.header(b"traceparent"), req.header(b"tracestate")
+        return self.observers.start(
+            req.method.decode("latin-1"),
+            path,
+            model=request_model(req.body),
+            stream=stream,
+            traceparent=parent.decode("latin-1") if parent else None,
+            tracestate=state.decode("latin-1") if state else None,
+            body=req.body,
+        )
 
     async def _proxy(self, req: Request, conn: Connection, path: str) -> None:
-        out = Trace(time.monotonic())
-        self.in_flight += 1
-        attempts = 0
-        ticket: Ticket | None = None  # a named client's reservation, settled in _finish
-        served = ""
-        otel = self._otel(req, path)
+        stream = wants_stream(req.body)
+        call = self._start(req, path, stream)
+        record = call.record
+        ticket: Ticket | None = None  # a named client's reservation, settled once the call is over
         try:
             if req.too_large:
                 limit = self.config.body_limit
-                self._answer(conn, out, Failure.of(FailureKind.REQUEST_TOO_LARGE, message=f"body over {limit} bytes"))
+                self._answer(conn, call, Failure.of(FailureKind.REQUEST_TOO_LARGE, message=f"body over {limit} bytes"))
                 return
             forwarded = forward_headers(req, self.auth)
             if forwarded is None:
                 msg = "missing or wrong gateway token (send it as x-api-key or Authorization: Bearer)"
-                self._answer(conn, out, Failure.of(FailureKind.AUTH, message=msg))
+                self._answer(conn, call, Failure.of(FailureKind.AUTH, message=msg))
                 return
             headers, client = forwarded
+            record.client = client
             chooser = self.routing.chooser(req)
             if isinstance(chooser, Failure):  # a model no upstream serves: the caller's error, sent nowhere
-                self._answer(conn, out, chooser, extra=b"x-should-retry: false\r\n")
+                self._answer(conn, call, chooser, extra=b"x-should-retry: false\r\n")
                 return
             session = None if isinstance(chooser, OneTarget) else chooser.session  # OneTarget: no session id sent
             fetch = None
             if session and self.shared_sessions:  # a task: its read joins the admission's round trip
                 fetch = asyncio.get_running_loop().create_task(self.shared.fetch_session(session))
             if client and self.clients.clients:  # a named client: its models and limits, before the flow starts
-                verdict = await self.clients.check(client, route_of(path), req.method, req.body)
-                self.metrics.client_request(client, verdict.outcome)
+                verdict = await self.clients.check(client, record.route, req.method, req.body)
+                record.admission = verdict.outcome
                 if verdict.refusal is not None:
-                    self._answer(conn, out, verdict.refusal.failure, extra=verdict.refusal.headers)
+                    self._answer(conn, call, verdict.refusal.failure, extra=verdict.refusal.headers)
                     return
                 ticket = verdict.ticket
             if fetch is not None:
                 await fetch
-            stream = wants_stream(req.body)
-            flow = call_flow(self.engine, chooser, deadline=self.deadline(req), logger=_log)
-            try:
-                step = next(flow)
-                while True:
-                    if isinstance(step, Wait):
-                        if otel is not None:
-                            otel.waiting(step.delay, step.failure)
-                        await self.clock.asleep(step.delay)
-                        step = flow.send(None)
-                        continue
-                    if isinstance(step, Reject):
-                        self._answer(conn, out, step.failure)
-                        return
-                    attempts = step.attempt
-                    if not await self.slots.acquire():
-                        busy = f"gateway queue full ({self.slots.limit} in flight upstream, {self.slots.queue} waiting)"
-                        self._answer(conn, out, Failure.of(FailureKind.OVERLOADED, retry_after=1.0, message=busy))
-                        return
-                    target = step.target
-                    if otel is not None:
-                        state = str(self.engine.breaker_state(target.key))
-                        otel.attempt(
-                            attempts, target.key, state, target.upstream.target.host, target.upstream.target.port
-                        )
-                    try:  # the slot is held until the accepted answer is delivered
-                        ex = await exchange(
-                            target.upstream, req, headers, self.config, stream=stream, within=step.timeout
-                        )
-                        if (rid := ex.headers.get("request-id")) is not None:
-                            out.request_id = rid
-                        if otel is not None:
-                            otel.attempt_done(ex.status, ex.failure)
-                        try:
-                            step = flow.send(Outcome(ex.failure, ex.headers or None))
-                        except StopIteration:  # done, or given up: this attempt's answer is the call's
-                            served = target.name
-                            if self.shared.bindings:  # before the answer: the session's next request may land
-                                await self.shared.store_bindings()  # on another replica
-                            if ex.own and ex.failure is not None:
-                                self._answer(conn, out, ex.failure)
-                            else:
-                                if self.auth.held:  # the keys the gateway holds never go back, echoed or not
-                                    ex.out_headers = self.auth.scrub(ex.out_headers)
-                                    if ex.status >= 400:
-                                        ex.body = self.auth.scrub(ex.body)
-                                await deliver(ex, conn, out, self.config)
-                            return
-                        except BaseException:
-                            ex.drop()
-                            raise
-                        ex.drop()  # retried: this answer never reaches the client
-                    finally:
-                        self.slots.release()
-            finally:
-                flow.close()  # abandoned (client gone, queue full): the flow frees a half-open probe it may hold
+            await self._drive(req, conn, call, chooser, headers, stream, drain=ticket is not None)
         except asyncio.CancelledError:
-            out.status, out.error = 499, "client_closed"
+            record.status, record.error = 499, "client_closed"
+            raise
+        except Exception:  # a bug of ours: `handle` logs it and answers 500 when it still can
+            record.status, record.error = 500, str(FailureKind.UNKNOWN)
             raise
         finally:
-            self.in_flight -= 1
-            if served:
-                self.metrics.observe_upstream_request(served, out.status)
-            self._finish(req, path, out, attempts, ticket, served)
-            if otel is not None:
-                otel.finish(out.status, out.error, out.usage, time.monotonic() - out.started, out.ttfb, attempts)
+            if ticket is not None:
+                used = counted_tokens(record.usage)
+                if record.status == 499 and not record.usage_final:
+                    used = max(used, ticket.reserved)  # a reset never lowers what is counted: the worst case
+                self.clients.settle(ticket, used)
+                record.charged = used
+            call.end()
 
-    def _otel(self, req: Request, path: str) -> CallTrace | None:
-        if self.telemetry is None:
-            return None
-        parent, state = req.header(b"traceparent"), req.header(b"tracestate")
-        return self.telemetry.call(
-            route_of(path),
-            request_model(req.body),
-            stream=wants_stream(req.body),
-            traceparent=parent.decode("latin-1") if parent else None,
-            tracestate=state.decode("latin-1") if state else None,
-            body=req.body,
-        )
-
-    def _finish(
-        self, req: Request, path: str, out: Trace, attempts: int, ticket: Ticket | None = None, served: str = ""
+    async def _drive(
+        self,
+        req: Request,
+        conn: Connection,
+        call: Call,
+        chooser: PoolChooser[GatewayTarget] | OneTarget[GatewayTarget],
+        headers: Headers,
+        stream: bool,
+        *,
+        drain: bool,
     ) -> None:
-        duration = time.monotonic() - out.started
-        route = route_of(path)
-        usage = out.usage
-        self.metrics.observe_request(route, out.status, out.error, duration, out.ttfb)
-        if ticket is not None:
-            used = counted_tokens(usage)
-            self.clients.settle(ticket, used)
-            self.metrics.client_used(ticket.client, used)
-        if usage is not None and (usage.input_tokens or usage.output_tokens):
-            self.metrics.add_usage(usage, served)
-        log = self.access_log
-        if log is not None:
-            model = usage.model if usage is not None and usage.model else request_model(req.body)
-            log.write(
-                request_id=out.request_id,
-                method=req.method.decode("latin-1"),
-                path=path,
-                route=route,
-                model=model,
-                status=out.status,
-                error=out.error,
-                attempts=attempts,
-                ttfb=out.ttfb,
-                duration=duration,
-                input_tokens=usage.input_tokens if usage is not None else 0,
-                output_tokens=usage.output_tokens if usage is not None else 0,
-            )
+        # drain: a named client's tokens are counted, so a stream its client abandons is read on for its usage
+        deadline, reserve = self.deadline(req, stream)
+        flow = call_flow(self.engine, chooser, deadline=deadline, reserve=reserve, logger=_log, listener=call)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Wait):
+                    await self.clock.asleep(step.delay)
+                    step = flow.send(None)
+                    continue
+                if isinstance(step, Reject):
+                    self._answer(conn, call, step.failure)
+                    return
+                if not await self.slots.acquire():
+                    busy = f"gateway queue full ({self.slots.limit} in flight upstream, {self.slots.queue} waiting)"
+                    self._answer(conn, call, Failure.of(FailureKind.OVERLOADED, retry_after=1.0, message=busy))
+                    return
+                target = step.target
+                try:  # the slot is held until the accepted answer is delivered
+                    ex = await exchange(target.upstream, req, headers, self.config, stream=stream, within=step.timeout)
+                    if (rid := ex.headers.get("request-id")) is not None:
+                        call.record.request_id = rid
+                    try:
+                        step = flow.send(Outcome(ex.failure, ex.headers or None, ex.status))
+                    except StopIteration:  # done, or given up: this attempt's answer is the call's
+                        if self.shared.bindings:  # before the answer: the session's next request may land
+                            await self.shared.store_bindings()  # on another replica
+                        if ex.own and ex.failure is not None:
+                            self._answer(conn, call, ex.failure)
+                        else:
+                            if self.auth.held:  # the keys the gateway holds never go back, echoed or not
+                                ex.out_headers = self.auth.scrub(ex.out_headers)
+                                if ex.status >= 400:
+                                    ex.body = self.auth.scrub(ex.body)
+                            await deliver(ex, conn, call, self.config, drain=drain)
+                        return
+                    except BaseException:
+                        ex.drop()
+                        raise
+                    ex.drop()  # retried: this answer never reaches the client
+                finally:
+                    self.slots.release()
+        finally:
+            flow.close()  # abandoned (client gone, queue full): the flow frees a half-open probe it may hold
 
     def _answer(
-        self, conn: Connection, out: Trace, failure: Failure, detail: str | None = None, extra: bytes = b""
+        self, conn: Connection, call: Call, failure: Failure, detail: str | None = None, extra: bytes = b""
     ) -> None:
-        out.request_id = out.request_id or f"{self._id_prefix}{next(self._ids)}"
-        answer = error_answer(failure, detail=detail, request_id=out.request_id)
+        record = call.record
+        record.request_id = record.request_id or f"{self._id_prefix}{next(self._ids)}"
+        answer = error_answer(failure, detail=detail, request_id=record.request_id)
         conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
-        out.status, out.error = answer.status, str(failure.kind)
-        out.ttfb = time.monotonic() - out.started
+        call.answer(answer.status, str(failure.kind))
 
 
 def _telemetry(config: GatewayConfig) -> GatewayTelemetry | None:

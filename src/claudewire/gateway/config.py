@@ -76,8 +76,13 @@ class GatewayConfig:
       stall before the head no longer waits out `read_timeout`; see docs/resilience.md), `idle_timeout` (a stream
       with no bytes, pings included, that long ends with an SSE ``error`` event), `keepalive_timeout` (an idle
       client connection is closed after that long).
-    - The policy's `deadline`, and a caller's own ``x-stainless-timeout`` (the official SDKs send it), bound each
-      call in all: every attempt and every wait; a caller that has given up gets no more retries.
+    - The policy's `deadline`, and a caller's own ``x-stainless-timeout`` (the official SDKs send it) less a margin
+      (a tenth of it, at most 1 s) so the answer reaches the caller before it gives up, bound each call in all:
+      every attempt and every wait; a retry that would leave no useful time is not made (the last failure is the
+      answer). A stream's first content must come within `stream_deadline` s in all, retries and waits included.
+    - `drain_timeout` / `drain_bytes`: a stream whose client went away is still read, up to that long and that
+      many bytes, for the usage a named client's limits count; a stream not read to its end counts the whole
+      reservation (its ``max_tokens``), so resetting a connection never lowers what is counted.
     - `ca_file`: a PEM bundle to trust for an https upstream instead of the system's (SSL_CERT_FILE works too).
     - `hold_first_delta`: hold a stream's ``message_start``/``ping`` until its first delta so an ``overloaded_error``
       before it is retried invisibly.
@@ -122,7 +127,10 @@ class GatewayConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
     first_byte_timeout: float = 30.0
+    stream_deadline: float = 90.0
     idle_timeout: float = 60.0
+    drain_timeout: float = 60.0
+    drain_bytes: int = 4 * 1024 * 1024
     keepalive_timeout: float = _HTTP.keepalive_timeout
     hold_first_delta: bool = True
     access_log: str | None = "-"
@@ -162,8 +170,10 @@ class GatewayConfig:
         if self.body_limit < 1 or self.max_concurrency < 1 or self.max_queue < 0:
             raise ConfigError("body_limit and max_concurrency must be >= 1, max_queue >= 0")
         timeouts = (self.connect_timeout, self.read_timeout, self.first_byte_timeout, self.idle_timeout)
-        if min(*timeouts, self.keepalive_timeout) <= 0:
+        if min(*timeouts, self.keepalive_timeout, self.stream_deadline, self.drain_timeout) <= 0:
             raise ConfigError("timeouts must be > 0 seconds")
+        if self.drain_bytes < 0:
+            raise ConfigError("drain_bytes must be >= 0 (0: a reset stream counts its whole reservation)")
         try:
             check_unique(self.clients)
         except ValueError as exc:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claudewire._errors import Failure, FailureKind, NoResponseError, classify
-from claudewire._sse import StreamScanner, Usage, json_usage
+from claudewire._sse import StreamScanner, json_usage
+from claudewire.calls import Call
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import sse_error_event
 from claudewire.gateway.downstream.http import Connection, Request
@@ -28,23 +29,11 @@ from claudewire.gateway.headers import response_headers
 from claudewire.gateway.upstream.answers import UnusableAnswer, not_the_api
 from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 
-__all__ = ["Exchange", "Trace", "deliver", "exchange", "wants_stream"]
+__all__ = ["Exchange", "deliver", "exchange", "wants_stream"]
 
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
 _STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
 _log = logging.getLogger("claudewire.gateway")
-
-
-@dataclass(slots=True)
-class Trace:
-    """What one request ended as, for metrics and the access log."""
-
-    started: float
-    status: int = 0
-    error: str = ""
-    ttfb: float | None = None
-    request_id: str = ""
-    usage: Usage | None = None
 
 
 @dataclass(slots=True)
@@ -181,10 +170,12 @@ async def _hold(ex: Exchange, cfg: GatewayConfig, first_by: float | None, *, sse
     try:
         while not (scanner.saw_delta or scanner.error is not None or size > _HOLD_MAX):
             within = idle
-            first_wait = first_by is not None and not ex.held
-            if first_by is not None and first_wait:
-                # 1 ms at least: a zero would mean "no limit" to next_chunk
-                within = min(idle, max(0.001, first_by - time.monotonic()))
+            if first_by is not None:
+                # the whole hold, not only the first event: message_start then pings (or nothing) must not keep the
+                # client blind past first_byte_timeout; 1 ms at least, a zero would mean "no limit" to next_chunk
+                left = first_by - time.monotonic()
+                first_wait = left <= idle
+                within = min(idle, max(0.001, left))
             chunk = await resp.next_chunk(within)
             if chunk is None:
                 if not scanner.saw_stop:
@@ -197,7 +188,8 @@ async def _hold(ex: Exchange, cfg: GatewayConfig, first_by: float | None, *, sse
     except TimeoutError:
         ex.drop()
         if first_wait:
-            wait = f"no stream event within first_byte_timeout ({cfg.first_byte_timeout:g}s) of sending"
+            seen = "content" if ex.held else "stream event"
+            wait = f"no {seen} within first_byte_timeout ({cfg.first_byte_timeout:g}s) of sending"
             ex.failure = Failure.of(FailureKind.NO_RESPONSE, message=wait)
         else:
             ex.failure = Failure.of(FailureKind.READ_TIMEOUT, message=f"stream idle for {idle:g}s")
@@ -214,68 +206,105 @@ async def _hold(ex: Exchange, cfg: GatewayConfig, first_by: float | None, *, sse
     return ex
 
 
-async def deliver(ex: Exchange, conn: Connection, trace: Trace, cfg: GatewayConfig) -> None:
-    """Give the client the upstream's answer of the accepted attempt: whole, or streamed on as it arrives."""
+async def deliver(ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, *, drain: bool = False) -> None:
+    """Give the client the upstream's answer of the accepted attempt: whole, or streamed on as it arrives.
+
+    `drain`: when the client goes away mid-stream, read on (bounded by `drain_timeout` and `drain_bytes`) for the
+    stream's final usage; otherwise the upstream request is dropped at once.
+    """
     resp, ex.resp = ex.resp, None
     failure = ex.failure
+    record = call.record
     if resp is None:
         conn.respond(ex.status, ex.out_headers, ex.body)
-        trace.status, trace.error = ex.status, str(failure.kind) if failure is not None else ""
-        trace.ttfb = time.monotonic() - trace.started
+        call.answer(ex.status, str(failure.kind) if failure is not None else "")
         if ex.usage_body is not None:
-            trace.usage = json_usage(ex.usage_body)
+            record.usage = json_usage(ex.usage_body)
+            record.usage_final = True
         return
     try:
-        await _pump(resp, ex, conn, trace, cfg)
+        await _pump(resp, ex, conn, call, cfg, drain)
     finally:
         resp.close()  # no-op once released to the pool
 
 
-async def _pump(resp: UpstreamResponse, ex: Exchange, conn: Connection, trace: Trace, cfg: GatewayConfig) -> None:
+async def _pump(
+    resp: UpstreamResponse, ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, drain: bool
+) -> None:
     scanner = ex.scanner
-    if ex.failure is not None:
-        trace.error = str(ex.failure.kind)  # the upstream's error event goes through as it is
+    record = call.record
     conn.start(ex.status, ex.out_headers, b"".join(ex.held))
-    trace.status = ex.status
-    trace.ttfb = time.monotonic() - trace.started
+    call.answer(ex.status, str(ex.failure.kind) if ex.failure is not None else "")  # an error event goes through
     if scanner is not None:
-        trace.usage = scanner.usage
+        record.usage = scanner.usage
     timeout = cfg.idle_timeout if scanner is not None else cfg.read_timeout
     ended = ex.ended
-    while not ended:
-        try:
-            chunk = await resp.next_chunk(timeout)
-        except TimeoutError:
-            if scanner is None:
-                conn.abort()
-                trace.error = str(FailureKind.READ_TIMEOUT)
-                return
-            idle = Failure.of(FailureKind.READ_TIMEOUT)
-            detail = f"no bytes from the upstream for {timeout:g}s, not even a ping: stream idle timeout"
-            conn.write(sse_error_event(idle, detail=detail))
-            trace.error = "stream_idle_timeout"
-            break
-        except (ConnectionError, OSError) as exc:
-            if scanner is None:
-                conn.abort()
-                trace.error = str(FailureKind.STREAM_INTERRUPTED)
-                return
-            cut = Failure.of(FailureKind.STREAM_INTERRUPTED)
-            conn.write(sse_error_event(cut, detail=f"the upstream connection broke mid-stream: {exc}"))
-            trace.error = str(FailureKind.STREAM_INTERRUPTED)
-            break
-        if chunk is None:
-            if scanner is not None and not (scanner.saw_stop or scanner.blind or scanner.error is not None):
-                cut = Failure.of(FailureKind.STREAM_INTERRUPTED)  # ended cleanly, but the message is not whole
-                conn.write(sse_error_event(cut, detail="the upstream ended the stream before message_stop"))
-                trace.error = str(FailureKind.STREAM_INTERRUPTED)
-            break
-        conn.write(chunk)
-        if scanner is not None:
-            scanner.feed(chunk)
-        await conn.drain()
-    if scanner is not None and scanner.error is not None and not trace.error:
-        found = classify(scanner.error)
-        trace.error = str(found.kind) if found is not None else "stream_error"
+    try:
+        while not ended:
+            try:
+                chunk = await resp.next_chunk(timeout)
+            except TimeoutError:
+                if scanner is None:
+                    conn.abort()
+                    record.error = str(FailureKind.READ_TIMEOUT)
+                    return
+                idle = Failure.of(FailureKind.READ_TIMEOUT)
+                detail = f"no bytes from the upstream for {timeout:g}s, not even a ping: stream idle timeout"
+                conn.write(sse_error_event(idle, detail=detail))
+                record.error = "stream_idle_timeout"
+                break
+            except (ConnectionError, OSError) as exc:
+                if scanner is None:
+                    conn.abort()
+                    record.error = str(FailureKind.STREAM_INTERRUPTED)
+                    return
+                cut = Failure.of(FailureKind.STREAM_INTERRUPTED)
+                conn.write(sse_error_event(cut, detail=f"the upstream connection broke mid-stream: {exc}"))
+                record.error = str(FailureKind.STREAM_INTERRUPTED)
+                break
+            if chunk is None:
+                if scanner is not None and not (scanner.saw_stop or scanner.blind or scanner.error is not None):
+                    cut = Failure.of(FailureKind.STREAM_INTERRUPTED)  # ended cleanly, but the message is not whole
+                    conn.write(sse_error_event(cut, detail="the upstream ended the stream before message_stop"))
+                    record.error = str(FailureKind.STREAM_INTERRUPTED)
+                break
+            conn.write(chunk)
+            if scanner is not None:
+                scanner.feed(chunk)
+            await conn.drain()
+    except asyncio.CancelledError:
+        if drain and scanner is not None and conn.closed:  # the client went away: read on for what was produced
+            await _drain(resp, scanner, cfg)
+            record.usage_final = scanner.saw_stop
+        raise
+    if scanner is not None:
+        record.usage_final = scanner.saw_stop
+        if scanner.error is not None and not record.error:
+            found = classify(scanner.error)
+            record.error = str(found.kind) if found is not None else "stream_error"
     conn.finish()
     resp.release()
+
+
+async def _drain(resp: UpstreamResponse, scanner: StreamScanner, cfg: GatewayConfig) -> None:
+    """Read a stream its client abandoned, up to `drain_timeout` s and `drain_bytes` bytes, for its final usage.
+
+    Runs inside the cancelled handler: the cancellation is held off while reading and re-raised by the caller.
+    """
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()  # the read below must not be cancelled by the client's own going away
+    size = 0
+    end = time.monotonic() + cfg.drain_timeout
+    try:
+        while not scanner.saw_stop and size <= cfg.drain_bytes:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            chunk = await resp.next_chunk(min(left, cfg.idle_timeout))
+            if chunk is None:
+                break
+            size += len(chunk)
+            scanner.feed(chunk)
+    except (TimeoutError, ConnectionError, OSError):
+        pass  # what was read counts; the rest is settled at its worst case

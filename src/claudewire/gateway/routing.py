@@ -45,24 +45,15 @@ class GatewayTarget:
     upstream: Sender
     held: bool = False
 
+    @property
+    def address(self) -> str:
+        """The upstream's host (for the attempt's span)."""
+        return self.upstream.target.host
 
-class PoolMetrics(PoolHooks):
-    """The pool's events as Prometheus series (labels: configured names and ``name#index`` only)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def on_failover(self, source: str, target: str, reason: str) -> None:
-        """Count a failover from `source` to `target`."""
-        self.metrics.observe_failover(source, target, reason)
-
-    def on_key_out(self, member: str, reason: str) -> None:
-        """Count a key taken out and show it out."""
-        self.metrics.observe_key_out(member)
-
-    def on_affinity(self, outcome: str, reason: str) -> None:
-        """Count a session's hit, new session or break (with why)."""
-        self.metrics.observe_affinity(outcome, reason)
+    @property
+    def port(self) -> int:
+        """The upstream's port."""
+        return self.upstream.target.port
 
 
 class Routing:
@@ -76,6 +67,7 @@ class Routing:
         *,
         upstream: Upstream | None = None,
         state: PoolState | None = None,
+        hooks: PoolHooks | None = None,
     ) -> None:
         context = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
         # every key the gateway holds, for every kind: scrubbed from every answer (minted ones are added per call)
@@ -118,7 +110,7 @@ class Routing:
             state=state or MemoryPoolState(ttl=config.affinity_ttl, max_sessions=config.affinity_sessions),
             key_cooldown=config.key_cooldown,
             max_retry_after=config.policy.max_retry_after,
-            hooks=PoolMetrics(metrics),
+            hooks=hooks,
             clock=engine.clock,
         )
         for member in members:

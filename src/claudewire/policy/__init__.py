@@ -20,6 +20,7 @@ from claudewire.policy.engine import (
 )
 from claudewire.policy.flow import (
     CallFlow,
+    CallListener,
     Choice,
     Chooser,
     FailoverChooser,
@@ -43,6 +44,7 @@ __all__ = [
     "BudgetState",
     "BudgetTracker",
     "CallFlow",
+    "CallListener",
     "CallState",
     "Choice",
     "Chooser",

@@ -144,12 +144,19 @@ class PolicyEngine:
         return state
 
     def start(
-        self, upstream: str | None = None, *, deadline: float | None = None, policy: Policy | None = None
+        self,
+        upstream: str | None = None,
+        *,
+        deadline: float | None = None,
+        policy: Policy | None = None,
+        reserve: float = 0.0,
     ) -> CallState:
         """Begin one logical call; `upstream` is the target key of its attempts (or give one to each `gate`).
 
         `policy` brings the call's own per-call fields (retries, backoff, deadline); its engine-wide fields must be
         this engine's (`ValueError` otherwise: they would silently not apply). `deadline` overrides the policy's.
+        `reserve`: seconds an attempt needs to be of use; a retry that would leave less before the deadline is not
+        made (the last failure is the answer while the caller still waits).
         """
         call_policy = policy or self.policy
         # the field-by-field check runs once per distinct policy object, not once per call (it is on the hot path)
@@ -160,7 +167,7 @@ class PolicyEngine:
             )
         if deadline is None:
             deadline = call_policy.deadline
-        return CallState(self, upstream or "", call_policy, deadline)
+        return CallState(self, upstream or "", call_policy, deadline, reserve)
 
     def ratelimit_hold(self, key: str) -> float:
         """Seconds new requests to `key` are held because the upstream said a rate-limit bucket is empty (0: none)."""
@@ -223,9 +230,11 @@ class PolicyEngine:
 class CallState:
     """One logical call: ask `gate()` before every attempt and `record()` after it (`call_flow` does both)."""
 
-    __slots__ = ("_attempt_started", "_engine", "_probe", "attempts", "deadline_at", "policy", "upstream")
+    __slots__ = ("_attempt_started", "_engine", "_probe", "attempts", "deadline_at", "policy", "reserve", "upstream")
 
-    def __init__(self, engine: PolicyEngine, upstream: str, policy: Policy, deadline: float | None) -> None:
+    def __init__(
+        self, engine: PolicyEngine, upstream: str, policy: Policy, deadline: float | None, reserve: float = 0.0
+    ) -> None:
         # `upstream`: the target key of the current attempt; `gate(key)` moves it for the next one
         self._engine = engine
         self.upstream = upstream
@@ -233,6 +242,7 @@ class CallState:
         self.attempts = 0
         now = engine.clock()
         self.deadline_at = now + deadline if deadline is not None else None
+        self.reserve = reserve  # seconds an attempt needs to be of use: no retry that would leave it less
         self._attempt_started = now
         self._probe = False
 
@@ -356,7 +366,7 @@ class CallState:
             return Decision(DecisionAction.GIVE_UP, reason=f"retries exhausted after {self.attempts} attempts")
         if self.deadline_at is not None and now >= self.deadline_at:
             return Decision(DecisionAction.GIVE_UP, reason="the deadline has passed")
-        if self.deadline_at is not None and now + delay > self.deadline_at:
+        if self.deadline_at is not None and now + delay + self.reserve > self.deadline_at:
             return Decision(DecisionAction.GIVE_UP, reason="the next retry would pass the deadline")
         budget = self._engine.budget
         if budget is not None and not budget.try_spend(now):

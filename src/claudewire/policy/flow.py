@@ -21,6 +21,11 @@ of its own::
             break
     flow.close()                         # always (a `finally`): frees a half-open probe an abandoned call holds
 
+A `CallListener` (``listener=``) is told every step as the flow takes it: each wait, each send (with the
+breaker state of its target) and each attempt's outcome. The flow notifies it itself, so a driver never reports a
+step by hand; a listener is fast and never raises, and the flow guards it anyway (a bug there is logged once per
+call, never the call's failure). `claudewire.calls.Call` is the listener every driver passes.
+
 Where each attempt goes is asked of a `Chooser` before every Send. `OneTarget` is today's single upstream; a pool
 (priority, failover) plugs in its own chooser. Breakers and rate-limit trackers live in the engine per
 `Target.key`, so a chooser that gives every (upstream, key) pair its own key gets a breaker per pair. A target
@@ -31,16 +36,18 @@ chooser can pick another; when it has none left the flow waits for the shortest 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 from claudewire._errors import Failure, FailureKind
+from claudewire.policy.breaker import BreakerState
 from claudewire.policy.config import Policy
 from claudewire.policy.engine import Decision, DecisionAction, GateAction, PolicyEngine
 
 __all__ = [
     "CallFlow",
+    "CallListener",
     "Choice",
     "Chooser",
     "FailoverChooser",
@@ -67,6 +74,7 @@ class Target(Protocol):
         ...
 
 
+P = ParamSpec("P")
 T = TypeVar("T", bound=Target)
 T_co = TypeVar("T_co", bound=Target, covariant=True)
 
@@ -158,10 +166,28 @@ class Reject:
 
 @dataclass(slots=True)
 class Outcome:
-    """What one attempt produced: `failure` is None on success; `headers` are the answer's (for rate limits)."""
+    """What one attempt produced: `failure` is None on success; `headers` are the answer's (for rate limits);
+    `status` its HTTP status (0 when no answer came: a connection error, a timeout)."""
 
     failure: Failure | None = None
     headers: Mapping[str, str] | None = field(default=None)
+    status: int = 0
+
+
+class CallListener(Protocol):
+    """Told each step of one call, by the flow itself. Fast, and never raises (the flow guards it anyway)."""
+
+    def on_wait(self, delay: float, failure: Failure | None) -> None:
+        """The flow waits `delay` s: a retry's backoff after `failure`, or (None) a rate-limit hold."""
+        ...
+
+    def on_send(self, attempt: int, target: Target, breaker: BreakerState) -> None:
+        """Attempt number `attempt` goes to `target`, whose breaker is in state `breaker`."""
+        ...
+
+    def on_outcome(self, attempt: int, target: Target, outcome: Outcome) -> None:
+        """Attempt number `attempt` to `target` produced `outcome` (before the flow decides what follows)."""
+        ...
 
 
 Step = Wait | Send[T] | Reject
@@ -174,18 +200,23 @@ def call_flow(
     *,
     policy: Policy | None = None,
     deadline: float | None = None,
+    reserve: float = 0.0,
     logger: logging.Logger | None = None,
+    listener: CallListener | None = None,
 ) -> CallFlow[T]:
     """The flow of one logical call; see the module docstring for how to drive it.
 
     `policy` overrides the engine's per-call fields (retries, backoff, deadline); `deadline` (seconds, from now)
-    overrides the policy's. Every Send's timeout and every Wait fit inside the deadline. Returns the final
-    `Decision` (DONE, or GIVE_UP with its reason) as the generator's value; a Reject ends it with no value to use.
+    overrides the policy's. Every Send's timeout and every Wait fit inside the deadline; `reserve` is the time an
+    attempt needs to be of use: a retry whose wait would leave less than that before the deadline is not made, and
+    the last failure is the answer, while the caller still waits for it. `listener` is told every step. Returns the
+    final `Decision` (DONE, or GIVE_UP with its reason) as the generator's value; a Reject ends it with no value.
     Retries are logged at INFO and give-ups at INFO (not retryable) or WARNING on `logger`; a rejected call (the
     breaker is open) at DEBUG only, since the breaker's own transition is a WARNING already.
     """
     log = logger or _log
-    call = engine.start(None, deadline=deadline, policy=policy)
+    call = engine.start(None, deadline=deadline, policy=policy, reserve=reserve)
+    heard = _Guard(listener, log) if listener is not None else None
     if isinstance(chooser, OneTarget):  # the common case: no failover, nothing to tell (and no failed getattr per call)
         ask_failover = tell = None
     else:
@@ -214,6 +245,8 @@ def call_flow(
                     refused = gate.failure
             if target is None:
                 if hold > 0.0:
+                    if listener is not None and heard is not None:
+                        heard.tell(listener.on_wait, hold, None)
                     yield Wait(hold)
                     continue
                 finished = True
@@ -222,9 +255,13 @@ def call_flow(
                 log.debug("call rejected without sending: %s", _describe(rejected))
                 yield Reject(rejected)
                 return Decision(DecisionAction.GIVE_UP, reason="circuit open")
+            if listener is not None and heard is not None:
+                heard.tell(listener.on_send, call.attempts, target, engine.breaker_state(key))
             outcome = yield Send(target, call.remaining(), call.attempts)
             if outcome is None:
                 raise RuntimeError("the driver must send the Outcome of a Send")
+            if listener is not None and heard is not None:
+                heard.tell(listener.on_outcome, call.attempts, target, outcome)
             failure = outcome.failure
             failover = bool(
                 failure is not None
@@ -244,6 +281,8 @@ def call_flow(
                     _describe(failure),
                     decision.delay,
                 )
+                if listener is not None and heard is not None:
+                    heard.tell(listener.on_wait, decision.delay, failure)
                 yield Wait(decision.delay, failure)
                 continue
             finished = True
@@ -261,6 +300,26 @@ def call_flow(
     finally:
         if not finished:
             call.cancel()  # abandoned mid-attempt or mid-wait: free the half-open probe it may hold
+
+
+class _Guard:
+    """A listener behind a guard: the first exception it raises is logged, then it is no longer told anything."""
+
+    __slots__ = ("listener", "log")
+
+    def __init__(self, listener: CallListener | None, log: logging.Logger) -> None:
+        self.listener = listener
+        self.log = log
+
+    def tell(self, method: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call `method` (one of the listener's) unless the listener has failed before."""
+        if self.listener is None:
+            return
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            self.log.exception("a call listener raised; it hears nothing more of this call")
+            self.listener = None
 
 
 def _describe(failure: Failure) -> str:

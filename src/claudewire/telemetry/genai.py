@@ -160,7 +160,7 @@ def _content(body: bytes) -> dict[str, str]:
 
 
 class CallTrace:
-    """One request's span and its attempts' spans; the gateway's driver reports each step of the call flow."""
+    """One request's span and its attempts' spans; `claudewire.calls.Call` reports each step of the call flow."""
 
     def __init__(
         self, owner: GatewayTelemetry, route: str, model: str | None, stream: bool, parent: Any, body: bytes
