@@ -25,8 +25,15 @@ from typing import Any
 import httptools
 
 from claudewire.gateway.downstream.bodies import BodyReader, StopParsing
-from claudewire.gateway.downstream.limits import ALLOWED_METHODS, ServerState, bad_path, refusal
-from claudewire.gateway.downstream.request import LineVerdict, Request, body_length, judge_request_line, method_refusal
+from claudewire.gateway.downstream.limits import ALLOWED_METHODS, ServerState, refusal
+from claudewire.gateway.downstream.request import (
+    LineVerdict,
+    Request,
+    body_length,
+    canonical_target,
+    judge_request_line,
+    method_refusal,
+)
 
 __all__ = ["Connection", "Handler", "Request"]
 
@@ -183,7 +190,11 @@ class Connection(BodyReader):
         self._in_head = False
         self._head_bytes = 0
         self._deadline = self._loop.time() + self._limits.body_timeout
-        req = Request(parser.get_method(), self._url, self._headers, parser.should_keep_alive())
+        # one canonical target, computed before any decision: what is routed, limited, logged and forwarded
+        target = canonical_target(self._url)
+        req = Request(
+            parser.get_method(), target if isinstance(target, bytes) else b"", self._headers, parser.should_keep_alive()
+        )
         self._current = req
         if parser.get_http_version() == "1.0":
             req.keep_alive = False  # keep it simple for 1.0 clients: close-delimited answers
@@ -193,9 +204,8 @@ class Connection(BodyReader):
             req.refusal = method_refusal(req.method, close=not req.keep_alive)
             self._state.refused("method")
             return
-        why = bad_path(req.target)
-        if why is not None:
-            req.refusal = refusal(400, "invalid_request_error", why, close=not req.keep_alive)
+        if isinstance(target, str):
+            req.refusal = refusal(400, "invalid_request_error", target, close=not req.keep_alive)
             self._state.refused("path")
             return
         expect = (req.header(b"expect") or b"").lower() == b"100-continue"

@@ -25,7 +25,6 @@ __all__ = [
     "HttpLimits",
     "Reaper",
     "ServerState",
-    "bad_path",
     "refusal",
 ]
 
@@ -186,23 +185,3 @@ def refusal(
         head.append(b"connection: close\r\n")
     head.append(b"content-length: %d\r\n\r\n" % len(body))
     return b"".join(head) + body.encode()
-
-
-def bad_path(target: bytes) -> str | None:
-    """Why a request target cannot be forwarded (not origin-form, a dot segment, an empty segment), or None."""
-    if not target.startswith(b"/"):
-        return "the request target must be a path starting with /"
-    q = target.find(b"?")
-    path = target if q < 0 else target[:q]
-    if b"//" in path:
-        return "empty path segments (//) are not forwarded"
-    if b"." in path or b"%" in path:
-        lowered = path.lower().replace(b"%2e", b".")
-        for segment in lowered.split(b"/"):
-            if segment in (b".", b".."):
-                return "dot segments (/./ and /../) are not forwarded"
-        if b"%2f" in lowered or b"%5c" in lowered:
-            return "encoded slashes in the path are not forwarded"
-    if b"\\" in path:
-        return "backslashes in the path are not forwarded"
-    return None
