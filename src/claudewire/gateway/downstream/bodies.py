@@ -64,14 +64,15 @@ class BodyReader(ResponseWriter):
         if expect:
             self._continue()
 
-    def _add_piece(self, req: Request, body: bytes) -> None:
-        """Keep a piece of `req`'s body, reserving as a chunked body grows (over the limit: `too_large`)."""
+    def _add_piece(self, req: Request, body: bytes) -> bool:
+        """Keep a piece of `req`'s body, reserving as a chunked body grows; False when it is over the limit (then
+        `too_large`, nothing kept)."""
         self._body_size += len(body)
         if self._body_size > self._limits.body_limit:
             req.too_large = True
             self._release(req)
             self._body = []
-            return
+            return False
         need = self._need(self._body_size)
         if need > req.reserved and not self._paused_budget:
             # a chunked body reserves as it grows; no room left: 529 rather than an unbounded wait mid-body
@@ -82,6 +83,7 @@ class BodyReader(ResponseWriter):
                 raise StopParsing
             req.reserved = need
         self._body.append(body)
+        return True
 
     def _whole(self, req: Request) -> None:
         """The body has arrived: join its pieces into `req.body` and keep only the budget that holds."""
@@ -146,8 +148,12 @@ class BodyReader(ResponseWriter):
             self._budget_handle = None
 
     def _refuse_budget(self) -> None:
+        self._refuse("body_budget", self._budget_refusal())
+
+    @staticmethod
+    def _budget_refusal() -> bytes:
         msg = "the gateway holds as many request bodies as its body_budget allows; retry shortly"
-        self._refuse("body_budget", refusal(529, "overloaded_error", msg, close=True, retry_after=1))
+        return refusal(529, "overloaded_error", msg, close=True, retry_after=1)
 
     def _budget_timeout(self) -> None:
         self._budget_handle = None

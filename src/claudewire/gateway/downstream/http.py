@@ -31,6 +31,7 @@ from claudewire.gateway.downstream.request import (
     Request,
     body_length,
     canonical_target,
+    judge_head,
     judge_request_line,
     method_refusal,
 )
@@ -71,6 +72,10 @@ class Connection(BodyReader):
         self._method_bytes: bytes | None = b""  # the current message so far while in its method (None: unknown)
         self._bad_line: bytes | None = None  # the parser refused the method: the request line, until it ends
         self._eof = False
+        self._hosts = 0  # Host fields of the head being read
+        self._framed = False  # ... and whether it has a Transfer-Encoding (a body of unknown length)
+        self._last = False  # a request that closes the connection has arrived: nothing after it is read
+        self._continue_owed = False  # the request being read asked for a 100 while answers before it were due
 
     # --- asyncio.Protocol --------------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -78,13 +83,12 @@ class Connection(BodyReader):
         state = self._state
         state.open += 1
         if state.open > self._limits.max_connections:
-            msg = f"{self._limits.max_connections} client connections are open (max_connections); retry shortly"
-            self._refuse("connections", refusal(529, "overloaded_error", msg, close=True, retry_after=1))
+            self._refuse("connections", self._over_capacity())
             return
         self._arm_idle()
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._refused or self._last:
             return
         self._last_read = self._loop.time()
         if self._bad_line is not None:
@@ -162,6 +166,8 @@ class Connection(BodyReader):
 
     # --- httptools callbacks -------------------------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        if self._refused or self._last:  # the last request was read (or refused): nothing after it is parsed
+            raise StopParsing
         if self._idle_handle is not None:
             self._idle_handle.cancel()
             self._idle_handle = None
@@ -181,6 +187,10 @@ class Connection(BodyReader):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
+        if len(name) == 4:
+            self._hosts += name.lower() == b"host"
+        elif len(name) == 17:
+            self._framed |= name.lower() == b"transfer-encoding"
         if len(self._headers) > self._limits.max_headers:
             self._refuse_head()
             raise StopParsing
@@ -192,39 +202,43 @@ class Connection(BodyReader):
         self._deadline = self._loop.time() + self._limits.body_timeout
         # one canonical target, computed before any decision: what is routed, limited, logged and forwarded
         target = canonical_target(self._url)
-        req = Request(
-            parser.get_method(), target if isinstance(target, bytes) else b"", self._headers, parser.should_keep_alive()
-        )
+        method = parser.get_method()
+        req = Request(method, target if isinstance(target, bytes) else b"", self._headers, parser.should_keep_alive())
         self._current = req
-        if parser.get_http_version() == "1.0":
-            req.keep_alive = False  # keep it simple for 1.0 clients: close-delimited answers
-        if req.method not in ALLOWED_METHODS:
-            if req.method == b"CONNECT":
-                req.keep_alive = False  # the parser stops after a CONNECT head: nothing more can be read
-            req.refusal = method_refusal(req.method, close=not req.keep_alive)
-            self._state.refused("method")
-            return
-        if isinstance(target, str):
-            req.refusal = refusal(400, "invalid_request_error", target, close=not req.keep_alive)
-            self._state.refused("path")
+        http10 = parser.get_http_version() == "1.0"
+        hosts, self._hosts = self._hosts, 0
+        framed, self._framed = self._framed, False
+        if http10 or method == b"CONNECT":
+            req.keep_alive = False  # 1.0: close-delimited answers; CONNECT: the parser stops after its head
+        size = body_length(req)
+        judged = judge_head(method, target, hosts, http10)
+        if judged is not None:
+            self._state.refused(judged.reason)
+            req.refusal = judged.answer(close=not req.keep_alive or size > 0 or framed)
+            if size > 0 or framed:  # its body is never parsed: answered now, and the connection closed
+                self._answer_now(req)
             return
         expect = (req.header(b"expect") or b"").lower() == b"100-continue"
-        size = body_length(req)
         if size > self._limits.body_limit:
             req.too_large = True
-            if expect:  # answer 413 now instead of waiting for a body we would throw away
-                req.keep_alive = False
-                self._current = None
-                self._stop_reading()
-                self._dispatch(req)
-            return
+            self._answer_now(req)  # 413 now, never waiting for (nor parsing) a body we would throw away
         self._reserve(req, size, expect)
+
+    def _answer_now(self, req: Request) -> None:
+        """Answer `req` without its body (its refusal, or the handler), in order; nothing more is read: the connection
+        closes after it."""
+        req.keep_alive = False
+        self._current = None
+        self._stop_reading()
+        self._dispatch(req)
+        raise StopParsing
 
     def on_body(self, body: bytes) -> None:
         req = self._current
-        if req is None or req.too_large or req.refusal is not None:
+        if req is None or req.refusal is not None:
             return
-        self._add_piece(req, body)
+        if not self._add_piece(req, body):
+            self._answer_now(req)  # over body_limit: 413 now, the rest never parsed
 
     def on_message_complete(self) -> None:
         self._messages += 1
@@ -238,6 +252,8 @@ class Connection(BodyReader):
         if req is None:
             return
         self._current = None
+        self._continue_owed = False
+        self._last = not req.keep_alive
         self._whole(req)
         self._dispatch(req)
 
@@ -259,6 +275,7 @@ class Connection(BodyReader):
             self.committed = False
             self._chunked = False
             self._close_after = not req.keep_alive
+            self._head_only = req.method == b"HEAD"
             if req is self._waiting:  # whole, but its bytes are not granted yet: it runs from _budget_granted
                 self._blocked = req
                 return
@@ -269,7 +286,9 @@ class Connection(BodyReader):
                 return
             self._release(req)
             if self.transport is not None:
-                self.transport.write(req.refusal)
+                answer = req.refusal
+                # a HEAD answer is the head a GET would get, and no byte more: the next answer follows it directly
+                self.transport.write(answer[: answer.index(b"\r\n\r\n") + 4] if self._head_only else answer)
             if self._close_after or (self._eof and not self._pending):
                 self._linger()
                 return
@@ -290,7 +309,10 @@ class Connection(BodyReader):
             self.abort()
             return
         if self._close_after or (self._eof and not self._pending):
-            self.close()
+            if self._refused:  # answered before its body was read: unread bytes must not reset the answer
+                self._linger()
+            else:
+                self.close()
             return
         self._next()
 
@@ -300,8 +322,21 @@ class Connection(BodyReader):
                 self._paused_pipeline = False
                 self._resume()
             self._run(self._pending.popleft())
-        elif not self._refused:
+            return
+        if self._continue_owed:  # the request being read is the current one now: its 100 is due
+            self._continue_owed = False
+            if self._current is not None and not self._body_size:
+                super()._continue()
+        if not self._refused and not self._receiving:
             self._arm_idle()
+
+    def _continue(self) -> None:
+        # a 100 Continue belongs to the request being read: written only once every answer before it is out, never
+        # in the middle of another answer (a stream's chunked body)
+        if self._task is None and self._blocked is None and not self._pending:
+            super()._continue()
+        else:
+            self._continue_owed = True
 
     # --- timers and refusals --------------------------------------------------------------------------------------
     # One timer handle per connection at most per kind, armed only when needed; when one fires it only queues its
@@ -389,7 +424,15 @@ class Connection(BodyReader):
             if handle is not None:
                 handle.cancel()
         self._recv_handle = self._idle_handle = None
+        blocked = self._blocked if self._waiting is self._blocked else None
         self._leave_budget_line()
+        if blocked is not None:  # whole, still waiting for its bytes: answered 529 in its place, before what follows
+            blocked.refusal = self._budget_refusal()
+            self._pending.appendleft(blocked)
+
+    def _over_capacity(self) -> bytes:
+        msg = f"{self._limits.max_connections} client connections are open (max_connections); retry shortly"
+        return refusal(529, "overloaded_error", msg, close=True, retry_after=1)
 
     def _linger(self) -> None:
         # Closing with unread bytes would reset the connection and could destroy the answer before the client

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 
 from claudewire.gateway.downstream.limits import ALLOWED_METHODS, refusal
 from claudewire.gateway.wire import first_header
 
-__all__ = ["LineVerdict", "Request", "body_length", "canonical_target", "judge_request_line", "method_refusal"]
+__all__ = [
+    "HeadRefusal",
+    "LineVerdict",
+    "Request",
+    "body_length",
+    "canonical_target",
+    "judge_head",
+    "judge_request_line",
+    "method_refusal",
+]
 
 # A request line whose method is an RFC 9110 token: what an unknown method looks like, as opposed to garbage;
 # _LINE_SO_FAR is what can still become one.
@@ -100,9 +110,39 @@ def body_length(req: Request) -> int:
 
 def method_refusal(method: bytes, *, close: bool) -> bytes:
     """The 405 in the API's error shape, with ``Allow``, for a method the gateway does not forward."""
+    return _not_forwarded(method).answer(close=close)
+
+
+def _not_forwarded(method: bytes) -> HeadRefusal:
     methods = ", ".join(m.decode() for m in sorted(ALLOWED_METHODS))
     msg = f"method {method.decode('latin-1')[:20]} is not forwarded (the API's methods: {methods})"
-    return refusal(405, "invalid_request_error", msg, close=close, allow=True)
+    return HeadRefusal("method", 405, msg, allow=True)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadRefusal:
+    """Why a request head is refused before any handler runs: its `reason` label, status and message."""
+
+    reason: str  # claudewire_gateway_refused_total{reason}
+    status: int
+    message: str
+    allow: bool = False  # a 405: name the methods that are forwarded
+
+    def answer(self, *, close: bool) -> bytes:
+        """The whole answer in the API's error shape."""
+        return refusal(self.status, "invalid_request_error", self.message, close=close, allow=self.allow)
+
+
+def judge_head(method: bytes, target: bytes | str, hosts: int, http10: bool) -> HeadRefusal | None:
+    """What a head alone says is refused: a method not forwarded, a target `canonical_target` refused (its reason, a
+    str), an HTTP/1.1 request without exactly one Host (RFC 9112 3.2); None when nothing is."""
+    if method not in ALLOWED_METHODS:
+        return _not_forwarded(method)
+    if isinstance(target, str):
+        return HeadRefusal("path", 400, target)
+    if hosts != 1 and not http10:
+        return HeadRefusal("host", 400, f"an HTTP/1.1 request carries exactly one Host header, not {hosts}")
+    return None
 
 
 class LineVerdict(enum.Enum):

@@ -32,6 +32,7 @@ class ResponseWriter(asyncio.Protocol):
         self._write_handle: asyncio.TimerHandle | None = None
         self._chunked = False
         self._close_after = False
+        self._head_only = False  # answering a HEAD: the head a GET would get, never a byte of body
         self.closed = False
         self.committed = False
 
@@ -80,17 +81,21 @@ class ResponseWriter(asyncio.Protocol):
         if transport is None:
             return
         extra = b"connection: close\r\n" if self._close_after else b""
-        transport.write(
-            b"".join(
-                (status_line(status), headers, extra, b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
-            )
-        )
+        if self._head_only:
+            body, length = b"", str(len(body)).encode()
+        else:
+            length = str(len(body)).encode()
+        transport.write(b"".join((status_line(status), headers, extra, b"content-length: ", length, b"\r\n\r\n", body)))
 
     def start(self, status: int, headers: bytes, first: bytes = b"") -> None:
         """Commit a streamed response (chunked, or close-delimited for HTTP/1.0) and write its `first` bytes."""
         self.committed = True
         transport = self.transport
         if transport is None:
+            return
+        if self._head_only:
+            framing = b"connection: close\r\n\r\n" if self._close_after else b"transfer-encoding: chunked\r\n\r\n"
+            transport.write(status_line(status) + headers + framing)
             return
         if self._close_after:
             transport.write(b"".join((status_line(status), headers, b"connection: close\r\n\r\n", first)))
@@ -104,7 +109,7 @@ class ResponseWriter(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         """Write body bytes of a response begun with `start` (sent at once, never buffered here)."""
         transport = self.transport
-        if transport is None or not data:
+        if transport is None or not data or self._head_only:
             return
         if self._chunked:
             transport.write(b"%x\r\n%b\r\n" % (len(data), data))
@@ -130,7 +135,7 @@ class ResponseWriter(asyncio.Protocol):
         """End a response begun with `start`."""
         if self._chunked and self.transport is not None:
             self.transport.write(b"0\r\n\r\n")
-        elif not self._chunked:
+        elif not self._chunked and not self._head_only:
             self._close_after = True
 
     def abort(self) -> None:
