@@ -27,6 +27,7 @@ import httptools
 from claudewire.gateway.downstream.bodies import BodyReader, StopParsing
 from claudewire.gateway.downstream.limits import ALLOWED_METHODS, ServerState, refusal
 from claudewire.gateway.downstream.request import (
+    HEALTH_PATHS,
     LineVerdict,
     Request,
     body_length,
@@ -41,17 +42,26 @@ __all__ = ["Connection", "Handler", "Request"]
 _MAX_PIPELINE = 16
 _LINGER = 2.0  # after a refusal that closes: how long unread request bytes are drained so the answer is not reset
 _METHOD_SCAN = 64  # bytes of a message kept while its method is read (a known method is at most 11 of them)
+# Past max_connections this many more are read, for /healthz and /readyz alone (a probe must not see a busy gateway
+# as a dead one), each for at most _HEALTH_WAIT seconds before its request; beyond them, 529 at once.
+HEALTH_RESERVE = 16
+_HEALTH_WAIT = 2.0
+# What a caller that is not authenticated may send as a body: read and dropped, never held or reserved; past it the
+# request is answered (401) without its body and the connection closed.
+UNAUTHENTICATED_BODY = 64 * 1024
 
 
 Handler = Callable[["Request", "Connection"], Coroutine[Any, Any, None]]
+Authorize = Callable[["Request"], bool]
 
 
 class Connection(BodyReader):
     """One client connection: parses requests and runs the handler for each (bodies and writing: the bases)."""
 
-    def __init__(self, handler: Handler, state: ServerState) -> None:
+    def __init__(self, handler: Handler, state: ServerState, authorize: Authorize | None = None) -> None:
         super().__init__(state)
         self._handler = handler
+        self._authorize = authorize  # tokens mode: whether a head carries a valid token, judged before any reservation
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -74,6 +84,7 @@ class Connection(BodyReader):
         self._eof = False
         self._hosts = 0  # Host fields of the head being read
         self._framed = False  # ... and whether it has a Transfer-Encoding (a body of unknown length)
+        self._health_only = False  # over max_connections, in the health reserve: /healthz and /readyz only
         self._last = False  # a request that closes the connection has arrived: nothing after it is read
         self._continue_owed = False  # the request being read asked for a 100 while answers before it were due
 
@@ -83,7 +94,11 @@ class Connection(BodyReader):
         state = self._state
         state.open += 1
         if state.open > self._limits.max_connections:
-            self._refuse("connections", self._over_capacity())
+            if state.open > self._limits.max_connections + HEALTH_RESERVE:
+                self._refuse("connections", self._over_capacity())
+                return
+            self._health_only = True
+            self._idle_handle = self._loop.call_later(_HEALTH_WAIT, self._idle_due)
             return
         self._arm_idle()
 
@@ -218,15 +233,28 @@ class Connection(BodyReader):
             if size > 0 or framed:  # its body is never parsed: answered now, and the connection closed
                 self._answer_now(req)
             return
+        if self._health_only:
+            if req.path not in HEALTH_PATHS or method not in (b"GET", b"HEAD"):
+                self._state.refused("connections")
+                self._answer_now(req, self._over_capacity())
+            req.keep_alive = False
         expect = (req.header(b"expect") or b"").lower() == b"100-continue"
+        if self._authorize is not None and not self._authorize(req):
+            # not one of our callers: nothing reserved, its body read and dropped (the handler answers 401)
+            req.discard = True
+            if size > UNAUTHENTICATED_BODY or expect:
+                self._answer_now(req)
+            return
         if size > self._limits.body_limit:
             req.too_large = True
             self._answer_now(req)  # 413 now, never waiting for (nor parsing) a body we would throw away
         self._reserve(req, size, expect)
 
-    def _answer_now(self, req: Request) -> None:
-        """Answer `req` without its body (its refusal, or the handler), in order; nothing more is read: the connection
+    def _answer_now(self, req: Request, answer: bytes | None = None) -> None:
+        """Answer `req` without its body (the handler, or `answer`), in order; nothing more is read: the connection
         closes after it."""
+        if answer is not None:
+            req.refusal = answer
         req.keep_alive = False
         self._current = None
         self._stop_reading()
@@ -236,6 +264,11 @@ class Connection(BodyReader):
     def on_body(self, body: bytes) -> None:
         req = self._current
         if req is None or req.refusal is not None:
+            return
+        if req.discard:
+            self._body_size += len(body)
+            if self._body_size > UNAUTHENTICATED_BODY:
+                self._answer_now(req)
             return
         if not self._add_piece(req, body):
             self._answer_now(req)  # over body_limit: 413 now, the rest never parsed

@@ -16,6 +16,7 @@ from claudewire.gateway.downstream.limits import ALLOWED_METHODS, refusal
 from claudewire.gateway.wire import first_header
 
 __all__ = [
+    "HEALTH_PATHS",
     "HeadRefusal",
     "LineVerdict",
     "Request",
@@ -25,6 +26,8 @@ __all__ = [
     "judge_request_line",
     "method_refusal",
 ]
+
+HEALTH_PATHS = frozenset({b"/healthz", b"/readyz"})
 
 # A request line whose method is an RFC 9110 token: what an unknown method looks like, as opposed to garbage;
 # _LINE_SO_FAR is what can still become one.
@@ -43,7 +46,7 @@ class Request:
     `target` is canonical (`canonical_target`): what is routed, limited, logged and forwarded, whatever the spelling.
     """
 
-    __slots__ = ("body", "headers", "keep_alive", "method", "refusal", "reserved", "target", "too_large")
+    __slots__ = ("body", "discard", "headers", "keep_alive", "method", "refusal", "reserved", "target", "too_large")
 
     def __init__(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
         self.method = method
@@ -52,6 +55,7 @@ class Request:
         self.body = b""
         self.keep_alive = keep_alive
         self.too_large = False
+        self.discard = False  # its caller is not authenticated: the body is read and dropped, never held
         self.refusal: bytes | None = None  # a whole response the HTTP layer answers with, no handler involved
         self.reserved = 0  # bytes of the body budget this request holds
 
