@@ -111,7 +111,7 @@ class Gateway:
 
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
-        # tokens mode: a head without a valid token reserves no body budget (downstream.http.UNAUTHENTICATED_BODY)
+        # tokens mode: a head without a valid token reserves no body budget (limits.UNAUTHENTICATED_BODY)
         return Connection(self.handle, self.http, self.auth.admits if self.auth.tokens else None)
 
     def close(self) -> None:

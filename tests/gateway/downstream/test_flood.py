@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import httpx2
 
-from claudewire.gateway.downstream.http import HEALTH_RESERVE, UNAUTHENTICATED_BODY, Connection, Request
-from claudewire.gateway.downstream.limits import HttpLimits, ServerState
+from claudewire.gateway.downstream.http import Connection, Request
+from claudewire.gateway.downstream.limits import HEALTH_RESERVE, UNAUTHENTICATED_BODY, HttpLimits, ServerState
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
 from tests.gateway.conftest import Answer, address, ask, read_all, run_gateway, send_all

@@ -21,10 +21,16 @@ from claudewire.gateway.wire import status_line
 
 __all__ = [
     "ALLOWED_METHODS",
+    "HEALTH_RESERVE",
+    "HEALTH_WAIT",
+    "UNAUTHENTICATED_BODY",
     "BodyBudget",
     "HttpLimits",
     "Reaper",
     "ServerState",
+    "head_too_large",
+    "malformed",
+    "over_capacity",
     "refusal",
 ]
 
@@ -32,6 +38,13 @@ __all__ = [
 # never forwarded (a TRACE would reflect the held key).
 ALLOWED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
 _TRIM_AFTER = 16 * 1024 * 1024  # give freed body memory back to the OS after a burst that buffered this much
+# Past max_connections this many more are read, for /healthz and /readyz alone (a probe must not see a busy gateway
+# as a dead one), each for at most HEALTH_WAIT seconds before its request; beyond them, 529 at once.
+HEALTH_RESERVE = 16
+HEALTH_WAIT = 2.0
+# What a caller that is not authenticated may send as a body: read and dropped, never held or reserved; past it the
+# request is answered (401) without its body and the connection closed.
+UNAUTHENTICATED_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +198,20 @@ def refusal(
         head.append(b"connection: close\r\n")
     head.append(b"content-length: %d\r\n\r\n" % len(body))
     return b"".join(head) + body.encode()
+
+
+def malformed(message: str) -> bytes:
+    """The 400 for bytes that are not a request the gateway can read; the connection closes."""
+    return refusal(400, "invalid_request_error", message, close=True)
+
+
+def head_too_large(limits: HttpLimits) -> bytes:
+    """The 431 for a head over `head_limit` bytes or `max_headers` fields; the connection closes."""
+    msg = f"the request head is over {limits.head_limit} bytes or {limits.max_headers} header fields"
+    return refusal(431, "invalid_request_error", msg, close=True)
+
+
+def over_capacity(limits: HttpLimits) -> bytes:
+    """The 529 for a connection past `max_connections`; it closes."""
+    msg = f"{limits.max_connections} client connections are open (max_connections); retry shortly"
+    return refusal(529, "overloaded_error", msg, close=True, retry_after=1)
