@@ -34,6 +34,7 @@ class Answers:
 
     __slots__ = (
         "_ended",
+        "_loop",
         "_pause",
         "_quiet",
         "_reader",
@@ -58,6 +59,7 @@ class Answers:
         pause: Callable[[], None],
         resume: Callable[[], None],
     ) -> None:
+        self._loop = asyncio.get_running_loop()
         self._reader = reader
         self._writer = writer
         self._run_handler = run
@@ -125,7 +127,7 @@ class Answers:
                 return
             if req.refusal is None:
                 self.running = req
-                self.task = task = asyncio.get_running_loop().create_task(self._run_handler(req))
+                self.task = task = self._loop.create_task(self._run_handler(req))
                 task.add_done_callback(self._done)
                 return
             self._reader.release(req)
