@@ -84,6 +84,8 @@ def test_the_gateway_pod_is_locked_down_probed_and_drains(rendered: list[dict[st
     assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # probes use the metrics listener (it serves /healthz and /readyz apart), never the main port a flood can fill
+    assert container["livenessProbe"]["httpGet"]["port"] == container["readinessProbe"]["httpGet"]["port"] == "metrics"
     # the gateway drains for up to 10 s after SIGTERM; preStop + drain must fit the grace period
     assert container["lifecycle"]["preStop"]["sleep"]["seconds"] + 10 < spec["terminationGracePeriodSeconds"]
     assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"

@@ -167,7 +167,9 @@ def test_any_request_bytes_get_an_api_shaped_answer_or_a_clean_close(
         answer, closed = _exchange(fuzz_gateway, raw, cuts)
     assert closed, f"no close within 8 s for {raw[:200]!r}; got {answer[:200]!r}"
     _check_answer(answer)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    # the gateway's own records only: an earlier test's aiohttp upstream may be garbage-collected (and log) meanwhile
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("claudewire")]
+    assert not errors, [r.getMessage() for r in errors]
     assert b"fuzz-held-key" not in answer
 
 

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from claudewire._net import is_loopback
 from claudewire._secrets import redact, redact_url
 from claudewire.cli import logs
 from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
@@ -46,14 +47,34 @@ def _held_secrets(config: GatewayConfig) -> list[str | None]:
     return held
 
 
+def _bound(host: str, port: int) -> str:
+    """The address the listener is bound to, as ``host:port`` (``[v6]:port``), with what a wildcard means."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
+    if host in ("", "0.0.0.0"):
+        return f"{shown} (every IPv4 address of this machine)"
+    if host == "::":
+        return f"{shown} (every address of this machine)"
+    return shown
+
+
 def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     shown = config.replace(port=port)
     if len(config.upstreams) == 1:
         where = redact_url(config.upstream)
     else:
         where = ", ".join(f"{spec.name} (priority {spec.priority})" for spec in config.upstreams)
-    click.echo(f"claudewire proxy listening on {shown.base_url} -> {where} (workers: {config.workers})")
-    click.echo(f"  export ANTHROPIC_BASE_URL={shown.base_url}")
+    bound = _bound(config.host, port)
+    click.echo(f"claudewire proxy listening on {bound} -> {where} (workers: {config.workers})")
+    local = "" if is_loopback(config.host) or config.host not in ("", "0.0.0.0", "::") else "   # from this machine"
+    click.echo(f"  export ANTHROPIC_BASE_URL={shown.base_url}{local}")
+    if not is_loopback(config.host) and not config.token_mode:
+        held = " and the keys and cloud credentials it holds" if any(s.keys for s in config.upstreams) else ""
+        click.echo(
+            f"WARNING: claudewire proxy listens on {bound} without client tokens (--allow-open): anyone who can "
+            f"reach that address can send calls through it{held}. Set client tokens (tokens_file, [[clients]]) "
+            "unless a firewall or a private network already limits who can connect.",
+            err=True,
+        )
     if config.token_mode:
         count = len(config.tokens) + len(config.clients)
         click.echo(f"  export ANTHROPIC_API_KEY=<one of your {count} gateway token(s)>")

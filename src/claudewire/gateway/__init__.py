@@ -10,8 +10,9 @@ Two floors with no arrow between them, and the wiring above:
                                              │   routing, exchange, headers, accesslog, config
                    ┌─────────────────────────┴─────────────────────────┐
                    v                                                   v
-    downstream/  http (Connection), request, respond,      upstream/  pool (Upstream), conn, specs,
-                 bodies, limits, slots, clients, errors               kinds/ (anthropic, bedrock, vertex, foundry)
+    downstream/  http (Connection, owning: answers,         upstream/  pool (Upstream), conn, specs,
+                 respond, bodies, deadlines), request,                kinds/ (anthropic, bedrock, vertex, foundry)
+                 limits, slots, clients, errors
                    └──────────────> wire (first_header, status_line, set_nodelay) <──────┘
 """
 

@@ -121,7 +121,8 @@ class Gateway:
 
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
-        return Connection(self.handle, self.http)
+        # tokens mode: a head without a valid token reserves no body budget (limits.UNAUTHENTICATED_BODY)
+        return Connection(self.handle, self.http, self.auth.admits if self.auth.tokens else None)
 
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""

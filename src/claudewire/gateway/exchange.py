@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
-import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from claudewire._errors import Failure, FailureKind, NoResponseError, classify
-from claudewire._sse import StreamScanner, json_usage
+from claudewire._sse import StreamScanner, json_usage, request_stream
 from claudewire.calls import Call
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import sse_error_event
@@ -32,7 +31,6 @@ from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 __all__ = ["Exchange", "deliver", "exchange", "wants_stream"]
 
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
-_STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
 _log = logging.getLogger("claudewire.gateway")
 
 
@@ -64,8 +62,8 @@ class Exchange:
 
 
 def wants_stream(body: bytes) -> bool:
-    """Whether a request body asks for ``"stream": true`` (cheap: the regex runs only when "stream" is there)."""
-    return b'"stream"' in body and _STREAM_RE.search(body) is not None
+    """Whether a request body asks for ``"stream": true`` at its top level."""
+    return request_stream(body)
 
 
 def exchange(

@@ -248,11 +248,11 @@ def test_trickled_head_is_cut_at_the_head_timeout() -> None:
 
 
 def test_connections_over_the_cap_get_529_and_a_freed_slot_serves_again() -> None:
-    """Past max_connections a new client gets 529 overloaded_error; once one closes, new clients are served."""
+    """Past max_connections a new client's call gets 529 overloaded_error; once one closes, new clients are served."""
     with run_sim(seed=0) as sim, run_gateway(sim.base_url, max_connections=3) as gw:
         held = [socket.create_connection(address(gw)) for _ in range(3)]
         _until(lambda: gw.gateway is not None and gw.gateway.http.open == 3)
-        over = ask(gw, b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n")
+        over = ask(gw, b"GET /v1/models HTTP/1.1\r\nhost: gw\r\nx-api-key: " + SIM_KEY.encode() + b"\r\n\r\n")
         held.pop().close()
         _until(lambda: gw.gateway is not None and gw.gateway.http.open == 2)
         again = httpx2.get(gw.base_url + "/healthz", timeout=5)

@@ -1,156 +1,185 @@
-"""The request-body layer of a client connection: a body's pieces, and the share of the body budget they hold.
+"""The request-body part of a client connection: a body's pieces, and the share of the body budget they hold.
 
 A body reserves twice its size while it arrives (its pieces, and the one `bytes` they are joined into at the end)
 and keeps its size once it is whole, so what the budget admits is what the process holds. A body that finds the
-budget taken waits in its line with the connection's reading paused (`budget_wait`, then 529); a chunked body
-reserves as it grows and gets 529 at once when there is no room. `gateway.http.Connection` builds on this layer.
+budget taken waits in its line (`reserve` says so: the connection pauses reading) until its bytes are granted, or
+`budget_wait` runs out (then 529); a chunked body reserves as it grows and gets 529 at once when there is no room.
+A `BodyReader` is owned by its `downstream.http.Connection` and tells it what happened through the two callbacks it
+was given; it never reaches back into the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+from collections.abc import Callable
 
 from claudewire.gateway.downstream.limits import ServerState, refusal
 from claudewire.gateway.downstream.request import Request, body_length
-from claudewire.gateway.downstream.respond import ResponseWriter
 
-__all__ = ["BodyReader", "StopParsing"]
+__all__ = ["BodyReader", "Grant", "Piece", "StopParsing", "budget_refusal"]
 
 
 class StopParsing(Exception):
     """Raised from a parser callback to stop parsing; the connection already knows what to answer."""
 
 
-class BodyReader(ResponseWriter):
-    """A connection's request bodies within the server's body budget (the reading side's lifecycle: a subclass)."""
+class Grant(enum.Enum):
+    """What the budget said to a body's head."""
 
-    def __init__(self, state: ServerState) -> None:
-        super().__init__(state)
-        self._body: list[bytes] = []
-        self._body_size = 0
-        self._waiting: Request | None = None  # the request whose body waits in the budget's line
-        self._blocked: Request | None = None  # ... once it has arrived whole: it runs when the bytes are granted
-        self._expect = False
-        self._paused_budget = False
-        self._budget_handle: asyncio.TimerHandle | None = None
+    NOW = "now"  # reserved
+    LATER = "later"  # waiting in line: pause reading until `granted`
+    NO_ROOM = "no_room"  # a body behind one already waiting, and no room now: 529
 
-    # --- what the connection does for this layer ----------------------------------------------------------------
-    def _pause(self) -> None:
-        raise NotImplementedError
 
-    def _resume(self) -> None:
-        raise NotImplementedError
+class Piece(enum.Enum):
+    """What became of a piece of a body."""
 
-    def _run(self, req: Request) -> None:
-        raise NotImplementedError
+    KEPT = "kept"
+    TOO_LARGE = "too_large"  # past body_limit: nothing of the body is kept (the request is `too_large`)
+    NO_ROOM = "no_room"  # a chunked body grew and the budget has no room for it: nothing kept, 529
 
-    def _refuse(self, reason: str, answer: bytes) -> None:
-        raise NotImplementedError
 
-    # --- bodies and the budget ------------------------------------------------------------------------------------
-    def _reserve(self, req: Request, size: int, expect: bool) -> None:
-        """Reserve the budget a body of `size` needs, or wait in line for it (reading paused) with `req`."""
+def budget_refusal() -> bytes:
+    """The 529 a body gets when the budget has no room for it (in time)."""
+    msg = "the gateway holds as many request bodies as its body_budget allows; retry shortly"
+    return refusal(529, "overloaded_error", msg, close=True, retry_after=1)
+
+
+class BodyReader:
+    """The body of the request a connection is reading, within the server's body budget.
+
+    `granted(req, expect)` is called when the bytes of the request waiting in line are reserved; `timed_out()` when
+    it waited `budget_wait` in vain (it has left the line).
+    """
+
+    __slots__ = (
+        "_budget",
+        "_granted",
+        "_handle",
+        "_limits",
+        "_loop",
+        "_timed_out",
+        "expect",
+        "pieces",
+        "size",
+        "waiting",
+    )
+
+    def __init__(
+        self, state: ServerState, granted: Callable[[Request, bool], None], timed_out: Callable[[], None]
+    ) -> None:
+        self._budget = state.budget
+        self._limits = state.limits
+        self._loop = asyncio.get_running_loop()
+        self._granted = granted
+        self._timed_out = timed_out
+        self._handle: asyncio.TimerHandle | None = None
+        self.pieces: list[bytes] = []
+        self.size = 0  # bytes of the current body so far
+        self.waiting: Request | None = None  # the request whose body waits in the budget's line
+        self.expect = False  # ... and whether it asked for a 100 Continue
+
+    def begin(self) -> None:
+        """A new message: no body yet."""
+        self.pieces = []
+        self.size = 0
+
+    def reserve(self, req: Request, size: int, expect: bool) -> Grant:
+        """Reserve the budget a body of `size` needs, or wait in line for it with `req` (one place per connection)."""
         need = self._need(size)
-        if size and not self._state.budget.take(need, None if self._paused_budget else self._budget_granted):
-            if self._paused_budget:  # a pipelined body behind one already waiting: no second place in line
-                self._refuse_budget()
-                raise StopParsing
-            self._paused_budget = True
-            self._waiting, self._expect = req, expect
-            self._pause()
-            self._budget_handle = self._loop.call_later(self._limits.budget_wait, self._budget_timeout)
-            return
-        req.reserved = need
-        if expect:
-            self._continue()
-
-    def _add_piece(self, req: Request, body: bytes) -> None:
-        """Keep a piece of `req`'s body, reserving as a chunked body grows (over the limit: `too_large`)."""
-        self._body_size += len(body)
-        if self._body_size > self._limits.body_limit:
-            req.too_large = True
-            self._release(req)
-            self._body = []
-            return
-        need = self._need(self._body_size)
-        if need > req.reserved and not self._paused_budget:
-            # a chunked body reserves as it grows; no room left: 529 rather than an unbounded wait mid-body
-            if not self._state.budget.take(need - req.reserved):
-                self._release(req)
-                self._body = []
-                self._refuse_budget()
-                raise StopParsing
+        queued = self.waiting is None
+        if not size or self._budget.take(need, self._on_granted if queued else None):
             req.reserved = need
-        self._body.append(body)
+            return Grant.NOW
+        if not queued:  # a pipelined body behind one already waiting: no second place in line
+            return Grant.NO_ROOM
+        self.waiting, self.expect = req, expect
+        self._handle = self._loop.call_later(self._limits.budget_wait, self._on_timeout)
+        return Grant.LATER
 
-    def _whole(self, req: Request) -> None:
+    def add(self, req: Request, piece: bytes) -> Piece:
+        """Keep a piece of `req`'s body, reserving as a chunked body grows."""
+        self.size += len(piece)
+        if self.size > self._limits.body_limit:
+            req.too_large = True
+            self.release(req)
+            self.pieces = []
+            return Piece.TOO_LARGE
+        need = self._need(self.size)
+        if need > req.reserved and self.waiting is None:
+            # a chunked body reserves as it grows; no room left: 529 rather than an unbounded wait mid-body
+            if not self._budget.take(need - req.reserved):
+                self.release(req)
+                self.pieces = []
+                return Piece.NO_ROOM
+            req.reserved = need
+        self.pieces.append(piece)
+        return Piece.KEPT
+
+    def whole(self, req: Request) -> None:
         """The body has arrived: join its pieces into `req.body` and keep only the budget that holds."""
-        pieces, self._body = self._body, []
+        pieces, self.pieces = self.pieces, []
         if not req.too_large:
             req.body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             del pieces  # freed now: from here the joined body is all that is held
-            if req is not self._waiting:
-                self._settle(req)
+            if req is not self.waiting:
+                self.settle(req)
 
-    def _release(self, req: Request) -> None:
+    def release(self, req: Request) -> None:
+        """Give back all `req` holds of the budget."""
         if req.reserved:
             n, req.reserved = req.reserved, 0
-            self._state.budget.give(n)
+            self._budget.give(n)
+
+    def settle(self, req: Request) -> None:
+        """The body is whole and joined: keep only what it holds now."""
+        held = len(req.body)
+        if req.reserved > held:
+            n, req.reserved = req.reserved - held, held
+            self._budget.give(n)
+
+    def leave_line(self) -> Request | None:
+        """Stop waiting for the budget (the connection stops reading, or went away); the request that waited."""
+        req, self.waiting = self.waiting, None
+        if req is not None:
+            self._budget.forget(self._on_granted)
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        return req
+
+    def lost(self) -> None:
+        """The connection is gone: leave the line, and call back nothing more (no reference cycle is left)."""
+        self.leave_line()
+        self.pieces = []
+        self._granted, self._timed_out = _ignore, _nothing
 
     def _need(self, size: int) -> int:
         # A body is held twice for a moment: its pieces and the bytes they are joined into. The budget counts that
         # moment, so what it admits is what is really held (capped: a body the limit allows must still fit).
-        return min(2 * size, self._state.budget.capacity)
+        return min(2 * size, self._budget.capacity)
 
-    def _settle(self, req: Request) -> None:
-        # the body is whole and joined: keep only what it holds now
-        held = len(req.body)
-        if req.reserved > held:
-            n, req.reserved = req.reserved - held, held
-            self._state.budget.give(n)
-
-    def _budget_granted(self) -> None:
+    def _on_granted(self) -> None:
         # only called while this connection waits in line (leaving the line always goes through forget())
-        req, self._waiting = self._waiting, None
-        self._paused_budget = False
-        if self._budget_handle is not None:
-            self._budget_handle.cancel()
-            self._budget_handle = None
+        req, self.waiting = self.waiting, None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
         if req is None:  # cannot happen while waiting; never keep bytes nobody holds
             return
         req.reserved = self._need(body_length(req))
-        if req is self._blocked:
-            self._blocked = None
-            self._settle(req)
-            self._resume()
-            self._run(req)
-            return
-        if self._expect:
-            self._continue()
-        self._resume()
+        self._granted(req, self.expect)
 
-    def _continue(self) -> None:
-        """Tell a client that sent `Expect: 100-continue` to send its body (curl waits a second otherwise)."""
-        if self.transport is not None:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    def _on_timeout(self) -> None:
+        self._handle = None
+        if self.leave_line() is not None:
+            self._timed_out()
 
-    def _leave_budget_line(self) -> None:
-        if self._paused_budget:
-            self._paused_budget = False
-            self._state.budget.forget(self._budget_granted)
-        if self._waiting is not None and self._waiting is self._blocked:
-            self._blocked = None
-        self._waiting = None
-        if self._budget_handle is not None:
-            self._budget_handle.cancel()
-            self._budget_handle = None
 
-    def _refuse_budget(self) -> None:
-        msg = "the gateway holds as many request bodies as its body_budget allows; retry shortly"
-        self._refuse("body_budget", refusal(529, "overloaded_error", msg, close=True, retry_after=1))
+def _nothing() -> None:
+    pass
 
-    def _budget_timeout(self) -> None:
-        self._budget_handle = None
-        if self._paused_budget and not self.closed:
-            self._leave_budget_line()
-            self._refuse_budget()
+
+def _ignore(_: Request, __: bool) -> None:
+    pass

@@ -21,11 +21,16 @@ from claudewire.gateway.wire import status_line
 
 __all__ = [
     "ALLOWED_METHODS",
+    "HEALTH_RESERVE",
+    "HEALTH_WAIT",
+    "UNAUTHENTICATED_BODY",
     "BodyBudget",
     "HttpLimits",
     "Reaper",
     "ServerState",
-    "bad_path",
+    "head_too_large",
+    "malformed",
+    "over_capacity",
     "refusal",
 ]
 
@@ -33,6 +38,13 @@ __all__ = [
 # never forwarded (a TRACE would reflect the held key).
 ALLOWED_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
 _TRIM_AFTER = 16 * 1024 * 1024  # give freed body memory back to the OS after a burst that buffered this much
+# Past max_connections this many more are read, for /healthz and /readyz alone (a probe must not see a busy gateway
+# as a dead one), each for at most HEALTH_WAIT seconds before its request; beyond them, 529 at once.
+HEALTH_RESERVE = 16
+HEALTH_WAIT = 2.0
+# What a caller that is not authenticated may send as a body: read and dropped, never held or reserved; past it the
+# request is answered (401) without its body and the connection closed.
+UNAUTHENTICATED_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,21 +200,18 @@ def refusal(
     return b"".join(head) + body.encode()
 
 
-def bad_path(target: bytes) -> str | None:
-    """Why a request target cannot be forwarded (not origin-form, a dot segment, an empty segment), or None."""
-    if not target.startswith(b"/"):
-        return "the request target must be a path starting with /"
-    q = target.find(b"?")
-    path = target if q < 0 else target[:q]
-    if b"//" in path:
-        return "empty path segments (//) are not forwarded"
-    if b"." in path or b"%" in path:
-        lowered = path.lower().replace(b"%2e", b".")
-        for segment in lowered.split(b"/"):
-            if segment in (b".", b".."):
-                return "dot segments (/./ and /../) are not forwarded"
-        if b"%2f" in lowered or b"%5c" in lowered:
-            return "encoded slashes in the path are not forwarded"
-    if b"\\" in path:
-        return "backslashes in the path are not forwarded"
-    return None
+def malformed(message: str) -> bytes:
+    """The 400 for bytes that are not a request the gateway can read; the connection closes."""
+    return refusal(400, "invalid_request_error", message, close=True)
+
+
+def head_too_large(limits: HttpLimits) -> bytes:
+    """The 431 for a head over `head_limit` bytes or `max_headers` fields; the connection closes."""
+    msg = f"the request head is over {limits.head_limit} bytes or {limits.max_headers} header fields"
+    return refusal(431, "invalid_request_error", msg, close=True)
+
+
+def over_capacity(limits: HttpLimits) -> bytes:
+    """The 529 for a connection past `max_connections`; it closes."""
+    msg = f"{limits.max_connections} client connections are open (max_connections); retry shortly"
+    return refusal(529, "overloaded_error", msg, close=True, retry_after=1)
