@@ -34,6 +34,7 @@ _EPILOG = (
         "  claudewire sim --ttft 2 --per-token 0.05         a slow model\n"
         "  claudewire sim --api bedrock --fault midstream_error:1.0,status=429   Bedrock, throttled mid-stream\n"
         "  claudewire sim --api vertex --region us-east5    Vertex AI rawPredict / streamRawPredict\n"
+        "  claudewire sim --api bedrock-mantle              Claude in Amazon Bedrock: /anthropic/v1/messages, SigV4\n"
     )
 )
 
@@ -98,6 +99,14 @@ def _exports(config: SimConfig, base_url: str) -> list[str]:
         ]
     if config.api == "foundry":
         return [f"export ANTHROPIC_FOUNDRY_BASE_URL={base_url}/anthropic/"]
+    if config.api == "bedrock-mantle":
+        region = config.region or "us-east-1"
+        signing = "verified" if config.aws_access_key_id else "checked for service bedrock-mantle, not verified"
+        return [
+            f"export ANTHROPIC_BEDROCK_MANTLE_BASE_URL={base_url}/anthropic AWS_REGION={region}",
+            f"# SigV4 signatures {signing}; or a Bedrock API key: AWS_BEARER_TOKEN_BEDROCK=anything",
+            "# model ids: anthropic.<claude id>, e.g. anthropic.claude-haiku-4-5",
+        ]
     return [f"export ANTHROPIC_BASE_URL={base_url}"]
 
 
@@ -152,11 +161,16 @@ def _run(config: SimConfig) -> None:
     default="anthropic",
     show_default=True,
     type=click.Choice(APIS),
-    help="Wire dialect: the Anthropic API, or Bedrock InvokeModel, Vertex AI rawPredict, Foundry /anthropic/.",
+    help="Wire dialect: the Anthropic API, or Bedrock InvokeModel, Vertex AI rawPredict, Foundry /anthropic/, "
+    "Claude in Amazon Bedrock (bedrock-mantle: /anthropic/v1/messages, SigV4 for service bedrock-mantle).",
 )
-@click.option("--region", default=None, help="bedrock: the SigV4 region (us-east-1); vertex: the only location served.")
-@click.option("--aws-access-key-id", default=None, help="bedrock: verify SigV4 signatures made with this key pair.")
-@click.option("--aws-secret-access-key", default=None, help="bedrock: the secret of --aws-access-key-id.")
+@click.option(
+    "--region", default=None, help="bedrock(-mantle): the SigV4 region (us-east-1); vertex: the only location served."
+)
+@click.option(
+    "--aws-access-key-id", default=None, help="bedrock(-mantle): verify SigV4 signatures made with this key pair."
+)
+@click.option("--aws-secret-access-key", default=None, help="bedrock(-mantle): the secret of --aws-access-key-id.")
 @click.option("--beta", "betas", multiple=True, metavar="NAME", help="bedrock: the accepted betas (replaces the list).")
 def sim(
     host: str,

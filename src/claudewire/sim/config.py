@@ -10,7 +10,7 @@ from claudewire.sim.faults import FaultSpec, profile_faults
 
 __all__ = ["ACCEPTED_VERSIONS", "APIS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig"]
 
-APIS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry")
+APIS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle")
 """The wire dialects the simulator speaks: the Anthropic API, or a cloud's surface for Anthropic models."""
 
 ACCEPTED_VERSIONS: frozenset[str] = frozenset({"2023-06-01", "2026-10-21"})

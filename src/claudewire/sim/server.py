@@ -50,6 +50,10 @@ def _app(config: SimConfig, stats: Stats) -> SimApp:
         from claudewire.sim.foundry import FoundryApp
 
         return FoundryApp(config, stats)
+    if config.api == "bedrock-mantle":
+        from claudewire.sim.mantle import MantleApp
+
+        return MantleApp(config, stats)
     return SimApp(config, stats)
 
 

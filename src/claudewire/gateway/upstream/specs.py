@@ -47,6 +47,7 @@ KIND_OPTIONS: dict[str, frozenset[str]] = {
     "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
     "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
     "foundry": frozenset({"bearer", "model_map"}),
+    "bedrock-mantle": frozenset({"region", "model_map"}),
 }
 """Upstream kinds and the extra fields each accepts in its ``[[upstreams]]`` table (kept in `UpstreamSpec.options`).
 
@@ -85,8 +86,8 @@ class UpstreamSpec:
     @property
     def forwards_credentials(self) -> bool:
         """True when the gateway holds no key here and the client's own credentials go upstream (never for
-        bedrock and vertex: without keys they use the cloud's credential chain)."""
-        return not self.keys and self.kind not in ("bedrock", "vertex")
+        bedrock, bedrock-mantle and vertex: without keys they use the cloud's credential chain)."""
+        return not self.keys and self.kind not in ("bedrock", "bedrock-mantle", "vertex")
 
     def serves(self, model: str | None) -> bool:
         """Whether a request for `model` may be routed here (a request without a model goes anywhere)."""

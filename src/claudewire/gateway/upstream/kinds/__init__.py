@@ -1,8 +1,8 @@
 """Upstream kinds: how the gateway talks to each upstream (``kind`` on ``[[upstreams]]``).
 
-``anthropic`` passes requests through byte for byte. ``bedrock``, ``vertex`` and ``foundry`` are small translators
-behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `open_upstream` gives the gateway, for any
-`UpstreamSpec`, something with the connection pool's ``send`` that speaks Anthropic on both sides::
+``anthropic`` passes requests through byte for byte. ``bedrock``, ``bedrock-mantle``, ``vertex`` and ``foundry`` are
+small translators behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `open_upstream` gives
+the gateway, for any `UpstreamSpec`, something with the connection pool's ``send`` that speaks Anthropic on both sides::
 
     [[upstreams]]
     name = "bedrock-east"
@@ -31,6 +31,12 @@ behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `op
     kind = "foundry"
     url = "https://my-resource.services.ai.azure.com/anthropic"
     keys = ["env:FOUNDRY_KEY"]           # sent as api-key and x-api-key (bearer = true: Authorization: Bearer)
+
+    [[upstreams]]
+    name = "mantle"
+    kind = "bedrock-mantle"              # Claude in Amazon Bedrock: the Messages API under {url}/anthropic/
+    url = "https://bedrock-mantle.us-east-1.api.aws"
+    keys = []                            # Bedrock API keys (bearer); empty: SigV4 (bedrock-mantle), AWS chain
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ KIND_FIELDS: Mapping[str, frozenset[str]] = {
     "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
     "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
     "foundry": frozenset({"bearer", "model_map"}),
+    "bedrock-mantle": frozenset({"region", "model_map"}),
 }
 """The ``[[upstreams]]`` fields each kind takes beyond the common ones."""
 
@@ -127,6 +134,17 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
             if not isinstance(bearer, bool):
                 raise UpstreamConfigError(f"upstreams ({spec.name}).bearer: true or false")
             return FoundryKind(spec.name, keys=spec.keys, bearer=bearer, model_map=_table(spec, "model_map"))
+        if spec.kind == "bedrock-mantle":
+            from claudewire.gateway.upstream.kinds.mantle import MantleKind
+
+            return MantleKind(
+                spec.name,
+                upstream.target,
+                region=_str(spec, "region"),
+                keys=spec.keys,
+                model_map=_table(spec, "model_map"),
+                **injected,
+            )
     except ImportError as exc:
         extra = "vertex" if spec.kind == "vertex" else "bedrock"
         raise UpstreamConfigError(
