@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import errno
+import json
 import logging
 import signal
 import sys
@@ -14,6 +15,7 @@ import click
 from claudewire._secrets import redact
 from claudewire.sim import APIS, PROFILES, FaultSpec, FaultSpecError, Pacing, RateLimits, SimConfig, SimServer
 from claudewire.sim.faults import describe
+from claudewire.sim.federation import SimFederation
 
 _EPILOG = (
     "\b\nProfiles:\n"
@@ -46,6 +48,19 @@ def _faults(specs: tuple[str, ...]) -> tuple[FaultSpec, ...]:
         raise click.BadParameter(str(exc), param_hint="--fault") from None
 
 
+def _federation(jwks: str | None, issuer: str | None, expires_in: int) -> SimFederation | None:
+    if jwks is None:
+        if issuer is not None:
+            raise click.UsageError("--federation-issuer needs --federation-jwks FILE (the issuer's public keys)")
+        return None
+    try:
+        with open(jwks, encoding="utf-8") as handle:
+            document = json.load(handle)
+        return SimFederation(jwks=document, issuer=issuer, expires_in=expires_in)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.BadParameter(f"{jwks}: {exc}", param_hint="--federation-jwks") from None
+
+
 def _pacing(name: str, ttft: float | None, per_token: float | None) -> Pacing:
     base = Pacing.realistic() if name == "realistic" else Pacing()
     return Pacing(base.ttft if ttft is None else ttft, base.per_token if per_token is None else per_token)
@@ -63,6 +78,8 @@ async def _serve(config: SimConfig) -> None:
     if server.ca_path:
         click.echo(f"  export SSL_CERT_FILE={server.ca_path}      # trust the simulator's CA (Python, curl)")
         click.echo(f"  export NODE_EXTRA_CA_CERTS={server.ca_path}  # and in Node")
+    if config.federation is not None:
+        click.echo(f"  POST {server.base_url}/v1/oauth/token exchanges identity tokens from the configured issuer")
     if config.api_keys:
         click.echo(f"  accepting {len(config.api_keys)} key(s): {', '.join(redact(k) for k in config.api_keys)}")
     elif config.api in ("anthropic", "foundry"):
@@ -172,6 +189,22 @@ def _run(config: SimConfig) -> None:
 )
 @click.option("--aws-secret-access-key", default=None, help="bedrock(-mantle): the secret of --aws-access-key-id.")
 @click.option("--beta", "betas", multiple=True, metavar="NAME", help="bedrock: the accepted betas (replaces the list).")
+@click.option(
+    "--federation-jwks",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Serve POST /v1/oauth/token (workload identity federation) trusting identity tokens signed by this JWKS's "
+    "keys, and accept the bearer tokens it mints.",
+)
+@click.option("--federation-issuer", default=None, metavar="URL", help="With --federation-jwks: the iss required.")
+@click.option(
+    "--federation-expires-in",
+    type=click.IntRange(1),
+    default=600,
+    show_default=True,
+    help="With --federation-jwks: seconds a minted token lives.",
+)
 def sim(
     host: str,
     port: int,
@@ -193,6 +226,9 @@ def sim(
     aws_access_key_id: str | None,
     aws_secret_access_key: str | None,
     betas: tuple[str, ...],
+    federation_jwks: str | None,
+    federation_issuer: str | None,
+    federation_expires_in: int,
 ) -> None:
     """Run an Anthropic-compatible API simulator with fault injection.
 
@@ -210,6 +246,9 @@ def sim(
         requests_log.propagate = False
     if (aws_access_key_id is None) != (aws_secret_access_key is None):
         raise click.UsageError("--aws-access-key-id and --aws-secret-access-key go together")
+    federation = _federation(federation_jwks, federation_issuer, federation_expires_in)
+    if federation is not None and api != "anthropic":
+        raise click.UsageError("--federation-jwks goes with --api anthropic (the Claude API's /v1/oauth/token)")
     config = SimConfig(
         host=host,
         port=port,
@@ -227,6 +266,7 @@ def sim(
         aws_access_key_id=aws_access_key_id,
         aws_secret_access_key=aws_secret_access_key,
         betas=frozenset(betas) if betas else None,
+        federation=federation,
     )
     try:
         _run(config)

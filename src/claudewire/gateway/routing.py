@@ -88,6 +88,7 @@ class Routing:
             # carries that cloud's credential (a Bedrock API key, a Google token, a Foundry key) to the translator
             connections: Upstream | KindUpstream = pool or open_upstream(
                 spec,
+                clock=engine.clock,  # federation tokens expire on the policy's clock
                 ssl_context=context,
                 connect_timeout=config.connect_timeout,
                 head_limit=config.head_limit,

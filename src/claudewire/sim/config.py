@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from claudewire.sim.catalogue import DEFAULT_MODELS, SimModel
 from claudewire.sim.faults import FaultSpec, profile_faults
+from claudewire.sim.federation import SimFederation
 
 __all__ = ["ACCEPTED_VERSIONS", "APIS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig"]
 
@@ -59,7 +60,8 @@ class SimConfig:
     `api_keys` empty means any non-empty key is accepted. `clock_skew` shifts the ``Date`` header of every answer
     (the ``skew`` fault does it for a share of them). `reply_tokens` is the length of the canned text reply.
     `today` is the day the models' lifecycles are judged on (None: the UTC date of each request), so a test can put
-    the simulator either side of a retirement date.
+    the simulator either side of a retirement date. `federation` adds ``POST /v1/oauth/token`` trusting a test
+    issuer and accepts the tokens it mints (`claudewire.sim.oauth`).
     """
 
     host: str = "127.0.0.1"
@@ -81,6 +83,7 @@ class SimConfig:
     aws_secret_access_key: str | None = None
     betas: frozenset[str] | None = None
     today: dt.date | None = None
+    federation: SimFederation | None = None
 
     def __post_init__(self) -> None:
         # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec
@@ -89,6 +92,8 @@ class SimConfig:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
         if self.api not in APIS:
             raise ValueError(f"unknown api {self.api!r}; the simulator speaks: {', '.join(APIS)}")
+        if self.federation is not None and self.api != "anthropic":
+            raise ValueError("workload identity federation (/v1/oauth/token) is served by the anthropic api only")
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             raise ValueError("give both aws_access_key_id and aws_secret_access_key, or neither")
         if self.betas is not None:

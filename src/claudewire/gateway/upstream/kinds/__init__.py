@@ -41,9 +41,11 @@ the gateway, for any `UpstreamSpec`, something with the connection pool's ``send
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from claudewire.gateway.upstream.federation import FederationSpec
 from claudewire.gateway.upstream.kinds.base import Kind, KindUpstream, Refusal, UpstreamCall
 from claudewire.gateway.upstream.pool import Upstream
 from claudewire.gateway.upstream.specs import UpstreamConfigError, UpstreamSpec
@@ -51,7 +53,7 @@ from claudewire.gateway.upstream.specs import UpstreamConfigError, UpstreamSpec
 __all__ = ["KIND_FIELDS", "Kind", "KindUpstream", "Refusal", "UpstreamCall", "build_kind", "open_upstream"]
 
 KIND_FIELDS: Mapping[str, frozenset[str]] = {
-    "anthropic": frozenset(),
+    "anthropic": frozenset({"federation"}),
     "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
     "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
     "foundry": frozenset({"bearer", "model_map"}),
@@ -89,12 +91,20 @@ def _table(spec: UpstreamSpec, name: str) -> dict[str, str] | None:
     return dict(value)
 
 
-def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind | None:
+def build_kind(
+    spec: UpstreamSpec, upstream: Upstream, *, clock: Callable[[], float] = time.monotonic, **injected: Any
+) -> Kind | None:
     """The translator for `spec` (None for ``anthropic``: pass-through); `UpstreamConfigError` naming a bad field.
 
-    `injected` reaches the kind's constructor (tests give static ``credentials``).
+    `injected` reaches the kind's constructor (tests give static ``credentials``); `clock` (monotonic seconds) times
+    a federation credential's tokens.
     """
     if spec.kind == "anthropic":
+        federation = spec.options.get("federation")
+        if isinstance(federation, FederationSpec):
+            from claudewire.gateway.upstream.kinds.federation import FederationKind
+
+            return FederationKind(spec.name, upstream, federation, clock=clock)
         return None
     try:
         if spec.kind == "bedrock":
@@ -158,10 +168,15 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
 
 
 def open_upstream(
-    spec: UpstreamSpec, *, kind_options: Mapping[str, Any] | None = None, **pool: Any
+    spec: UpstreamSpec,
+    *,
+    kind_options: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    **pool: Any,
 ) -> Upstream | KindUpstream:
     """The connection pool for `spec` (`pool` are `Upstream`'s keyword arguments), wrapped in its kind's translator
-    unless it is an ``anthropic`` upstream; `kind_options` reach the kind (tests give static ``credentials``)."""
+    unless it is a plain ``anthropic`` upstream; `kind_options` reach the kind (tests give static ``credentials``),
+    `clock` times federation tokens (the gateway's, so a test can move time on)."""
     upstream = Upstream(spec.url, **pool)
-    kind = build_kind(spec, upstream, **(kind_options or {}))
+    kind = build_kind(spec, upstream, clock=clock, **(kind_options or {}))
     return upstream if kind is None else KindUpstream(upstream, kind)
