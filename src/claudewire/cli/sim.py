@@ -190,6 +190,20 @@ def _run(config: SimConfig) -> None:
 @click.option("--aws-secret-access-key", default=None, help="bedrock(-mantle): the secret of --aws-access-key-id.")
 @click.option("--beta", "betas", multiple=True, metavar="NAME", help="bedrock: the accepted betas (replaces the list).")
 @click.option(
+    "--expired-key",
+    "expired_keys",
+    multiple=True,
+    metavar="KEY",
+    help="cloud dialects: answer this API key, token or AWS access key id as expired (repeatable).",
+)
+@click.option(
+    "--disable-model",
+    "disabled_models",
+    multiple=True,
+    metavar="MODEL",
+    help="cloud dialects: answer this model (catalogue name) as not enabled for the account (repeatable).",
+)
+@click.option(
     "--federation-jwks",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
@@ -226,6 +240,8 @@ def sim(
     aws_access_key_id: str | None,
     aws_secret_access_key: str | None,
     betas: tuple[str, ...],
+    expired_keys: tuple[str, ...],
+    disabled_models: tuple[str, ...],
     federation_jwks: str | None,
     federation_issuer: str | None,
     federation_expires_in: int,
@@ -267,6 +283,8 @@ def sim(
         aws_secret_access_key=aws_secret_access_key,
         betas=frozenset(betas) if betas else None,
         federation=federation,
+        expired_keys=expired_keys,
+        disabled_models=disabled_models,
     )
     try:
         _run(config)

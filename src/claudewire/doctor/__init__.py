@@ -5,7 +5,8 @@
     print(report.verdict, [c.id for c in report.checks if c.status == "fail"])
 
 One module per layer (`config`, `proxy`, `dns`, `tcp`, `tls`, `certificate`, `http`, `api`, `inference`,
-`http2`), a `runner` that orders and bounds them, and renderers (`render`) apart.
+`http2`), a `runner` that orders and bounds them, and renderers (`render`) apart. Cloud targets (Bedrock, Mantle,
+Vertex AI, Foundry) have their own probe (`cloud`), judges (`cloud_checks`) and renderers (`cloud_render`).
 """
 
 from claudewire.doctor.render import render_json, render_markdown, render_terminal, render_text

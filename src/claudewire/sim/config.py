@@ -61,7 +61,9 @@ class SimConfig:
     (the ``skew`` fault does it for a share of them). `reply_tokens` is the length of the canned text reply.
     `today` is the day the models' lifecycles are judged on (None: the UTC date of each request), so a test can put
     the simulator either side of a retirement date. `federation` adds ``POST /v1/oauth/token`` trusting a test
-    issuer and accepts the tokens it mints (`claudewire.sim.oauth`).
+    issuer and accepts the tokens it mints (`claudewire.sim.oauth`). In the cloud dialects, `expired_keys` (API keys,
+    tokens or AWS access key ids) are answered as expired credentials, and `disabled_models` (catalogue names) as
+    models the account has no access to, each in that cloud's words (what ``claudewire doctor --target`` meets).
     """
 
     host: str = "127.0.0.1"
@@ -84,12 +86,16 @@ class SimConfig:
     betas: frozenset[str] | None = None
     today: dt.date | None = None
     federation: SimFederation | None = None
+    expired_keys: tuple[str, ...] = ()
+    disabled_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec
         specs = tuple(f if isinstance(f, FaultSpec) else FaultSpec.parse(f) for f in self.faults)
         object.__setattr__(self, "faults", specs)
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        object.__setattr__(self, "expired_keys", tuple(self.expired_keys))
+        object.__setattr__(self, "disabled_models", tuple(self.disabled_models))
         if self.api not in APIS:
             raise ValueError(f"unknown api {self.api!r}; the simulator speaks: {', '.join(APIS)}")
         if self.federation is not None and self.api != "anthropic":

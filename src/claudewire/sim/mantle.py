@@ -85,6 +85,12 @@ class MantleApp(SimApp):
             name = mantle_model_name(model)
             if name is None or self.catalogue.get(name) is None:
                 raise ApiError(404, "not_found_error", f"model: {model}")
+            if name in self.config.disabled_models:
+                raise ApiError(
+                    403,
+                    _AWS + "AccessDeniedException",
+                    "You don't have access to the model with the specified model ID.",
+                )
             body["model"] = name
         self.received.append({"model": model, "auth": _auth_kind(request)})
         return path, body
@@ -96,13 +102,13 @@ class MantleApp(SimApp):
             token = key or auth[7:].strip()
             if not token or (self.config.api_keys and token not in self.config.api_keys):
                 raise ApiError(403, _AWS + "AccessDeniedException", "Authentication failed: invalid Bedrock API key")
-            return token
+            return self._not_expired(token)
         if not auth and self.config.aws_access_key_id is None and not self.config.api_keys:
             return "unsigned"  # a simulator given no keys serves a gateway that signs for its clients
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         signed = SignedRequest(request.method, url, {k.lower(): v for k, v in request.headers.items()}, raw)
         try:
-            return check_sigv4(
+            akid = check_sigv4(
                 signed,
                 service=SERVICE,
                 region=self.region,
@@ -111,6 +117,13 @@ class MantleApp(SimApp):
             )
         except SigV4Error as exc:
             raise ApiError(403, _AWS + exc.exception, exc.message) from None
+        return self._not_expired(akid)
+
+    def _not_expired(self, key: str) -> str:
+        if key in self.config.expired_keys:
+            message = "The security token included in the request is expired"
+            raise ApiError(403, _AWS + "ExpiredTokenException", message)
+        return key
 
     def _respond(self, status: int, body: bytes, headers: dict[str, str]) -> web.Response:
         return super()._respond(status, body, _aws_id(headers))
