@@ -51,7 +51,7 @@ def check(kind: str, base_url: str, **flags: Any) -> CloudReport:
         defaults.update(api_key=TOKEN, base_url=base_url + "/anthropic", region=None)
     else:
         defaults["base_url"] = base_url
-    return run_cloud(cloud_target(kind, **{**defaults, **flags}), timeout=10)
+    return run_cloud(cloud_target(kind, **{**defaults, **flags}), timeout=30)
 
 
 def statuses(report: CloudReport) -> dict[str, str]:
@@ -190,7 +190,9 @@ region = "us-east-1"
 def test_cli_checks_every_upstream_of_a_gateway_config(two_clouds: tuple[Path, str]) -> None:
     """--config checks each cloud upstream with the gateway's own ids and keys; --json is the same reports."""
     config, _ = two_clouds
-    cmd = [sys.executable, "-m", "claudewire", "doctor", "--config", str(config), "--beta", "context-1m-2025-08-07"]
+    # --timeout 30: a bound roomy enough for a loaded CI machine (the default 5 s is for a real endpoint)
+    cmd = [sys.executable, "-m", "claudewire", "doctor", "--config", str(config), "--timeout", "30"]
+    cmd += ["--beta", "context-1m-2025-08-07"]
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     as_json = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
     assert text.returncode == 0, text.stdout + text.stderr
@@ -207,7 +209,7 @@ def test_cli_checks_every_upstream_of_a_gateway_config(two_clouds: tuple[Path, s
 def test_cli_target_exit_code_and_usage_errors(two_clouds: tuple[Path, str]) -> None:
     """--target exits 1 when a check fails (a wrong region); --region without --target is a usage error (2)."""
     _, mantle_url = two_clouds
-    base = [sys.executable, "-m", "claudewire", "doctor"]
+    base = [sys.executable, "-m", "claudewire", "doctor", "--timeout", "30"]
     wrong = subprocess.run(
         [*base, "--target", "bedrock-mantle", "--base-url", mantle_url, "--region", "eu-west-1"],
         capture_output=True,
