@@ -7,7 +7,8 @@ next to a generic 400. Each family maps to a kind of the one taxonomy (`claudewi
 the kind's general fix cannot know (the environment variable Claude Code reads, the cloud console to open).
 
 Texts are real: copied from Claude Code 2.1.197's messages (as `claude -p` prints them against the simulator's
-faults), the Bedrock and Vertex error references, and the API's OAuth answers.
+faults), the Bedrock and Vertex error references, the API's OAuth and limit answers, the official SDK's workload
+identity errors (``Token exchange failed (HTTP 401)``) and claudewire's gateway's own federation refusal.
 """
 
 from __future__ import annotations
@@ -126,10 +127,63 @@ FAMILIES: tuple[Family, ...] = (
         K.AUTH,
         "An expired sign-in refreshes by itself while the refresh token is valid: run `claude /login` if it does not.",
     ),
-    # --- Amazon Bedrock ---
+    # --- account limits, plans and the newest models' rules ---
+    _f(
+        r"You have reached your specified API usage limits",
+        K.SPEND_LIMIT,
+        "This is the spend limit your organization set itself (a 400, not the 429 cap): raise or remove it in the "
+        "Console under Settings > Limits, or wait for the date the message names.",
+    ),
+    _f(
+        r"Third-party apps now draw from your extra usage",
+        K.BILLING,
+        "A Claude plan used through a third-party app now spends extra usage: turn extra usage on (or add to it) "
+        "in claude.ai Settings > Usage, or give the app a Console API key instead of the plan sign-in.",
+    ),
+    _f(
+        r"thinking\.type\.enabled\W{0,3} is not supported for this model",
+        K.INVALID_REQUEST,
+        'This model thinks adaptively only: send thinking: {"type": "adaptive"} and set the depth with '
+        'output_config: {"effort": ...} instead of budget_tokens (update the SDK or tool that sends "enabled").',
+    ),
+    # --- workload identity federation (POST /v1/oauth/token) ---
+    _f(
+        r"Token exchange failed|federation exchange was refused|does not match a federation rule|"
+        r"WorkloadIdentityError.{0,80}(401|403|invalid_grant)",
+        K.AUTH,
+        "The identity token was refused by the federation rule: compare its claims (iss, aud, sub: `cut -d. -f2 "
+        "$ANTHROPIC_IDENTITY_TOKEN_FILE | base64 -d`) with the rule, check federation_rule_id, organization_id and "
+        "service_account_id, and read the authentication events on the Console's Workload identity page.",
+    ),
+    _f(
+        r"Identity token assertion is \d+ bytes|does not hold a JWT",
+        K.AUTH,
+        "The identity token file is not a JWT: point ANTHROPIC_IDENTITY_TOKEN_FILE (identity_token_file) at the "
+        "projected token, not at a key or certificate.",
+    ),
+    # --- Amazon Bedrock and Claude in Amazon Bedrock (Mantle) ---
     _f(r"invalid beta flag", K.INVALID_REQUEST, _BETA_HINT),
     _f(
-        r"ThrottlingException|Too many tokens, please wait",
+        r"not authorized to perform the required AWS Marketplace actions",
+        K.PERMISSION,
+        "Model access on Bedrock goes through an AWS Marketplace subscription: allow aws-marketplace:Subscribe and "
+        "aws-marketplace:ViewSubscriptions to the identity (once per account), then enable the model under Bedrock "
+        "> Model access.",
+    ),
+    _f(
+        r"is not authorized to perform: bedrock(-mantle)?:",
+        K.PERMISSION,
+        "The IAM identity lacks the action the message names: allow it (and the model's resource) in its policy.",
+    ),
+    _f(
+        r"with on-demand throughput isn.t supported",
+        K.INVALID_REQUEST,
+        "This model is served on Bedrock through an inference profile only: use its id, e.g. "
+        "us.anthropic.claude-... (or global.anthropic.claude-...), instead of the bare anthropic.claude-... id.",
+    ),
+    _f(
+        r"ThrottlingException|ServiceQuotaExceededException|Too many tokens, please wait|"
+        r"Too many requests, please wait before trying again",
         K.RATE_LIMIT,
         "Bedrock's per-model quota (Service Quotas: on-demand requests/tokens per minute) is used up: ask for more, "
         "or use a cross-region inference profile.",

@@ -1,5 +1,5 @@
 """End to end through the gateway's cloud kinds: the official SDK and Claude Code → claudewire proxy → the simulator
-speaking Bedrock / Vertex / Foundry, compared with the same calls to an anthropic-mode simulator."""
+speaking Bedrock / Mantle / Vertex / Foundry, compared with the same calls to an anthropic-mode simulator."""
 
 from __future__ import annotations
 
@@ -201,6 +201,88 @@ def test_failover_from_an_overloaded_anthropic_upstream_to_bedrock(stream: bool)
         assert primary.stats.snapshot()["by_status"].get(529, 0) >= 1
         assert bedrock.stats.snapshot()["by_status"] == {200: 1}
     assert text.startswith("Hello! I am the claudewire simulator")
+
+
+@contextlib.contextmanager
+def mantle_pair(**sim: Any) -> Iterator[tuple[SimServer, GatewayThread]]:
+    """A Mantle simulator verifying SigV4 (bedrock-mantle) with the test key pair, and a gateway in front of it."""
+    with (
+        run_sim(api="bedrock-mantle", seed=0, aws_access_key_id=AKID, aws_secret_access_key=SECRET, **sim) as mantle,
+        gateway({"name": "mantle", "kind": "bedrock-mantle", "url": mantle.base_url, "region": "us-east-1"}) as gw,
+    ):
+        yield mantle, gw
+
+
+def test_sdk_through_a_mantle_upstream_equals_the_anthropic_api() -> None:
+    """Via a bedrock-mantle upstream: the same answers as direct, signed for bedrock-mantle, anthropic.<id> sent."""
+    with run_sim(seed=0) as direct:
+        expected = answers(client(direct.base_url))
+    with mantle_pair() as (mantle, gw):
+        got = answers(client(gw.base_url))
+        paths = {r.path for r in mantle.requests}
+        auth = {r.headers["authorization"].split("/")[0] for r in mantle.requests}
+        models = {r["model"] for r in mantle.app.received}  # type: ignore[attr-defined]
+    assert got == expected
+    assert paths == {"/anthropic/v1/messages", "/anthropic/v1/messages/count_tokens"}
+    assert auth == {f"AWS4-HMAC-SHA256 Credential={AKID}"}
+    assert models == {f"anthropic.{SIM_MODEL}"}
+
+
+def test_mantle_upstream_with_a_bedrock_api_key_and_unoffered_endpoints() -> None:
+    """keys = [API key]: sent as a bearer; Batches and Models are refused at the gateway, nothing reaches Mantle."""
+    with (
+        run_sim(api="bedrock-mantle", seed=0, api_keys=("brk-gateway",)) as mantle,
+        gateway(
+            {
+                "name": "mantle",
+                "kind": "bedrock-mantle",
+                "url": mantle.base_url + "/anthropic",
+                "region": "us-east-1",
+                "keys": ["brk-gateway"],
+            }
+        ) as gw,
+    ):
+        c = client(gw.base_url)
+        assert c.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO).content
+        assert mantle.requests[-1].headers["authorization"] == "Bearer brk-gateway"
+        with pytest.raises(anthropic.BadRequestError, match="not offered by Claude in Amazon Bedrock"):
+            c.messages.batches.list()
+        with pytest.raises(anthropic.BadRequestError, match="Models API"):
+            c.models.list()
+        assert mantle.stats.total == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_failover_from_an_overloaded_anthropic_upstream_to_mantle(stream: bool) -> None:
+    """The anthropic upstream answers 529: the bedrock-mantle one serves, and the client sees one clean answer."""
+    with (
+        run_sim(seed=0, faults=["529:1.0"]) as primary,
+        run_sim(api="bedrock-mantle", seed=0, aws_access_key_id=AKID, aws_secret_access_key=SECRET) as mantle,
+        gateway(
+            {"name": "primary", "url": primary.base_url, "priority": 0},
+            {"name": "mantle", "kind": "bedrock-mantle", "url": mantle.base_url, "region": "us-east-1", "priority": 1},
+        ) as gw,
+    ):
+        c = client(gw.base_url)
+        if stream:
+            with c.messages.stream(model=SIM_MODEL, max_tokens=64, messages=HELLO) as s:
+                text = "".join(s.text_stream)
+        else:
+            text = c.messages.create(model=SIM_MODEL, max_tokens=64, messages=HELLO).content[0].text  # type: ignore[union-attr]
+        assert primary.stats.snapshot()["by_status"].get(529, 0) >= 1
+        assert mantle.stats.snapshot()["by_status"] == {200: 1}
+    assert text.startswith("Hello! I am the claudewire simulator")
+
+
+def test_mantle_front_door_refusal_reaches_the_client_as_an_authentication_error() -> None:
+    """A wrong secret: AWS's 403 InvalidSignatureException arrives as an Anthropic 401 authentication_error."""
+    with (
+        run_sim(api="bedrock-mantle", seed=0, aws_access_key_id=AKID, aws_secret_access_key="another-secret") as m,
+        gateway({"name": "mantle", "kind": "bedrock-mantle", "url": m.base_url, "region": "us-east-1"}) as gw,
+        pytest.raises(anthropic.AuthenticationError) as info,
+    ):
+        client(gw.base_url).messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO)
+    assert "signature we calculated does not match" in info.value.body["error"]["message"]  # type: ignore[index]
 
 
 @pytest.mark.skipif(shutil.which("node") is None or not CLAUDE.exists(), reason="needs node and Claude Code")

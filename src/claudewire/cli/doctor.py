@@ -31,6 +31,9 @@ Examples:
   claudewire doctor --markdown --no-spend       a report to paste into a support thread, spending no tokens
   claudewire doctor --cache                     also: does a repeated prompt read the prompt cache on this path?
   claudewire doctor --save-ca ca.pem            behind a TLS-inspecting proxy: save the CA it presents to trust
+  claudewire doctor --target bedrock --region us-east-1   AWS credentials, region, clock, model access, betas
+  claudewire doctor --target vertex --project P --region us-east5
+  claudewire doctor --config claudewire.toml    every cloud upstream of a gateway config, as the gateway sees it
 """
 
 
@@ -103,6 +106,22 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
 )
 @click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
 @logs.options(default="WARNING")
+@click.option(
+    "--target",
+    type=click.Choice(["bedrock", "bedrock-mantle", "vertex", "foundry"]),
+    default=None,
+    help="Check a cloud endpoint instead: credential source, region, clock, model access, betas (1-token calls).",
+)
+@click.option("--region", metavar="REGION", help="With --target: the region (default: AWS_REGION / CLOUD_ML_REGION).")
+@click.option("--project", metavar="PROJECT", help="With --target vertex: the project (ANTHROPIC_VERTEX_PROJECT_ID).")
+@click.option(
+    "--config",
+    "config_file",
+    metavar="TOML",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check every cloud upstream of this gateway config (claudewire proxy --config) as the gateway sees it.",
+)
+@click.option("--beta", "betas", multiple=True, metavar="NAME", help="With --target/--config: a beta to try.")
 def doctor(
     base_url: str | None,
     api_key: str | None,
@@ -117,9 +136,37 @@ def doctor(
     sim: bool,
     log_level: str,
     log_format: str,
+    target: str | None,
+    region: str | None,
+    project: str | None,
+    config_file: str | None,
+    betas: tuple[str, ...],
 ) -> None:
     """Diagnose the connection to the Claude API, layer by layer, with a fix for each failure."""
     logs.configure(log_level, log_format)
+    if target is not None or config_file is not None:
+        if target is not None and config_file is not None:
+            raise click.UsageError("--target and --config exclude each other: pick one")
+        if sim or markdown:
+            raise click.UsageError("--sim and --markdown do not apply to --target / --config")
+        from claudewire.cli.doctor_cloud import run_cloud_doctor
+
+        raise SystemExit(
+            run_cloud_doctor(
+                target=target,
+                config=config_file,
+                region=region,
+                project=project,
+                base_url=base_url,
+                api_key=api_key,
+                model=model,
+                betas=betas,
+                timeout=timeout,
+                as_json=as_json,
+            )
+        )
+    if region or project or betas:
+        raise click.UsageError("--region, --project and --beta go with --target or --config")
     if as_json and markdown:
         raise click.UsageError("--json and --markdown exclude each other: pick one")
     if sim and base_url:

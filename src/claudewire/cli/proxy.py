@@ -30,7 +30,7 @@ Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (JSON per
 no upstream can take traffic).
 The config file (TOML) takes every flag's setting in [proxy], the retry policy in [policy] and any number of
 [[upstreams]] (name, url, keys = ["env:NAME" | "file:PATH" | literal], priority, weight, models, kind =
-anthropic | bedrock | vertex | foundry with that cloud's fields: docs/cloud-upstreams.md).
+anthropic | bedrock | bedrock-mantle | vertex | foundry with that cloud's fields: docs/cloud-upstreams.md).
 [[clients]] give named tokens their own limits (name, token_sha256, requests_per_minute, tokens_per_minute,
 tokens_per_day, models); [state] url = "redis://..." shares them across workers and replicas.
 With tokens, /metrics on the main port needs a gateway token; --metrics-port serves it apart (on --metrics-host,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import errno
+import json
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ from claudewire._secrets import redact
 from claudewire.cli import logs
 from claudewire.sim import APIS, PROFILES, FaultSpec, FaultSpecError, Pacing, RateLimits, SimConfig, SimServer
 from claudewire.sim.faults import describe
+from claudewire.sim.federation import SimFederation
 
 _EPILOG = (
     "\b\nProfiles:\n"
@@ -35,6 +37,7 @@ _EPILOG = (
         "  claudewire sim --ttft 2 --per-token 0.05         a slow model\n"
         "  claudewire sim --api bedrock --fault midstream_error:1.0,status=429   Bedrock, throttled mid-stream\n"
         "  claudewire sim --api vertex --region us-east5    Vertex AI rawPredict / streamRawPredict\n"
+        "  claudewire sim --api bedrock-mantle              Claude in Amazon Bedrock: /anthropic/v1/messages, SigV4\n"
     )
 )
 
@@ -44,6 +47,19 @@ def _faults(specs: tuple[str, ...]) -> tuple[FaultSpec, ...]:
         return tuple(FaultSpec.parse(s) for s in specs)
     except FaultSpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
+def _federation(jwks: str | None, issuer: str | None, expires_in: int) -> SimFederation | None:
+    if jwks is None:
+        if issuer is not None:
+            raise click.UsageError("--federation-issuer needs --federation-jwks FILE (the issuer's public keys)")
+        return None
+    try:
+        with open(jwks, encoding="utf-8") as handle:
+            document = json.load(handle)
+        return SimFederation(jwks=document, issuer=issuer, expires_in=expires_in)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.BadParameter(f"{jwks}: {exc}", param_hint="--federation-jwks") from None
 
 
 def _pacing(name: str, ttft: float | None, per_token: float | None) -> Pacing:
@@ -63,6 +79,8 @@ async def _serve(config: SimConfig) -> None:
     if server.ca_path:
         click.echo(f"  export SSL_CERT_FILE={server.ca_path}      # trust the simulator's CA (Python, curl)")
         click.echo(f"  export NODE_EXTRA_CA_CERTS={server.ca_path}  # and in Node")
+    if config.federation is not None:
+        click.echo(f"  POST {server.base_url}/v1/oauth/token exchanges identity tokens from the configured issuer")
     if config.api_keys:
         click.echo(f"  accepting {len(config.api_keys)} key(s): {', '.join(redact(k) for k in config.api_keys)}")
     elif config.api in ("anthropic", "foundry"):
@@ -99,6 +117,14 @@ def _exports(config: SimConfig, base_url: str) -> list[str]:
         ]
     if config.api == "foundry":
         return [f"export ANTHROPIC_FOUNDRY_BASE_URL={base_url}/anthropic/"]
+    if config.api == "bedrock-mantle":
+        region = config.region or "us-east-1"
+        signing = "verified" if config.aws_access_key_id else "checked for service bedrock-mantle, not verified"
+        return [
+            f"export ANTHROPIC_BEDROCK_MANTLE_BASE_URL={base_url}/anthropic AWS_REGION={region}",
+            f"# SigV4 signatures {signing}; or a Bedrock API key: AWS_BEARER_TOKEN_BEDROCK=anything",
+            "# model ids: anthropic.<claude id>, e.g. anthropic.claude-haiku-4-5",
+        ]
     return [f"export ANTHROPIC_BASE_URL={base_url}"]
 
 
@@ -153,13 +179,48 @@ def _run(config: SimConfig) -> None:
     default="anthropic",
     show_default=True,
     type=click.Choice(APIS),
-    help="Wire dialect: the Anthropic API, or Bedrock InvokeModel, Vertex AI rawPredict, Foundry /anthropic/.",
+    help="Wire dialect: the Anthropic API, or Bedrock InvokeModel, Vertex AI rawPredict, Foundry /anthropic/, "
+    "Claude in Amazon Bedrock (bedrock-mantle: /anthropic/v1/messages, SigV4 for service bedrock-mantle).",
 )
-@click.option("--region", default=None, help="bedrock: the SigV4 region (us-east-1); vertex: the only location served.")
-@click.option("--aws-access-key-id", default=None, help="bedrock: verify SigV4 signatures made with this key pair.")
-@click.option("--aws-secret-access-key", default=None, help="bedrock: the secret of --aws-access-key-id.")
+@click.option(
+    "--region", default=None, help="bedrock(-mantle): the SigV4 region (us-east-1); vertex: the only location served."
+)
+@click.option(
+    "--aws-access-key-id", default=None, help="bedrock(-mantle): verify SigV4 signatures made with this key pair."
+)
+@click.option("--aws-secret-access-key", default=None, help="bedrock(-mantle): the secret of --aws-access-key-id.")
 @click.option("--beta", "betas", multiple=True, metavar="NAME", help="bedrock: the accepted betas (replaces the list).")
 @logs.options(default="INFO")
+@click.option(
+    "--expired-key",
+    "expired_keys",
+    multiple=True,
+    metavar="KEY",
+    help="cloud dialects: answer this API key, token or AWS access key id as expired (repeatable).",
+)
+@click.option(
+    "--disable-model",
+    "disabled_models",
+    multiple=True,
+    metavar="MODEL",
+    help="cloud dialects: answer this model (catalogue name) as not enabled for the account (repeatable).",
+)
+@click.option(
+    "--federation-jwks",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Serve POST /v1/oauth/token (workload identity federation) trusting identity tokens signed by this JWKS's "
+    "keys, and accept the bearer tokens it mints.",
+)
+@click.option("--federation-issuer", default=None, metavar="URL", help="With --federation-jwks: the iss required.")
+@click.option(
+    "--federation-expires-in",
+    type=click.IntRange(1),
+    default=600,
+    show_default=True,
+    help="With --federation-jwks: seconds a minted token lives.",
+)
 def sim(
     host: str,
     port: int,
@@ -183,6 +244,11 @@ def sim(
     betas: tuple[str, ...],
     log_level: str,
     log_format: str,
+    expired_keys: tuple[str, ...],
+    disabled_models: tuple[str, ...],
+    federation_jwks: str | None,
+    federation_issuer: str | None,
+    federation_expires_in: int,
 ) -> None:
     """Run an Anthropic-compatible API simulator with fault injection.
 
@@ -197,6 +263,9 @@ def sim(
     logs.hide(*api_keys, aws_secret_access_key)
     if (aws_access_key_id is None) != (aws_secret_access_key is None):
         raise click.UsageError("--aws-access-key-id and --aws-secret-access-key go together")
+    federation = _federation(federation_jwks, federation_issuer, federation_expires_in)
+    if federation is not None and api != "anthropic":
+        raise click.UsageError("--federation-jwks goes with --api anthropic (the Claude API's /v1/oauth/token)")
     config = SimConfig(
         host=host,
         port=port,
@@ -214,6 +283,9 @@ def sim(
         aws_access_key_id=aws_access_key_id,
         aws_secret_access_key=aws_secret_access_key,
         betas=frozenset(betas) if betas else None,
+        federation=federation,
+        expired_keys=expired_keys,
+        disabled_models=disabled_models,
     )
     try:
         _run(config)

@@ -7,7 +7,8 @@
 One module per layer (`config`, `proxy`, `dns`, `tcp`, `tls`, `certificate`, `http`, `api`, `inference`,
 `http2`), a `runner` that orders and bounds them, and renderers (`render`) apart. Beside them: what each profile's
 tool uses (`claude_code`, `model_choice`: the model Claude Code will ask for; `cursor`: what applies to Cursor) and
-what a claudewire gateway in front says of itself (`gateway_view`).
+what a claudewire gateway in front says of itself (`gateway_view`). Cloud targets (Bedrock, Mantle,
+Vertex AI, Foundry) have their own probe (`cloud`), judges (`cloud_checks`) and renderers (`cloud_render`).
 """
 
 from claudewire.doctor.render import render_json, render_markdown, render_terminal, render_text

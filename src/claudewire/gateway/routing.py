@@ -85,6 +85,7 @@ class Routing:
                 name=spec.name,
                 scrubber=self.scrubber,
                 body_limit=config.upstream_error_body_limit,
+                clock=engine.clock,  # federation tokens expire on the policy's clock
                 ssl_context=context,
                 connect_timeout=config.connect_timeout,
                 head_limit=config.head_limit,

@@ -174,6 +174,8 @@ class BedrockApp(SimApp):
         name = bedrock_model_name(model_id)
         if self.catalogue.get(name) is None:
             raise ApiError(400, "invalid_request_error", "The provided model identifier is invalid.")
+        if name in self.config.disabled_models:
+            raise ApiError(403, _AWS + "AccessDeniedException", _MESSAGES["AccessDeniedException"])
         body["model"] = name
         if op == "invoke-with-response-stream":
             body["stream"] = True
@@ -216,7 +218,7 @@ class BedrockApp(SimApp):
             key = auth[7:].strip()
             if not key or (self.config.api_keys and key not in self.config.api_keys):
                 raise ApiError(403, _AWS + "AccessDeniedException", "Authentication failed: invalid Bedrock API key")
-            return key
+            return _not_expired(key, self.config)
         if not auth and self.config.aws_access_key_id is None and not self.config.api_keys:
             # unsigned, as Claude Code sends with CLAUDE_CODE_SKIP_BEDROCK_AUTH=1 to a gateway that signs for it;
             # a simulator given keys requires them
@@ -224,7 +226,7 @@ class BedrockApp(SimApp):
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         signed = SignedRequest(request.method, url, {k.lower(): v for k, v in request.headers.items()}, raw)
         try:
-            return check_sigv4(
+            akid = check_sigv4(
                 signed,
                 service="bedrock",
                 region=self.region,
@@ -233,6 +235,7 @@ class BedrockApp(SimApp):
             )
         except SigV4Error as exc:
             raise ApiError(403, _AWS + exc.exception, exc.message) from None
+        return _not_expired(akid, self.config)
 
     def _respond(self, status: int, body: bytes, headers: dict[str, str]) -> web.Response:
         return super()._respond(status, body, _aws_headers(headers))
@@ -268,6 +271,13 @@ class BedrockApp(SimApp):
             error = exception_frame(name, _MESSAGES.get(name[0].upper() + name[1:], name))
         shape = StreamShape.of(spec, self.config.pacing, sse_error=error)
         return await write_stream(request, _aws_headers(headers), frames, first, shape, content_type=EVENTSTREAM)
+
+
+def _not_expired(key: str, config: SimConfig) -> str:
+    """`key` (an API key or access key id), unless the simulator was told it has expired."""
+    if key in config.expired_keys:
+        raise ApiError(403, _AWS + "ExpiredTokenException", "The security token included in the request is expired")
+    return key
 
 
 def _invocation_metrics(events: list[bytes]) -> dict[str, Any]:

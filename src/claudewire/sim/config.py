@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 from claudewire.sim.catalogue import DEFAULT_MODELS, SimModel
 from claudewire.sim.faults import FaultSpec, profile_faults
+from claudewire.sim.federation import SimFederation
 from claudewire.sim.replies import ScriptedReply, check_replies
 
 __all__ = ["ACCEPTED_VERSIONS", "APIS", "DEPRECATED_VERSIONS", "Pacing", "RateLimits", "SimConfig", "StorageLimits"]
 
-APIS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry")
+APIS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle")
 """The wire dialects the simulator speaks: the Anthropic API, or a cloud's surface for Anthropic models."""
 
 ACCEPTED_VERSIONS: frozenset[str] = frozenset({"2023-06-01", "2026-10-21"})
@@ -82,7 +83,11 @@ class SimConfig:
     `today` is the day the models' lifecycles are judged on (None: the UTC date of each request), so a test can put
     the simulator either side of a retirement date. `replies` are scripted answers served in order to messages calls
     (see `claudewire.sim.replies`). `batch_delay` is how long a Message Batch stays ``in_progress`` (0: it ends as it
-    is created); `storage` caps what the batch and file stores hold.
+    is created); `storage` caps what the batch and file stores hold. `federation` adds ``POST /v1/oauth/token``
+    trusting a test issuer and accepts the tokens it mints (`claudewire.sim.oauth`). In the cloud dialects,
+    `expired_keys` (API keys, tokens or AWS access key ids) are answered as expired credentials, and
+    `disabled_models` (catalogue names) as models the account has no access to, each in that cloud's words (what
+    ``claudewire doctor --target`` meets).
     """
 
     host: str = "127.0.0.1"
@@ -107,6 +112,9 @@ class SimConfig:
     replies: tuple[ScriptedReply, ...] = ()
     batch_delay: float = 0.0
     storage: StorageLimits = field(default_factory=StorageLimits)
+    federation: SimFederation | None = None
+    expired_keys: tuple[str, ...] = ()
+    disabled_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # accept spec strings and lists too (``faults=["529:0.2"]``): stored as a tuple of FaultSpec
@@ -116,8 +124,12 @@ class SimConfig:
         object.__setattr__(self, "replies", check_replies(self.replies))
         if self.batch_delay < 0:
             raise ValueError("batch_delay must be >= 0")
+        object.__setattr__(self, "expired_keys", tuple(self.expired_keys))
+        object.__setattr__(self, "disabled_models", tuple(self.disabled_models))
         if self.api not in APIS:
             raise ValueError(f"unknown api {self.api!r}; the simulator speaks: {', '.join(APIS)}")
+        if self.federation is not None and self.api != "anthropic":
+            raise ValueError("workload identity federation (/v1/oauth/token) is served by the anthropic api only")
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             raise ValueError("give both aws_access_key_id and aws_secret_access_key, or neither")
         if self.betas is not None:

@@ -37,7 +37,15 @@ class FoundryApp(SimApp):
             return path, None
         path = path[len(_PREFIX) :]
         if request.method == "POST" and path.startswith("/v1/messages"):
-            return path, parse_json(raw)
+            body = parse_json(raw)
+            if body.get("model") in self.config.disabled_models:
+                raise ApiError(
+                    404,
+                    "not_found_error",
+                    "DeploymentNotFound: The API deployment for this resource does not exist. If you created the "
+                    "deployment within the last 5 minutes, please wait a moment and try again.",
+                )
+            return path, body
         return path, None
 
     def _authenticate(self, request: web.Request, raw: bytes) -> str:
@@ -47,6 +55,8 @@ class FoundryApp(SimApp):
             key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if not key:
             raise ApiError(401, "authentication_error", "Missing api-key, x-api-key or Authorization: Bearer header")
+        if key in self.config.expired_keys:
+            raise ApiError(401, "authentication_error", "The access token has expired: get a new key or token")
         if self.config.api_keys and key not in self.config.api_keys:
             raise ApiError(401, "authentication_error", "invalid api-key")
         return key

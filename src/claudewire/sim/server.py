@@ -52,6 +52,14 @@ def _app(config: SimConfig, stats: Stats) -> SimApp:
         from claudewire.sim.foundry import FoundryApp
 
         return FoundryApp(config, stats)
+    if config.api == "bedrock-mantle":
+        from claudewire.sim.mantle import MantleApp
+
+        return MantleApp(config, stats)
+    if config.federation is not None:
+        from claudewire.sim.oauth import FederatedApp
+
+        return FederatedApp(config, stats)
     return SimApp(config, stats)
 
 

@@ -113,9 +113,12 @@ class VertexApp(SimApp):
         extra = sorted(VERTEX_REJECTED & body.keys())
         if extra:
             raise _invalid(f"{extra[0]}: Extra inputs are not permitted")
+        path = f"projects/{request.match_info['project']}/locations/{region}/publishers/anthropic/models/{model}"
         if self.catalogue.get(name) is None:
-            path = f"projects/{request.match_info['project']}/locations/{region}/publishers/anthropic/models/{model}"
             raise ApiError(404, _GOOGLE + "NOT_FOUND", f"Publisher Model `{path}` not found.")
+        if name in self.config.disabled_models:
+            message = f"Publisher Model `{path}` was not found or your project does not have access to it."
+            raise ApiError(404, _GOOGLE + "NOT_FOUND", message)
         body["model"] = name
         self.received.append(
             {"project": request.match_info["project"], "region": region, "model": model, "fields": sorted(body)}
@@ -132,7 +135,11 @@ class VertexApp(SimApp):
             # no token, as Claude Code sends with CLAUDE_CODE_SKIP_VERTEX_AUTH=1 to a gateway that adds it;
             # a simulator given --api-key tokens requires one of them
             return "unauthenticated"
-        if not token or (self.config.api_keys and token not in self.config.api_keys):
+        if (
+            not token
+            or token in self.config.expired_keys
+            or (self.config.api_keys and token not in self.config.api_keys)
+        ):
             raise ApiError(
                 401,
                 _GOOGLE + "UNAUTHENTICATED",

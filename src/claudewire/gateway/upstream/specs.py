@@ -3,15 +3,19 @@
     [[upstreams]]
     name = "primary"                  # label in metrics, logs and /readyz: [a-z0-9_-]+
     url = "https://api.anthropic.com"
-    keys = ["env:ANTHROPIC_API_KEY", "file:/run/secrets/key2"]   # literal, env:NAME or file:PATH
+    keys = ["env:ANTHROPIC_API_KEY", "file:/run/secrets/key2"]   # literal, env:NAME, file:PATH or federation:
     priority = 0                      # lower is tried first; equal priorities share load by weight
     weight = 1
     models = []                       # if set, only these model ids are routed here
     kind = "anthropic"                # how requests are translated for this upstream (see KIND_OPTIONS)
 
-Empty `keys` means the client's own credentials are forwarded to that upstream. A configuration that cannot work is
-refused with the field named (``upstreams[1].keys[0]: env:BACKUP_KEY is not set``): duplicate names, a key
-reference that resolves to nothing, a bad URL, an unknown field, a model listed elsewhere that no upstream serves.
+Empty `keys` means the client's own credentials are forwarded to that upstream. ``federation:`` (with an
+``[upstreams.federation]`` table) or ``federation:env`` is a workload identity federation credential: short-lived
+tokens exchanged at the upstream's ``/v1/oauth/token`` (`claudewire.gateway.upstream.federation`).
+
+A configuration that cannot work is refused with the field named (``upstreams[1].keys[0]: env:BACKUP_KEY is not
+set``): duplicate names, a key reference that resolves to nothing, a bad URL, an unknown field, a model listed
+elsewhere that no upstream serves.
 
 Resolved keys live only in `UpstreamSpec.keys` (never in its repr); everything else names a key as ``name#index``.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from claudewire._net import origin
+from claudewire.gateway.upstream.federation import FEDERATION_PREFIX, FederationSpec, federation_spec, placeholder
 
 __all__ = [
     "KIND_OPTIONS",
@@ -43,16 +48,18 @@ _NAME_RE = re.compile(r"[a-z0-9_-]+\Z")
 _FIELDS = frozenset({"name", "url", "keys", "priority", "weight", "models", "kind"})
 
 KIND_OPTIONS: dict[str, frozenset[str]] = {
-    "anthropic": frozenset(),
+    "anthropic": frozenset({"federation"}),  # workload identity federation (upstream.federation)
     # the cloud translators' own fields (upstream.kinds.KIND_FIELDS; checked there when the gateway starts)
     "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
     "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
     "foundry": frozenset({"bearer", "model_map"}),
+    "bedrock-mantle": frozenset({"region", "model_map"}),
 }
 """Upstream kinds and the extra fields each accepts in its ``[[upstreams]]`` table (kept in `UpstreamSpec.options`).
 
-``anthropic`` passes requests through unchanged. Cloud kinds (bedrock, vertex, foundry) register themselves here with
-their own fields (region, project, model_map ...): a kind is a translator behind one interface."""
+``anthropic`` passes requests through unchanged (its one field: a workload identity ``federation`` table). Cloud
+kinds (bedrock, vertex, foundry) register themselves here with their own fields (region, project, model_map ...): a
+kind is a translator behind one interface."""
 
 
 class UpstreamConfigError(ValueError):
@@ -86,8 +93,8 @@ class UpstreamSpec:
     @property
     def forwards_credentials(self) -> bool:
         """True when the gateway holds no key here and the client's own credentials go upstream (never for
-        bedrock and vertex: without keys they use the cloud's credential chain)."""
-        return not self.keys and self.kind not in ("bedrock", "vertex")
+        bedrock, bedrock-mantle and vertex: without keys they use the cloud's credential chain)."""
+        return not self.keys and self.kind not in ("bedrock", "bedrock-mantle", "vertex")
 
     def serves(self, model: str | None) -> bool:
         """Whether a request for `model` may be routed here (a request without a model goes anywhere)."""
@@ -134,6 +141,35 @@ def _check_url(url: object, where: str) -> str:
     return url
 
 
+def _keys(
+    refs: Sequence[object], table: object, kind: str, name: str, here: str, env: Mapping[str, str]
+) -> tuple[tuple[str, ...], FederationSpec | None]:
+    """The resolved keys, with the federation credential (if any) as its placeholder at its place."""
+    keys: list[str] = []
+    federation: FederationSpec | None = None
+    for i, ref in enumerate(refs):
+        where = f"{here}.keys[{i}]"
+        if isinstance(ref, str) and ref.strip().startswith(FEDERATION_PREFIX):
+            if kind != "anthropic":
+                raise UpstreamConfigError(f"{where}: a federation credential is for anthropic upstreams only")
+            if federation is not None:
+                raise UpstreamConfigError(f"{where}: one federation credential per upstream")
+            try:
+                federation = federation_spec(ref.strip(), table, where, env)
+            except ValueError as exc:
+                raise UpstreamConfigError(str(exc)) from None
+            keys.append(placeholder(name))
+        else:
+            keys.append(resolve_key(ref, where, env))  # type: ignore[arg-type]  # resolve_key checks the type
+    if federation is None and table is not None:  # a table alone: the federation credential is the last key
+        try:
+            federation = federation_spec(FEDERATION_PREFIX, table, f"{here}.federation", env)
+        except ValueError as exc:
+            raise UpstreamConfigError(str(exc)) from None
+        keys.append(placeholder(name))
+    return tuple(keys), federation
+
+
 def _one(raw: object, index: int, env: Mapping[str, str]) -> UpstreamSpec:
     here = f"upstreams[{index}]"
     if not isinstance(raw, Mapping):
@@ -153,7 +189,7 @@ def _one(raw: object, index: int, env: Mapping[str, str]) -> UpstreamSpec:
     refs = raw.get("keys", [])
     if isinstance(refs, str) or not isinstance(refs, Sequence):
         raise UpstreamConfigError(f'{here}.keys: a list of key references, e.g. ["env:ANTHROPIC_API_KEY"]')
-    keys = tuple(resolve_key(ref, f"{here}.keys[{i}]", env) for i, ref in enumerate(refs))
+    keys, federation = _keys(refs, raw.get("federation"), kind, name, here, env)
     for i, key in enumerate(keys):
         if key in keys[:i]:
             raise UpstreamConfigError(f"{here}.keys[{i}]: the same key as keys[{keys.index(key)}]")
@@ -167,6 +203,8 @@ def _one(raw: object, index: int, env: Mapping[str, str]) -> UpstreamSpec:
     if isinstance(models, str) or not isinstance(models, Sequence) or not all(isinstance(m, str) for m in models):
         raise UpstreamConfigError(f'{here}.models: a list of model ids, e.g. ["claude-sonnet-4-6"]')
     options = {k: raw[k] for k in KIND_OPTIONS[kind] if k in raw}
+    if federation is not None:
+        options["federation"] = federation
     return UpstreamSpec(name, url, keys, priority, float(weight), tuple(models), kind, options)
 
 

@@ -1,8 +1,8 @@
 """Upstream kinds: how the gateway talks to each upstream (``kind`` on ``[[upstreams]]``).
 
-``anthropic`` passes requests through byte for byte. ``bedrock``, ``vertex`` and ``foundry`` are small translators
-behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `open_upstream` gives the gateway, for any
-`UpstreamSpec`, something with the connection pool's ``send`` that speaks Anthropic on both sides::
+``anthropic`` passes requests through byte for byte. ``bedrock``, ``bedrock-mantle``, ``vertex`` and ``foundry`` are
+small translators behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `open_upstream` gives
+the gateway, for any `UpstreamSpec`, something with the connection pool's ``send`` that speaks Anthropic on both sides::
 
     [[upstreams]]
     name = "bedrock-east"
@@ -31,13 +31,21 @@ behind one interface (`Kind`, see `claudewire.gateway.upstream.kinds.base`); `op
     kind = "foundry"
     url = "https://my-resource.services.ai.azure.com/anthropic"
     keys = ["env:FOUNDRY_KEY"]           # sent as api-key and x-api-key (bearer = true: Authorization: Bearer)
+
+    [[upstreams]]
+    name = "mantle"
+    kind = "bedrock-mantle"              # Claude in Amazon Bedrock: the Messages API under {url}/anthropic/
+    url = "https://bedrock-mantle.us-east-1.api.aws"
+    keys = []                            # Bedrock API keys (bearer); empty: SigV4 (bedrock-mantle), AWS chain
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from claudewire.gateway.upstream.federation import FederationSpec
 from claudewire.gateway.upstream.kinds.base import Kind, KindUpstream, Refusal, UpstreamCall
 from claudewire.gateway.upstream.pool import Upstream
 from claudewire.gateway.upstream.specs import UpstreamConfigError, UpstreamSpec
@@ -45,10 +53,11 @@ from claudewire.gateway.upstream.specs import UpstreamConfigError, UpstreamSpec
 __all__ = ["KIND_FIELDS", "Kind", "KindUpstream", "Refusal", "UpstreamCall", "build_kind", "open_upstream"]
 
 KIND_FIELDS: Mapping[str, frozenset[str]] = {
-    "anthropic": frozenset(),
+    "anthropic": frozenset({"federation"}),
     "bedrock": frozenset({"region", "anthropic_version", "betas", "beta_aliases", "model_map"}),
     "vertex": frozenset({"project", "region", "anthropic_version", "rejected_fields", "model_map", "credentials_file"}),
     "foundry": frozenset({"bearer", "model_map"}),
+    "bedrock-mantle": frozenset({"region", "model_map"}),
 }
 """The ``[[upstreams]]`` fields each kind takes beyond the common ones."""
 
@@ -82,12 +91,20 @@ def _table(spec: UpstreamSpec, name: str) -> dict[str, str] | None:
     return dict(value)
 
 
-def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind | None:
+def build_kind(
+    spec: UpstreamSpec, upstream: Upstream, *, clock: Callable[[], float] = time.monotonic, **injected: Any
+) -> Kind | None:
     """The translator for `spec` (None for ``anthropic``: pass-through); `UpstreamConfigError` naming a bad field.
 
-    `injected` reaches the kind's constructor (tests give static ``credentials``).
+    `injected` reaches the kind's constructor (tests give static ``credentials``); `clock` (monotonic seconds) times
+    a federation credential's tokens.
     """
     if spec.kind == "anthropic":
+        federation = spec.options.get("federation")
+        if isinstance(federation, FederationSpec):
+            from claudewire.gateway.upstream.kinds.federation import FederationKind
+
+            return FederationKind(spec.name, upstream, federation, clock=clock)
         return None
     try:
         if spec.kind == "bedrock":
@@ -127,6 +144,17 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
             if not isinstance(bearer, bool):
                 raise UpstreamConfigError(f"upstreams ({spec.name}).bearer: true or false")
             return FoundryKind(spec.name, keys=spec.keys, bearer=bearer, model_map=_table(spec, "model_map"))
+        if spec.kind == "bedrock-mantle":
+            from claudewire.gateway.upstream.kinds.mantle import MantleKind
+
+            return MantleKind(
+                spec.name,
+                upstream.target,
+                region=_str(spec, "region"),
+                keys=spec.keys,
+                model_map=_table(spec, "model_map"),
+                **injected,
+            )
     except ImportError as exc:
         extra = "vertex" if spec.kind == "vertex" else "bedrock"
         raise UpstreamConfigError(
@@ -140,10 +168,15 @@ def build_kind(spec: UpstreamSpec, upstream: Upstream, **injected: Any) -> Kind 
 
 
 def open_upstream(
-    spec: UpstreamSpec, *, kind_options: Mapping[str, Any] | None = None, **pool: Any
+    spec: UpstreamSpec,
+    *,
+    kind_options: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    **pool: Any,
 ) -> Upstream | KindUpstream:
     """The connection pool for `spec` (`pool` are `Upstream`'s keyword arguments), wrapped in its kind's translator
-    unless it is an ``anthropic`` upstream; `kind_options` reach the kind (tests give static ``credentials``)."""
+    unless it is a plain ``anthropic`` upstream; `kind_options` reach the kind (tests give static ``credentials``),
+    `clock` times federation tokens (the gateway's, so a test can move time on)."""
     upstream = Upstream(spec.url, **pool)
-    kind = build_kind(spec, upstream, **(kind_options or {}))
+    kind = build_kind(spec, upstream, clock=clock, **(kind_options or {}))
     return upstream if kind is None else KindUpstream(upstream, kind)

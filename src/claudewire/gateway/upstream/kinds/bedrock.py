@@ -19,7 +19,6 @@ error shape.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from claudewire.gateway.upstream.kinds.aws import AwsAuth
 from claudewire.gateway.upstream.kinds.base import (
     KeyRing,
     Refusal,
@@ -129,7 +129,7 @@ class BedrockKind:
         self.betas = frozenset(betas) if betas is not None else DEFAULT_BETAS
         self.aliases = dict(aliases) if aliases is not None else dict(DEFAULT_ALIASES)
         self.model_map = dict(model_map or {})
-        self._credentials = credentials  # botocore credentials; resolved from the AWS chain on first use
+        self.auth = AwsAuth(upstream_name, self.name, "bedrock", target, self.region, self.keys, credentials)
         self._warned: set[str] = set()
 
     # --- request ------------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class BedrockKind:
         else:
             data = json.dumps(payload, separators=(",", ":")).encode()
             route = f"/model/{model_id}/invoke-with-response-stream" if parsed.stream else f"/model/{model_id}/invoke"
-        auth, minted = await self._auth(route, data, key)
+        auth, minted = await self.auth.headers(route, data, key)
         lines = [*without_headers(headers, _DROP), (b"content-type", b"application/json"), *auth]
         return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, minted)
 
@@ -192,47 +192,6 @@ class BedrockKind:
             if len(self._warned) < _WARNED_MAX:
                 self._warned.update(fresh)
         return kept
-
-    async def _auth(self, route: str, data: bytes, chosen: str | None) -> tuple[Headers, tuple[str, ...]]:
-        """The auth header pairs, and the credentials in them to scrub from the answer (a key; a signature and a
-        session token)."""
-        key = self.keys.pick(chosen)
-        if key is not None:  # a Bedrock API key
-            return [(b"authorization", b"Bearer " + key.encode("latin-1"))], (key,)
-        from botocore.auth import SigV4Auth  # the `bedrock` extra
-        from botocore.awsrequest import AWSRequest
-
-        credentials = await self._frozen_credentials()
-        host = self.target.host_header.decode("latin-1")
-        url = f"{self.target.scheme}://{host}{self.target.prefix}{route}"
-        request = AWSRequest("POST", url, data=data, headers={"content-type": "application/json", "host": host})
-        SigV4Auth(credentials, "bedrock", self.region).add_auth(request)
-        out: Headers = []
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            value = request.headers.get(name)
-            if value:
-                out.append((name.lower().encode(), str(value).encode("latin-1")))
-        signature = str(request.headers.get("Authorization", "")).rpartition("Signature=")[2]
-        token = str(request.headers.get("X-Amz-Security-Token") or "")
-        return out, tuple(m for m in (signature, token) if m)
-
-    async def _frozen_credentials(self) -> Any:
-        creds = self._credentials
-        if creds is None:
-            # the standard chain (environment, shared files, SSO, container and instance metadata): may do I/O
-            import botocore.session
-
-            creds = await asyncio.to_thread(lambda: botocore.session.get_session().get_credentials())
-            if creds is None:
-                raise PermissionError(
-                    f"bedrock upstream {self.upstream_name}: no AWS credentials found (set AWS_ACCESS_KEY_ID / "
-                    "AWS_SECRET_ACCESS_KEY, a profile, or instance credentials; or give Bedrock API keys in keys)"
-                )
-            self._credentials = creds
-        refresh = getattr(creds, "refresh_needed", None)
-        if callable(refresh) and refresh():
-            return await asyncio.to_thread(creds.get_frozen_credentials)
-        return creds.get_frozen_credentials() if hasattr(creds, "get_frozen_credentials") else creds
 
     # --- response -----------------------------------------------------------------------------------------------
 
