@@ -104,7 +104,7 @@ def test_the_gateways_federation_refusal_is_an_auth_failure_with_the_rule_hint()
         raise ExchangeRefused(401, "invalid_grant", "the identity token's signature does not verify")
 
     kind.tokens = FederatedToken(refused, lambda: 0.0, "primary")
-    refusal = asyncio.run(kind.request(b"POST", b"/v1/messages", b"x-api-key: federation:primary\r\n", b"{}"))
+    refusal = asyncio.run(kind.request(b"POST", b"/v1/messages", [], b"{}", "federation:primary"))
     assert isinstance(refusal, Refusal)
     body = json.dumps({"type": "error", "error": {"type": refusal.error_type, "message": refusal.message}})
     failure = explain(f"Error code: {refusal.status} - {body}")
