@@ -41,6 +41,30 @@ def models_handler(token: str, ids: tuple[str, ...] = ("cw-sonnet", "cw-opus")) 
     return handle
 
 
+def metadata_handler(*, device: bool = True, public_url: str | None = None) -> Handler:
+    """GET /.well-known/oauth-authorization-server answers RFC 8414 metadata as a gateway offering sign-in does
+    (same-origin endpoints, or `public_url`'s), without the device endpoint when `device` is False; 404 elsewhere."""
+
+    def handle(path: str, headers: dict[str, str]) -> Reply:
+        if path != "/.well-known/oauth-authorization-server":
+            return json_reply(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
+        issuer = public_url or f"https://{headers['host']}"
+        doc: dict[str, object] = {
+            "issuer": issuer,
+            "token_endpoint": f"{issuer}/oauth/token",
+            "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "response_types_supported": [],
+        }
+        if device:
+            doc["device_authorization_endpoint"] = f"{issuer}/oauth/device_authorization"
+        else:
+            doc["grant_types_supported"] = []
+        return json_reply(200, doc)
+
+    return handle
+
+
 @dataclass
 class HttpsApp:
     """A running server: its port, the CA file that trusts its certificate, the leaf's DER, and what it was asked."""

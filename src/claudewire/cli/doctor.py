@@ -20,8 +20,10 @@ _SIM_KEY = "sk-ant-sim-doctor-0000"
 
 _EPILOG = """\b
 Checks, in order: config proxy dns tcp tls certificate http clock auth version model ratelimit messages
-streaming, cache with --cache, http2 with --profile cursor, and with --profile cursor --url: reach_dns reach_https
-reach_certificate reach_models. Exit code 0 when nothing failed, 1 when a check failed, 2 for a usage error.
+streaming, cache with --cache, http2 with --profile cursor, with --profile cursor --url: reach_dns reach_https
+reach_certificate reach_models, and with --profile claude-code and a gateway URL (--url, forceLoginGatewayUrl, or an
+ANTHROPIC_BASE_URL that is not Anthropic's): signin_https signin_dns signin_certificate signin_metadata. Exit code 0
+when nothing failed, 1 when a check failed, 2 for a usage error.
 
 \b
 Examples:
@@ -34,6 +36,10 @@ Examples:
   claudewire doctor --profile cursor --url https://gw.example.com/cursor --token cw-...
                                                 can Cursor's servers reach your gateway? (public address,
                                                 HTTPS, a publicly trusted certificate, /models with the token)
+  claudewire doctor --profile claude-code --url https://gateway.corp.internal:8787
+                                                can Claude Code sign in to this gateway? (HTTPS, private
+                                                addresses, the certificate fingerprint it will ask you to
+                                                trust, the sign-in metadata)
 """
 
 
@@ -57,6 +63,9 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
             ca_dir=None,
             node_extra_ca=sim.ca_path,
             cursor_hosts=(),
+            # a gateway found in the environment is not what --sim diagnoses; a --url given with it still is
+            url=base.url if base.url_source == "--url" else None,
+            url_source=base.url_source if base.url_source == "--url" else None,
         )
 
 
@@ -110,13 +119,17 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     help="With --profile cursor: the base URL Cursor is given (e.g. https://gw.example.com/cursor), checked as "
     "Cursor's servers reach it from the internet: the host's addresses are public, it is https://, the certificate "
     "chain is trusted by the public roots alone (not SSL_CERT_FILE), and GET URL/models answers a model list with "
-    "the token.",
+    "the token. With --profile claude-code: a gateway URL (e.g. https://gateway.corp.internal:8787) checked "
+    "against what Claude Code's gateway sign-in requires: https:// (plain http only on loopback), addresses that "
+    "are all private, a certificate its trust store verifies (its SHA-256 fingerprint printed as Claude Code "
+    "shows it, to compare before you trust it), and sign-in metadata at URL/.well-known/oauth-authorization-server "
+    "(default: forceLoginGatewayUrl from Claude Code's settings, or an ANTHROPIC_BASE_URL that is not Anthropic's).",
 )
 @click.option(
     "--token",
     metavar="TOKEN",
-    help="Token sent to --url as Authorization: Bearer (default: $CLAUDEWIRE_TOKEN, else $OPENAI_API_KEY); only "
-    "over https://, never printed.",
+    help="With --profile cursor: the token sent to --url as Authorization: Bearer (default: $CLAUDEWIRE_TOKEN, else "
+    "$OPENAI_API_KEY); only over https://, never printed.",
 )
 @click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
 @logs.options(default="WARNING")
@@ -170,12 +183,15 @@ def doctor(
 
 def _check_url(url: str | None, token: str | None, profile: Profile) -> None:
     """Usage errors of --url and --token."""
-    if token is not None and url is None:
-        raise click.UsageError("--token is sent to --url: give --url too")
+    if token is not None and (url is None or profile is not Profile.CURSOR):
+        raise click.UsageError("--token is sent to the URL Cursor is given: use it with --profile cursor --url URL")
     if url is None:
         return
-    if profile is not Profile.CURSOR:
-        raise click.UsageError("--url checks a URL as Cursor's servers reach it: add --profile cursor")
+    if profile is Profile.API:
+        raise click.UsageError(
+            "--url checks a URL as a tool reaches it: add --profile cursor (Cursor's base URL) or --profile "
+            "claude-code (a gateway to sign in to)"
+        )
     if split_url(url) is None:
         raise click.UsageError(
             f"--url must be an http(s) URL with a host, e.g. https://gw.example.com/cursor, got {url!r}"

@@ -13,11 +13,11 @@ from __future__ import annotations
 import shlex
 
 from claudewire.doctor.net import is_ip
-from claudewire.doctor.result import REACH_IDS
+from claudewire.doctor.result import REACH_IDS, SIGNIN_IDS
 from claudewire.doctor.settings import TOKEN_VARIABLES, ProxyChoice, Settings, redact_url, split_url
 from claudewire.doctor.urlprobe import UrlTarget
 
-__all__ = ["reproduce"]
+__all__ = ["fingerprint_command", "reproduce"]
 
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
 
@@ -59,6 +59,38 @@ def _token_header(settings: Settings) -> tuple[str, str]:
     if source not in TOKEN_VARIABLES:
         return header, f"    # export {variable} first (the token was given with {source})"
     return header, ""
+
+
+def fingerprint_command(settings: Settings) -> str | None:
+    """The command that prints the gateway certificate's SHA-256 fingerprint the way Claude Code shows it."""
+    url = UrlTarget.parse(settings.url or "")
+    if url is None:
+        return None
+    sni = f" -servername {shlex.quote(url.target.host)}" if not is_ip(url.target.host) else ""
+    return (
+        f"openssl s_client -connect {url.target.authority}{sni} </dev/null 2>/dev/null | openssl x509 -noout "
+        "-fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f"
+    )
+
+
+def _signin_command(check_id: str, settings: Settings) -> str | None:
+    """The by-hand command of a gateway sign-in check (no credential: the sign-in metadata is public)."""
+    url = UrlTarget.parse(settings.url or "")
+    if url is None:
+        return None
+    host = url.target.host
+    if check_id == "signin_dns":
+        return f"getent ahosts {shlex.quote(host)}    # or: dig +short {shlex.quote(host)} A AAAA"
+    proxy = f" {_proxy_arg(settings, settings.url_proxy)}" if settings.url_proxy.url else ""
+    ca = f" --cacert {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
+    if check_id == "signin_https":
+        https = "https://" + url.url.split("://", 1)[1]
+        return f"curl -v{proxy} -o /dev/null {shlex.quote(https + '/.well-known/oauth-authorization-server')}"
+    if check_id == "signin_certificate":
+        sni = f" -servername {shlex.quote(host)}" if not is_ip(host) else ""
+        cafile = f" -CAfile {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
+        return f"openssl s_client -connect {url.target.authority}{sni}{cafile} -verify_return_error </dev/null"
+    return f"curl -v{proxy}{ca} {shlex.quote(url.at('/.well-known/oauth-authorization-server'))}"
 
 
 def _url_command(check_id: str, settings: Settings) -> str | None:
@@ -106,6 +138,8 @@ def reproduce(check_id: str, settings: Settings) -> str | None:
     """The by-hand command for `check_id` against `settings`' target (the key read from its variable); None if none."""
     if check_id in REACH_IDS:
         return _url_command(check_id, settings)
+    if check_id in SIGNIN_IDS:
+        return _signin_command(check_id, settings)
     target = split_url(settings.base_url)
     if target is None:
         return None

@@ -3,8 +3,9 @@
 The layers form a chain — config → proxy → dns → tcp → tls → certificate → http → auth → version → model →
 ratelimit/messages → streaming — and a check whose prerequisite failed is ``skip``, naming it. Independent work runs
 side by side: the config check with the network chain, the two model requests, the plain and streamed messages
-requests, and the cursor profile's ``http2`` and ``--url`` checks (``reach_*``) with everything else. The whole run
-is bounded by `Settings.run_deadline`: whatever is still running then fails, and what never started is skipped.
+requests, and the cursor profile's ``http2`` and ``--url`` checks (``reach_*``), or Claude Code's gateway sign-in
+checks (``signin_*``), with everything else. The whole run is bounded by `Settings.run_deadline`: whatever is still
+running then fails, and what never started is skipped.
 """
 
 from __future__ import annotations
@@ -44,15 +45,26 @@ from claudewire.doctor.reach import (
     probe_public_tls,
 )
 from claudewire.doctor.reproduce import reproduce
-from claudewire.doctor.result import CHECK_IDS, REACH_IDS, CheckResult, Report, Status, skipped
+from claudewire.doctor.result import CHECK_IDS, REACH_IDS, SIGNIN_IDS, CheckResult, Report, Status, skipped
 from claudewire.doctor.settings import Profile, Settings, redact_url, split_url
+from claudewire.doctor.signin import (
+    advertises,
+    check_signin_certificate,
+    check_signin_dns,
+    check_signin_https,
+    check_signin_metadata,
+    not_offered,
+    probe_metadata,
+)
 from claudewire.doctor.tcp import check_tcp
 from claudewire.doctor.tls import check_tls, probe_tls
 from claudewire.doctor.urlprobe import UrlTarget, lookup
 
 __all__ = ["diagnose", "run"]
 
-_CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2", *REACH_IDS))
+_CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2", *REACH_IDS, *SIGNIN_IDS))
+# a base URL is checked for sign-in only if its gateway offers it; a --url or forceLoginGatewayUrl always is
+_TENTATIVE = ("ANTHROPIC_BASE_URL", "--base-url")
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
 _CURSOR_NOT_HERE = "not checked for Cursor: its servers call the API, not this machine (see config)"
 
@@ -65,6 +77,8 @@ def _wanted(check_id: str, settings: Settings) -> bool:
         return settings.cache
     if check_id in REACH_IDS:
         return settings.profile is Profile.CURSOR and settings.url is not None
+    if check_id in SIGNIN_IDS:
+        return settings.profile is Profile.CLAUDE_CODE and settings.url is not None
     return True
 
 
@@ -112,6 +126,8 @@ class _Run:
             jobs.append(self.http2())
             if self.settings.url is not None:
                 jobs.append(self.reach(self.settings.url))
+        elif self.settings.profile is Profile.CLAUDE_CODE and self.settings.url is not None:
+            jobs.append(self.signin(self.settings.url))
         await asyncio.gather(*jobs)
 
     async def http2(self) -> None:
@@ -145,6 +161,42 @@ class _Run:
             tls, models = await asyncio.gather(probe_public_tls(s, url, address), probe_models(s, url))
             self.put(check_reach_certificate(tls, url))
             self.put(check_reach_models(models, s))
+
+    async def signin(self, given: str) -> None:
+        """Claude Code's gateway sign-in: https → private addresses → the certificate to pin → the metadata. For a
+        base URL (not --url) the metadata comes first, and only a gateway that offers sign-in is judged."""
+        s = self.settings
+        url = UrlTarget.parse(given)
+        if url is None:
+            detail = f"the gateway URL {given!r} ({s.url_source}) is not an http(s) URL with a host"
+            self.put(CheckResult("signin_https", Status.FAIL, detail, "Give the gateway's https:// URL."))
+            self.skip_rest("signin_https", SIGNIN_IDS)
+            return
+        metadata = None
+        if (s.url_source or "").startswith(_TENTATIVE):
+            with self.doing("signin_metadata"):
+                metadata = await probe_metadata(s, url)
+            if not advertises(metadata):
+                self.ids = tuple(c for c in self.ids if c not in SIGNIN_IDS[:-1])
+                self.put(not_offered(metadata, s.url_source))
+                return
+        self.put(check_signin_https(url))
+        with self.doing("signin_dns"):
+            found = await lookup(url.target, s.timeout)
+            self.put(check_signin_dns(found))
+        if not url.target.tls:
+            self.put(CheckResult("signin_certificate", Status.SKIP, "plain http://: no certificate to pin"))
+        elif not found.addresses and not s.url_proxy.url:
+            self.put(skipped("signin_certificate", "signin_dns"))
+        else:
+            with self.doing("signin_certificate"):
+                route = dataclasses.replace(s, proxy=s.url_proxy, save_ca=None)
+                tls = await probe_tls(route, url.target, found.addresses[0] if found.addresses else None)
+                self.put(check_signin_certificate(tls, url, s))
+        if metadata is None:
+            with self.doing("signin_metadata"):
+                metadata = await probe_metadata(s, url)
+        self.put(check_signin_metadata(metadata, url))
 
     async def chain(self, config: ConfigOutcome) -> None:
         parts = split_url(self.settings.base_url)

@@ -1,8 +1,11 @@
 """Where an IP address can be reached from: the public internet, or only a private network. Pure functions.
 
-Cursor calls a custom base URL from its own servers, on the internet: every address the host resolves to must be
-public (`is_public`), never private, loopback, link-local, carrier-grade NAT or reserved. An IPv4-mapped IPv6 address
-is judged as its IPv4 one.
+Two tools care, in opposite directions. Cursor calls a custom base URL from its own servers, on the internet: every
+address the host resolves to must be public (`is_public`), never private, loopback, link-local, carrier-grade NAT or
+reserved. Claude Code signs in to a gateway only when every address of its host is private (`claude_code_private`),
+as its own check judges them: the ranges Claude Code 2.1.332 accepts without ``gatewayInternalNetworks`` are
+RFC 1918, loopback, link-local, carrier-grade NAT (100.64.0.0/10), IPv6 ``::1``, ``fe80::/10`` and ULA ``fc00::/7``.
+An IPv4-mapped IPv6 address is judged as its IPv4 one.
 """
 
 from __future__ import annotations
@@ -10,12 +13,26 @@ from __future__ import annotations
 import enum
 import ipaddress
 
-__all__ = ["Scope", "is_public", "parse_address", "scope_of"]
+__all__ = ["Scope", "claude_code_private", "is_public", "parse_address", "scope_of"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT; also Tailscale's addresses
 _PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+_CLAUDE_CODE_PRIVATE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "::1/128",
+        "fe80::/10",
+        "fc00::/7",
+    )
+)
 
 
 class Scope(enum.StrEnum):
@@ -68,3 +85,9 @@ def scope_of(address: str) -> Scope:
 def is_public(address: str) -> bool:
     """Whether a server on the internet (Cursor's) can reach `address`."""
     return scope_of(address) is Scope.PUBLIC
+
+
+def claude_code_private(address: str) -> bool:
+    """Whether Claude Code counts `address` as private, the condition of its gateway sign-in."""
+    ip = parse_address(address)
+    return any(ip.version == net.version and ip in net for net in _CLAUDE_CODE_PRIVATE)
