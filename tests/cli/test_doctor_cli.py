@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from claudewire.sim import Pacing
 from claudewire.testing import run_sim
+from tests.doctor.https_app import metadata_handler, models_handler, serve_https
 
 KEY = "sk-ant-api03-cli-doctor-key-0123456789wxyz"
 CHECKS = ["config", "proxy", "dns", "tcp", "tls", "certificate", "http", "clock", "auth", "version", "model"]
@@ -104,6 +107,10 @@ def test_doctor_refused_port_exits_1_with_a_fix() -> None:
         ["--sim", "--base-url", "http://127.0.0.1:1"],
         ["--timeout", "0"],
         ["--profile", "vscode"],
+        ["--url", "https://gw.example.com/cursor"],  # the api profile has no --url checks
+        ["--token", "cw-token-without-url"],
+        ["--profile", "claude-code", "--url", "https://gw.corp.internal:8787", "--token", "cw-not-for-sign-in"],
+        ["--profile", "cursor", "--url", "ftp://gw.example.com/cursor"],
     ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
@@ -151,3 +158,58 @@ def test_help_documents_save_ca() -> None:
     text = " ".join(result.stdout.split())
     assert "--save-ca PATH" in text and "SSL_CERT_FILE / NODE_EXTRA_CA_CERTS" in text
     assert "claudewire doctor --save-ca ca.pem" in text
+
+
+def test_help_teaches_url_and_token() -> None:
+    """`doctor --help` explains --url (as Cursor's servers reach it; as Claude Code's gateway sign-in needs it) and
+    --token (its variables), with examples and the reach_* and signin_* checks in the list."""
+    result = _doctor("--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "--url URL" in text and "as Cursor's servers reach it" in text and "public roots alone" in text
+    assert "--token TOKEN" in text and "$CLAUDEWIRE_TOKEN" in text and "never printed" in text
+    assert "claudewire doctor --profile cursor --url https://gw.example.com/cursor" in text
+    assert "reach_dns reach_https reach_certificate reach_models" in text
+    assert "With --profile claude-code: a gateway URL" in text and "SHA-256 fingerprint" in text
+    assert "claudewire doctor --profile claude-code --url https://gateway.corp.internal:8787" in text
+    assert "signin_https signin_dns signin_certificate signin_metadata" in text
+
+
+def test_cursor_url_from_the_command_line(tmp_path: Path) -> None:
+    """`doctor --profile cursor --url ... --json` against a gateway-like server on 127.0.0.1: exit 1, the reach_*
+    checks last (a loopback address and a private CA fail, the models list passes), the token nowhere in the output."""
+    token = "cw-cli-token-0123456789-wxyz"
+    with serve_https(tmp_path, models_handler(token)) as app:
+        env = _env(SSL_CERT_FILE=app.ca_path, CLAUDEWIRE_TOKEN=token)
+        result = _doctor("--profile", "cursor", "--url", app.url("/cursor"), "--json", "--timeout", "2", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    checks = {c["id"]: c for c in doc["checks"]}
+    assert [c["id"] for c in doc["checks"]][-4:] == ["reach_dns", "reach_https", "reach_certificate", "reach_models"]
+    assert doc["target"] == app.url("/cursor")
+    assert checks["reach_dns"]["status"] == "fail" and checks["reach_certificate"]["status"] == "fail"
+    assert checks["reach_models"]["status"] == "pass"
+    assert checks["reach_models"]["evidence"]["token_source"] == "CLAUDEWIRE_TOKEN"
+    assert token not in result.stdout + result.stderr
+
+
+def test_claude_code_gateway_url_from_the_command_line(tmp_path: Path) -> None:
+    """`doctor --profile claude-code --url https://127.0.0.1:PORT --json` against a gateway offering sign-in, its CA
+    in NODE_EXTRA_CA_CERTS: the signin_* checks pass and the fingerprint is the served certificate's SHA-256."""
+    with serve_https(tmp_path, metadata_handler()) as app:
+        env = _env(HOME=str(tmp_path / "home"), NODE_EXTRA_CA_CERTS=app.ca_path)
+        args = ["--profile", "claude-code", "--url", app.url(), "--model", "claude-haiku-4-5", "--json"]
+        result = _doctor(*args, "--timeout", "2", env=env)
+        fingerprint = hashlib.sha256(app.leaf_der).hexdigest()
+    doc = json.loads(result.stdout)
+    checks = {c["id"]: c for c in doc["checks"]}
+    assert [c["id"] for c in doc["checks"]][-4:] == [
+        "signin_https",
+        "signin_dns",
+        "signin_certificate",
+        "signin_metadata",
+    ]
+    assert all(checks[c]["status"] == "pass" for c in ("signin_https", "signin_dns", "signin_certificate")), checks
+    assert checks["signin_metadata"]["status"] == "pass", checks["signin_metadata"]
+    assert checks["signin_certificate"]["evidence"]["fingerprint_sha256"] == fingerprint
+    assert f"Certificate fingerprint (SHA-256): {fingerprint}" in checks["signin_certificate"]["detail"]

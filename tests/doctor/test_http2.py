@@ -9,6 +9,7 @@ import pytest
 
 from claudewire.doctor import CHECK_IDS, Settings, Status, diagnose
 from claudewire.doctor.http2 import check_http2
+from claudewire.doctor.result import OPT_IN_IDS
 from claudewire.sim import SimServer
 from tests.doctor.conftest import TlsServer, settings_for
 
@@ -57,7 +58,7 @@ def test_cursor_profile_adds_http2_last_and_runs_it_beside_the_chain(
             )
         )
     )
-    assert [c.id for c in cursor.checks] == [c for c in CHECK_IDS if c != "cache"]  # cache is opt-in (--cache)
+    assert [c.id for c in cursor.checks] == [c for c in CHECK_IDS if c not in OPT_IN_IDS or c == "http2"]
     assert cursor.get("http2").status is Status.PASS
     plain = asyncio.run(diagnose(settings_for(sim.base_url)))
     assert "http2" not in [c.id for c in plain.checks]

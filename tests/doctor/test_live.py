@@ -9,7 +9,7 @@ import sys
 import time
 
 from claudewire.doctor import CHECK_IDS, Status, run
-from claudewire.doctor.result import CheckResult
+from claudewire.doctor.result import OPT_IN_IDS, CheckResult
 from claudewire.sim import SimServer
 from tests.doctor.conftest import settings_for
 
@@ -52,5 +52,5 @@ def test_a_terminal_gets_the_rows_live_and_then_the_report() -> None:
     os.close(fd)
     text = out.decode(errors="replace")
     assert "checking…" in text  # the live view was drawn
-    assert all(check in text for check in CHECK_IDS if check not in ("http2", "cache"))
+    assert all(check in text for check in CHECK_IDS if check not in OPT_IN_IDS)
     assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]

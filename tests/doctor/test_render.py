@@ -11,7 +11,7 @@ from rich.console import Console
 
 from claudewire.doctor import CHECK_IDS, Report, Status, render_json, render_markdown, render_terminal, render_text, run
 from claudewire.doctor.render import scrub
-from claudewire.doctor.result import CheckResult
+from claudewire.doctor.result import OPT_IN_IDS, CheckResult
 from claudewire.sim import SimServer
 from claudewire.testing import run_sim
 from tests.doctor.conftest import KEY, OPUS_4_5_DEPRECATED, PACING, settings_for
@@ -36,7 +36,7 @@ def test_json_contract(sim: SimServer) -> None:
     assert set(doc) == {"target", "verdict", "checks"}
     assert doc["target"] == sim.base_url
     assert doc["verdict"] == "fail"
-    assert [c["id"] for c in doc["checks"]] == [c for c in CHECK_IDS if c not in ("http2", "cache")]  # both opt-in
+    assert [c["id"] for c in doc["checks"]] == [c for c in CHECK_IDS if c not in OPT_IN_IDS]
     for check in doc["checks"]:
         assert set(check) == {"id", "status", "title", "detail", "fix", "evidence", "elapsed_ms"}
         assert check["status"] in ("pass", "warn", "fail", "skip")

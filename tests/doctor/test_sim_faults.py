@@ -6,6 +6,7 @@ import anthropic
 import pytest
 
 from claudewire.doctor import CHECK_IDS, Status, run
+from claudewire.doctor.result import OPT_IN_IDS
 from claudewire.sim import RateLimits, SimServer
 from claudewire.testing import run_sim
 from tests.doctor.conftest import KEY, OPUS_4_5_DEPRECATED, PACING, settings_for
@@ -47,7 +48,7 @@ def test_fault_is_named_by_its_check(sim: SimServer, fault: str, check_id: str, 
     result = report.get(check_id)
     assert result.status is status, result
     assert words.lower() in result.detail.lower(), result.detail
-    assert [c.id for c in report.checks] == [c for c in CHECK_IDS if c not in ("http2", "cache")]  # both opt-in
+    assert [c.id for c in report.checks] == [c for c in CHECK_IDS if c not in OPT_IN_IDS]
     if status is Status.FAIL:
         assert report.exit_code == 1
         assert result.fix

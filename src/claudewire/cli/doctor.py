@@ -14,14 +14,16 @@ from claudewire.cli import logs
 from claudewire.doctor import Profile, Report, Settings, render_json, render_markdown, render_terminal, run
 from claudewire.doctor.render import LiveRows
 from claudewire.doctor.result import CheckResult
-from claudewire.doctor.settings import redact_url
+from claudewire.doctor.settings import redact_url, split_url
 
 _SIM_KEY = "sk-ant-sim-doctor-0000"
 
 _EPILOG = """\b
 Checks, in order: config proxy dns tcp tls certificate http clock auth version model ratelimit messages
-streaming, cache with --cache, and http2 with --profile cursor. Exit code 0 when nothing failed, 1 when a check
-failed, 2 for a usage error.
+streaming, cache with --cache, http2 with --profile cursor, with --profile cursor --url: reach_dns reach_https
+reach_certificate reach_models, and with --profile claude-code and a gateway URL (--url, forceLoginGatewayUrl, or an
+ANTHROPIC_BASE_URL that is not Anthropic's): signin_https signin_dns signin_certificate signin_metadata. Exit code 0
+when nothing failed, 1 when a check failed, 2 for a usage error.
 
 \b
 Examples:
@@ -34,6 +36,13 @@ Examples:
   claudewire doctor --target bedrock --region us-east-1   AWS credentials, region, clock, model access, betas
   claudewire doctor --target vertex --project P --region us-east5
   claudewire doctor --config claudewire.toml    every cloud upstream of a gateway config, as the gateway sees it
+  claudewire doctor --profile cursor --url https://gw.example.com/cursor --token cw-...
+                                                can Cursor's servers reach your gateway? (public address,
+                                                HTTPS, a publicly trusted certificate, /models with the token)
+  claudewire doctor --profile claude-code --url https://gateway.corp.internal:8787
+                                                can Claude Code sign in to this gateway? (HTTPS, private
+                                                addresses, the certificate fingerprint it will ask you to
+                                                trust, the sign-in metadata)
 """
 
 
@@ -57,6 +66,9 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
             ca_dir=None,
             node_extra_ca=sim.ca_path,
             cursor_hosts=(),
+            # a gateway found in the environment is not what --sim diagnoses; a --url given with it still is
+            url=base.url if base.url_source == "--url" else None,
+            url_source=base.url_source if base.url_source == "--url" else None,
         )
 
 
@@ -104,6 +116,24 @@ def _sim_settings(base: Settings) -> Iterator[Settings]:
     "e.g. a TLS-intercepting proxy's; the certificate fix then prints the command that builds a bundle from the "
     "system's CAs plus PATH, and SSL_CERT_FILE / NODE_EXTRA_CA_CERTS to point at it.",
 )
+@click.option(
+    "--url",
+    metavar="URL",
+    help="With --profile cursor: the base URL Cursor is given (e.g. https://gw.example.com/cursor), checked as "
+    "Cursor's servers reach it from the internet: the host's addresses are public, it is https://, the certificate "
+    "chain is trusted by the public roots alone (not SSL_CERT_FILE), and GET URL/models answers a model list with "
+    "the token. With --profile claude-code: a gateway URL (e.g. https://gateway.corp.internal:8787) checked "
+    "against what Claude Code's gateway sign-in requires: https:// (plain http only on loopback), addresses that "
+    "are all private, a certificate its trust store verifies (its SHA-256 fingerprint printed as Claude Code "
+    "shows it, to compare before you trust it), and sign-in metadata at URL/.well-known/oauth-authorization-server "
+    "(default: forceLoginGatewayUrl from Claude Code's settings, or an ANTHROPIC_BASE_URL that is not Anthropic's).",
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="With --profile cursor: the token sent to --url as Authorization: Bearer (default: $CLAUDEWIRE_TOKEN, else "
+    "$OPENAI_API_KEY); only over https://, never printed.",
+)
 @click.option("--sim", is_flag=True, help="Start the built-in simulator on 127.0.0.1 and diagnose it.")
 @logs.options(default="WARNING")
 @click.option(
@@ -133,6 +163,8 @@ def doctor(
     no_spend: bool,
     cache: bool,
     save_ca: str | None,
+    url: str | None,
+    token: str | None,
     sim: bool,
     log_level: str,
     log_format: str,
@@ -171,6 +203,7 @@ def doctor(
         raise click.UsageError("--json and --markdown exclude each other: pick one")
     if sim and base_url:
         raise click.UsageError("--sim diagnoses the built-in simulator: it cannot be combined with --base-url")
+    _check_url(url, token, Profile(profile))
     settings = Settings.from_env(
         base_url=base_url,
         api_key=api_key,
@@ -180,8 +213,10 @@ def doctor(
         spend=not no_spend,
         cache=cache,
         save_ca=save_ca,
+        url=url,
+        token=token,
     )
-    logs.hide(settings.api_key)
+    logs.hide(settings.api_key, settings.token)
     live = not as_json and not markdown and sys.stdout.isatty()
     if sim:
         with _sim_settings(settings) as sim_settings:
@@ -193,13 +228,30 @@ def doctor(
     raise SystemExit(report.exit_code)
 
 
+def _check_url(url: str | None, token: str | None, profile: Profile) -> None:
+    """Usage errors of --url and --token."""
+    if token is not None and (url is None or profile is not Profile.CURSOR):
+        raise click.UsageError("--token is sent to the URL Cursor is given: use it with --profile cursor --url URL")
+    if url is None:
+        return
+    if profile is Profile.API:
+        raise click.UsageError(
+            "--url checks a URL as a tool reaches it: add --profile cursor (Cursor's base URL) or --profile "
+            "claude-code (a gateway to sign in to)"
+        )
+    if split_url(url) is None:
+        raise click.UsageError(
+            f"--url must be an http(s) URL with a host, e.g. https://gw.example.com/cursor, got {url!r}"
+        )
+
+
 def _run(settings: Settings, live: bool) -> Report:
     """The run; on a terminal each check's row shows as it finishes (rich Live), replaced by the report at the end."""
     if not live:
         return run(settings)
     from rich.live import Live
 
-    rows = LiveRows(redact_url(settings.base_url), (settings.api_key,))
+    rows = LiveRows(redact_url(settings.base_url), (settings.api_key, settings.token))
     with Live(rows, console=Console(highlight=False), transient=True, refresh_per_second=8) as view:
 
         def show(check: CheckResult) -> None:
@@ -210,7 +262,7 @@ def _run(settings: Settings, live: bool) -> Report:
 
 
 def _print(report: Report, settings: Settings, *, as_json: bool, markdown: bool) -> None:
-    secrets = (settings.api_key,)
+    secrets = (settings.api_key, settings.token)
     if as_json:
         click.echo(render_json(report, secrets))
     elif markdown:

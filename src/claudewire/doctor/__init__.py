@@ -7,8 +7,10 @@
 One module per layer (`config`, `proxy`, `dns`, `tcp`, `tls`, `certificate`, `http`, `api`, `inference`,
 `http2`), a `runner` that orders and bounds them, and renderers (`render`) apart. Beside them: what each profile's
 tool uses (`claude_code`, `model_choice`: the model Claude Code will ask for; `cursor`: what applies to Cursor) and
-what a claudewire gateway in front says of itself (`gateway_view`). Cloud targets (Bedrock, Mantle,
-Vertex AI, Foundry) have their own probe (`cloud`), judges (`cloud_checks`) and renderers (`cloud_render`).
+what a claudewire gateway in front says of itself (`gateway_view`). Cloud targets (Bedrock, Mantle, Vertex AI,
+Foundry) have their own probe (`cloud`), judges (`cloud_checks`) and renderers (`cloud_render`). A URL a tool reaches
+is checked as that tool reaches it (`urlprobe`, with `scope` judging addresses): Cursor's base URL from the internet
+(`reach`), Claude Code's gateway against its sign-in preconditions (`signin`).
 """
 
 from claudewire.doctor.render import render_json, render_markdown, render_terminal, render_text

@@ -7,7 +7,8 @@ A base URL or key set there works for ``claude -p`` while the shell has none, so
 same way and records where each value came from. Its credentials: an API key (``ANTHROPIC_API_KEY``, or the output
 of ``apiKeyHelper``), else the claude.ai sign-in stored in ``~/.claude/.credentials.json`` (the macOS Keychain on a
 Mac, which is not read here). No token is ever returned or printed: only whether it is there, when it expires, and
-whether it can be refreshed.
+whether it can be refreshed. Its gateway sign-in ("Cloud gateway" in ``/login``) goes to ``forceLoginGatewayUrl``,
+which Claude Code honours from the managed settings, or from the user's own settings on a machine with none.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class ClaudeCodeView:
     problems: tuple[str, ...] = ()  # unreadable settings files, a malformed env ...
     model: str | None = None  # the settings files' top-level "model" (the most specific file wins)
     model_source: str | None = None  # the file it came from
+    gateway_url: str | None = None  # forceLoginGatewayUrl: the gateway Claude Code's /login signs in to
+    gateway_url_source: str | None = None  # the file it came from
 
 
 def _read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -119,6 +122,7 @@ def claude_code_view(
     helper_source: str | None = None
     model: str | None = None
     model_source: str | None = None
+    gateways: dict[str, str] = {}  # settings file -> its forceLoginGatewayUrl
     for path in paths:
         data, problem = _read_json(path)
         if problem:
@@ -137,8 +141,23 @@ def claude_code_view(
             helper, helper_source = data["apiKeyHelper"].strip(), str(path)
         if isinstance(data.get("model"), str) and data["model"].strip():
             model, model_source = data["model"].strip(), str(path)
+        if isinstance(data.get("forceLoginGatewayUrl"), str) and data["forceLoginGatewayUrl"].strip():
+            gateways[str(path)] = data["forceLoginGatewayUrl"].strip()
+    # the managed file's, else (no managed file at all) the user's own; project and local files do not count
+    chosen = str(paths[3]) if str(paths[3]) in files else str(paths[0])
+    gateway = gateways.get(chosen)
     return ClaudeCodeView(
-        merged, sources, tuple(files), helper, helper_source, _oauth(home), tuple(problems), model, model_source
+        merged,
+        sources,
+        tuple(files),
+        helper,
+        helper_source,
+        _oauth(home),
+        tuple(problems),
+        model,
+        model_source,
+        gateway,
+        chosen if gateway else None,
     )
 
 

@@ -4,16 +4,20 @@ Each failing check's evidence gets one (``evidence["reproduce"]``). The key is n
 the variable the tool uses (``"x-api-key: $ANTHROPIC_API_KEY"``, ``$ANTHROPIC_AUTH_TOKEN``, or the output of Claude
 Code's ``apiKeyHelper``), so pasted into the same shell it runs as is, and pasted into a support thread it gives
 nothing away. When the key came from somewhere the shell does not have (``--api-key``, a settings file's ``env``),
-a trailing comment says which variable to export first.
+a trailing comment says which variable to export first. The token of a ``--url`` check is read the same way, from
+``$CLAUDEWIRE_TOKEN`` (or ``$OPENAI_API_KEY`` when it came from there).
 """
 
 from __future__ import annotations
 
 import shlex
 
-from claudewire.doctor.settings import Settings, redact_url, split_url
+from claudewire.doctor.net import is_ip
+from claudewire.doctor.result import REACH_IDS, SIGNIN_IDS
+from claudewire.doctor.settings import TOKEN_VARIABLES, ProxyChoice, Settings, redact_url, split_url
+from claudewire.doctor.urlprobe import UrlTarget
 
-__all__ = ["reproduce"]
+__all__ = ["fingerprint_command", "reproduce"]
 
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
 
@@ -36,12 +40,82 @@ def _key_header(settings: Settings) -> tuple[str, str]:
     return f'-H "{header} ${variable}"', note
 
 
-def _proxy_arg(settings: Settings) -> str:
+def _proxy_arg(settings: Settings, choice: ProxyChoice | None = None) -> str:
     """``-x "$https_proxy"`` from the variable that named the proxy (its password stays out), else the URL redacted."""
-    source = settings.proxy.source or ""
+    proxy = choice if choice is not None else settings.proxy
+    source = proxy.source or ""
     if source.replace("_", "").isalpha():
         return f'-x "${source}"'
-    return f"-x {shlex.quote(redact_url(settings.proxy.url or ''))}"
+    return f"-x {shlex.quote(redact_url(proxy.url or ''))}"
+
+
+def _token_header(settings: Settings) -> tuple[str, str]:
+    """(the -H argument that sends the --url token from its variable, a note to append or "")."""
+    source = settings.token_source or ""
+    variable = source if source in TOKEN_VARIABLES else TOKEN_VARIABLES[0]
+    header = f'-H "Authorization: Bearer ${variable}"'
+    if not source:
+        return header, f"    # export {variable} first: the token the tool is given"
+    if source not in TOKEN_VARIABLES:
+        return header, f"    # export {variable} first (the token was given with {source})"
+    return header, ""
+
+
+def fingerprint_command(settings: Settings) -> str | None:
+    """The command that prints the gateway certificate's SHA-256 fingerprint the way Claude Code shows it."""
+    url = UrlTarget.parse(settings.url or "")
+    if url is None:
+        return None
+    sni = f" -servername {shlex.quote(url.target.host)}" if not is_ip(url.target.host) else ""
+    return (
+        f"openssl s_client -connect {url.target.authority}{sni} </dev/null 2>/dev/null | openssl x509 -noout "
+        "-fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f"
+    )
+
+
+def _signin_command(check_id: str, settings: Settings) -> str | None:
+    """The by-hand command of a gateway sign-in check (no credential: the sign-in metadata is public)."""
+    url = UrlTarget.parse(settings.url or "")
+    if url is None:
+        return None
+    host = url.target.host
+    if check_id == "signin_dns":
+        return f"getent ahosts {shlex.quote(host)}    # or: dig +short {shlex.quote(host)} A AAAA"
+    proxy = f" {_proxy_arg(settings, settings.url_proxy)}" if settings.url_proxy.url else ""
+    ca = f" --cacert {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
+    if check_id == "signin_https":
+        https = "https://" + url.url.split("://", 1)[1]
+        return f"curl -v{proxy} -o /dev/null {shlex.quote(https + '/.well-known/oauth-authorization-server')}"
+    if check_id == "signin_certificate":
+        sni = f" -servername {shlex.quote(host)}" if not is_ip(host) else ""
+        cafile = f" -CAfile {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
+        return f"openssl s_client -connect {url.target.authority}{sni}{cafile} -verify_return_error </dev/null"
+    return f"curl -v{proxy}{ca} {shlex.quote(url.at('/.well-known/oauth-authorization-server'))}"
+
+
+def _url_command(check_id: str, settings: Settings) -> str | None:
+    """The by-hand command of a ``--url`` check (the token read from its variable); None if none."""
+    url = UrlTarget.parse(settings.url or "")
+    if url is None:
+        return None
+    host = url.target.host
+    if check_id == "reach_dns":
+        return f"getent ahosts {shlex.quote(host)}    # or: dig +short {shlex.quote(host)} A AAAA"
+    proxy = f" {_proxy_arg(settings, settings.url_proxy)}" if settings.url_proxy.url else ""
+    if check_id == "reach_https":
+        https = "https://" + url.url.split("://", 1)[1]
+        return f"curl -v{proxy} -o /dev/null {shlex.quote(https + '/models')}"
+    if check_id == "reach_certificate":
+        sni = f" -servername {shlex.quote(host)}" if not is_ip(host) else ""
+        return (
+            f"openssl s_client -connect {url.target.authority}{sni} -verify_return_error "
+            '-CAfile "$(python3 -m certifi)" </dev/null    # the public roots only'
+        )
+    if check_id == "reach_models":
+        header, note = _token_header(settings)
+        ca = f" --cacert {shlex.quote(settings.ca_file)}" if settings.ca_file else ""
+        return f"curl -v{proxy}{ca} {shlex.quote(url.at('/models'))} {header}{note}"
+    return None
 
 
 def _curl(settings: Settings, path: str, keyed: bool, extra: str = "") -> str:
@@ -62,6 +136,10 @@ def _curl(settings: Settings, path: str, keyed: bool, extra: str = "") -> str:
 
 def reproduce(check_id: str, settings: Settings) -> str | None:
     """The by-hand command for `check_id` against `settings`' target (the key read from its variable); None if none."""
+    if check_id in REACH_IDS:
+        return _url_command(check_id, settings)
+    if check_id in SIGNIN_IDS:
+        return _signin_command(check_id, settings)
     target = split_url(settings.base_url)
     if target is None:
         return None

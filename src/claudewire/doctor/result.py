@@ -2,9 +2,14 @@
 
 The check ids and their order are a contract (scripts read ``--json``)::
 
-    config proxy dns tcp tls certificate http clock auth version model ratelimit messages streaming [http2]
+    config proxy dns tcp tls certificate http clock auth version model ratelimit messages streaming [cache] [http2]
+    [reach_dns reach_https reach_certificate reach_models]
+    [signin_https signin_dns signin_certificate signin_metadata]
 
-``http2`` is present only for the cursor profile.
+``cache`` is present only with ``--cache``, ``http2`` only for the cursor profile, the ``reach_*`` checks
+(`REACH_IDS`) only for the cursor profile with ``--url``, and the ``signin_*`` checks (`SIGNIN_IDS`) only for the
+claude-code profile with a gateway URL (``--url``, ``forceLoginGatewayUrl``, or a base URL that is not Anthropic's;
+for a base URL whose gateway offers no sign-in, only ``signin_metadata``, skipped, saying so).
 """
 
 from __future__ import annotations
@@ -14,7 +19,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
-__all__ = ["CHECK_IDS", "CHECK_TITLES", "CheckResult", "Evidence", "JSONValue", "Report", "Status", "Verdict"]
+__all__ = [
+    "CHECK_IDS",
+    "CHECK_TITLES",
+    "OPT_IN_IDS",
+    "REACH_IDS",
+    "SIGNIN_IDS",
+    "CheckResult",
+    "Evidence",
+    "JSONValue",
+    "Report",
+    "Status",
+    "Verdict",
+]
 
 JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]  # noqa: UP007
 """A value that `json.dumps` writes as is."""
@@ -39,8 +56,25 @@ CHECK_IDS: tuple[str, ...] = (
     "streaming",
     "cache",
     "http2",
+    "reach_dns",
+    "reach_https",
+    "reach_certificate",
+    "reach_models",
+    "signin_https",
+    "signin_dns",
+    "signin_certificate",
+    "signin_metadata",
 )
 """Every check id, in report order."""
+
+REACH_IDS: tuple[str, ...] = ("reach_dns", "reach_https", "reach_certificate", "reach_models")
+"""The checks of ``--profile cursor --url``: the URL as Cursor's servers reach it (`claudewire.doctor.reach`)."""
+
+SIGNIN_IDS: tuple[str, ...] = ("signin_https", "signin_dns", "signin_certificate", "signin_metadata")
+"""The checks of a Claude Code gateway sign-in's preconditions (`claudewire.doctor.signin`)."""
+
+OPT_IN_IDS: tuple[str, ...] = ("cache", "http2", *REACH_IDS, *SIGNIN_IDS)
+"""The checks a run reports only for some profile or flag; every other id is in every report."""
 
 CHECK_TITLES: dict[str, str] = {
     "config": "Configuration",
@@ -59,6 +93,14 @@ CHECK_TITLES: dict[str, str] = {
     "streaming": "Streaming",
     "cache": "Prompt cache",
     "http2": "HTTP/2 (Cursor)",
+    "reach_dns": "Public address (Cursor)",
+    "reach_https": "HTTPS (Cursor)",
+    "reach_certificate": "Public certificate (Cursor)",
+    "reach_models": "Models with the token (Cursor)",
+    "signin_https": "Sign-in over HTTPS (Claude Code)",
+    "signin_dns": "Sign-in private addresses (Claude Code)",
+    "signin_certificate": "Sign-in certificate to pin (Claude Code)",
+    "signin_metadata": "Sign-in advertised (Claude Code)",
 }
 """A short human title per check id."""
 

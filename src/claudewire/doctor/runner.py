@@ -3,8 +3,9 @@
 The layers form a chain — config → proxy → dns → tcp → tls → certificate → http → auth → version → model →
 ratelimit/messages → streaming — and a check whose prerequisite failed is ``skip``, naming it. Independent work runs
 side by side: the config check with the network chain, the two model requests, the plain and streamed messages
-requests, and the cursor profile's ``http2`` check with everything else. The whole run is bounded by
-`Settings.run_deadline`: whatever is still running then fails, and what never started is skipped.
+requests, and the cursor profile's ``http2`` and ``--url`` checks (``reach_*``), or Claude Code's gateway sign-in
+checks (``signin_*``), with everything else. The whole run is bounded by `Settings.run_deadline`: whatever is still
+running then fails, and what never started is skipped.
 """
 
 from __future__ import annotations
@@ -35,17 +36,50 @@ from claudewire.doctor.inference import (
 )
 from claudewire.doctor.net import Target
 from claudewire.doctor.proxy import check_proxy
+from claudewire.doctor.reach import (
+    check_reach_certificate,
+    check_reach_dns,
+    check_reach_https,
+    check_reach_models,
+    probe_models,
+    probe_public_tls,
+)
 from claudewire.doctor.reproduce import reproduce
-from claudewire.doctor.result import CHECK_IDS, CheckResult, Report, Status, skipped
+from claudewire.doctor.result import CHECK_IDS, REACH_IDS, SIGNIN_IDS, CheckResult, Report, Status, skipped
 from claudewire.doctor.settings import Profile, Settings, redact_url, split_url
+from claudewire.doctor.signin import (
+    advertises,
+    check_signin_certificate,
+    check_signin_dns,
+    check_signin_https,
+    check_signin_metadata,
+    not_offered,
+    probe_metadata,
+)
 from claudewire.doctor.tcp import check_tcp
 from claudewire.doctor.tls import check_tls, probe_tls
+from claudewire.doctor.urlprobe import UrlTarget, lookup
 
 __all__ = ["diagnose", "run"]
 
-_CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2"))
+_CHAIN = tuple(c for c in CHECK_IDS if c not in ("config", "http2", *REACH_IDS, *SIGNIN_IDS))
+# a base URL is checked for sign-in only if its gateway offers it; a --url or forceLoginGatewayUrl always is
+_TENTATIVE = ("ANTHROPIC_BASE_URL", "--base-url")
 _KEYED = ("auth", "version", "model", "ratelimit", "messages", "streaming", "cache")
 _CURSOR_NOT_HERE = "not checked for Cursor: its servers call the API, not this machine (see config)"
+
+
+def _wanted(check_id: str, settings: Settings) -> bool:
+    """Whether a run with `settings` reports `check_id` (the opt-in checks need their profile or flag)."""
+    if check_id == "http2":
+        return settings.profile is Profile.CURSOR
+    if check_id == "cache":
+        return settings.cache
+    if check_id in REACH_IDS:
+        return settings.profile is Profile.CURSOR and settings.url is not None
+    if check_id in SIGNIN_IDS:
+        return settings.profile is Profile.CLAUDE_CODE and settings.url is not None
+    return True
 
 
 def _not_run(check_id: str, detail: str) -> CheckResult:
@@ -59,11 +93,7 @@ class _Run:
     def __init__(self, settings: Settings, on_result: Callable[[CheckResult], None] | None = None) -> None:
         self.settings = settings
         self.on_result = on_result
-        self.ids = tuple(
-            c
-            for c in CHECK_IDS
-            if (c != "http2" or settings.profile is Profile.CURSOR) and (c != "cache" or settings.cache)
-        )
+        self.ids = tuple(c for c in CHECK_IDS if _wanted(c, settings))
         self.results: dict[str, CheckResult] = {}
         self.running: list[str] = []
         self.gateway: GatewayView | None = None  # the base URL is a claudewire gateway: what its /readyz said
@@ -94,11 +124,79 @@ class _Run:
         jobs = [self.chain(config)]
         if self.settings.profile is Profile.CURSOR:
             jobs.append(self.http2())
+            if self.settings.url is not None:
+                jobs.append(self.reach(self.settings.url))
+        elif self.settings.profile is Profile.CLAUDE_CODE and self.settings.url is not None:
+            jobs.append(self.signin(self.settings.url))
         await asyncio.gather(*jobs)
 
     async def http2(self) -> None:
         with self.doing("http2"):
             self.put(await check_http2(self.settings))
+
+    async def reach(self, given: str) -> None:
+        """--profile cursor --url: the URL as Cursor's servers reach it (reach_dns → reach_https → the certificate
+        and the models request side by side)."""
+        s = self.settings
+        url = UrlTarget.parse(given)
+        if url is None:
+            detail = f"--url {given!r} is not an http(s) URL with a host"
+            fix = "Give the URL Cursor is configured with, e.g. https://gateway.example.com/cursor"
+            self.put(CheckResult("reach_dns", Status.FAIL, detail, fix))
+            self.skip_rest("reach_dns", REACH_IDS)
+            return
+        with self.doing("reach_dns"):
+            found = await lookup(url.target, s.timeout)
+            self.put(check_reach_dns(found))
+        https = self.put(check_reach_https(url))
+        if not found.addresses and not s.url_proxy.url:
+            self.skip_rest("reach_dns", REACH_IDS)
+            return
+        if https.status is Status.FAIL:
+            self.put(skipped("reach_certificate", "reach_https", "plain http://: no certificate to check"))
+            self.put(skipped("reach_models", "reach_https", "skipped: the token is not sent over plain http://"))
+            return
+        address = found.addresses[0] if found.addresses else None
+        with self.doing("reach_certificate", "reach_models"):
+            tls, models = await asyncio.gather(probe_public_tls(s, url, address), probe_models(s, url))
+            self.put(check_reach_certificate(tls, url))
+            self.put(check_reach_models(models, s))
+
+    async def signin(self, given: str) -> None:
+        """Claude Code's gateway sign-in: https → private addresses → the certificate to pin → the metadata. For a
+        base URL (not --url) the metadata comes first, and only a gateway that offers sign-in is judged."""
+        s = self.settings
+        url = UrlTarget.parse(given)
+        if url is None:
+            detail = f"the gateway URL {given!r} ({s.url_source}) is not an http(s) URL with a host"
+            self.put(CheckResult("signin_https", Status.FAIL, detail, "Give the gateway's https:// URL."))
+            self.skip_rest("signin_https", SIGNIN_IDS)
+            return
+        metadata = None
+        if (s.url_source or "").startswith(_TENTATIVE):
+            with self.doing("signin_metadata"):
+                metadata = await probe_metadata(s, url)
+            if not advertises(metadata):
+                self.ids = tuple(c for c in self.ids if c not in SIGNIN_IDS[:-1])
+                self.put(not_offered(metadata, s.url_source))
+                return
+        self.put(check_signin_https(url))
+        with self.doing("signin_dns"):
+            found = await lookup(url.target, s.timeout)
+            self.put(check_signin_dns(found))
+        if not url.target.tls:
+            self.put(CheckResult("signin_certificate", Status.SKIP, "plain http://: no certificate to pin"))
+        elif not found.addresses and not s.url_proxy.url:
+            self.put(skipped("signin_certificate", "signin_dns"))
+        else:
+            with self.doing("signin_certificate"):
+                route = dataclasses.replace(s, proxy=s.url_proxy, save_ca=None)
+                tls = await probe_tls(route, url.target, found.addresses[0] if found.addresses else None)
+                self.put(check_signin_certificate(tls, url, s))
+        if metadata is None:
+            with self.doing("signin_metadata"):
+                metadata = await probe_metadata(s, url)
+        self.put(check_signin_metadata(metadata, url))
 
     async def chain(self, config: ConfigOutcome) -> None:
         parts = split_url(self.settings.base_url)
@@ -231,7 +329,10 @@ class _Run:
                 self.put(
                     skipped(check_id, first) if first else _not_run(check_id, f"skipped: run bound {bound} reached")
                 )
-        target = redact_url(self.settings.base_url)
+        s = self.settings
+        # Cursor without a key checks only --url: the report is about that URL, not the default API root
+        cursor_url = s.profile is Profile.CURSOR and s.url is not None and not s.api_key
+        target = redact_url(s.url if cursor_url and s.url else s.base_url)
         return Report(target, tuple(self._with_command(self.results[c]) for c in self.ids), elapsed_ms)
 
     def _with_command(self, result: CheckResult) -> CheckResult:

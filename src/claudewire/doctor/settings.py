@@ -3,7 +3,8 @@
 `Settings.from_env` reads ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_AUTH_TOKEN``, ``ANTHROPIC_BASE_URL``, the proxy
 variables (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, any case), ``SSL_CERT_FILE`` /
 ``SSL_CERT_DIR`` and, for the claude-code profile, ``NODE_EXTRA_CA_CERTS``. Everything the checks need is in the
-frozen `Settings`, so a run never reads ``os.environ`` behind the caller's back.
+frozen `Settings`, so a run never reads ``os.environ`` behind the caller's back. With ``--profile cursor --url`` it
+also reads the token to send there: ``--token``, else ``CLAUDEWIRE_TOKEN``, else ``OPENAI_API_KEY``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "CURSOR_IGNORES",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "TOKEN_VARIABLES",
     "Profile",
     "ProxyChoice",
     "Settings",
@@ -40,6 +42,8 @@ DEFAULT_MODEL = "claude-haiku-4-5"
 CURSOR_HOSTS: tuple[str, ...] = ("api2.cursor.sh",)
 # Variables Cursor does not read (its custom key and base URL are set in its settings, used from its servers).
 CURSOR_IGNORES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL")
+# Where the token sent to --url comes from when --token is not given, first found wins.
+TOKEN_VARIABLES = ("CLAUDEWIRE_TOKEN", "OPENAI_API_KEY")
 # Variables that switch certificate verification off, and the values that do it.
 _INSECURE: dict[str, tuple[str, ...]] = {"NODE_TLS_REJECT_UNAUTHORIZED": ("0",), "PYTHONHTTPSVERIFY": ("0",)}
 
@@ -116,6 +120,9 @@ class Settings:
     `anthropic_version` overrides the header the SDK sends (None: the SDK's own). `spend` False skips the checks
     that spend tokens. `insecure_env` names variables found set to switch certificate verification off.
     `save_ca` is a file to write the CA part of the certificate chain the API host presents to (``--save-ca``).
+    `url` is a URL checked as the profile's tool reaches it: Cursor's base URL (``--url``) from outside in, with
+    `token` sent there as ``Authorization: Bearer``; Claude Code's gateway (``--url``, its ``forceLoginGatewayUrl``,
+    or a base URL that is not Anthropic's) against its sign-in preconditions. `url_proxy` is the route to it.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -142,6 +149,11 @@ class Settings:
     model_source: str | None = None  # where `model` came from, in words ("model in ~/.claude/settings.json" ...)
     base_url_source: str | None = None  # "--base-url", "ANTHROPIC_BASE_URL", "--sim"; None: the default
     cursor_ignored: tuple[str, ...] = ()  # --profile cursor: variables set here that Cursor does not read
+    url: str | None = None  # --url: see claudewire.doctor.reach (cursor) and claudewire.doctor.signin (claude-code)
+    url_source: str | None = None  # "--url", "forceLoginGatewayUrl in FILE", "ANTHROPIC_BASE_URL", "--base-url"
+    token: str | None = None  # sent to `url` as Authorization: Bearer; never printed
+    token_source: str | None = None  # "--token", "CLAUDEWIRE_TOKEN", "OPENAI_API_KEY"
+    url_proxy: ProxyChoice = field(default_factory=ProxyChoice)  # the route to `url`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile(self.profile))  # accept "cursor" as well as Profile.CURSOR
@@ -171,6 +183,8 @@ class Settings:
         spend: bool = True,
         cache: bool = False,
         save_ca: str | None = None,
+        url: str | None = None,
+        token: str | None = None,
     ) -> Settings:
         """Settings from `env` (default ``os.environ``), explicit arguments winning over variables."""
         env = os.environ if env is None else env
@@ -204,21 +218,34 @@ class Settings:
             key_source = f"apiKeyHelper from {view.key_helper_source}"
             if problem:
                 notes.append(f"{problem} ({view.key_helper_source})")
-        url = base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-        url_source = "--base-url" if base_url else ("ANTHROPIC_BASE_URL" if env.get("ANTHROPIC_BASE_URL") else None)
-        parts = split_url(url)
+        base = base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        base_source = "--base-url" if base_url else ("ANTHROPIC_BASE_URL" if env.get("ANTHROPIC_BASE_URL") else None)
+        parts = split_url(base)
         proxy = choose_proxy(env, parts[0], parts[1], parts[2]) if parts else ProxyChoice()
         chosen, model_source = _choose_model(model, env, view, timeout)
         if profile is Profile.CURSOR and model_source.startswith("the doctor's default"):
             model_source = "the doctor's default: Cursor's model picker names yours"
+        url_source = "--url" if url else None
+        if url is None and view is not None:  # Claude Code: the gateway it signs in to, or the one it is pointed at
+            url, url_source = _gateway_of(view, base, base_source)
+        token_source = "--token" if token else None
+        if url and not token and profile is Profile.CURSOR:
+            token, token_source = next(((env[n], n) for n in TOKEN_VARIABLES if env.get(n)), (None, None))
+        url_parts = split_url(url) if url else None
+        url_proxy = choose_proxy(env, *url_parts) if url_parts else ProxyChoice()
         return cls(
-            base_url=url,
+            base_url=base,
             api_key=api_key,
             key_source=key_source,
             model=chosen,
             model_source=model_source,
-            base_url_source=url_source,
+            base_url_source=base_source,
             cursor_ignored=ignored,
+            url=url,
+            url_source=url_source,
+            token=token,
+            token_source=token_source,
+            url_proxy=url_proxy,
             timeout=timeout,
             deadline=deadline,
             profile=profile,
@@ -294,6 +321,20 @@ def _choose_model(
     if pinned is not None:
         return pinned[1], f"{source} = {value}, which {pinned[0]} sets"
     return value, source
+
+
+def _gateway_of(view: ClaudeCodeView, base: str, base_source: str | None) -> tuple[str | None, str | None]:
+    """(the gateway URL whose sign-in to check, where it came from) for Claude Code: its ``forceLoginGatewayUrl``,
+    else a base URL that points at something other than Anthropic's API (a gateway, maybe one offering sign-in)."""
+    if view.gateway_url:
+        return view.gateway_url, f"forceLoginGatewayUrl in {view.gateway_url_source}"
+    parts = split_url(base)
+    if base_source is None or parts is None or parts[1] == "anthropic.com" or parts[1].endswith(".anthropic.com"):
+        return None, None
+    where = view.sources.get("ANTHROPIC_BASE_URL", "shell")
+    if base_source == "ANTHROPIC_BASE_URL" and where != "shell":
+        return base, f"ANTHROPIC_BASE_URL from {where}"
+    return base, base_source
 
 
 def split_url(url: str) -> tuple[str, str, int] | None:

@@ -55,10 +55,13 @@ async def _handshake(settings: Settings, target: Target, address: str | None, ct
     return await tls_handshake(stream, ctx, target.host.strip("[]"), settings.timeout)
 
 
-async def probe_tls(settings: Settings, target: Target, address: str | None) -> TlsProbe:
-    """Shake hands with `target` (through the proxy, or at `address`) using the profile's trust store."""
+async def probe_tls(
+    settings: Settings, target: Target, address: str | None, context: ssl.SSLContext | None = None
+) -> TlsProbe:
+    """Shake hands with `target` (through the proxy, or at `address`) using the profile's trust store, or `context`
+    (the ``--url`` checks verify against the public roots alone)."""
     start = time.monotonic()
-    ctx = settings.trust_context()
+    ctx = context if context is not None else settings.trust_context()
     ctx.set_alpn_protocols(ALPN)
     try:
         verified = await _handshake(settings, target, address, ctx)
