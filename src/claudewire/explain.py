@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from claudewire._errors import Failure, FailureKind, classify
+from claudewire._failures import ERROR_TYPE_KIND, STATUS_KIND
 from claudewire._messages import FAMILIES, GATEWAY_HINTS, GATEWAY_MARKER
 from claudewire._models import Catalogue, Lifecycle, utc_today
 from claudewire._secrets import redact_text
@@ -42,6 +43,13 @@ from claudewire._secrets import redact_text
 __all__ = ["explain", "explain_json"]
 
 K = FailureKind
+
+# "claudewire gateway: <cause ending in (404 not_found_error).> (<detail>) ... Fix: <fix>" as the gateway writes it;
+# the fix runs to the end of the message (a quote, a line end, or the " (path: ..." the Python SDK appends)
+_GATEWAY_OWN = re.compile(
+    r"claudewire gateway: (?P<cause>[^\n\"]*?\((?P<status>[1-5]\d\d) (?P<type>[a-z_]+)\)\.)"
+    r"[^\n\"]*? Fix: (?P<fix>[^\n\"]+?)(?=\"|'[,}]| \(path: |\n|$)"
+)
 
 # Unambiguous markers of a network-layer failure: checked before any status number in the text, because e.g.
 # "Tunnel connection failed: 403 Forbidden" is the proxy's 403, not the API's.
@@ -279,7 +287,17 @@ def _gateway(text: str, status: int | None) -> Failure | None:
                 cause=f"claudewire's gateway answered, not the API: {plain.cause}",
                 fix=fix,
             )
-    return None
+    # a cause of the gateway's own (a wrong base URL, its body limit ...): its "(404 not_found_error)" names the
+    # kind, and its own fix is the one to give (it names the base URL, the setting or the party to ask)
+    own = _GATEWAY_OWN.search(said)
+    if own is None:
+        return None
+    kind = ERROR_TYPE_KIND.get(own.group("type")) or STATUS_KIND.get(int(own.group("status")), FailureKind.UNKNOWN)
+    return dataclasses.replace(
+        Failure.of(kind, status=status or int(own.group("status")), message=_line(text)),
+        cause=f"claudewire's gateway answered, not the API: {own.group('cause')}",
+        fix=own.group("fix"),
+    )
 
 
 def _family(text: str, status: int | None) -> Failure | None:

@@ -24,6 +24,7 @@ from claudewire._errors import Failure, FailureKind
 from claudewire._sse import request_model
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.downstream.baseurl import answer_misdirected
 from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
@@ -124,6 +125,8 @@ class Gateway:
     async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one request."""
         path = req.path
+        if answer_misdirected(req, conn):  # /messages, /v1/v1/...: a wrong base URL's 404
+            return
         if path.startswith(b"/v1/"):
             try:
                 await self._proxy(req, conn, path.decode("latin-1"))
