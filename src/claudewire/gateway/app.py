@@ -32,6 +32,7 @@ from claudewire.gateway.downstream.limits import ServerState
 from claudewire.gateway.downstream.slots import Slots
 from claudewire.gateway.exchange import Trace, deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
+from claudewire.gateway.parties import failed_upstreams
 from claudewire.gateway.routing import Routing, strip_credentials
 from claudewire.gateway.upstream.pool import Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics, route_of
@@ -246,8 +247,7 @@ class Gateway:
                         sent = stripped + target.key_line
                     try:  # the slot is held until the accepted answer is delivered
                         ex = await exchange(target.upstream, req, sent, self.config, stream=stream, within=step.timeout)
-                        if (rid := ex.headers.get("request-id")) is not None:
-                            out.request_id = rid
+                        out.request_id = ex.headers.get("request-id", "")  # this attempt's own, or none
                         if otel is not None:
                             otel.attempt_done(ex.status, ex.failure)
                         try:
@@ -257,7 +257,7 @@ class Gateway:
                             if self.shared.bindings:  # before the answer: the session's next request may land
                                 await self.shared.store_bindings()  # on another replica
                             if ex.own and ex.failure is not None:
-                                self._answer(conn, out, ex.failure)
+                                self._answer(conn, out, ex.failure, upstream=target.name)
                             else:
                                 if self.auth.held:  # the keys the gateway holds never go back, echoed or not
                                     ex.out_headers = self.auth.scrub(ex.out_headers)
@@ -329,10 +329,17 @@ class Gateway:
             )
 
     def _answer(
-        self, conn: Connection, out: Trace, failure: Failure, detail: str | None = None, extra: bytes = b""
+        self,
+        conn: Connection,
+        out: Trace,
+        failure: Failure,
+        detail: str | None = None,
+        extra: bytes = b"",
+        upstream: str = "",
     ) -> None:
-        out.request_id = out.request_id or f"{self._id_prefix}{next(self._ids)}"
-        answer = error_answer(failure, detail=detail, request_id=out.request_id)
+        out.request_id = f"{self._id_prefix}{next(self._ids)}"  # the gateway's answer: its own id, no attempt's
+        failed = failed_upstreams(self.config, self.routing, failure, upstream)  # named when the error is theirs
+        answer = error_answer(failure, detail=detail, request_id=out.request_id, upstreams=failed)
         conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started
