@@ -42,6 +42,7 @@ from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
 
 if TYPE_CHECKING:
+    from claudewire.gateway.workers import WorkerMetrics
     from claudewire.telemetry.genai import CallTrace, GatewayTelemetry
 
 __all__ = ["Gateway"]
@@ -107,6 +108,7 @@ class Gateway:
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
         self.metrics.client_connections.set_function(lambda: self.http.open)
         self.metrics_address: tuple[str, int] | None = None  # set by the server when /metrics has its own port
+        self.workers: WorkerMetrics | None = None  # set by the server under --workers N: /metrics adds them up
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
@@ -148,15 +150,16 @@ class Gateway:
                 answer = error_answer(Failure.of(FailureKind.AUTH, message=msg))
                 conn.respond(answer.status, answer.headers, answer.body)
                 return
-            self.metrics_answer(conn)
+            await self.metrics_answer(conn)
         else:
             failure = Failure.of(FailureKind.NOT_FOUND, message="the gateway serves /v1/*, /healthz, /readyz, /metrics")
             answer = error_answer(failure)
             conn.respond(answer.status, answer.headers, answer.body)
 
-    def metrics_answer(self, conn: Connection) -> None:
-        """Answer with the Prometheus exposition."""
-        conn.respond(200, b"content-type: " + CONTENT_TYPE.encode() + b"\r\n", self.metrics.render())
+    async def metrics_answer(self, conn: Connection) -> None:
+        """Answer with the Prometheus exposition (under --workers N: every worker's, added up)."""
+        body = self.metrics.render() if self.workers is None else await self.workers.render()
+        conn.respond(200, b"content-type: " + CONTENT_TYPE.encode() + b"\r\n" + self._worker, body)
 
     def _ready(self, conn: Connection) -> None:
         # Not ready only while no upstream can take traffic: an open breaker whose cooldown is over counts as able
