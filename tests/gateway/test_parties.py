@@ -176,3 +176,20 @@ def test_the_callers_own_mistakes_name_the_caller(raw: bytes, party: Party) -> N
         answer = ask(gw, raw)
     message = answer.json()["error"]["message"]
     assert WHO_ACTS[party] in message and "{" not in message
+
+
+def test_explain_gives_the_fix_the_gateway_wrote_for_its_party() -> None:
+    """`explain` of a gateway-written error keeps its kind and gives the gateway's own fix: the upstream's for an
+    upstream failure (with the gateway-side checks), the token advice for a 401, never the API caller's words."""
+    from claudewire.explain import explain
+
+    refused = error_answer(Failure.of(K.CONNECT_REFUSED, message="[Errno 111] Connection refused"), upstreams=(BACKUP,))
+    failure = explain(f"API Error: 502 {refused.body.decode()}")
+    assert failure.kind is K.CONNECT_REFUSED
+    assert failure.fix.startswith("Nothing listens at http://10.0.0.5:8787: start upstream `backup`")
+    assert "/readyz" in failure.fix and "ANTHROPIC_BASE_URL" not in failure.fix
+    token = error_answer(Failure.of(K.AUTH, message="missing or wrong gateway token"))
+    failure = explain(f"anthropic.AuthenticationError: Error code: 401 - {json.loads(token.body)}")
+    assert failure.kind is K.AUTH
+    assert failure.fix.startswith("Check the gateway token you were given")
+    assert "create a new key" not in failure.fix
