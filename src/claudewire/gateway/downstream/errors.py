@@ -112,9 +112,10 @@ _OWN: dict[FailureKind, tuple[Party, str, str]] = {
     ),
     K.NOT_FOUND: (
         Party.CALLER,
-        "Nothing is served at this path (404 not_found_error).",
-        "Call the API's paths (/v1/messages ...) under the gateway's root: the base URL is the root for Claude "
-        "Code, the Anthropic SDKs, LangChain and LiteLLM, and the root plus /v1 for the Vercel AI SDK.",
+        KINDS[K.NOT_FOUND].cause,
+        "The detail says which: a model this gateway does not serve (use one it names, or ask its operator to add "
+        "it), or a path it does not serve (the API's paths are under /v1: the base URL is the gateway's root for "
+        "Claude Code, the Anthropic SDKs, LangChain and LiteLLM, the root plus /v1 for the Vercel AI SDK).",
     ),
     K.INVALID_REQUEST: (Party.CALLER, KINDS[K.INVALID_REQUEST].cause, KINDS[K.INVALID_REQUEST].fix),
     K.RATE_LIMIT: (
