@@ -3,6 +3,7 @@
     python bench/gateway.py                 # 5 s per load, 3 rounds, medians; writes docs/benchmarks.md
     python bench/gateway.py --quick         # 2 s, 1 round, no LiteLLM; prints only
     python bench/gateway.py --state-ab      # claudewire with Redis state vs in-memory state, side by side
+    python bench/gateway.py --workers 2     # claudewire with 2 workers (both on the server's core); /metrics timed
 
 Rig (issue 5): the upstream (`claudewire sim` with pacing off, uvloop) and wrk share core 0; the server under test
 runs alone on core 1 (taskset). Loads: POST /v1/messages JSON and SSE (stream: true) at concurrency 1 and 64.
@@ -265,6 +266,20 @@ http {{
     return Target("nginx (reference)", f"http://127.0.0.1:{port}", proc, note="no policy")
 
 
+def scrape_ms(url: str, n: int = 100) -> tuple[float, float]:
+    """p50 and p99 ms of GET /metrics, each on a new connection (under --workers the kernel picks who answers)."""
+    import urllib.request
+
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+            answer.read()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(n - 1, round(n * 0.99))]
+
+
 def measure(
     targets: list[Target],
     tmp: Path,
@@ -311,6 +326,8 @@ def main() -> None:
     ap.add_argument("--state-ab", action="store_true", help="Redis state vs in-memory state only (issue 12)")
     ap.add_argument("--serve-aiohttp-proxy", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     ap.add_argument("--scanner", metavar="REV", help="time the SSE scanner per stream: this tree vs git REV")
+    ap.add_argument("--workers", type=int, default=1, help="claudewire proxy --workers N, on the server's one core")
+    ap.add_argument("--also", metavar="SRC", help="a second claudewire from this src/ directory (an A/B in one run)")
     args = ap.parse_args()
     if args.scanner:
         scanner_ab(args.scanner)
@@ -341,8 +358,16 @@ def main() -> None:
         port = free_port()
         proc = stack.enter_context(spawn(
             [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", upstream,
-             "--access-log", str(tmp / "access.log")], port, "1"))  # fmt: skip
-        targets.append(Target("claudewire proxy", f"http://127.0.0.1:{port}", proc, note="policy+metrics+log"))
+             "--access-log", str(tmp / "access.log"), "--workers", str(args.workers)], port, "1"))  # fmt: skip
+        name = "claudewire proxy" + (f" (--workers {args.workers})" if args.workers > 1 else "")
+        targets.append(Target(name, f"http://127.0.0.1:{port}", proc, note="policy+metrics+log"))
+        if args.also:
+            port = free_port()
+            proc = stack.enter_context(spawn(
+                [sys.executable, "-m", "claudewire", "proxy", "--port", str(port), "--upstream", upstream,
+                 "--access-log", str(tmp / "access-b.log"), "--workers", str(args.workers)], port, "1",
+                env={"PYTHONPATH": args.also}))  # fmt: skip
+            targets.append(Target(f"{name} from {args.also}", f"http://127.0.0.1:{port}", proc, note="A/B"))
 
         if not args.no_aiohttp:
             port = free_port()
@@ -378,6 +403,9 @@ def main() -> None:
             litellm_note = "LiteLLM's proxy could not be installed from PyPI on this machine"
 
         results = measure(targets, tmp, args.rounds, args.duration)
+        for t in targets[1 : 3 if args.also else 2]:
+            scrape = scrape_ms(t.url)
+            print(f"{t.name} /metrics: p50 {scrape[0]:.2f} ms, p99 {scrape[1]:.2f} ms (100 scrapes)", flush=True)
         rss: dict[str, float] = {}
         for t in targets:
             rss[t.name] = peak_rss_mib(t.pids())

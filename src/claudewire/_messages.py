@@ -13,17 +13,34 @@ identity errors (``Token exchange failed (HTTP 401)``) and claudewire's gateway'
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 
 from claudewire._errors import FailureKind
 
-__all__ = ["FAMILIES", "GATEWAY_HINTS", "GATEWAY_MARKER", "Family"]
+__all__ = ["FAMILIES", "GATEWAY_HINTS", "GATEWAY_MARKER", "WHO_ACTS", "Family", "Party"]
 
 K = FailureKind
 
 GATEWAY_MARKER = "claudewire gateway:"
 """How every error the claudewire gateway writes itself begins (`claudewire.gateway.downstream.errors`)."""
+
+
+class Party(enum.StrEnum):
+    """Who must act on an error the gateway wrote itself."""
+
+    CALLER = "caller"  # the caller's own mistake: its base URL, path, body
+    OPERATOR = "operator"  # a limit, token or allowlist of the gateway, or a bug of the gateway
+    UPSTREAM = "upstream"  # the upstream behind the gateway failed: its operator looks at that upstream
+
+
+WHO_ACTS: dict[Party, str] = {
+    Party.CALLER: "Who acts: the caller.",
+    Party.OPERATOR: "Who acts: the gateway's operator.",
+    Party.UPSTREAM: "Who acts: the gateway's operator, for",  # ... "upstream `name`; nothing on the caller's side."
+}
+"""How a gateway-written error names its party, after its cause and before ``Fix:`` (`explain` reads it back)."""
 
 _CC_CERT_HINT = (
     "Claude Code is Node: it ignores SSL_CERT_FILE; set NODE_EXTRA_CA_CERTS=/path/to/ca.pem or NODE_USE_SYSTEM_CA=1 "

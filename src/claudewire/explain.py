@@ -35,13 +35,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from claudewire._errors import Failure, FailureKind, classify
-from claudewire._messages import FAMILIES, GATEWAY_HINTS, GATEWAY_MARKER
+from claudewire._failures import ERROR_TYPE_KIND, STATUS_KIND
+from claudewire._messages import FAMILIES, GATEWAY_HINTS, GATEWAY_MARKER, WHO_ACTS, Party
 from claudewire._models import Catalogue, Lifecycle, utc_today
 from claudewire._secrets import redact_text
 
 __all__ = ["explain", "explain_json"]
 
 K = FailureKind
+
+# "claudewire gateway: <cause ending in (404 not_found_error).> (<detail>) Who acts: ... Fix: <fix>" as the gateway
+# writes it; the fix runs to the end of the message (a quote, a line end, or the " (path: ..." the Python SDK adds)
+_GATEWAY_OWN = re.compile(r"claudewire gateway: (?P<cause>[^\n\"]*?\((?:(?P<status>[1-5]\d\d) )?(?P<type>[a-z_]+)\)\.)")
+_GATEWAY_FIX = re.compile(r" Fix: (?P<fix>[^\n\"]+?)(?=\"|'[,}]| \(path: |\n|$)")
+_UPSTREAM_NOTE = (
+    "(The gateway wrote this about its own path to the upstream: run `claudewire doctor` on the gateway's host, and "
+    "read its /readyz and access log.)"
+)
+_OPERATOR_NOTE = "(A limit, token or error of the gateway itself: if you do not run it, pass this on to who does.)"
 
 # Unambiguous markers of a network-layer failure: checked before any status number in the text, because e.g.
 # "Tunnel connection failed: 403 Forbidden" is the proxy's 403, not the API's.
@@ -262,24 +273,43 @@ def _with_hint(failure: Failure, hint: str) -> Failure:
 
 
 def _gateway(text: str, status: int | None) -> Failure | None:
-    """An answer claudewire's gateway wrote itself: the kind whose cause it quotes, named as the gateway's."""
+    """An answer claudewire's gateway wrote itself: the kind whose cause it quotes, named as the gateway's, with the
+    fix it wrote for the party it names (the caller, its operator, its operator for an upstream)."""
     at = text.find(GATEWAY_MARKER)
     if at == -1:
         return None
     said = text[at:]
+    party = next((p for p, marker in WHO_ACTS.items() if marker in said), None)
+    written = _GATEWAY_FIX.search(said)
     for kind in FailureKind:
         plain = Failure.of(kind)
         if kind is not FailureKind.UNKNOWN and plain.cause in said:
-            fix = GATEWAY_HINTS.get(kind) or (
-                f"{plain.fix} (The gateway wrote this about its own path to the upstream: run `claudewire doctor` "
-                "on the gateway's host, and read its /readyz and access log.)"
-            )
-            return dataclasses.replace(
-                Failure.of(kind, status=status, message=_line(text)),
-                cause=f"claudewire's gateway answered, not the API: {plain.cause}",
-                fix=fix,
-            )
-    return None
+            cause = plain.cause
+            break
+    else:
+        # a cause of the gateway's own (a wrong base URL, its body limit ...): its "(404 not_found_error)" names it
+        own = _GATEWAY_OWN.search(said)
+        if own is None:
+            return None
+        cause = own.group("cause")
+        written_status = int(own.group("status") or 0) or None
+        kind = ERROR_TYPE_KIND.get(own.group("type")) or STATUS_KIND.get(written_status or 0, K.UNKNOWN)
+        status = status or written_status
+        party = party or Party.CALLER  # before parties were named, only the caller's own mistakes had own causes
+    if party is None:  # a gateway from before parties were named: its fixes spoke to the API's caller
+        fix = GATEWAY_HINTS.get(kind) or f"{plain.fix} {_UPSTREAM_NOTE}"
+    else:
+        fix = written.group("fix") if written is not None else ""
+        if party is Party.UPSTREAM:
+            fix = f"{fix} {_UPSTREAM_NOTE}" if fix else GATEWAY_HINTS.get(kind, _UPSTREAM_NOTE)
+        elif party is Party.OPERATOR:
+            fix = f"{fix} {_OPERATOR_NOTE}".strip()
+        fix = fix or "Read the gateway's message: it names what to change."
+    return dataclasses.replace(
+        Failure.of(kind, status=status, message=_line(text)),
+        cause=f"claudewire's gateway answered, not the API: {cause}",
+        fix=fix,
+    )
 
 
 def _family(text: str, status: int | None) -> Failure | None:

@@ -8,8 +8,9 @@ import sys
 import click
 
 from claudewire._net import is_loopback
-from claudewire._secrets import redact, redact_url
+from claudewire._secrets import redact
 from claudewire.cli import logs
+from claudewire.cli.banner import base_url_lines, otlp_line, upstream_where, workers_note
 from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
 from claudewire.gateway.server import open_files_limit
 from claudewire.state import StateError, open_state
@@ -60,7 +61,7 @@ def _bound(host: str, port: int) -> str:
 def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     shown = config.replace(port=port)
     if len(config.upstreams) == 1:
-        where = redact_url(config.upstream)
+        where = upstream_where(config.upstreams[0], gateway)
     else:
         where = ", ".join(f"{spec.name} (priority {spec.priority})" for spec in config.upstreams)
     bound = _bound(config.host, port)
@@ -75,15 +76,21 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
             "unless a firewall or a private network already limits who can connect.",
             err=True,
         )
+    click.echo("\n".join(base_url_lines(shown.base_url)))
     if config.token_mode:
         count = len(config.tokens) + len(config.clients)
         click.echo(f"  export ANTHROPIC_API_KEY=<one of your {count} gateway token(s)>")
     for spec in config.upstreams:
         if spec.keys:
             held = ", ".join(f"{spec.key_label(i)} {redact(key)}" for i, key in enumerate(spec.keys))
-            click.echo(f"  {spec.name}: {redact_url(spec.url)}, keys held by the gateway: {held}")
+            click.echo(f"  {spec.name}: {upstream_where(spec, gateway)}, keys held by the gateway: {held}")
         elif len(config.upstreams) > 1:
-            click.echo(f"  {spec.name}: {redact_url(spec.url)}, the client's own credentials are forwarded")
+            how = (
+                "the client's own credentials are forwarded"
+                if spec.forwards_credentials
+                else "the cloud's own credential chain"
+            )
+            click.echo(f"  {spec.name}: {upstream_where(spec, gateway)}, {how}")
     if config.state and config.state != "memory":
         away = "" if gateway.state.up else "; not reachable now: served from this process's own state until it is"
         click.echo(f"  state: shared in {gateway.state.url} (prefix {config.state_prefix}){away}")
@@ -102,7 +109,8 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
         metrics = f"http://{f'[{host}]' if ':' in host else host}:{mport}/metrics"
     else:
         metrics = f"{shown.base_url}/metrics" + (" (send a gateway token)" if config.token_mode else "")
-    click.echo(f"  metrics: {metrics}   health: {shown.base_url}/healthz   Ctrl-C to stop.")
+    click.echo(otlp_line(config))
+    click.echo(f"  metrics: {metrics}{workers_note(config)}   health: {shown.base_url}/healthz   Ctrl-C to stop.")
     sys.stdout.flush()
 
 

@@ -25,6 +25,7 @@ from claudewire._sse import request_model
 from claudewire.calls import Call, CallObservers
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.downstream.baseurl import answer_misdirected
 from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
@@ -32,6 +33,7 @@ from claudewire.gateway.downstream.limits import ServerState
 from claudewire.gateway.downstream.slots import Slots
 from claudewire.gateway.exchange import deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
+from claudewire.gateway.parties import failed_upstreams
 from claudewire.gateway.routing import GatewayTarget, Routing
 from claudewire.gateway.upstream.pool import Headers, Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics
@@ -42,6 +44,7 @@ from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
 
 if TYPE_CHECKING:
+    from claudewire.gateway.workers import WorkerMetrics
     from claudewire.telemetry.genai import GatewayTelemetry
 
 __all__ = ["Gateway"]
@@ -110,6 +113,7 @@ class Gateway:
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
         self.metrics.client_connections.set_function(lambda: self.http.open)
         self.metrics_address: tuple[str, int] | None = None  # set by the server when /metrics has its own port
+        self.workers: WorkerMetrics | None = None  # set by the server under --workers N: /metrics adds them up
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
@@ -135,6 +139,8 @@ class Gateway:
     async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one request."""
         path = req.path
+        if answer_misdirected(req, conn):  # /messages, /v1/v1/...: a wrong base URL's 404
+            return
         if path.startswith(b"/v1/"):
             try:
                 await self._proxy(req, conn, path.decode("latin-1"))
@@ -155,15 +161,16 @@ class Gateway:
                 answer = error_answer(Failure.of(FailureKind.AUTH, message=msg))
                 conn.respond(answer.status, answer.headers, answer.body)
                 return
-            self.metrics_answer(conn)
+            await self.metrics_answer(conn)
         else:
             failure = Failure.of(FailureKind.NOT_FOUND, message="the gateway serves /v1/*, /healthz, /readyz, /metrics")
             answer = error_answer(failure)
             conn.respond(answer.status, answer.headers, answer.body)
 
-    def metrics_answer(self, conn: Connection) -> None:
-        """Answer with the Prometheus exposition."""
-        conn.respond(200, b"content-type: " + CONTENT_TYPE.encode() + b"\r\n", self.metrics.render())
+    async def metrics_answer(self, conn: Connection) -> None:
+        """Answer with the Prometheus exposition (under --workers N: every worker's, added up)."""
+        body = self.metrics.render() if self.workers is None else await self.workers.render()
+        conn.respond(200, b"content-type: " + CONTENT_TYPE.encode() + b"\r\n" + self._worker, body)
 
     def _ready(self, conn: Connection) -> None:
         # Not ready only while no upstream can take traffic: an open breaker whose cooldown is over counts as able
@@ -298,15 +305,14 @@ class Gateway:
                 target = step.target
                 try:  # the slot is held until the accepted answer is delivered
                     ex = await exchange(target.upstream, req, headers, self.config, stream=stream, within=step.timeout)
-                    if (rid := ex.headers.get("request-id")) is not None:
-                        call.record.request_id = rid
+                    call.record.request_id = ex.headers.get("request-id", "")  # this attempt's, never an earlier one's
                     try:
                         step = flow.send(Outcome(ex.failure, ex.headers or None, ex.status))
                     except StopIteration:  # done, or given up: this attempt's answer is the call's
                         if self.shared.bindings:  # before the answer: the session's next request may land
                             await self.shared.store_bindings()  # on another replica
                         if ex.own and ex.failure is not None:
-                            self._answer(conn, call, ex.failure)
+                            self._answer(conn, call, ex.failure, upstream=target.name)
                         else:
                             if self.auth.held:  # the keys the gateway holds never go back, echoed or not
                                 ex.out_headers = self.auth.scrub(ex.out_headers)
@@ -324,11 +330,18 @@ class Gateway:
             flow.close()  # abandoned (client gone, queue full): the flow frees a half-open probe it may hold
 
     def _answer(
-        self, conn: Connection, call: Call, failure: Failure, detail: str | None = None, extra: bytes = b""
+        self,
+        conn: Connection,
+        call: Call,
+        failure: Failure,
+        detail: str | None = None,
+        extra: bytes = b"",
+        upstream: str = "",
     ) -> None:
         record = call.record
-        record.request_id = record.request_id or f"{self._id_prefix}{next(self._ids)}"
-        answer = error_answer(failure, detail=detail, request_id=record.request_id)
+        record.request_id = f"{self._id_prefix}{next(self._ids)}"  # the gateway's answer: its own id, no attempt's
+        failed = failed_upstreams(self.config, self.routing, failure, upstream)  # named when the error is theirs
+        answer = error_answer(failure, detail=detail, request_id=record.request_id, upstreams=failed)
         conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         call.answer(answer.status, str(failure.kind))
 

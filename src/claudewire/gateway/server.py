@@ -2,8 +2,8 @@
 
 `serve(config)` runs one gateway process until SIGINT/SIGTERM. `run(config)` is what the CLI calls: with
 ``workers > 1`` it forks that many processes, each binding the same port with SO_REUSEPORT so the kernel spreads
-connections across them (each worker keeps its own pool and metrics, and its own limits and breaker unless
-``state`` is Redis; scrape each or use one worker per port if you need one view). `GatewayThread` runs a gateway
+connections across them (each worker keeps its own pool, and its own limits and breaker unless ``state`` is Redis;
+the worker that answers /metrics adds up every worker's: `workers.WorkerMetrics`). `GatewayThread` runs a gateway
 in a background thread for tests and benchmarks.
 """
 
@@ -27,6 +27,7 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.downstream.limits import HttpLimits, ServerState
+from claudewire.gateway.workers import WorkerMetrics, remove_run_directory, run_directory
 from claudewire.state import open_state
 
 __all__ = ["GatewayThread", "bind", "new_event_loop", "open_files_limit", "raise_open_files", "run", "serve"]
@@ -94,11 +95,13 @@ async def serve(
     stop: asyncio.Event | None = None,
     drain: float = 10.0,
     clock: Clock | None = None,
+    worker: tuple[str, int] | None = None,
 ) -> None:
     """Serve until `stop` is set or SIGINT/SIGTERM arrives; `ready(gateway, port)` is called once listening.
 
     On stop, new connections are refused and requests in flight get up to `drain` seconds to finish. `clock`: how
-    the policy reads time and waits (tests: `claudewire.testing.FastClock`).
+    the policy reads time and waits (tests: `claudewire.testing.FastClock`). `worker`: (the run's directory, this
+    worker's index) under ``--workers N``, whose /metrics then adds up every worker's (`workers.WorkerMetrics`).
     """
     loop = asyncio.get_running_loop()
     # the state knows how many workers share the limits here: a worker that finds Redis slow grants only its lease
@@ -110,6 +113,9 @@ async def serve(
         processes=config.workers,
     )
     gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock, state=state)
+    if worker is not None:
+        gateway.workers = WorkerMetrics(*worker, config.workers, gateway.metrics.registry)
+        await gateway.workers.start()
     await gateway.state.start()
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
     server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)
@@ -136,6 +142,8 @@ async def serve(
         while gateway.in_flight and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         gateway.close()
+        if gateway.workers is not None:
+            await gateway.workers.close()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(gateway.state.aclose(), 2.0)  # pending settlements, bounded
         with contextlib.suppress(asyncio.TimeoutError):
@@ -149,7 +157,7 @@ def _ops_connection(gateway: Gateway, state: ServerState) -> Connection:
 
     async def handle(req: Request, conn: Connection) -> None:
         if req.path == b"/metrics":
-            gateway.metrics_answer(conn)
+            await gateway.metrics_answer(conn)
         elif req.path in (b"/healthz", b"/readyz"):
             await gateway.handle(req, conn)
         else:
@@ -160,10 +168,12 @@ def _ops_connection(gateway: Gateway, state: ServerState) -> Connection:
     return Connection(handle, state)
 
 
-def _run_one(config: GatewayConfig, ready: Callable[[Gateway, int], None] | None) -> None:
+def _run_one(
+    config: GatewayConfig, ready: Callable[[Gateway, int], None] | None, worker: tuple[str, int] | None = None
+) -> None:
     loop = new_event_loop()
     try:
-        loop.run_until_complete(serve(config, ready=ready))
+        loop.run_until_complete(serve(config, ready=ready, worker=worker))
     finally:
         loop.close()
 
@@ -182,12 +192,13 @@ def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None =
         _run_one(config, ready)
         return
     children: list[int] = []
+    directory = run_directory()  # the workers' metrics sockets: one /metrics adds them all up (gateway/workers.py)
     for index in range(config.workers):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             code = 0
             try:
-                _run_one(config, ready if index == 0 else None)
+                _run_one(config, ready if index == 0 else None, (directory, index))
             except BaseException:
                 code = 1
             finally:
@@ -210,6 +221,7 @@ def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None =
             except InterruptedError:
                 continue
         status = status or os.waitstatus_to_exitcode(code)
+    remove_run_directory(directory)
     if status:
         sys.exit(status)
 

@@ -112,6 +112,11 @@ class Connection(asyncio.Protocol):
         return self._writer.committed
 
     @property
+    def transport(self) -> asyncio.Transport | None:
+        """The client's transport while the connection is open (its addresses, whether it speaks TLS)."""
+        return self._transport
+
+    @property
     def closed(self) -> bool:
         """Whether the client connection is gone."""
         return self._writer.closed

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from claudewire._messages import GATEWAY_MARKER, WHO_ACTS, Party
 from claudewire.gateway.wire import status_line
 
 __all__ = [
@@ -187,8 +188,14 @@ class ServerState:
 def refusal(
     status: int, error_type: str, message: str, *, close: bool, retry_after: int | None = None, allow: bool = False
 ) -> bytes:
-    """A whole HTTP response in the API's error shape, written by the HTTP layer itself."""
-    body = json.dumps({"type": "error", "error": {"type": error_type, "message": f"claudewire gateway: {message}"}})
+    """A whole HTTP response in the API's error shape, written by the HTTP layer itself.
+
+    Its message names who acts: the gateway's operator for a limit of the gateway (a 5xx: connections, body
+    budget), the caller for the rest (a malformed head, a method or path not forwarded, a request sent too slowly).
+    """
+    who = WHO_ACTS[Party.OPERATOR if status >= 500 else Party.CALLER]
+    text = f"{GATEWAY_MARKER} {message} {who}"
+    body = json.dumps({"type": "error", "error": {"type": error_type, "message": text}})
     head = [status_line(status), b"content-type: application/json\r\n"]
     if retry_after is not None:
         head.append(b"retry-after: %d\r\nx-should-retry: true\r\n" % retry_after)
