@@ -39,6 +39,7 @@ from typing import Any
 from claudewire._net import is_loopback
 from claudewire.gateway.downstream.clients import ClientSpec
 from claudewire.gateway.downstream.limits import HttpLimits
+from claudewire.gateway.downstream.tls import TlsFilesError, server_context
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
     UpstreamSpec,
@@ -101,6 +102,8 @@ class GatewayConfig:
       nothing of its answer for `write_timeout` s is cut and its upstream request released.
     - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
+    - `tls_cert`, `tls_key`: serve HTTPS (TLS 1.2+) with this PEM certificate chain and key; SIGHUP re-reads them
+      (new connections get the new certificate). Binding a non-loopback address still needs client tokens.
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -146,6 +149,8 @@ class GatewayConfig:
     write_timeout: float = _HTTP.write_timeout
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -199,6 +204,15 @@ class GatewayConfig:
             raise ConfigError("client timeouts must be > 0 seconds and budget_wait >= 0")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port {self.metrics_port} is outside 0..65535")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError(
+                "set both tls_cert and tls_key (the PEM certificate chain and its private key), or neither"
+            )
+        if self.tls_cert is not None and self.tls_key is not None:
+            try:
+                server_context(self.tls_cert, self.tls_key)  # fail at start, not at the first handshake
+            except TlsFilesError as exc:
+                raise ConfigError(str(exc)) from None
         if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
             raise ConfigError(
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
@@ -245,7 +259,7 @@ class GatewayConfig:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
     def http_limits(self) -> HttpLimits:
         """The client-side limits the HTTP layer enforces: each `HttpLimits` field from this config's own."""
