@@ -39,6 +39,7 @@ from typing import Any
 from claudewire._net import is_loopback
 from claudewire.gateway.downstream.clients import ClientSpec
 from claudewire.gateway.downstream.limits import HttpLimits
+from claudewire.gateway.downstream.signin.config import SignInConfig, SignInError
 from claudewire.gateway.downstream.tls import TlsFilesError, server_context
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
@@ -104,6 +105,8 @@ class GatewayConfig:
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
     - `tls_cert`, `tls_key`: serve HTTPS (TLS 1.2+) with this PEM certificate chain and key; SIGHUP re-reads them
       (new connections get the new certificate). Binding a non-loopback address still needs client tokens.
+    - `signin`: gateway sign-in (``[signin]`` and ``[[groups]]``, `SignInConfig`): users sign in with the
+      organisation's IdP and become clients with their group's models and limits; it switches tokens mode on.
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -151,6 +154,7 @@ class GatewayConfig:
     metrics_port: int | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    signin: SignInConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -213,7 +217,16 @@ class GatewayConfig:
                 server_context(self.tls_cert, self.tls_key)  # fail at start, not at the first handshake
             except TlsFilesError as exc:
                 raise ConfigError(str(exc)) from None
-        if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
+        if self.signin is not None:
+            clash = {g.name for g in self.signin.groups} & {c.name for c in self.clients}
+            if clash:
+                raise ConfigError(f"a group and a client share a name (they label the same metric): {sorted(clash)}")
+            if self.workers > 1 and (self.state or "memory") == "memory":
+                raise ConfigError(
+                    "sign-in with several workers needs shared state: a sign-in begun on one worker is finished on "
+                    "another; set [state] url = redis://... (or run one worker)"
+                )
+        if not is_loopback(self.host) and not self.token_mode and not self.allow_open:
             raise ConfigError(
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
                 "(tokens / tokens_file) or pass --allow-open if this is really what you want"
@@ -238,6 +251,9 @@ class GatewayConfig:
                     "but with client tokens set clients send a gateway token: give this upstream its keys"
                 )
         listed = {f"clients[{i}] ({c.name}).models": sorted(c.models) for i, c in enumerate(self.clients) if c.models}
+        for i, group in enumerate(self.signin.groups if self.signin is not None else ()):
+            if group.models:
+                listed[f"groups[{i}] ({group.name}).models"] = sorted(group.models)
         try:
             check_models_served(self.upstreams, listed)
         except UpstreamConfigError as exc:
@@ -251,7 +267,7 @@ class GatewayConfig:
     @property
     def token_mode(self) -> bool:
         """Whether clients present gateway tokens (plain `tokens` or named `clients`) and the gateway holds keys."""
-        return bool(self.tokens or self.clients)
+        return bool(self.tokens or self.clients or self.signin)
 
     @property
     def base_url(self) -> str:
@@ -294,6 +310,7 @@ class GatewayConfig:
         policy_data = data.pop("policy", {})
         state = data.pop("state", None)
         clients = data.pop("clients", [])
+        signin, groups = data.pop("signin", None), data.pop("groups", None)
         listed = data.pop("upstreams", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
@@ -303,6 +320,7 @@ class GatewayConfig:
             "clients",
             "state_prefix",
             "state_timeout",
+            "signin",
         }
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
@@ -336,6 +354,13 @@ class GatewayConfig:
             proxy["clients"] = tuple(ClientSpec.from_mapping(c, dict(os.environ)) for c in clients)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+        if signin is not None:
+            try:
+                proxy["signin"] = SignInConfig.from_mapping(signin, groups if groups is not None else [])
+            except SignInError as exc:
+                raise ConfigError(str(exc)) from None
+        elif groups is not None:
+            raise ConfigError("[[groups]] are for signed-in users: add a [signin] table (or remove the groups)")
         if listed is not None and "upstream" in proxy:
             raise ConfigError("set either upstream (one upstream) or [[upstreams]] tables, not both")
         urls = overrides.pop("upstream", None)
@@ -351,7 +376,7 @@ class GatewayConfig:
                 proxy["upstreams"] = upstreams_from_list(listed)
         except UpstreamConfigError as exc:
             raise ConfigError(str(exc)) from None
-        if ("tokens" in proxy or proxy["clients"]) and "upstream_key" not in proxy:
+        if ("tokens" in proxy or proxy["clients"] or "signin" in proxy) and "upstream_key" not in proxy:
             proxy["upstream_key"] = os.environ.get("ANTHROPIC_API_KEY")
         for name in ("affinity_headers",):
             if isinstance(proxy.get(name), list):
@@ -365,7 +390,7 @@ class GatewayConfig:
 
 def _held_key(proxy: dict[str, Any]) -> tuple[str, ...]:
     """The key the gateway holds for upstreams given as URLs: only in token mode."""
-    if not proxy.get("tokens") and not proxy.get("clients"):
+    if not proxy.get("tokens") and not proxy.get("clients") and not proxy.get("signin"):
         return ()
     key = proxy.get("upstream_key") or os.environ.get("ANTHROPIC_API_KEY")
     if not key:
