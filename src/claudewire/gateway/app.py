@@ -40,6 +40,7 @@ from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
 
 if TYPE_CHECKING:
+    from claudewire.gateway.downstream.signin.service import SignIn
     from claudewire.telemetry.genai import CallTrace, GatewayTelemetry
 
 __all__ = ["Gateway"]
@@ -99,8 +100,10 @@ class Gateway:
         self.access_log = access_log
         self.slots = Slots(config.max_concurrency, config.max_queue)
         held = [key for spec in config.upstreams for key in spec.keys]
-        self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients), held)
-        self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc)
+        self.signin = _signin(config, self.state)  # None without [signin]: routes, and the signed-in token verifier
+        verifier, groups = (self.signin.member, self.signin.groups) if self.signin is not None else (None, {})
+        self.auth = ClientAuth(config.tokens, None, ((c.name, c.token_sha256) for c in config.clients), held, verifier)
+        self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc, groups=groups)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
         self.metrics.client_connections.set_function(lambda: self.http.open)
@@ -124,6 +127,9 @@ class Gateway:
     async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one request."""
         path = req.path
+        if self.signin is not None and (route := self.signin.routes.get(path)) is not None:
+            await route(req, conn)  # sign-in's endpoints, /managed/settings, Claude Code's OTLP relay
+            return
         if path.startswith(b"/v1/"):
             try:
                 await self._proxy(req, conn, path.decode("latin-1"))
@@ -333,6 +339,15 @@ class Gateway:
         conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         out.status, out.error = answer.status, str(failure.kind)
         out.ttfb = time.monotonic() - out.started
+
+
+def _signin(config: GatewayConfig, state: StateBackend) -> SignIn | None:
+    """Gateway sign-in when ``[signin]`` is configured (the ``signin`` extra: authlib, joserfc)."""
+    if config.signin is None:
+        return None
+    from claudewire.gateway.downstream.signin.service import SignIn
+
+    return SignIn(config.signin, state, public_url=config.signin.public_url or config.base_url, otlp=config.otlp)
 
 
 def _telemetry(config: GatewayConfig) -> GatewayTelemetry | None:

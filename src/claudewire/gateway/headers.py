@@ -8,7 +8,7 @@ refused whatever their order, and the held key is scrubbed from everything the u
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from claudewire._secrets import redact
 from claudewire.gateway.downstream.request import Request
@@ -53,10 +53,12 @@ class ClientAuth:
     """Gateway tokens and the upstream key line that replaces them (no tokens: credentials pass through).
 
     Tokens are kept only as sha256 digests mapped to the client's name ("" for a plain token of the tokens file):
-    a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes.
+    a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes. A token that
+    is none of them goes to `verifier` when there is one (gateway sign-in: a signed access token), which names the
+    client (a `claudewire.gateway.downstream.clients.Member`) or refuses it.
     """
 
-    __slots__ = ("digests", "held", "key_line", "tokens")
+    __slots__ = ("digests", "held", "key_line", "tokens", "verifier")
 
     def __init__(
         self,
@@ -64,10 +66,12 @@ class ClientAuth:
         upstream_key: str | None,
         clients: Iterable[tuple[str, bytes]] = (),
         held: Iterable[str] = (),
+        verifier: Callable[[bytes], str | None] | None = None,
     ) -> None:
         self.digests: dict[bytes, str] = {hashlib.sha256(t.encode()).digest(): "" for t in tokens}
         self.digests.update({digest: name for name, digest in clients})
-        self.tokens = bool(self.digests)
+        self.verifier = verifier
+        self.tokens = bool(self.digests) or verifier is not None
         self.key_line = b"x-api-key: " + upstream_key.encode() + b"\r\n" if upstream_key else b""
         # the keys the gateway holds (never the client's own, which it may see again), each with its redacted form
         keys = {k.strip() for k in (*held, upstream_key or "") if k and k.strip()}
@@ -82,11 +86,14 @@ class ClientAuth:
 
     def client(self, presented: bytes) -> str | None:
         """The name of the client whose token `presented` is ("" for a plain token), or None for no token of ours."""
-        return self.digests.get(hashlib.sha256(presented).digest())
+        found = self.digests.get(hashlib.sha256(presented).digest())
+        if found is None and self.verifier is not None:
+            return self.verifier(presented)
+        return found
 
     def accepts(self, presented: bytes) -> bool:
-        """Whether `presented` is one of the tokens."""
-        return self.client(presented) is not None
+        """Whether `presented` is a configured token (a signed-in user's is not: /metrics is the operator's)."""
+        return hashlib.sha256(presented).digest() in self.digests
 
     def admits(self, req: Request) -> bool:
         """Whether `req` carries exactly one valid token (for the gateway's own endpoints, e.g. /metrics)."""

@@ -108,6 +108,8 @@ async def serve(
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
     tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
     server = await loop.create_server(gateway.connection, sock=sock, backlog=2048, ssl=tls)
+    if gateway.signin is not None:  # the IdP's discovery and the signing keys, once the port is known
+        await gateway.signin.start(config.replace(port=sock.getsockname()[1]).base_url)
     ops = None
     if config.metrics_port is not None:
         ops_sock = bind(config.metrics_host, config.metrics_port, reuse_port=config.workers > 1)
@@ -133,6 +135,9 @@ async def serve(
         while gateway.in_flight and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         gateway.close()
+        if gateway.signin is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(gateway.signin.aclose(), 3.0)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(gateway.state.aclose(), 2.0)  # pending settlements, bounded
         with contextlib.suppress(asyncio.TimeoutError):
