@@ -3,7 +3,11 @@ flow driven by an HTTP client as Claude Code and a person's browser would, then 
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
+import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +15,12 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from aiohttp import web
 
 from claudewire.gateway import GatewayConfig
 from claudewire.sim import SimServer
 from tests.conftest import SIM_KEY
+from tests.gateway.conftest import Upstream
 from tests.gateway.downstream.signin.idp import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -23,6 +29,7 @@ from tests.gateway.downstream.signin.idp import (
     OidcProvider,
     browser_sign_in,
 )
+from tests.redis_server import RedisServer
 
 pytestmark = [
     pytest.mark.skipif(not HAVE_IDP, reason="needs node and tests/js/node_modules/oidc-provider (npm install)"),
@@ -207,3 +214,93 @@ def test_oauth_errors_have_oauth_shape(deployment: Deployment) -> None:
     resp = deployment.http.post("/oauth/token", json={"grant_type": DEVICE_GRANT})
     assert resp.json()["error"] == "invalid_request"
     assert deployment.http.post("/oauth/revoke", data={"token": "unknown"}).json() == {}
+
+
+def test_a_sign_in_begun_on_one_replica_finishes_on_another(
+    tmp_path: Path, sim: SimServer, redis_server: RedisServer
+) -> None:
+    """Two gateways sharing Redis: device code from B, browser on A, token from B, the access token good on A,
+    and the member's requests_per_minute counted across both."""
+    a = Deployment(tmp_path, sim, state=redis_server.url)
+    b = GatewayOnPort()
+    try:
+        a.start()
+        b.start(a.config.replace(signin=dataclasses.replace(a.config.signin, public_url=a.gw.base_url)))
+        with httpx2.Client(base_url=b.base_url, timeout=15.0) as on_b:
+            grant = on_b.post("/oauth/device_authorization").json()
+            assert grant["verification_uri"].startswith(a.gw.base_url)  # the public URL, whichever replica answered
+            assert browser_sign_in(grant["verification_uri_complete"], a.gw.base_url, "alice").status_code == 200
+            tokens = on_b.post("/oauth/token", data={"grant_type": DEVICE_GRANT, "device_code": grant["device_code"]})
+            assert tokens.status_code == 200, tokens.text
+        token = tokens.json()["access_token"]
+        for i in range(5):  # engineering: 5 requests a minute per user, across the replicas
+            assert _ask(a.gw.base_url if i % 2 else b.base_url, token, ALLOWED).content
+        with pytest.raises(anthropic.RateLimitError, match="requests_per_minute"):
+            _ask(a.gw.base_url, token, ALLOWED)
+        renewed = a.refresh(tokens.json()["refresh_token"])
+        assert renewed.status_code == 200, renewed.text
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_relayed_otlp_reaches_the_collector_byte_for_byte(tmp_path: Path, sim: SimServer) -> None:
+    """With an OTLP endpoint configured, a member's export arrives at the collector unchanged (body, type, encoding)."""
+    received: list[tuple[str, str, str, bytes]] = []
+    arrived = threading.Event()
+
+    async def collect(request: web.Request) -> web.Response:
+        body = await request.read()  # aiohttp undoes the gzip: the bytes the client compressed
+        received.append((request.path, request.content_type, request.headers.get("content-encoding", ""), body))
+        if body == PAYLOAD:
+            arrived.set()
+        return web.Response(status=200)
+
+    with Upstream(collect) as collector:
+        d = Deployment(tmp_path, sim, otlp=collector.base_url)
+        try:
+            d.start()
+            grant = d.device()
+            browser_sign_in(grant["verification_uri_complete"], d.gw.base_url, "alice")
+            token = d.poll(grant["device_code"]).json()["access_token"]
+            headers = {"authorization": f"Bearer {token}", "content-type": "application/x-protobuf"}
+            sent = gzip.compress(PAYLOAD)
+            resp = d.http.post("/v1/logs", headers={**headers, "content-encoding": "gzip"}, content=sent)
+            assert resp.status_code == 200
+            assert arrived.wait(10)
+        finally:
+            d.stop()
+    assert ("/v1/logs", "application/x-protobuf", "gzip", PAYLOAD) in received
+
+
+PAYLOAD = bytes(range(256)) * 3
+
+
+def test_the_verification_page_is_csrf_guarded(deployment: Deployment) -> None:
+    """POST /device without the page's CSRF cookie, or from another origin, is refused; an unknown code is said so."""
+    grant = deployment.device()
+    code = grant["user_code"]
+    with httpx2.Client(base_url=deployment.gw.base_url, timeout=15.0) as browser:
+        forged = browser.post("/device", data={"csrf": "guess", "user_code": code})
+        assert forged.status_code == 403 and "did not come from this page" in forged.text
+        page = browser.get("/device")
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        elsewhere = browser.post(
+            "/device", data={"csrf": csrf.group(1), "user_code": code}, headers={"origin": "https://evil.example"}
+        )
+        assert elsewhere.status_code == 403
+        unknown = browser.post("/device", data={"csrf": csrf.group(1), "user_code": "BBBB-BBBB"})
+        assert unknown.status_code == 400 and "not known" in unknown.text
+        ok = browser.post("/device", data={"csrf": csrf.group(1), "user_code": code.lower()})  # any case, dashes
+        assert ok.status_code == 302 and ok.headers["location"].startswith(deployment.idp.issuer)
+        assert "code_challenge_method=S256" in ok.headers["location"]
+
+
+def test_device_authorization_is_rate_limited_per_address(deployment: Deployment) -> None:
+    """More than 10 device authorizations a minute from one address: 429 slow_down in OAuth's shape."""
+    answers = [deployment.http.post("/oauth/device_authorization") for _ in range(11)]
+    assert [a.status_code for a in answers[:10]] == [200] * 10
+    assert answers[10].status_code == 429 and answers[10].json()["error"] == "slow_down"
