@@ -267,8 +267,10 @@ class ClientGate:
             for model in _models_named(route, parsed):
                 if model not in spec.models:
                     allowed = ", ".join(sorted(spec.models)) or "none"
-                    msg = f"client {spec.name} may not use model {model!r}; its models: {allowed}"
-                    return Verdict(Refusal(_permission(msg)))
+                    member = isinstance(name, Member)
+                    who = f"group {spec.name}" if member else f"client {spec.name}"
+                    msg = f"{who} may not use model {model!r}; its models: {allowed}"
+                    return Verdict(Refusal(_permission(msg, "its [[groups]] entry" if member else "")))
         if not spec.limits.counted:
             return Verdict()
         reserve = reservation(parsed, len(body)) if route == "messages" and parsed is not None else 0
@@ -289,12 +291,13 @@ class ClientGate:
         self.state.settle(ticket, used)
 
 
-def _permission(message: str) -> Failure:
+def _permission(message: str, entry: str = "") -> Failure:
     failure = Failure.of(FailureKind.PERMISSION, message=message)
+    entry = entry or "its [[clients]] entry"
     return dataclasses.replace(
         failure,
         cause="This gateway client may not use that model (403 permission_error).",
-        fix="Use one of the client's models, or ask the gateway's operator to add the model to its [[clients]] entry.",
+        fix=f"Use one of the client's models, or ask the gateway's operator to add the model to {entry}.",
     )
 
 

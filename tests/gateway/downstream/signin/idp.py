@@ -18,11 +18,17 @@ import httpx2
 
 from claudewire.gateway import Gateway, GatewayConfig
 from claudewire.gateway.server import bind, new_event_loop, serve
+from claudewire.sim import SimServer
 from claudewire.testing import FastClock
+from tests.conftest import SIM_KEY
 
 JS = Path(__file__).resolve().parents[3] / "js"
 HAVE_IDP = shutil.which("node") is not None and (JS / "node_modules" / "oidc-provider").is_dir()
 CLIENT_ID, CLIENT_SECRET = "claudewire", "idp-client-secret-for-tests"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+ALLOWED, OTHER = "claude-haiku-4-5", "claude-sonnet-4-5"
+USERS = {"alice": {"email": "alice@corp.example", "groups": ["staff", "engineering"]}}
+MANAGED = {"permissions": {"deny": ["Bash(curl:*)"]}, "availableModels": [ALLOWED]}
 
 
 class OidcProvider:
@@ -141,3 +147,62 @@ def browser_sign_in(verification_uri_complete: str, public_url: str, login: str)
         return browser.post(
             urljoin(str(consent.url), action.group(1)), data={"prompt": "consent"}, follow_redirects=True
         )
+
+
+class Deployment:
+    """An IdP and a gateway in front of the simulator, set up for each other."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        sim: SimServer,
+        managed: dict[str, Any] | None = None,
+        per_minute: int | None = 5,
+        **state: Any,
+    ) -> None:
+        """`managed`: the engineering group's managed settings (default `MANAGED`), `per_minute` its requests a
+        minute per user (None: unlimited); `state`: [proxy] settings."""
+        self.gw = GatewayOnPort()
+        self.idp = OidcProvider(tmp_path, self.gw.base_url + "/oauth/callback", dict(USERS))
+        settings_file = tmp_path / "engineering.json"
+        settings_file.write_text(json.dumps(MANAGED if managed is None else managed))
+        data = {
+            "proxy": {"upstream": sim.base_url, "upstream_key": SIM_KEY, "access_log": "", **state},
+            "signin": {
+                "oidc_issuer": self.idp.issuer,
+                "oidc_client_id": CLIENT_ID,
+                "oidc_client_secret": CLIENT_SECRET,
+                "session_ttl": 900,
+            },
+            "groups": [
+                {
+                    "name": "engineering",
+                    "models": [ALLOWED],
+                    **({"requests_per_minute": per_minute} if per_minute is not None else {}),
+                    "managed_settings": f"file:{settings_file}",
+                },
+                {"name": "contractors", "models": [ALLOWED]},
+            ],
+        }
+        self.config = GatewayConfig.from_mapping(data)
+        self.http = httpx2.Client(base_url=self.gw.base_url, timeout=15.0)
+
+    def start(self) -> Deployment:
+        self.gw.start(self.config)
+        return self
+
+    def stop(self) -> None:
+        self.http.close()
+        self.gw.stop()
+        self.idp.stop()
+
+    def device(self) -> dict[str, Any]:
+        resp = self.http.post("/oauth/device_authorization")
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    def poll(self, device_code: str) -> httpx2.Response:
+        return self.http.post("/oauth/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code})
+
+    def refresh(self, refresh_token: str) -> httpx2.Response:
+        return self.http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token})

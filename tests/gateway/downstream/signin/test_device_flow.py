@@ -5,28 +5,27 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import json
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import httpx2
 import pytest
 from aiohttp import web
 
-from claudewire.gateway import GatewayConfig
 from claudewire.sim import SimServer
-from tests.conftest import SIM_KEY
 from tests.gateway.conftest import Upstream
 from tests.gateway.downstream.signin.idp import (
-    CLIENT_ID,
-    CLIENT_SECRET,
+    ALLOWED,
+    DEVICE_GRANT,
     HAVE_IDP,
+    MANAGED,
+    OTHER,
+    USERS,
+    Deployment,
     GatewayOnPort,
-    OidcProvider,
     browser_sign_in,
 )
 from tests.redis_server import RedisServer
@@ -35,61 +34,6 @@ pytestmark = [
     pytest.mark.skipif(not HAVE_IDP, reason="needs node and tests/js/node_modules/oidc-provider (npm install)"),
     pytest.mark.slow,
 ]
-
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-ALLOWED, OTHER = "claude-haiku-4-5", "claude-sonnet-4-5"
-USERS = {"alice": {"email": "alice@corp.example", "groups": ["staff", "engineering"]}}
-MANAGED = {"permissions": {"deny": ["Bash(curl:*)"]}, "availableModels": [ALLOWED]}
-
-
-class Deployment:
-    """An IdP and a gateway in front of the simulator, set up for each other."""
-
-    def __init__(self, tmp_path: Path, sim: SimServer, **state: Any) -> None:
-        self.gw = GatewayOnPort()
-        self.idp = OidcProvider(tmp_path, self.gw.base_url + "/oauth/callback", dict(USERS))
-        managed = tmp_path / "engineering.json"
-        managed.write_text(json.dumps(MANAGED))
-        data = {
-            "proxy": {"upstream": sim.base_url, "upstream_key": SIM_KEY, "access_log": "", **state},
-            "signin": {
-                "oidc_issuer": self.idp.issuer,
-                "oidc_client_id": CLIENT_ID,
-                "oidc_client_secret": CLIENT_SECRET,
-                "session_ttl": 900,
-            },
-            "groups": [
-                {
-                    "name": "engineering",
-                    "models": [ALLOWED],
-                    "requests_per_minute": 5,
-                    "managed_settings": f"file:{managed}",
-                },
-                {"name": "contractors", "models": [ALLOWED]},
-            ],
-        }
-        self.config = GatewayConfig.from_mapping(data)
-        self.http = httpx2.Client(base_url=self.gw.base_url, timeout=15.0)
-
-    def start(self) -> Deployment:
-        self.gw.start(self.config)
-        return self
-
-    def stop(self) -> None:
-        self.http.close()
-        self.gw.stop()
-        self.idp.stop()
-
-    def device(self) -> dict[str, Any]:
-        resp = self.http.post("/oauth/device_authorization")
-        assert resp.status_code == 200, resp.text
-        return dict(resp.json())
-
-    def poll(self, device_code: str) -> httpx2.Response:
-        return self.http.post("/oauth/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code})
-
-    def refresh(self, refresh_token: str) -> httpx2.Response:
-        return self.http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token})
 
 
 @pytest.fixture
@@ -143,7 +87,7 @@ def test_the_whole_device_flow_then_refresh_then_deprovisioning(deployment: Depl
     assert deployment.poll(grant["device_code"]).json()["error"] == "expired_token"  # single use
 
     assert _ask(deployment.gw.base_url, body["access_token"], ALLOWED).content
-    with pytest.raises(anthropic.PermissionDeniedError, match="engineering may not use model"):
+    with pytest.raises(anthropic.PermissionDeniedError, match="group engineering may not use model"):
         _ask(deployment.gw.base_url, body["access_token"], OTHER)
     with pytest.raises(anthropic.AuthenticationError):
         _ask(deployment.gw.base_url, body["access_token"] + "x", ALLOWED)
