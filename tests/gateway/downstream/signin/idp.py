@@ -184,7 +184,11 @@ class Deployment:
                 {"name": "contractors", "models": [ALLOWED]},
             ],
         }
-        self.config = GatewayConfig.from_mapping(data)
+        try:
+            self.config = GatewayConfig.from_mapping(data)
+        except BaseException:
+            self.idp.stop()  # the node process must not outlive a test that failed to set up
+            raise
         self.http = httpx2.Client(base_url=self.gw.base_url, timeout=15.0)
 
     def start(self) -> Deployment:
