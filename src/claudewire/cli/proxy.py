@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -12,6 +13,7 @@ from claudewire._secrets import redact
 from claudewire.cli import logs
 from claudewire.cli.banner import base_url_lines, otlp_line, upstream_where, workers_note
 from claudewire.gateway import ConfigError, Gateway, GatewayConfig, run
+from claudewire.gateway.downstream.tls import fingerprint
 from claudewire.gateway.server import open_files_limit
 from claudewire.state import StateError, open_state
 
@@ -24,6 +26,7 @@ Examples:
   claudewire proxy --upstream https://api.anthropic.com --upstream http://10.0.0.5:8787   # failover, in order
   claudewire proxy --host 0.0.0.0 --tokens-file /etc/claudewire/tokens   # clients use tokens, the gateway the key
   claudewire proxy --workers 4                       # 4 processes on one port (SO_REUSEPORT)
+  claudewire proxy --tls-cert gw.pem --tls-key gw.key   # HTTPS; kill -HUP re-reads renewed files
   claudewire proxy --workers 4 --state redis://127.0.0.1:6379/0   # limits and breakers shared by all of them
 
 \b
@@ -99,6 +102,9 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
             f"  state: in memory, so each of the {config.workers} workers keeps its own: client limits, breakers and "
             "retry budgets count per worker; --state redis://HOST:PORT/DB shares them"
         )
+    if config.tls_cert:
+        print_ = fingerprint(config.tls_cert) or "unreadable"
+        click.echo(f"  tls: {config.tls_cert} (sha256 {print_}); kill -HUP {os.getpid()} re-reads the cert and key")
     files = open_files_limit()
     click.echo(
         f"  open files: {files or 'unknown'} (soft limit, raised to the hard limit); client connections capped at "
@@ -143,6 +149,14 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM bundle to trust upstream.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve /metrics on its own port.")
 @click.option("--metrics-host", default=None, help="Address of the --metrics-port listener.  [default: 127.0.0.1]")
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Serve HTTPS with this PEM certificate chain (with --tls-key); SIGHUP re-reads both.",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="Its PEM private key.")
 @click.option("--max-connections", type=click.IntRange(1), default=None, help="Open client connections at most.")
 @click.option("--access-log", default=None, metavar="PATH|-|off", help="Where JSON access lines go.  [default: -]")
 @click.option(
@@ -176,6 +190,8 @@ def proxy(
     ca_file: str | None,
     metrics_port: int | None,
     metrics_host: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     max_connections: int | None,
     access_log: str | None,
     state: str | None,
@@ -205,6 +221,8 @@ def proxy(
         "ca_file": ca_file,
         "metrics_port": metrics_port,
         "metrics_host": metrics_host,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
         "max_connections": max_connections,
         "access_log": "" if access_log in ("off", "none") else access_log,
         "state": state,

@@ -44,6 +44,7 @@ from claudewire.state.sync import SharedPolicy
 from claudewire.telemetry import OtlpSettings, start
 
 if TYPE_CHECKING:
+    from claudewire.gateway.downstream.signin.service import SignIn
     from claudewire.gateway.workers import WorkerMetrics
     from claudewire.telemetry.genai import GatewayTelemetry
 
@@ -107,8 +108,12 @@ class Gateway:
         # a session's binding is read from the store only where there is a choice to agree on
         self.shared_sessions = self.state.shared and len(self.routing.targets) > 1
         self.slots = Slots(config.max_concurrency, config.max_queue)
-        self.auth = ClientAuth(config.tokens, ((c.name, c.token_sha256) for c in config.clients), self.routing.scrubber)
-        self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc)
+        self.signin = _signin(config, self.state)  # None without [signin]: routes, and the signed-in token verifier
+        verifier, groups = (self.signin.member, self.signin.groups) if self.signin is not None else (None, {})
+        self.auth = ClientAuth(
+            config.tokens, ((c.name, c.token_sha256) for c in config.clients), self.routing.scrubber, verifier
+        )
+        self.clients = ClientGate(config.clients, self.state, on_local=self.metrics.state_local.inc, groups=groups)
         self.metrics.state_up.set_function(lambda: 1.0 if self.state.up else 0.0)
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
         self.metrics.client_connections.set_function(lambda: self.http.open)
@@ -126,7 +131,11 @@ class Gateway:
     def connection(self) -> Connection:
         """A protocol instance for one client connection."""
         # tokens mode: a head without a valid token reserves no body budget (limits.UNAUTHENTICATED_BODY)
-        return Connection(self.handle, self.http, self.auth.admits if self.auth.tokens else None)
+        return Connection(self.handle, self.http, self._caller_admitted if self.auth.tokens else None)
+
+    def _caller_admitted(self, req: Request) -> bool:
+        # a configured token or a signed-in user's: either may send a body to the API routes
+        return self.auth.admits(req, signed_in=True)
 
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""
@@ -139,6 +148,9 @@ class Gateway:
     async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one request."""
         path = req.path
+        if self.signin is not None and (route := self.signin.routes.get(path)) is not None:
+            await route(req, conn)  # sign-in's endpoints, /managed/settings, Claude Code's OTLP relay
+            return
         if answer_misdirected(req, conn):  # /messages, /v1/v1/...: a wrong base URL's 404
             return
         if path.startswith(b"/v1/"):
@@ -344,6 +356,15 @@ class Gateway:
         answer = error_answer(failure, detail=detail, request_id=record.request_id, upstreams=failed)
         conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         call.answer(answer.status, str(failure.kind))
+
+
+def _signin(config: GatewayConfig, state: StateBackend) -> SignIn | None:
+    """Gateway sign-in when ``[signin]`` is configured (the ``signin`` extra: authlib, joserfc)."""
+    if config.signin is None:
+        return None
+    from claudewire.gateway.downstream.signin.service import SignIn
+
+    return SignIn(config.signin, state, public_url=config.signin.public_url or config.base_url, otlp=config.otlp)
 
 
 def _telemetry(config: GatewayConfig) -> GatewayTelemetry | None:

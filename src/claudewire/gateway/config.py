@@ -39,6 +39,8 @@ from typing import Any
 from claudewire._net import is_loopback
 from claudewire.gateway.downstream.clients import ClientSpec, check_unique, clients_from_tables
 from claudewire.gateway.downstream.limits import HttpLimits
+from claudewire.gateway.downstream.signin.config import SignInConfig, SignInError
+from claudewire.gateway.downstream.tls import TlsFilesError, server_context
 from claudewire.gateway.upstream.answers import DEFAULT_BODY_LIMIT
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
@@ -109,6 +111,10 @@ class GatewayConfig:
       answer); past it the connection is dropped and the client gets a 502 naming the upstream.
     - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
+    - `tls_cert`, `tls_key`: serve HTTPS (TLS 1.2+) with this PEM certificate chain and key; SIGHUP re-reads them
+      (new connections get the new certificate). Binding a non-loopback address still needs client tokens.
+    - `signin`: gateway sign-in (``[signin]`` and ``[[groups]]``, `SignInConfig`): users sign in with the
+      organisation's IdP and become clients with their group's models and limits; it switches tokens mode on.
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -158,6 +164,9 @@ class GatewayConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     upstream_error_body_limit: int = DEFAULT_BODY_LIMIT
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    signin: SignInConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -214,7 +223,25 @@ class GatewayConfig:
             raise ConfigError("client timeouts must be > 0 seconds and budget_wait >= 0")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port {self.metrics_port} is outside 0..65535")
-        if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError(
+                "set both tls_cert and tls_key (the PEM certificate chain and its private key), or neither"
+            )
+        if self.tls_cert is not None and self.tls_key is not None:
+            try:
+                server_context(self.tls_cert, self.tls_key)  # fail at start, not at the first handshake
+            except TlsFilesError as exc:
+                raise ConfigError(str(exc)) from None
+        if self.signin is not None:
+            clash = {g.name for g in self.signin.groups} & {c.name for c in self.clients}
+            if clash:
+                raise ConfigError(f"a group and a client share a name (they label the same metric): {sorted(clash)}")
+            if self.workers > 1 and (self.state or "memory") == "memory":
+                raise ConfigError(
+                    "sign-in with several workers needs shared state: a sign-in begun on one worker is finished on "
+                    "another; set [state] url = redis://... (or run one worker)"
+                )
+        if not is_loopback(self.host) and not self.token_mode and not self.allow_open:
             raise ConfigError(
                 f"binding {self.host} exposes your upstream key to the network: set client tokens "
                 "(tokens / tokens_file) or pass --allow-open if this is really what you want"
@@ -239,6 +266,9 @@ class GatewayConfig:
                     "but with client tokens set clients send a gateway token: give this upstream its keys"
                 )
         listed = {f"clients[{i}] ({c.name}).models": sorted(c.models) for i, c in enumerate(self.clients) if c.models}
+        for i, group in enumerate(self.signin.groups if self.signin is not None else ()):
+            if group.models:
+                listed[f"groups[{i}] ({group.name}).models"] = sorted(group.models)
         try:
             check_models_served(self.upstreams, listed)
         except UpstreamConfigError as exc:
@@ -252,7 +282,7 @@ class GatewayConfig:
     @property
     def token_mode(self) -> bool:
         """Whether clients present gateway tokens (plain `tokens` or named `clients`) and the gateway holds keys."""
-        return bool(self.tokens or self.clients)
+        return bool(self.tokens or self.clients or self.signin)
 
     @property
     def base_url(self) -> str:
@@ -260,7 +290,7 @@ class GatewayConfig:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
     def http_limits(self) -> HttpLimits:
         """The client-side limits the HTTP layer enforces: each `HttpLimits` field from this config's own."""
@@ -295,6 +325,7 @@ class GatewayConfig:
         policy_data = data.pop("policy", {})
         state = data.pop("state", None)
         clients = data.pop("clients", [])
+        signin, groups = data.pop("signin", None), data.pop("groups", None)
         listed = data.pop("upstreams", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
@@ -304,6 +335,7 @@ class GatewayConfig:
             "clients",
             "state_prefix",
             "state_timeout",
+            "signin",
         }
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
@@ -337,6 +369,13 @@ class GatewayConfig:
             proxy["clients"] = clients_from_tables(clients, os.environ)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+        if signin is not None:
+            try:
+                proxy["signin"] = SignInConfig.from_mapping(signin, groups if groups is not None else [])
+            except SignInError as exc:
+                raise ConfigError(str(exc)) from None
+        elif groups is not None:
+            raise ConfigError("[[groups]] are for signed-in users: add a [signin] table (or remove the groups)")
         if listed is not None and "upstream" in proxy:
             raise ConfigError("set either upstream (one upstream) or [[upstreams]] tables, not both")
         urls = overrides.pop("upstream", None)
@@ -352,7 +391,7 @@ class GatewayConfig:
                 proxy["upstreams"] = upstreams_from_list(listed)
         except UpstreamConfigError as exc:
             raise ConfigError(str(exc)) from None
-        if ("tokens" in proxy or proxy["clients"]) and "upstream_key" not in proxy:
+        if ("tokens" in proxy or proxy["clients"] or "signin" in proxy) and "upstream_key" not in proxy:
             proxy["upstream_key"] = os.environ.get("ANTHROPIC_API_KEY")
         for name in ("affinity_headers",):
             if isinstance(proxy.get(name), list):
@@ -366,7 +405,7 @@ class GatewayConfig:
 
 def _held_key(proxy: dict[str, Any]) -> tuple[str, ...]:
     """The key the gateway holds for upstreams given as URLs: only in token mode."""
-    if not proxy.get("tokens") and not proxy.get("clients"):
+    if not proxy.get("tokens") and not proxy.get("clients") and not proxy.get("signin"):
         return ()
     key = proxy.get("upstream_key") or os.environ.get("ANTHROPIC_API_KEY")
     if not key:

@@ -9,7 +9,7 @@ the gateway holds is scrubbed from what comes back by the one `Scrubber` (`claud
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from claudewire._secrets import Scrubber
 from claudewire.gateway.downstream.request import Request
@@ -54,20 +54,24 @@ class ClientAuth:
     """Gateway tokens (no tokens: credentials pass through), and the scrubber of what the gateway holds.
 
     Tokens are kept only as sha256 digests mapped to the client's name ("" for a plain token of the tokens file):
-    a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes.
+    a presented token is hashed and looked up, so the time taken tells nothing about any token's bytes. A token that
+    is none of them goes to `verifier` when there is one (gateway sign-in: a signed access token), which names the
+    client (a `claudewire.gateway.downstream.clients.Member`) or refuses it.
     """
 
-    __slots__ = ("digests", "scrubber", "tokens")
+    __slots__ = ("digests", "scrubber", "tokens", "verifier")
 
     def __init__(
         self,
         tokens: tuple[str, ...],
         clients: Iterable[tuple[str, bytes]] = (),
         scrubber: Scrubber | None = None,
+        verifier: Callable[[bytes], str | None] | None = None,
     ) -> None:
         self.digests: dict[bytes, str] = {hashlib.sha256(t.encode()).digest(): "" for t in tokens}
         self.digests.update({digest: name for name, digest in clients})
-        self.tokens = bool(self.digests)
+        self.verifier = verifier
+        self.tokens = bool(self.digests) or verifier is not None
         # the keys the gateway holds (never the client's own, which it may see again): the routing's scrubber
         self.scrubber = scrubber or Scrubber()
 
@@ -82,14 +86,18 @@ class ClientAuth:
 
     def client(self, presented: bytes) -> str | None:
         """The name of the client whose token `presented` is ("" for a plain token), or None for no token of ours."""
-        return self.digests.get(hashlib.sha256(presented).digest())
+        found = self.digests.get(hashlib.sha256(presented).digest())
+        if found is None and self.verifier is not None:
+            return self.verifier(presented)
+        return found
 
     def accepts(self, presented: bytes) -> bool:
-        """Whether `presented` is one of the tokens."""
-        return self.client(presented) is not None
+        """Whether `presented` is a configured token (a signed-in user's is not: /metrics is the operator's)."""
+        return hashlib.sha256(presented).digest() in self.digests
 
-    def admits(self, req: Request) -> bool:
-        """Whether `req` carries exactly one valid token (for the gateway's own endpoints, e.g. /metrics)."""
+    def admits(self, req: Request, *, signed_in: bool = False) -> bool:
+        """Whether `req` carries exactly one valid token: a configured one (the gateway's own endpoints, e.g.
+        /metrics), or with `signed_in` also a signed-in user's (a caller of the API routes, judged on the head)."""
         presented: bytes | None = None
         seen: set[bytes] = set()
         for name, value in req.headers:
@@ -101,7 +109,9 @@ class ClientAuth:
                     return False
                 seen.add(low)
                 presented = one
-        return presented is not None and self.accepts(presented)
+        if presented is None:
+            return False
+        return self.client(presented) is not None if signed_in else self.accepts(presented)
 
 
 def forward_headers(req: Request, auth: ClientAuth) -> tuple[Headers, str] | None:

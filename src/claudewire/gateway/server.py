@@ -1,6 +1,7 @@
 """Running the gateway: sockets, the event loop (uvloop when installed), workers, clean shutdown.
 
-`serve(config)` runs one gateway process until SIGINT/SIGTERM. `run(config)` is what the CLI calls: with
+`serve(config)` runs one gateway process until SIGINT/SIGTERM (SIGHUP re-reads the TLS certificate when it serves
+HTTPS). `run(config)` is what the CLI calls: with
 ``workers > 1`` it forks that many processes, each binding the same port with SO_REUSEPORT so the kernel spreads
 connections across them (each worker keeps its own pool, and its own limits and breaker unless ``state`` is Redis;
 the worker that answers /metrics adds up every worker's: `workers.WorkerMetrics`). `GatewayThread` runs a gateway
@@ -27,6 +28,8 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.downstream.limits import HttpLimits, ServerState
+from claudewire.gateway.downstream.tls import reload as reload_tls
+from claudewire.gateway.downstream.tls import server_context
 from claudewire.gateway.workers import WorkerMetrics, remove_run_directory, run_directory
 from claudewire.state import open_state
 
@@ -118,7 +121,10 @@ async def serve(
         await gateway.workers.start()
     await gateway.state.start()
     sock = sock or bind(config.host, config.port, reuse_port=config.workers > 1)
-    server = await loop.create_server(gateway.connection, sock=sock, backlog=2048)
+    tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
+    server = await loop.create_server(gateway.connection, sock=sock, backlog=2048, ssl=tls)
+    if gateway.signin is not None:  # the IdP's discovery and the signing keys, once the port is known
+        await gateway.signin.start(config.replace(port=sock.getsockname()[1]).base_url)
     ops = None
     if config.metrics_port is not None:
         ops_sock = bind(config.metrics_host, config.metrics_port, reuse_port=config.workers > 1)
@@ -129,6 +135,8 @@ async def serve(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if tls is not None and config.tls_cert and config.tls_key:  # a renewed certificate, without a restart
+            loop.add_signal_handler(signal.SIGHUP, reload_tls, tls, config.tls_cert, config.tls_key)
     if ready is not None:
         ready(gateway, sock.getsockname()[1])
     try:
@@ -144,6 +152,9 @@ async def serve(
         gateway.close()
         if gateway.workers is not None:
             await gateway.workers.close()
+        if gateway.signin is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(gateway.signin.aclose(), 3.0)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(gateway.state.aclose(), 2.0)  # pending settlements, bounded
         with contextlib.suppress(asyncio.TimeoutError):
@@ -212,6 +223,8 @@ def run(config: GatewayConfig, *, ready: Callable[[Gateway, int], None] | None =
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
+    if config.tls_cert:
+        signal.signal(signal.SIGHUP, forward)  # each worker re-reads its TLS certificate
     status = 0
     for child in children:
         while True:
@@ -243,7 +256,7 @@ class GatewayThread:
     @property
     def base_url(self) -> str:
         """The URL to give clients as base_url / ANTHROPIC_BASE_URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.config.tls_cert else 'http'}://127.0.0.1:{self.port}"
 
     def _ready(self, gateway: Gateway, port: int) -> None:
         self.gateway, self.port = gateway, port

@@ -7,7 +7,16 @@ package: the gateway feeds it.
 
 from __future__ import annotations
 
-from claudewire.state.base import Admission, Bucket, BucketView, ClientLimits, StateBackend, Ticket, rfc3339
+from claudewire.state.base import (
+    Admission,
+    Bucket,
+    BucketView,
+    ClientLimits,
+    StateBackend,
+    StateUnavailableError,
+    Ticket,
+    rfc3339,
+)
 from claudewire.state.memory import MemoryState
 
 __all__ = [
@@ -18,6 +27,7 @@ __all__ = [
     "MemoryState",
     "StateBackend",
     "StateError",
+    "StateUnavailableError",
     "Ticket",
     "open_state",
     "rfc3339",

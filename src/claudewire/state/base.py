@@ -30,12 +30,17 @@ __all__ = [
     "BucketView",
     "ClientLimits",
     "StateBackend",
+    "StateUnavailableError",
     "Ticket",
     "rfc3339",
 ]
 
 MINUTE = 60.0
 DAY = 86400.0
+
+
+class StateUnavailableError(RuntimeError):
+    """The shared store could not answer a key-value call in time (sign-in answers 503 and the client retries)."""
 
 
 class Bucket(enum.StrEnum):
@@ -129,6 +134,24 @@ class StateBackend(Protocol):
 
     async def session_set(self, session: str, key: str, ttl: float) -> None:
         """Bind `session` to member `key` for `ttl` seconds (bounded; a store away loses it)."""
+        ...
+
+    async def kv_put(self, key: str, value: bytes, ttl: float, *, only_new: bool = False) -> bool:
+        """Store `value` under `key` for `ttl` seconds (`only_new`: only if nothing is there); True when stored.
+        Raises `StateUnavailableError` when a shared store cannot answer (sign-in must not guess)."""
+        ...
+
+    async def kv_get(self, key: str) -> bytes | None:
+        """The value under `key`, or None; raises `StateUnavailableError` like `kv_put`."""
+        ...
+
+    async def kv_take(self, key: str) -> bytes | None:
+        """The value under `key`, deleted in the same step (exactly one of concurrent takers gets it)."""
+        ...
+
+    async def kv_seen(self, key: str) -> bool:
+        """Whether `key` holds a value, for a request's path: bounded like `admit`, False when the store could not
+        say in time (fail open, as limits do)."""
         ...
 
     def retry_budget(self, budget: RetryBudget) -> BudgetState:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from claudewire.policy import BudgetTracker, RetryBudget
 from claudewire.state.base import DAY, MINUTE, Admission, ClientLimits, Clock, Decision, Ticket
+from claudewire.state.kv import MemoryKV
 
 __all__ = ["MemoryState"]
 
@@ -30,6 +31,7 @@ class MemoryState:
     def __init__(self, *, wall: Clock = time.time) -> None:
         self.wall = wall
         self._clients: dict[str, _Client] = {}
+        self.kv = MemoryKV(wall=wall)
 
     @property
     def up(self) -> bool:
@@ -97,6 +99,22 @@ class MemoryState:
 
     async def session_set(self, session: str, key: str, ttl: float) -> None:
         """One process: the pool's own map knows its sessions."""
+
+    async def kv_put(self, key: str, value: bytes, ttl: float, *, only_new: bool = False) -> bool:
+        """Store `value` under `key` for `ttl` seconds (`only_new`: only if nothing is there)."""
+        return self.kv.put(key, value, ttl, only_new=only_new)
+
+    async def kv_get(self, key: str) -> bytes | None:
+        """The value under `key`, or None."""
+        return self.kv.get(key)
+
+    async def kv_take(self, key: str) -> bytes | None:
+        """The value under `key`, deleted."""
+        return self.kv.take(key)
+
+    async def kv_seen(self, key: str) -> bool:
+        """Whether `key` holds a value."""
+        return self.kv.get(key) is not None
 
     def retry_budget(self, budget: RetryBudget) -> BudgetTracker:
         """This process's own budget."""

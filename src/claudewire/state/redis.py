@@ -37,7 +37,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from claudewire.policy import RetryBudget
-from claudewire.state.base import DAY, MINUTE, Admission, ClientLimits, Clock, Decision, Ticket
+from claudewire.state.base import DAY, MINUTE, Admission, ClientLimits, Clock, Decision, StateUnavailableError, Ticket
 from claudewire.state.budget import BUDGET_SCRIPT, SharedBudget
 from claudewire.state.memory import MemoryState
 from claudewire.state.pipe import MISSING, Call, RedisLink, safe_url
@@ -104,6 +104,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
+# KEYS: one key-value entry. Whether it holds a value (the request path's revocation check).
+_SEEN = """
+return redis.call('EXISTS', KEYS[1])
+"""
+
+_KV_TIMEOUT = 2.0  # seconds a sign-in key-value call may take (rare, and a wrong answer is worse than a late one)
 _SETTLE_DELAY = 0.02  # seconds a settlement waits to share the next admission pipeline's round trip
 
 
@@ -144,7 +150,7 @@ class RedisState:
         self.local = MemoryState(wall=wall)
         self.link = RedisLink(
             url,
-            (_ADMIT, _SETTLE, _SESSION, _BIND, BUDGET_SCRIPT),
+            (_ADMIT, _SETTLE, _SESSION, _BIND, _SEEN, BUDGET_SCRIPT),
             timeout=timeout,
             client=client,
             connect=connect,
@@ -242,6 +248,39 @@ class RedisState:
     async def session_set(self, session: str, key: str, ttl: float) -> None:
         """Bind `session` to member `key` for `ttl` seconds (bounded like every call; lost while Redis is away)."""
         await self.link.ask(_BIND, [self._session_key(session)], [key, max(1, int(ttl * 1000))])
+
+    # --- key-value entries (sign-in): awaited, bounded by `_KV_TIMEOUT`, never answered from local state -----------
+    def _kv_key(self, key: str) -> str:
+        return f"{self.namespace}:kv:{key}"
+
+    async def _kv(self, command: str, *args: Any) -> Any:
+        if not self.link.up:
+            raise StateUnavailableError(f"state backend {self.url} is unreachable")
+        try:
+            async with asyncio.timeout(_KV_TIMEOUT):
+                return await self.link.client.execute_command(command, *args)  # type: ignore[no-untyped-call]
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise StateUnavailableError(f"state backend {self.url} did not answer {command}: {exc!r}") from exc
+
+    async def kv_put(self, key: str, value: bytes, ttl: float, *, only_new: bool = False) -> bool:
+        """``SET key value PX ttl [NX]`` in Redis; True when stored."""
+        extra = ("NX",) if only_new else ()
+        return bool(await self._kv("SET", self._kv_key(key), value, "PX", max(1, int(ttl * 1000)), *extra))
+
+    async def kv_get(self, key: str) -> bytes | None:
+        """``GET`` in Redis."""
+        value = await self._kv("GET", self._kv_key(key))
+        return value if isinstance(value, bytes) or value is None else str(value).encode()
+
+    async def kv_take(self, key: str) -> bytes | None:
+        """``GETDEL`` in Redis (6.2 or newer): atomic, so of two replicas finishing one grant only one gets it."""
+        value = await self._kv("GETDEL", self._kv_key(key))
+        return value if isinstance(value, bytes) or value is None else str(value).encode()
+
+    async def kv_seen(self, key: str) -> bool:
+        """Whether `key` exists, in this tick's pipeline; False when Redis could not say in time (fail open)."""
+        answer = await self.link.ask(_SEEN, [self._kv_key(key)], [])
+        return answer is not MISSING and int(answer) == 1
 
     def retry_budget(self, budget: RetryBudget) -> SharedBudget:
         """The deployment's retry budget, counted in Redis (one per process: make it once)."""

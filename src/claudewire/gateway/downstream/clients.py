@@ -11,6 +11,10 @@ or the name of an environment variable holding it) and optional limits::
     tokens_per_day = 2000000
     models = ["claude-haiku-4-5"]
 
+A user signed in through the gateway (``[signin]``) is a client too: the token verifier names them with a `Member`,
+a string that is their group's name (the metric label) carrying their own buckets (limits named per user, so each
+member has the group's limits to themselves), the group's models and the key that marks their session revoked.
+
 `ClientGate.check` runs before the call flow starts: a model outside ``models`` is a 403 ``permission_error``, a
 limit used up a 429 ``rate_limit_error`` with ``retry-after`` and ``anthropic-ratelimit-*`` headers describing the
 client's own bucket. Tokens are counted as Anthropic counts them against rate limits (input, cache writes and
@@ -35,6 +39,8 @@ from claudewire.state import Admission, Bucket, ClientLimits, StateBackend, Tick
 __all__ = [
     "ClientGate",
     "ClientSpec",
+    "Member",
+    "MemberTicket",
     "Refusal",
     "Verdict",
     "check_unique",
@@ -170,6 +176,29 @@ def check_unique(clients: Iterable[ClientSpec]) -> None:
         raise ValueError("two clients have the same token: give each client its own")
 
 
+class Member(str):
+    """A signed-in user as the gate sees them: the string is their group's name (the metric and log label; never their
+    email or a token), `limits` their own buckets, `models` their group's (None: any), `revoked` the state key whose
+    presence means their session was revoked."""
+
+    limits: ClientLimits
+    models: frozenset[str] | None
+    revoked: str
+
+    def __new__(cls, group: str, limits: ClientLimits, models: frozenset[str] | None, revoked: str) -> Member:
+        member = super().__new__(cls, group)
+        member.limits, member.models, member.revoked = limits, models, revoked
+        return member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberTicket(Ticket):
+    """A member's reservation as the gateway sees it (`client`: the group, its label), `inner` the one counted in
+    the member's own buckets, which `ClientGate.settle` corrects."""
+
+    inner: Ticket | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A request the gateway answers itself: the failure and extra header lines (the client's bucket)."""
@@ -242,15 +271,28 @@ class ClientGate:
     """Model checks and limits for the clients of one gateway, counted in `state`."""
 
     def __init__(
-        self, clients: tuple[ClientSpec, ...], state: StateBackend, *, on_local: Callable[[], None] | None = None
+        self,
+        clients: tuple[ClientSpec, ...],
+        state: StateBackend,
+        *,
+        on_local: Callable[[], None] | None = None,
+        groups: Iterable[str] = (),
     ) -> None:
         self.clients = {c.name: c for c in clients}
+        for group in groups:  # signed-in users' groups: names the gate answers for (their specs come with them)
+            self.clients.setdefault(group, ClientSpec(group, b"", ClientLimits(group)))
         self.state = state
         self.on_local = on_local  # told of each admission a shared store could not answer in time
 
     async def check(self, name: str, route: str, method: bytes, body: bytes) -> Verdict:
         """Whether client `name` may send this request; counts it when it may."""
-        spec = self.clients.get(name)
+        if isinstance(name, Member):
+            if await self.state.kv_seen(name.revoked):
+                msg = "this sign-in session was revoked: sign in again"
+                return Verdict(Refusal(Failure.of(FailureKind.AUTH, message=msg)))
+            spec: ClientSpec | None = ClientSpec(str(name), b"", name.limits, name.models)
+        else:
+            spec = self.clients.get(name)
         if spec is None or (spec.models is None and not spec.limits.counted):
             return Verdict()
         parsed: dict[str, Any] | None = None
@@ -270,8 +312,10 @@ class ClientGate:
             for model in _models_named(route, parsed):
                 if model not in spec.models:
                     allowed = ", ".join(sorted(spec.models)) or "none"
-                    msg = f"client {spec.name} may not use model {model!r}; its models: {allowed}"
-                    return Verdict(Refusal(_permission(msg)))
+                    member = isinstance(name, Member)
+                    who = f"group {spec.name}" if member else f"client {spec.name}"
+                    msg = f"{who} may not use model {model!r}; its models: {allowed}"
+                    return Verdict(Refusal(_permission(msg, "its [[groups]] entry" if member else "")))
         if not spec.limits.counted:
             return Verdict()
         reserve = reservation(parsed, len(body)) if route == "messages" and parsed is not None else 0
@@ -279,20 +323,26 @@ class ClientGate:
         if not admission.shared and self.on_local is not None and self.state.shared:
             self.on_local()
         if admission.allowed:
-            return Verdict(ticket=admission.ticket)
+            ticket = admission.ticket
+            if isinstance(name, Member) and ticket is not None:  # labelled by the group, counted in the member's
+                ticket = MemberTicket(spec.name, ticket.reserved, ticket.minute, ticket.day, ticket.shared, ticket)
+            return Verdict(ticket=ticket)
         return Verdict(Refusal(_rate_limited(spec, admission), _bucket_headers(admission)))
 
     def settle(self, ticket: Ticket, used: int) -> None:
         """Replace the reservation of `ticket` with the `used` tokens."""
+        if isinstance(ticket, MemberTicket) and ticket.inner is not None:
+            ticket = ticket.inner
         self.state.settle(ticket, used)
 
 
-def _permission(message: str) -> Failure:
+def _permission(message: str, entry: str = "") -> Failure:
     failure = Failure.of(FailureKind.PERMISSION, message=message)
+    entry = entry or "its [[clients]] entry"
     return dataclasses.replace(
         failure,
         cause="This gateway client may not use that model (403 permission_error).",
-        fix="Use one of the client's models, or ask the gateway's operator to add the model to its [[clients]] entry.",
+        fix=f"Use one of the client's models, or ask the gateway's operator to add the model to {entry}.",
     )
 
 
