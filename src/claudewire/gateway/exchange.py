@@ -277,7 +277,8 @@ async def _pump(
                     record.error = str(FailureKind.STREAM_INTERRUPTED)
                 break
             conn.write(chunk)
-            between = chunk.endswith(b"\n\n")
+            if every:
+                between = chunk.endswith(b"\n\n")
             if scanner is not None:
                 scanner.feed(chunk)
             await conn.drain()
