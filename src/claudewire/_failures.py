@@ -309,6 +309,7 @@ ERROR_TYPE_KIND: dict[str, FailureKind] = {
     "api_error": FailureKind.SERVER,
     "timeout_error": FailureKind.TIMEOUT,
     "overloaded_error": FailureKind.OVERLOADED,
+    "not_supported": FailureKind.NOT_FOUND,  # 501: the endpoint is not on this backend (no breaker counts it)
     # Amazon Bedrock's exceptions, as its stream exception frames name them (the official AnthropicBedrock raises
     # them as error events) and, capitalised, its x-amzn-ErrorType header
     "throttlingException": FailureKind.RATE_LIMIT,

@@ -64,7 +64,8 @@ class CallRecord:
     `client` and `group` name a gateway client (never a token). `served` is the upstream whose answer went back;
     `status`, `error` (a failure kind, "" on success), `ttfb` (seconds from `start` to the answer's head, for a
     stream its first byte), `usage` and `request_id` are written by the driver. `admission` and `charged` are a
-    named client's admission outcome and the tokens counted against its limits.
+    named client's admission outcome and the tokens counted against its limits. `pings` counts the ``ping`` events
+    the gateway wrote into the silences of a stream without pings of its own (a translated Bedrock stream).
     """
 
     method: str
@@ -87,6 +88,7 @@ class CallRecord:
     charged: int = 0
     duration: float | None = None  # set by `Call.end`
     route: str = ""  # the bounded route label of `path` (``messages``, ``count_tokens`` ...), set by `start`
+    pings: int = 0
 
     @property
     def tried(self) -> list[str]:

@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parent / "js" / "node_modules"
 SDK = NODE_MODULES / "@anthropic-ai" / "sdk"
 CLAUDE = NODE_MODULES / ".bin" / "claude"
+CLAUDE_2197 = NODE_MODULES / "claude-code-2197" / "bin" / "claude.exe"  # the version these betas were pinned on
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (scripts/test installs it)")
 
@@ -79,12 +80,11 @@ def test_claude_code_print_mode_works_through_the_gateway(tmp_path: Path) -> Non
 
 
 @needs_node
-@pytest.mark.skipif(
-    not CLAUDE.exists(), reason="tests/js/node_modules lacks @anthropic-ai/claude-code: run ./scripts/test"
-)
+@pytest.mark.skipif(not CLAUDE_2197.exists(), reason="tests/js/node_modules lacks claude-code-2197: run ./scripts/test")
 @pytest.mark.parametrize("via_gateway", [False, True], ids=["direct", "gateway"])
 def test_claude_code_default_model_works(tmp_path: Path, via_gateway: bool) -> None:
-    """`claude -p` with NO model pinned (its default model, a mid-conversation system message, its betas) exits 0."""
+    """`claude -p` 2.1.197 with NO model pinned (its default model, a mid-conversation system message, its betas)
+    exits 0 (the newest: tests/gateway/test_claude_code_contract.py)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -96,7 +96,7 @@ def test_claude_code_default_model_works(tmp_path: Path, via_gateway: bool) -> N
     with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gw:
         env["ANTHROPIC_BASE_URL"] = gw.base_url if via_gateway else sim.base_url
         result = subprocess.run(
-            [str(CLAUDE), "-p", "say pong"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+            [str(CLAUDE_2197), "-p", "say pong"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
         )
         sent = [r for r in sim.requests if r.path == "/v1/messages"]
     assert result.returncode == 0, result.stderr + result.stdout

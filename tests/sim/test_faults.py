@@ -57,6 +57,7 @@ def test_parse_examples(text: str, expected: FaultSpec) -> None:
         ("500,count=-1", "count must be >= 0"),
         ("skew,seconds=inf", "finite"),
         ("stall,seconds=nan", "finite"),
+        ("pause,seconds=-1", "seconds must be >= 0"),
     ],
 )
 def test_parse_rejects_with_a_clear_message(text: str, fragment: str) -> None:

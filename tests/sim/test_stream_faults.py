@@ -1,4 +1,4 @@
-"""Streaming: event shapes, pacing, and the stream faults (error event, cut, slow, buffered)."""
+"""Streaming: event shapes, pacing, and the stream faults (error event, cut, slow, buffered, pause)."""
 
 from __future__ import annotations
 
@@ -109,3 +109,13 @@ def test_stream_faults_leave_plain_requests_alone(sim: SimServer) -> None:
     c = anthropic.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, max_retries=0)
     assert c.messages.create(model=SIM_MODEL, max_tokens=8, messages=HELLO).stop_reason == "max_tokens"
     assert not sim.stats.by_fault
+
+
+def test_pause_is_a_silent_gap_after_n_deltas(sim: SimServer) -> None:
+    """pause,after=2,seconds=0.6: two deltas, not a byte for the pause, then the whole rest of the stream."""
+    sim.set_faults(["pause:1.0,after=2,seconds=0.6"])
+    chunks = exchange(sim.base_url, request_bytes(sim.base_url, stream_body()))
+    timed = event_times(chunks)
+    deltas = [at for at, name in timed if name == "content_block_delta"]
+    assert len(deltas) == 12 and timed[-1][1] == "message_stop"
+    assert deltas[2] - deltas[1] >= 0.6 * 0.95  # a lower bound only: the silence is at least the pause

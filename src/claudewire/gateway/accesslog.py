@@ -48,6 +48,7 @@ class AccessLog:
         served = record.served
         tried = ",".join(_str(u) for u in record.tried)
         ttfb = record.ttfb
+        pings = f',"pings":{record.pings:d}' if record.pings else ""  # only where the gateway wrote any
         # hand-built (every string JSON-escaped by the C encoder): a third of json.dumps' cost on the hot path
         self._lines.append(
             f'{{"ts":{time.time():.3f},"request_id":{_str(record.request_id)},"method":{_str(record.method)},'
@@ -59,7 +60,7 @@ class AccessLog:
             f'"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"},'
             f'"duration_ms":{(record.duration or 0.0) * 1000:.3f},'
             f'"input_tokens":{usage.input_tokens if usage is not None else 0:d},'
-            f'"output_tokens":{usage.output_tokens if usage is not None else 0:d}}}'
+            f'"output_tokens":{usage.output_tokens if usage is not None else 0:d}{pings}}}'
         )
         if len(self._lines) >= _FLUSH_LINES:
             self.flush()

@@ -34,6 +34,7 @@ from claudewire.gateway.downstream.slots import Slots
 from claudewire.gateway.exchange import deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
 from claudewire.gateway.parties import failed_upstreams
+from claudewire.gateway.protocol import hello, protocol_answer
 from claudewire.gateway.routing import GatewayTarget, Routing
 from claudewire.gateway.upstream.pool import Headers, Upstream
 from claudewire.metrics import CONTENT_TYPE, Metrics
@@ -163,6 +164,10 @@ class Gateway:
                 failure = Failure.of(FailureKind.UNKNOWN, message=f"claudewire gateway internal error: {exc!r}")
                 answer = error_answer(failure)
                 conn.respond(500, answer.headers, answer.body)
+        elif path == b"/api/hello":  # Claude Code's preconnect: answered here at once, never forwarded
+            hello(req, conn)
+        elif path == b"/protocol" and req.method == b"GET":
+            protocol_answer(conn, self.config)
         elif path == b"/healthz":
             conn.respond(200, _JSON + self._worker, b'{"status":"ok"}')
         elif path == b"/readyz":

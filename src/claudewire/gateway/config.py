@@ -77,7 +77,9 @@ class GatewayConfig:
       the client; a healthy stream starts within seconds, 30 s leaves room for a long prompt's prefill, and a
       stall before the head no longer waits out `read_timeout`; see docs/resilience.md), `idle_timeout` (a stream
       with no bytes, pings included, that long ends with an SSE ``error`` event), `keepalive_timeout` (an idle
-      client connection is closed after that long).
+      client connection is closed after that long), `ping_interval` (a translated stream without pings of its own,
+      Bedrock's, gets a ``ping`` event after that many seconds of silence, between two events, so clients and
+      proxies that cut a silent stream keep it; 0: never).
     - The policy's `deadline`, and a caller's own ``x-stainless-timeout`` (the official SDKs send it) less a margin
       (a tenth of it, at most 1 s) so the answer reaches the caller before it gives up, bound each call in all:
       every attempt and every wait; a retry that would leave no useful time is not made (the last failure is the
@@ -135,6 +137,7 @@ class GatewayConfig:
     first_byte_timeout: float = 30.0
     stream_deadline: float = 90.0
     idle_timeout: float = 60.0
+    ping_interval: float = 10.0
     drain_timeout: float = 60.0
     drain_bytes: int = 4 * 1024 * 1024
     keepalive_timeout: float = _HTTP.keepalive_timeout
@@ -181,6 +184,8 @@ class GatewayConfig:
         timeouts = (self.connect_timeout, self.read_timeout, self.first_byte_timeout, self.idle_timeout)
         if min(*timeouts, self.keepalive_timeout, self.stream_deadline, self.drain_timeout) <= 0:
             raise ConfigError("timeouts must be > 0 seconds")
+        if not 0 <= self.ping_interval <= 3600:
+            raise ConfigError("ping_interval must be 0 (no pings) to 3600 seconds")
         if self.drain_bytes < 0:
             raise ConfigError("drain_bytes must be >= 0 (0: a reset stream counts its whole reservation)")
         try:

@@ -5,7 +5,9 @@ Nothing reaches the client in `exchange`: an error answer, a whole non-streamed 
 first content delta (`hold_first_delta`) is judged first, so a failed attempt the flow retries is invisible. Waits
 are bounded: the attempt's `timeout` (what is left of the call's deadline) bounds all of `exchange`; a stream's
 response head and first event must come within `first_byte_timeout`, a non-streamed answer's head within
-`read_timeout`; once a stream is delivered, `idle_timeout` bounds the silence between its chunks.
+`read_timeout`; once a stream is delivered, `idle_timeout` bounds the silence between its chunks. A delivered stream
+without pings of its own (a translated Bedrock stream) gets a ``ping`` event after every `ping_interval` s of
+silence, written only between two of its events.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 __all__ = ["Exchange", "deliver", "exchange", "wants_stream"]
 
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
+_PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 _log = logging.getLogger("claudewire.gateway")
 
 
@@ -237,10 +240,15 @@ async def _pump(
         record.usage = scanner.usage
     timeout = cfg.idle_timeout if scanner is not None else cfg.read_timeout
     ended = ex.ended
+    every = cfg.ping_interval if scanner is not None and resp.pingless else 0.0
+    between = not ex.held or ex.held[-1].endswith(b"\n\n")  # a ping goes only where an event has ended
     try:
         while not ended:
             try:
-                chunk = await resp.next_chunk(timeout)
+                if every:
+                    chunk = await _next_or_ping(resp, conn, call, timeout, every, between)
+                else:
+                    chunk = await resp.next_chunk(timeout)
             except TimeoutError:
                 if scanner is None:
                     conn.abort()
@@ -267,6 +275,8 @@ async def _pump(
                     record.error = str(FailureKind.STREAM_INTERRUPTED)
                 break
             conn.write(chunk)
+            if every:
+                between = chunk.endswith(b"\n\n")
             if scanner is not None:
                 scanner.feed(chunk)
             await conn.drain()
@@ -282,6 +292,28 @@ async def _pump(
             record.error = str(found.kind) if found is not None else "stream_error"
     conn.finish()
     resp.release()
+
+
+async def _next_or_ping(
+    resp: UpstreamResponse, conn: Connection, call: Call, idle: float, every: float, between: bool
+) -> bytes | None:
+    """The next chunk of a stream without pings of its own; each `every` s of silence first writes a ``ping`` event
+    (when the stream is `between` two events). `idle` s of silence in all, pings not counting: `TimeoutError`.
+
+    The read is resumed, not restarted: bytes that came in part stay with the response (and its translator)."""
+    left = idle
+    while True:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(min(every, left)):
+                return await resp.next_chunk(left)
+        except TimeoutError:
+            left -= time.monotonic() - started
+            if left <= 0:
+                raise
+            if between:
+                conn.write(_PING)
+                call.record.pings += 1
 
 
 async def _drain(resp: UpstreamResponse, scanner: StreamScanner, cfg: GatewayConfig) -> None:

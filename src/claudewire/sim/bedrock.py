@@ -11,8 +11,8 @@ the 400 "invalid beta flag" Bedrock answers. Requests are SigV4-signed for servi
 region (the signature is verified when the simulator knows the key pair) or carry a Bedrock API key as a bearer
 token; a simulator given no keys also serves unsigned requests (as Claude Code sends them with
 ``CLAUDE_CODE_SKIP_BEDROCK_AUTH``). Errors are Bedrock's: ``{"message"}`` bodies with ``x-amzn-ErrorType``, and
-exception frames mid-stream. Catalogue, faults and pacing are the anthropic mode's; `FaultSpec` ``path=``
-filters match the Anthropic path (``/v1/messages``) each call stands for.
+exception frames mid-stream; a stream has no ``ping`` (Bedrock sends none). Catalogue, faults and pacing are the
+anthropic mode's; `FaultSpec` ``path=`` filters match the Anthropic path (``/v1/messages``) each call stands for.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ _STREAM_EXCEPTIONS: dict[int, str] = {
     504: "modelTimeoutException",
 }
 _BETAS = web.RequestKey("anthropic_beta", tuple[str, ...])  # the body's betas, for the validation of the request
+_PING = b"event: ping"
 _AWS = "aws:"  # error_type prefix naming the exception Bedrock's front door answers with
 _MODEL_ID = re.compile(r"^(?:[a-z]+(?:-[a-z]+)?\.)?anthropic\.(?P<name>.+?)(?:-v\d+(?::\d+)?)?$")
 _OPS = {
@@ -256,7 +257,9 @@ class BedrockApp(SimApp):
         self, request: web.Request, headers: dict[str, str], events: list[bytes], first: int, spec: FaultSpec | None
     ) -> web.StreamResponse:
         metrics = _invocation_metrics(events)
-        frames = [sse_to_chunk(event, metrics) for event in events]
+        # Bedrock's event stream carries no pings: the Anthropic stream's are left out (and the first delta moves up)
+        first -= sum(1 for event in events[:first] if event.startswith(_PING))
+        frames = [sse_to_chunk(event, metrics) for event in events if not event.startswith(_PING)]
         status = spec.status if spec is not None and spec.status is not None else 529
         name = _STREAM_EXCEPTIONS.get(status, "modelStreamErrorException")
         if name == "modelStreamErrorException":

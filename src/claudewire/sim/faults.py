@@ -7,19 +7,20 @@ Grammar (shared by ``claudewire sim --fault`` and `FaultSpec.parse`)::
 `KIND` is an HTTP status the API answers with (400 401 402 403 404 408 409 413 429 500 502 503 504 529), a named
 alias (``overloaded`` = 529, ``rate_limit`` = 429, ``billing`` = 402, ``timeout`` = 504, ``api_error`` = 500) or a
 behaviour: ``spend_limit``, ``reset``, ``stall``, ``portal``, ``latency``, ``skew``, ``midstream_error``, ``cut``,
-``slow``, ``buffered``. `RATE` is the probability (0..1, default 1) that a request gets the fault. Keys:
+``slow``, ``buffered``, ``pause``. `RATE` is the probability (0..1, default 1) that a request gets the fault. Keys:
 
 - every kind: ``count=N`` (inject at most N times, then behave), ``path=/v1/messages`` (only paths starting so);
 - 429 / 503 / 529: ``retry_after=SECONDS`` (``retry_after=none`` to send no header);
 - ``latency``: ``ms=200`` fixed or ``ms=100-500`` uniform; ``slow``: ``ms=`` per-token delay;
   ``buffered``: ``ms=`` hold time; ``stall``: ``seconds=`` (default: until shutdown);
-- ``midstream_error`` / ``cut``: ``after=N`` content deltas (default 3); ``midstream_error``: ``status=429`` picks
-  the error it ends with (default 529 ``overloaded_error``; a Bedrock simulator sends the matching exception frame);
+- ``midstream_error`` / ``cut`` / ``pause``: ``after=N`` content deltas (default 3); ``midstream_error``:
+  ``status=429`` picks the error it ends with (default 529 ``overloaded_error``; a Bedrock simulator sends the
+  matching exception frame); ``pause``: ``seconds=`` of silence there, not a byte (default 15), then the rest;
   ``skew``: ``seconds=`` (may be negative).
 
 Examples: ``529:0.2``, ``429:0.1,retry_after=1``, ``reset:0.05``, ``latency:1.0,ms=200``, ``stall``,
-``midstream_error:1.0,after=3``, ``cut:1.0,after=3``, ``buffered``, ``skew:1.0,seconds=300``, ``portal``,
-``spend_limit``, ``402``, ``500:0.5,count=2``.
+``midstream_error:1.0,after=3``, ``cut:1.0,after=3``, ``pause:1.0,after=2,seconds=20``, ``buffered``,
+``skew:1.0,seconds=300``, ``portal``, ``spend_limit``, ``402``, ``500:0.5,count=2``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class FaultKind(enum.StrEnum):
     CUT = "cut"
     SLOW = "slow"
     BUFFERED = "buffered"
+    PAUSE = "pause"
 
     @property
     def status(self) -> int | None:
@@ -93,7 +95,7 @@ _ALIASES = {"overloaded": "529", "rate_limit": "429", "billing": "402", "timeout
 # the first stream fault shapes the stream; the first skew sets the Date clock.
 _BEHAVIOURS = frozenset({FaultKind.RESET, FaultKind.STALL, FaultKind.PORTAL})
 TERMINAL = frozenset(k for k in FaultKind if k.status is not None) | _BEHAVIOURS
-STREAM = frozenset({FaultKind.MIDSTREAM_ERROR, FaultKind.CUT, FaultKind.SLOW, FaultKind.BUFFERED})
+STREAM = frozenset({FaultKind.MIDSTREAM_ERROR, FaultKind.CUT, FaultKind.SLOW, FaultKind.BUFFERED, FaultKind.PAUSE})
 # Faults a network middlebox causes: they happen before the API looks at the key or version.
 NETWORK = frozenset({FaultKind.RESET, FaultKind.STALL, FaultKind.PORTAL})
 
@@ -109,6 +111,7 @@ _KEYS: dict[FaultKind, frozenset[str]] = {
     FaultKind.SKEW: frozenset({"seconds"}),
     FaultKind.MIDSTREAM_ERROR: frozenset({"after", "status"}),
     FaultKind.CUT: frozenset({"after"}),
+    FaultKind.PAUSE: frozenset({"after", "seconds"}),
 }
 
 
@@ -147,6 +150,8 @@ class FaultSpec:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise FaultSpecError(f"fault {self.kind.value!r}: {name} must be >= 0")
+        if self.kind is FaultKind.PAUSE and self.seconds is not None and self.seconds < 0:
+            raise FaultSpecError("fault 'pause': seconds must be >= 0")
         if self.retry_after is not None and self.retry_after < 0 and self.retry_after != NO_RETRY_AFTER:
             raise FaultSpecError(f"fault {self.kind.value!r}: retry_after must be >= 0 (or none)")
 

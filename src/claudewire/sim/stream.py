@@ -1,4 +1,4 @@
-"""Writing an SSE reply: paced event by event, or misshapen on purpose (error event, cut, slow, buffered)."""
+"""Writing an SSE reply: paced event by event, or misshapen on purpose (error event, cut, slow, buffered, a pause)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ __all__ = ["StreamShape", "write_stream"]
 
 _DEFAULT_AFTER = 3
 _SLOW_MS = 200.0
+_PAUSE_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
 class StreamShape:
-    """How to deliver one stream: delays, and whether to buffer it, stop it with an error event or cut it."""
+    """How to deliver one stream: delays, and whether to buffer it, stop it with an error event, cut it, or fall
+    silent for `pause` seconds before content delta `pause_after`."""
 
     ttft: float
     per_token: float
@@ -27,6 +29,8 @@ class StreamShape:
     error_after: int | None = None
     cut_after: int | None = None
     error_event: bytes = b""
+    pause_after: int | None = None
+    pause: float = 0.0
 
     @classmethod
     def of(cls, spec: FaultSpec | None, pacing: Pacing, *, sse_error: bytes) -> StreamShape:
@@ -46,6 +50,9 @@ class StreamShape:
             return cls(ttft, per_token, error_after=after, error_event=sse_error)
         if spec.kind is FaultKind.CUT:
             return cls(ttft, per_token, cut_after=after)
+        if spec.kind is FaultKind.PAUSE:
+            pause = spec.seconds if spec.seconds is not None else _PAUSE_SECONDS
+            return cls(ttft, per_token, pause_after=after, pause=pause)
         return cls(ttft, per_token)
 
 
@@ -80,7 +87,10 @@ async def write_stream(
             stop_at = first_delta + min(shape.cut_after, deltas)
         if shape.ttft:
             await asyncio.sleep(shape.ttft)
+        pause_at = first_delta + min(shape.pause_after, deltas) if shape.pause_after is not None else None
         for i, event in enumerate(events):
+            if i == pause_at:
+                await asyncio.sleep(shape.pause)  # a silent gap: not a byte, not even a ping
             if i == stop_at:
                 if shape.error_after is not None:
                     await response.write(shape.error_event)

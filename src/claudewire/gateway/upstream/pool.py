@@ -82,6 +82,8 @@ class UpstreamResponse:
 
     __slots__ = ("_conn", "_minted", "_upstream", "headers", "status")
 
+    pingless = False  # the upstream's own bytes: a stream carries its own pings (a translating kind's may not)
+
     def __init__(self, upstream: Upstream, conn: UpstreamConn, minted: tuple[bytes, ...] = ()) -> None:
         self._upstream = upstream
         self._conn: UpstreamConn | None = conn

@@ -8,7 +8,11 @@ A `Kind` is a small translator, sans-IO apart from fetching its credentials:
   none): the kind makes it its cloud's auth (a bearer, ``api-key``), never reading it back out of header bytes;
 - `Kind.response(call, status, headers)` → a `ResponseTranslator` that turns the upstream's head and body chunks
   into the Anthropic API's: status, header pairs, and bytes (SSE events for a stream, JSON otherwise). One that
-  sets `done` has ended the answer (an error event, a corrupt frame): nothing more is read from the upstream.
+  sets `done` has ended the answer (an error event, a corrupt frame): nothing more is read from the upstream. One
+  that is `pingless` makes a stream of whole SSE events from an upstream stream without pings of its own (Bedrock's
+  event stream): the gateway writes ``ping`` events into its silences, between two of its events;
+- `CannotCount`: a ``count_tokens`` the upstream refused (it cannot count there) becomes 501 ``not_supported``, the
+  protocol's answer on which Claude Code falls back to counting another way.
 
 `KindUpstream` wraps the gateway's connection pool (`Upstream`) with a kind and looks like one to the exchange:
 ``send(...)`` gives a response with ``status``, ``headers``, ``next_chunk`` and ``read``, already in Anthropic form,
@@ -21,10 +25,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from claudewire.gateway.upstream.kinds.errors import error_message, not_supported_body
 from claudewire.gateway.upstream.pool import Headers, Upstream, UpstreamResponse
 from claudewire.gateway.wire import first_header
 
 __all__ = [
+    "CANNOT_COUNT",
+    "CannotCount",
     "KeyRing",
     "Kind",
     "KindUpstream",
@@ -38,6 +45,11 @@ __all__ = [
 ]
 
 _JSON_CT = (b"content-type", b"application/json")
+_NO_RETRY = (b"x-should-retry", b"false")
+
+CANNOT_COUNT = frozenset({400, 403, 404, 405, 501})
+"""Statuses of a refused ``count_tokens`` that mean "not here" (no such operation, model or permission): answered
+501 ``not_supported``. A throttled or failing one (429, 5xx) stays what it is, for the policy to retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +58,8 @@ class UpstreamCall:
 
     `op` is the Anthropic operation (``messages``, ``count_tokens``); `stream` whether the answer is a stream;
     `minted` the credentials the kind put in `headers` (a key, a token, a signature, a session token), which are
-    scrubbed from the answer to this call.
+    scrubbed from the answer to this call; `betas` the ``anthropic-beta`` values the caller sent, verbatim (an
+    error naming one gets its capability token).
     """
 
     method: bytes
@@ -56,15 +69,18 @@ class UpstreamCall:
     op: str = "messages"
     stream: bool = False
     minted: tuple[str, ...] = ()
+    betas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """An answer given without asking the upstream: status, Anthropic ``error.type`` and message."""
+    """An answer given without asking the upstream: status, Anthropic ``error.type`` and message; `should_retry`
+    False sends ``x-should-retry: false`` (a 501 ``not_supported``: no client asks again)."""
 
     status: int
     error_type: str
     message: str
+    should_retry: bool | None = None
 
 
 class ResponseTranslator(Protocol):
@@ -74,6 +90,7 @@ class ResponseTranslator(Protocol):
     headers: Headers
     whole_body: bool  # True: the body must be read whole before translating (`feed` then sees it all at once)
     done: bool  # True once the translated answer has ended (an error event): the rest is not read
+    pingless: bool  # True: whole SSE events of a stream that has no pings of its own (the gateway adds them)
 
     def feed(self, chunk: bytes) -> bytes:
         """Anthropic bytes for the next upstream bytes (maybe none yet)."""
@@ -139,6 +156,7 @@ class PassThrough:
     headers: Headers
     whole_body: bool = False
     done: bool = False
+    pingless: bool = False
 
     def feed(self, chunk: bytes) -> bytes:
         return chunk
@@ -156,6 +174,7 @@ class WholeBody:
     headers: Headers
     whole_body: bool = True
     done: bool = False
+    pingless: bool = False
 
     def feed(self, chunk: bytes) -> bytes:
         return chunk
@@ -164,8 +183,28 @@ class WholeBody:
         return b""
 
 
+@dataclass(slots=True)
+class CannotCount(WholeBody):
+    """A ``count_tokens`` refused as not available (`CANNOT_COUNT`) → 501 ``not_supported`` with ``x-should-retry:
+    false``, the upstream's own words in the message; `where` names the upstream."""
+
+    where: str = ""
+
+    def __post_init__(self) -> None:
+        self.status = 501
+        kept = [(k, v) for k, v in self.headers if k.lower() not in (b"content-type", b"x-should-retry")]
+        self.headers = [*kept, _JSON_CT, _NO_RETRY]
+
+    def feed(self, chunk: bytes) -> bytes:
+        said = error_message(chunk)
+        why = f": {said}" if said else ""
+        return not_supported_body(f"count_tokens is not available on {self.where}{why}")
+
+
 class _Answer:
     """A response made here (a `Refusal`, or a translated whole body) with the `UpstreamResponse` surface."""
+
+    pingless = False
 
     def __init__(self, status: int, headers: Headers, body: bytes) -> None:
         self.status = status
@@ -217,6 +256,11 @@ class _Translated:
     @property
     def complete(self) -> bool:
         return self._ended or (self.inner.complete and not self.translator.whole_body)
+
+    @property
+    def pingless(self) -> bool:
+        """Whether this is a stream of whole SSE events with no pings of its own (the gateway adds them)."""
+        return self.translator.pingless
 
     async def next_chunk(self, within: float | None = None) -> bytes | None:
         """The next translated bytes; upstream bytes that complete no event yet are read on (`within` per read).
@@ -283,7 +327,8 @@ class KindUpstream:
         Anthropic API's form."""
         call = await self.kind.request(method, path, headers, body, key)
         if isinstance(call, Refusal):
-            answer = _Answer(call.status, [_JSON_CT], anthropic_error(call.error_type, call.message))
+            head = [_JSON_CT] if call.should_retry is not False else [_JSON_CT, _NO_RETRY]
+            answer = _Answer(call.status, head, anthropic_error(call.error_type, call.message))
             return answer  # type: ignore[return-value]  # the same surface as UpstreamResponse
         resp = await self.inner.send(
             call.method, call.path, call.headers, call.body, head_within=head_within, minted=call.minted

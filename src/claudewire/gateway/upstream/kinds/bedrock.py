@@ -1,19 +1,22 @@
 """The ``bedrock`` upstream kind: Anthropic Messages → Amazon Bedrock InvokeModel, and the answers back.
 
 Request: ``POST /v1/messages`` becomes ``POST /model/{model id}/invoke`` (``/invoke-with-response-stream`` for a
-stream), ``/v1/messages/count_tokens`` becomes ``/model/{model id}/count-tokens`` with the body wrapped as
-``{"input":{"invokeModel":{"body":<base64>}}}``. The body loses ``model`` and ``stream`` and gains
-``anthropic_version`` (`DEFAULT_VERSION` unless configured) and the ``anthropic-beta`` header's values as an
-``anthropic_beta`` array, filtered through the upstream's allowlist (`DEFAULT_BETAS` unless configured; `aliases`
-rename a beta Bedrock spells differently): a beta Bedrock does not know would fail the whole call with 400 "invalid
-beta flag", so it is dropped and logged, never sent. Without the mid-conversation-system beta, ``role: "system"``
-messages between turns (Claude Code sends them) become user turns in ``<system-reminder>`` tags, as Claude Code
-itself writes them where that beta is missing (`fold_system_messages`). Auth: a Bedrock API key from `keys` as
-``Authorization: Bearer``, else SigV4 (service ``bedrock``) with the standard AWS credential chain, signed by botocore.
+stream), ``/v1/messages/count_tokens`` becomes ``/model/{foundation model id}/count-tokens`` with the body wrapped
+as ``{"input":{"invokeModel":{"body":<base64>}}}`` (``max_tokens`` above any thinking budget); a count Bedrock
+cannot make (an application inference profile, or refused by Bedrock as unavailable) is 501 ``not_supported``. The
+body loses ``model`` and ``stream`` and gains ``anthropic_version`` (`DEFAULT_VERSION` unless configured) and the
+``anthropic-beta`` header's values as an ``anthropic_beta`` array, filtered through the upstream's allowlist
+(`DEFAULT_BETAS` unless configured; `aliases` rename a beta Bedrock spells differently): a beta Bedrock does not
+know would fail the whole call with 400 "invalid beta flag", so it is dropped and logged, never sent. Without the
+mid-conversation-system beta, ``role: "system"`` messages between turns (Claude Code sends them) become user turns
+in ``<system-reminder>`` tags, as Claude Code itself writes them where that beta is missing
+(`fold_system_messages`). Auth: a Bedrock API key from `keys` as ``Authorization: Bearer``, else SigV4 (service
+``bedrock``) with the standard AWS credential chain, signed by botocore.
 
 Answer: the JSON Message passes as it is (read whole: bounded and scrubbed); the event-stream is re-emitted as SSE
-event by event (`EventStreamToSSE`); Bedrock errors become Anthropic error bodies with the matching status
-(`bedrock_error`); ``inputTokens`` comes back as ``input_tokens``. Batches and files are refused in the Anthropic
+event by event (`EventStreamToSSE`, which has no pings: the gateway adds them); Bedrock errors become Anthropic
+error bodies with the matching status and Bedrock's own words (`bedrock_error`, with the capability token Claude Code
+recovers by); ``inputTokens`` comes back as ``input_tokens``. Batches and files are refused in the Anthropic
 error shape.
 """
 
@@ -31,6 +34,8 @@ from urllib.parse import quote
 
 from claudewire.gateway.upstream.kinds.aws import AwsAuth
 from claudewire.gateway.upstream.kinds.base import (
+    CANNOT_COUNT,
+    CannotCount,
     KeyRing,
     Refusal,
     ResponseTranslator,
@@ -40,7 +45,7 @@ from claudewire.gateway.upstream.kinds.base import (
 )
 from claudewire.gateway.upstream.kinds.errors import anthropic_error_body, bedrock_error
 from claudewire.gateway.upstream.kinds.eventstream import EventStreamToSSE
-from claudewire.gateway.upstream.kinds.models import bedrock_model_id
+from claudewire.gateway.upstream.kinds.models import bedrock_count_model, bedrock_model_id
 from claudewire.gateway.upstream.kinds.request import (
     MID_CONVERSATION_SYSTEM,
     MessagesRequest,
@@ -156,7 +161,20 @@ class BedrockKind:
                 )
         model_id = quote(bedrock_model_id(model, self.region, self.model_map), safe=":")
         if parsed.op == "count_tokens":
-            payload.setdefault("max_tokens", 1)  # the wrapped body is an InvokeModel body, which requires it
+            foundation = bedrock_count_model(bedrock_model_id(model, self.region, self.model_map))
+            if foundation is None:
+                return Refusal(
+                    501,
+                    "not_supported",
+                    f"count_tokens is not available on the bedrock upstream {self.upstream_name!r} for {model}: "
+                    "Bedrock's CountTokens takes foundation-model ids, not an application inference profile",
+                    should_retry=False,
+                )
+            model_id = quote(foundation, safe=":")
+            # the wrapped body is an InvokeModel body: max_tokens is required, and must exceed a thinking budget
+            thinking = payload.get("thinking")
+            budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+            payload.setdefault("max_tokens", budget + 1 if isinstance(budget, int) else 1)
             inner = json.dumps(payload, separators=(",", ":")).encode()
             data = json.dumps({"input": {"invokeModel": {"body": base64.b64encode(inner).decode()}}}).encode()
             route = f"/model/{model_id}/count-tokens"
@@ -165,7 +183,7 @@ class BedrockKind:
             route = f"/model/{model_id}/invoke-with-response-stream" if parsed.stream else f"/model/{model_id}/invoke"
         auth, minted = await self.auth.headers(route, data, key)
         lines = [*without_headers(headers, _DROP), (b"content-type", b"application/json"), *auth]
-        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, minted)
+        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, minted, parsed.betas)
 
     def _betas(self, parsed: MessagesRequest, in_body: object) -> list[str]:
         asked = list(parsed.betas)
@@ -196,8 +214,10 @@ class BedrockKind:
     # --- response -----------------------------------------------------------------------------------------------
 
     def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
+        if call.op == "count_tokens" and status in CANNOT_COUNT:
+            return CannotCount(status, headers, where=f"the bedrock upstream {self.upstream_name!r}")
         if status >= 400:
-            return _BedrockError(status, headers)
+            return _BedrockError(status, headers, call.betas)
         ctype = first_header(headers, b"content-type") or b""
         if call.stream and ctype.startswith(b"application/vnd.amazon.eventstream"):
             return EventStreamToSSE(status, headers)
@@ -211,9 +231,11 @@ class _BedrockError:
 
     whole_body = True
     done = False
+    pingless = False
 
-    def __init__(self, status: int, headers: Headers) -> None:
+    def __init__(self, status: int, headers: Headers, betas: tuple[str, ...] = ()) -> None:
         self._error = first_header(headers, b"x-amzn-errortype")
+        self._betas = betas
         self.status, _ = bedrock_error(status, self._error, b"{}")
         self._upstream_status = status
         self.headers = [(k, v) for k, v in headers if k.lower() != b"content-type"] + [
@@ -221,7 +243,7 @@ class _BedrockError:
         ]
 
     def feed(self, chunk: bytes) -> bytes:
-        _, body = bedrock_error(self._upstream_status, self._error, chunk)
+        _, body = bedrock_error(self._upstream_status, self._error, chunk, self._betas)
         return body
 
     def end(self) -> bytes:

@@ -2,14 +2,28 @@
 
 Clients (the SDK, Claude Code) and the gateway's own policy then treat them as they treat the Anthropic API's:
 a throttled Bedrock call is a 429 ``rate_limit_error``, an unavailable one a 529 ``overloaded_error``, and so on.
+The cloud's own words stay in ``error.message`` (Claude Code's recovery matches on them), followed by which cloud
+and exception said so and, for a capability the protocol names (`capability.capability_rejected`), the stable
+``capability_rejected: <class>`` token; a message the client matches only whole is passed exactly as it came.
+`not_supported_body` is the 501 ``not_supported`` answer for an upstream that cannot count tokens.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-__all__ = ["BEDROCK_EXCEPTIONS", "anthropic_error_body", "bedrock_error", "bedrock_error_type", "google_error"]
+from claudewire.gateway.upstream.kinds.capability import capability_rejected, whole_message, with_token
+
+__all__ = [
+    "BEDROCK_EXCEPTIONS",
+    "anthropic_error_body",
+    "bedrock_error",
+    "bedrock_error_type",
+    "error_message",
+    "google_error",
+    "not_supported_body",
+]
 
 BEDROCK_EXCEPTIONS: Mapping[str, tuple[int, str]] = {
     "throttlingexception": (429, "rate_limit_error"),
@@ -68,8 +82,17 @@ def anthropic_error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"type": "error", "error": {"type": error_type, "message": message}}).encode()
 
 
-def bedrock_error(status: int, error_header: bytes | None, body: bytes) -> tuple[int, bytes]:
-    """A Bedrock error answer (``x-amzn-ErrorType`` + ``{"message"}``) as an Anthropic status and error body."""
+def _worded(answer: int, message: str, label: str, betas: Sequence[str]) -> str:
+    """The client's message: the cloud's words, the label naming who said so, the capability token if any; a
+    message the client matches whole goes exactly as it came."""
+    if whole_message(message):
+        return message
+    return with_token(message + label, capability_rejected(answer, message, betas))
+
+
+def bedrock_error(status: int, error_header: bytes | None, body: bytes, betas: Sequence[str] = ()) -> tuple[int, bytes]:
+    """A Bedrock error answer (``x-amzn-ErrorType`` + ``{"message"}``) as an Anthropic status and error body
+    (`betas`: the ``anthropic-beta`` values the caller sent, for the capability token)."""
     name = (error_header or b"").split(b":", 1)[0].decode("latin-1").strip()
     message = _field(body, "message") or f"Bedrock answered {status}"
     if name.lower() in BEDROCK_EXCEPTIONS:
@@ -78,10 +101,10 @@ def bedrock_error(status: int, error_header: bytes | None, body: bytes) -> tuple
         answer = status if status >= 400 else 500
         error_type = _STATUS_TYPES.get(answer, "api_error")
     label = f" (Bedrock {name})" if name else ""
-    return answer, anthropic_error_body(error_type, message + label)
+    return answer, anthropic_error_body(error_type, _worded(answer, message, label, betas))
 
 
-def google_error(status: int, body: bytes) -> tuple[int, bytes] | None:
+def google_error(status: int, body: bytes, betas: Sequence[str] = ()) -> tuple[int, bytes] | None:
     """A Google-shaped error (``{"error":{"code","message","status"}}``) as Anthropic's; None if it is not one."""
     try:
         parsed = json.loads(body)
@@ -91,8 +114,27 @@ def google_error(status: int, body: bytes) -> tuple[int, bytes] | None:
     if not isinstance(err, dict) or "status" not in err or parsed.get("type") == "error":
         return None  # already Anthropic's (Vertex passes the model's own errors through)
     answer, error_type = _GOOGLE.get(str(err["status"]), (status, _STATUS_TYPES.get(status, "api_error")))
-    message = err.get("message") if isinstance(err.get("message"), str) else f"Vertex AI answered {status}"
-    return answer, anthropic_error_body(error_type, f"{message} (Vertex AI {err['status']})")
+    said = err.get("message")
+    message = said if isinstance(said, str) else f"Vertex AI answered {status}"
+    return answer, anthropic_error_body(error_type, _worded(answer, message, f" (Vertex AI {err['status']})", betas))
+
+
+def error_message(body: bytes) -> str | None:
+    """The message of an error body in any of the shapes upstreams answer with (Anthropic's, Google's, Bedrock's)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    err = parsed.get("error")
+    message = err.get("message") if isinstance(err, dict) else parsed.get("message") or parsed.get("Message")
+    return message if isinstance(message, str) else None
+
+
+def not_supported_body(message: str) -> bytes:
+    """The 501 ``not_supported`` body: the endpoint is not available on this backend (Claude Code falls back)."""
+    return anthropic_error_body("not_supported", message)
 
 
 def _field(body: bytes, name: str) -> str | None:

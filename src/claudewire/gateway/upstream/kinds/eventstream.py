@@ -30,9 +30,11 @@ def _event(name: str, data: bytes) -> bytes:
 
 
 class EventStreamToSSE:
-    """A `ResponseTranslator` for a 200 ``application/vnd.amazon.eventstream`` answer."""
+    """A `ResponseTranslator` for a 200 ``application/vnd.amazon.eventstream`` answer: whole SSE events out, and
+    no pings (Bedrock sends none), so the gateway writes its own between them."""
 
     whole_body = False
+    pingless = True
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status

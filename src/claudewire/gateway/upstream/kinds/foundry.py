@@ -1,8 +1,9 @@
 """The ``foundry`` upstream kind: Microsoft Foundry's native Messages API under ``{resource}/anthropic/``.
 
-Bodies, streams and errors are the Anthropic API's, so only auth changes: a key from `keys` is sent as both
-``api-key`` and ``x-api-key`` (as the official AnthropicFoundry does), or as ``Authorization: Bearer`` for an
-Entra ID token (``bearer = true``). Model ids may be mapped (a Foundry deployment name) with ``model_map``.
+Bodies, streams (with their own pings) and errors are the Anthropic API's, so only auth changes: a key from `keys`
+is sent as both ``api-key`` and ``x-api-key`` (as the official AnthropicFoundry does), or as ``Authorization:
+Bearer`` for an Entra ID token (``bearer = true``). Model ids may be mapped (a Foundry deployment name) with
+``model_map``. A ``count_tokens`` Foundry refuses as unavailable is 501 ``not_supported``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from claudewire.gateway.upstream.kinds.base import (
+    CannotCount,
     KeyRing,
     PassThrough,
     Refusal,
@@ -25,6 +27,8 @@ from claudewire.gateway.wire import first_header
 __all__ = ["FoundryKind"]
 
 _DROP = frozenset({b"x-api-key", b"authorization", b"api-key"})
+# the Anthropic API's own validation answers 400: only "no such operation here" means Foundry cannot count
+_CANNOT_COUNT = frozenset({404, 405, 501})
 
 
 class FoundryKind:
@@ -61,7 +65,8 @@ class FoundryKind:
             minted = (chosen,)
         if self.model_map and body and path.startswith(b"/v1/messages"):
             body = self._map_model(body)
-        return UpstreamCall(method, path, lines, body, minted=minted)
+        op = "count_tokens" if path.split(b"?", 1)[0].rstrip(b"/") == b"/v1/messages/count_tokens" else "messages"
+        return UpstreamCall(method, path, lines, body, op=op, minted=minted)
 
     def _map_model(self, body: bytes) -> bytes:
         try:
@@ -74,6 +79,8 @@ class FoundryKind:
         return body
 
     def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
+        if call.op == "count_tokens" and status in _CANNOT_COUNT:
+            return CannotCount(status, headers, where=f"the foundry upstream {self.upstream_name!r}")
         ctype = first_header(headers, b"content-type") or b""
         if ctype.startswith(b"text/event-stream"):
             return PassThrough(status, headers)

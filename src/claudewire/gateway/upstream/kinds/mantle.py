@@ -134,6 +134,7 @@ class _FrontDoorError:
 
     whole_body = True
     done = False
+    pingless = False
 
     def __init__(self, status: int, headers: Headers) -> None:
         self._error = first_header(headers, b"x-amzn-errortype")

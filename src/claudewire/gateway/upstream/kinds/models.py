@@ -6,6 +6,10 @@ alias of a dated model becomes the dated id, and the cloud's spelling is derived
 - bedrock: ``{geo}.anthropic.{dated id}-v1:0`` (a cross-region inference profile; `geo` from the region: ``eu``,
   ``apac`` or ``us``);
 - vertex: ``{name}@{YYYYMMDD}`` for a dated id, the id itself otherwise.
+
+Bedrock's CountTokens takes foundation-model ids only: `bedrock_count_model` turns a cross-region inference profile
+(``us.anthropic.X``, or its ARN) into the foundation model's id, and has none for an application inference profile
+(an opaque ARN).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["DATED", "bedrock_model_id", "vertex_model_id"]
+__all__ = ["DATED", "bedrock_count_model", "bedrock_model_id", "vertex_model_id"]
 
 DATED: Mapping[str, str] = {
     "claude-haiku-4-5": "claude-haiku-4-5-20251001",
@@ -28,6 +32,7 @@ DATED: Mapping[str, str] = {
 """Undated aliases of the current dated Claude models (the clouds name models by dated id where one exists)."""
 
 _DATE = re.compile(r"^(?P<name>.+)-(?P<date>20\d{6})$")
+_PROFILE = re.compile(r"^(?:[a-z]+(?:-[a-z]+)?\.)?(?P<model>anthropic\..+)$")
 
 
 def _geo(region: str) -> str:
@@ -45,6 +50,16 @@ def bedrock_model_id(model: str, region: str, model_map: Mapping[str, str]) -> s
     if "anthropic." in model or model.startswith("arn:"):
         return model  # already Bedrock's
     return f"{_geo(region)}.anthropic.{DATED.get(model, model)}-v1:0"
+
+
+def bedrock_count_model(model_id: str) -> str | None:
+    """The foundation-model id CountTokens takes for the Bedrock `model_id` (a model id, a cross-region inference
+    profile or an ARN of either), or None for an application inference profile, which names no model."""
+    tail = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
+    if ":application-inference-profile/" in model_id:
+        return None
+    found = _PROFILE.match(tail)
+    return found["model"] if found else None
 
 
 def vertex_model_id(model: str, model_map: Mapping[str, str]) -> str:

@@ -8,8 +8,9 @@ permitted" (`DEFAULT_REJECTED`, or the upstream's ``rejected_fields``) are remov
 Vertex's (``claude-haiku-4-5@20251001``). Auth: a static bearer token from `keys`, else Google credentials through
 google-auth (a service-account file, else application default credentials), refreshed off the event loop.
 
-Answer: SSE passes through untouched, a JSON answer is read whole (bounded, scrubbed) and passed as it is;
-Google-shaped errors become Anthropic error bodies.
+Answer: SSE passes through untouched (with Vertex's own pings), a JSON answer is read whole (bounded, scrubbed) and
+passed as it is; Google-shaped errors become Anthropic error bodies with Vertex's own words (and the capability token
+Claude Code recovers by); a count Vertex refuses as unavailable is 501 ``not_supported``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 from urllib.parse import quote
 
 from claudewire.gateway.upstream.kinds.base import (
+    CANNOT_COUNT,
+    CannotCount,
     KeyRing,
     PassThrough,
     Refusal,
@@ -106,7 +109,7 @@ class VertexKind:
         token = await self._token(key)
         lines = without_headers(headers, _DROP)
         lines += [(b"content-type", b"application/json"), (b"authorization", b"Bearer " + token.encode("latin-1"))]
-        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, (token,))
+        return UpstreamCall(b"POST", route.encode(), lines, data, parsed.op, parsed.stream, (token,), parsed.betas)
 
     async def _token(self, chosen: str | None) -> str:
         key = self.keys.pick(chosen)
@@ -134,8 +137,10 @@ class VertexKind:
         return creds
 
     def response(self, call: UpstreamCall, status: int, headers: Headers) -> ResponseTranslator:
+        if call.op == "count_tokens" and status in CANNOT_COUNT:
+            return CannotCount(status, headers, where=f"the vertex upstream {self.upstream_name!r}")
         if status >= 400:
-            return _GoogleError(status, headers)
+            return _GoogleError(status, headers, betas=call.betas)
         if (first_header(headers, b"content-type") or b"").startswith(b"text/event-stream"):
             return PassThrough(status, headers)
         return WholeBody(status, headers)  # a JSON answer: read whole, bounded and scrubbed
@@ -145,8 +150,10 @@ class VertexKind:
 class _GoogleError(WholeBody):
     """A Google-shaped error → Anthropic's; the model's own (already Anthropic-shaped) errors pass unchanged."""
 
+    betas: tuple[str, ...] = ()
+
     def feed(self, chunk: bytes) -> bytes:
-        mapped = google_error(self.status, chunk)
+        mapped = google_error(self.status, chunk, self.betas)
         if mapped is None:
             return chunk
         self.status, body = mapped
