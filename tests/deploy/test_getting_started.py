@@ -19,6 +19,7 @@ import pytest
 
 from claudewire.cli.proxy import proxy
 from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.openai.settings import OpenAISettings
 from claudewire.policy import Policy, RetryBudget
 from claudewire.testing import run_sim
 from tests.conftest import SIM_KEY, SIM_MODEL
@@ -44,11 +45,12 @@ def test_the_example_config_names_every_field() -> None:
     """Every gateway, policy and retry-budget field appears in the example (set or commented), so none is hidden."""
     text = EXAMPLE.read_text()
     named = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, re.MULTILINE))
-    internal = {"upstreams", "clients", "policy", "state"}  # tables of their own
+    internal = {"upstreams", "clients", "policy", "state", "openai"}  # tables of their own
     fields = {f.name for f in dataclasses.fields(GatewayConfig)} - internal
     fields = {name.removeprefix("state_") for name in fields}  # state_X is `X = ...` under [state]
     fields |= {f.name for f in dataclasses.fields(Policy)} - {"retry_budget"}
     fields |= {f.name for f in dataclasses.fields(RetryBudget)}
+    fields |= {f.name for f in dataclasses.fields(OpenAISettings)}
     assert not fields - named, f"add to claudewire.example.toml: {sorted(fields - named)}"
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from claudewire._net import is_loopback
 from claudewire.gateway.downstream.clients import ClientSpec, check_unique, clients_from_tables
 from claudewire.gateway.downstream.limits import HttpLimits
+from claudewire.gateway.openai.settings import OpenAISettings
 from claudewire.gateway.upstream.answers import DEFAULT_BODY_LIMIT
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
@@ -109,6 +110,8 @@ class GatewayConfig:
       answer); past it the connection is dropped and the client gets a 502 naming the upstream.
     - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
+    - `openai`: the OpenAI-compatible ingress's ``[openai]`` section (`OpenAISettings`): advertised model names,
+      ``max_tokens`` floors per route, the default ``max_tokens``.
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -158,6 +161,7 @@ class GatewayConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     upstream_error_body_limit: int = DEFAULT_BODY_LIMIT
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -239,6 +243,7 @@ class GatewayConfig:
                     "but with client tokens set clients send a gateway token: give this upstream its keys"
                 )
         listed = {f"clients[{i}] ({c.name}).models": sorted(c.models) for i, c in enumerate(self.clients) if c.models}
+        listed.update({f"[openai] models.{alias}": [model] for alias, model in self.openai.models.items()})
         try:
             check_models_served(self.upstreams, listed)
         except UpstreamConfigError as exc:
@@ -296,6 +301,7 @@ class GatewayConfig:
         state = data.pop("state", None)
         clients = data.pop("clients", [])
         listed = data.pop("upstreams", None)
+        openai = data.pop("openai", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
         names = {f.name for f in dataclasses.fields(cls)} - {
@@ -304,6 +310,7 @@ class GatewayConfig:
             "clients",
             "state_prefix",
             "state_timeout",
+            "openai",
         }
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
@@ -358,6 +365,11 @@ class GatewayConfig:
             if isinstance(proxy.get(name), list):
                 proxy[name] = tuple(proxy[name])
         proxy["policy"] = policy_from_mapping(policy_data)
+        if openai is not None:
+            try:
+                proxy["openai"] = OpenAISettings.from_mapping(openai)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         try:
             return cls(**proxy)
         except TypeError as exc:

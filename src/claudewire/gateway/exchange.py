@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from claudewire._errors import Failure, FailureKind, NoResponseError, classify
 from claudewire._sse import StreamScanner, json_usage
@@ -29,7 +29,7 @@ from claudewire.gateway.headers import response_headers
 from claudewire.gateway.upstream.answers import UnusableAnswer, not_the_api
 from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 
-__all__ = ["Exchange", "deliver", "exchange", "wants_stream"]
+__all__ = ["Exchange", "Translation", "deliver", "exchange", "wants_stream"]
 
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
 _STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
@@ -61,6 +61,41 @@ class Exchange:
         if self.resp is not None:
             self.resp.close()
             self.resp = None
+
+
+class Translation(Protocol):
+    """How a translating ingress rewrites the accepted attempt's answer for its caller (None: it passes as it is).
+
+    The upstream's answer is always the Messages API's; the translation sees it once the flow has accepted it, so a
+    retried attempt is never translated. `whole` rewrites a whole answer (a JSON body, or an error); `start` the head
+    of a stream, whose bytes then go through `feed` and end with `close`; `fail` is the end of a stream the gateway
+    cuts (idle, broken); `refuse` a stream that never began: its held ``error`` event (`StreamScanner.error`) as a
+    whole error answer of the caller's dialect.
+    """
+
+    def whole(self, status: int, headers: bytes, body: bytes) -> tuple[int, bytes, bytes]:
+        """The status, header lines and body to send for a whole answer."""
+        ...
+
+    def start(self, status: int, headers: bytes) -> bytes:
+        """The header lines of a stream."""
+        ...
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The caller's bytes for the upstream's next stream bytes."""
+        ...
+
+    def close(self) -> bytes:
+        """The caller's last bytes once the upstream's stream ended."""
+        ...
+
+    def fail(self, failure: Failure, detail: str) -> bytes:
+        """The caller's last bytes for a stream the gateway ends on `failure`."""
+        ...
+
+    def refuse(self, status: int, headers: bytes, event: dict[str, Any]) -> tuple[int, bytes, bytes]:
+        """A stream whose held first event was an ``error``, as a whole answer."""
+        ...
 
 
 def wants_stream(body: bytes) -> bool:
@@ -206,34 +241,64 @@ async def _hold(ex: Exchange, cfg: GatewayConfig, first_by: float | None, *, sse
     return ex
 
 
-async def deliver(ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, *, drain: bool = False) -> None:
+async def deliver(
+    ex: Exchange,
+    conn: Connection,
+    call: Call,
+    cfg: GatewayConfig,
+    *,
+    drain: bool = False,
+    translation: Translation | None = None,
+) -> None:
     """Give the client the upstream's answer of the accepted attempt: whole, or streamed on as it arrives.
 
     `drain`: when the client goes away mid-stream, read on (bounded by `drain_timeout` and `drain_bytes`) for the
-    stream's final usage; otherwise the upstream request is dropped at once.
+    stream's final usage; otherwise the upstream request is dropped at once. `translation`: the caller speaks
+    another dialect; its answer is rewritten on the way (JSON whole, a stream event by event).
     """
     resp, ex.resp = ex.resp, None
     failure = ex.failure
     record = call.record
     if resp is None:
-        conn.respond(ex.status, ex.out_headers, ex.body)
+        if translation is None:
+            conn.respond(ex.status, ex.out_headers, ex.body)
+        else:
+            body = ex.usage_body if ex.usage_body is not None else ex.body
+            conn.respond(*translation.whole(ex.status, ex.out_headers, body))
         call.answer(ex.status, str(failure.kind) if failure is not None else "")
         if ex.usage_body is not None:
             record.usage = json_usage(ex.usage_body)
             record.usage_final = True
         return
     try:
-        await _pump(resp, ex, conn, call, cfg, drain)
+        scanner = ex.scanner
+        if translation is not None and failure is not None and scanner is not None and scanner.error is not None:
+            # the flow gave up on a stream whose first event was an error: a caller of another dialect gets it as
+            # an error answer with its status (nothing of the stream was sent)
+            status, headers, body = translation.refuse(ex.status, ex.out_headers, scanner.error)
+            conn.respond(status, headers, body)
+            call.answer(status, str(failure.kind))
+            return
+        await _pump(resp, ex, conn, call, cfg, drain, translation)
     finally:
         resp.close()  # no-op once released to the pool
 
 
 async def _pump(
-    resp: UpstreamResponse, ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, drain: bool
+    resp: UpstreamResponse,
+    ex: Exchange,
+    conn: Connection,
+    call: Call,
+    cfg: GatewayConfig,
+    drain: bool,
+    tr: Translation | None = None,
 ) -> None:
     scanner = ex.scanner
     record = call.record
-    conn.start(ex.status, ex.out_headers, b"".join(ex.held))
+    if tr is None:
+        conn.start(ex.status, ex.out_headers, b"".join(ex.held))
+    else:
+        conn.start(ex.status, tr.start(ex.status, ex.out_headers), tr.feed(b"".join(ex.held)))
     call.answer(ex.status, str(ex.failure.kind) if ex.failure is not None else "")  # an error event goes through
     if scanner is not None:
         record.usage = scanner.usage
@@ -250,7 +315,7 @@ async def _pump(
                     return
                 idle = Failure.of(FailureKind.READ_TIMEOUT)
                 detail = f"no bytes from the upstream for {timeout:g}s, not even a ping: stream idle timeout"
-                conn.write(sse_error_event(idle, detail=detail))
+                conn.write(sse_error_event(idle, detail=detail) if tr is None else tr.fail(idle, detail))
                 record.error = "stream_idle_timeout"
                 break
             except (ConnectionError, OSError) as exc:
@@ -259,16 +324,18 @@ async def _pump(
                     record.error = str(FailureKind.STREAM_INTERRUPTED)
                     return
                 cut = Failure.of(FailureKind.STREAM_INTERRUPTED)
-                conn.write(sse_error_event(cut, detail=f"the upstream connection broke mid-stream: {exc}"))
+                detail = f"the upstream connection broke mid-stream: {exc}"
+                conn.write(sse_error_event(cut, detail=detail) if tr is None else tr.fail(cut, detail))
                 record.error = str(FailureKind.STREAM_INTERRUPTED)
                 break
             if chunk is None:
                 if scanner is not None and not (scanner.saw_stop or scanner.blind or scanner.error is not None):
                     cut = Failure.of(FailureKind.STREAM_INTERRUPTED)  # ended cleanly, but the message is not whole
-                    conn.write(sse_error_event(cut, detail="the upstream ended the stream before message_stop"))
+                    detail = "the upstream ended the stream before message_stop"
+                    conn.write(sse_error_event(cut, detail=detail) if tr is None else tr.fail(cut, detail))
                     record.error = str(FailureKind.STREAM_INTERRUPTED)
                 break
-            conn.write(chunk)
+            conn.write(chunk if tr is None else tr.feed(chunk))
             if scanner is not None:
                 scanner.feed(chunk)
             await conn.drain()
@@ -282,6 +349,8 @@ async def _pump(
         if scanner.error is not None and not record.error:
             found = classify(scanner.error)
             record.error = str(found.kind) if found is not None else "stream_error"
+    if tr is not None:
+        conn.write(tr.close())  # what the caller's dialect still owes (nothing once it wrote its own end)
     conn.finish()
     resp.release()
 
