@@ -23,7 +23,7 @@ from claudewire._errors import Failure, FailureKind, NoResponseError, classify
 from claudewire._sse import StreamScanner, json_usage
 from claudewire.calls import Call
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.downstream.errors import sse_error_event
+from claudewire.gateway.downstream.errors import error_answer, sse_error_event
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.headers import response_headers
 from claudewire.gateway.upstream.answers import UnusableAnswer, not_the_api
@@ -272,6 +272,9 @@ async def deliver(
         return
     try:
         scanner = ex.scanner
+        if translation is not None and scanner is None:  # not SSE: a body without a length, translated whole
+            await _whole(resp, ex, conn, call, cfg, translation)
+            return
         if translation is not None and failure is not None and scanner is not None and scanner.error is not None:
             # the flow gave up on a stream whose first event was an error: a caller of another dialect gets it as
             # an error answer with its status (nothing of the stream was sent)
@@ -282,6 +285,31 @@ async def deliver(
         await _pump(resp, ex, conn, call, cfg, drain, translation)
     finally:
         resp.close()  # no-op once released to the pool
+
+
+async def _whole(
+    resp: UpstreamResponse, ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, tr: Translation
+) -> None:
+    """Read an answer that came without a length whole (bounded), and give it to the caller translated."""
+    try:
+        upstream = await resp.read(cfg.read_timeout)
+    except UnusableAnswer as exc:
+        own = error_answer(exc.failure)
+        status, headers, body = tr.whole(own.status, own.headers, own.body)
+        error = str(exc.failure.kind)
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        failure = classify(exc) or Failure.of(FailureKind.STREAM_INTERRUPTED)
+        own = error_answer(failure, detail=f"the upstream's answer broke off: {exc!r}")
+        status, headers, body = tr.whole(own.status, own.headers, own.body)
+        error = str(failure.kind)
+    else:
+        status, headers, body = tr.whole(ex.status, ex.out_headers, upstream)
+        error = str(ex.failure.kind) if ex.failure is not None else ""
+        if ex.status == 200:
+            call.record.usage = json_usage(upstream)
+            call.record.usage_final = True
+    conn.respond(status, headers, body)
+    call.answer(status, error)
 
 
 async def _pump(

@@ -44,7 +44,7 @@ __all__ = [
 
 _JSON = b"content-type: application/json\r\n"
 _SSE = b"content-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
-_DROPPED = frozenset({"content-type", "content-encoding", "content-length", "transfer-encoding"})
+_DROPPED = frozenset({"content-type", "content-encoding", "content-length", "transfer-encoding", "cache-control"})
 _MAPPED = ("anthropic-ratelimit-", "retry-after", "request-id")
 _TYPE_STATUS = {  # an Anthropic error type (an SSE error event has no status) -> the status the API gives it
     "invalid_request_error": 400,
