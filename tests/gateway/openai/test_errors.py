@@ -42,9 +42,8 @@ def test_upstream_errors_raise_the_sdks_class_with_status_type_and_message(
     fault: str, status: int, kind: type[openai.APIStatusError], error_type: str
 ) -> None:
     """Each upstream error status reaches the OpenAI SDK unchanged, as its class, with the Anthropic type kept."""
-    with ingress(faults=[fault], gateway={"policy": NO_RETRIES}) as (_, gw):
-        with pytest.raises(kind) as caught:
-            client(gw).chat.completions.create(model="cw-haiku", messages=HELLO)
+    with ingress(faults=[fault], gateway={"policy": NO_RETRIES}) as (_, gw), pytest.raises(kind) as caught:
+        client(gw).chat.completions.create(model="cw-haiku", messages=HELLO)
     exc = caught.value
     assert exc.status_code == status
     body = _envelope(exc)
@@ -92,9 +91,8 @@ def test_a_model_no_upstream_serves_is_a_404_from_the_gateway() -> None:
     """Every upstream lists its models: another model is the gateway's own 404, in OpenAI's envelope, sent nowhere."""
     with ingress() as (sim, _):
         spec = UpstreamSpec("only", sim.base_url, models=("claude-haiku-4-5",))
-        with pool_gateway(spec) as gw:
-            with pytest.raises(openai.NotFoundError) as caught:
-                client(gw).chat.completions.create(model="claude-opus-5-5", messages=HELLO)
+        with pool_gateway(spec) as gw, pytest.raises(openai.NotFoundError) as caught:
+            client(gw).chat.completions.create(model="claude-opus-5-5", messages=HELLO)
         assert not [r for r in sim.requests if r.path == "/v1/messages"]
     assert "claude-opus-5-5" in _envelope(caught.value)["message"]
 
