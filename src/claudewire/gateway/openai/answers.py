@@ -44,8 +44,8 @@ __all__ = [
 
 _JSON = b"content-type: application/json\r\n"
 _SSE = b"content-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
-_DROPPED = frozenset({"content-type", "content-encoding", "content-length", "transfer-encoding", "cache-control"})
-_MAPPED = ("anthropic-ratelimit-", "retry-after", "request-id")
+_DROPPED = (b"content-type:", b"content-encoding:", b"content-length:", b"transfer-encoding:", b"cache-control:")
+_MAPPED = (b"anthropic-ratelimit-", b"retry-after", b"request-id:")
 _TYPE_STATUS = {  # an Anthropic error type (an SSE error event has no status) -> the status the API gives it
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -65,21 +65,22 @@ def openai_lines(headers: bytes, *, now: float | None = None) -> bytes:
     pairs: list[tuple[str, str]] = []
     out: list[bytes] = []
     for line in headers.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if not sep:
+        if not line:
             continue
-        low = name.strip().lower().decode("latin-1")
-        if low in _DROPPED:
+        head = line[:20].lower()  # every name looked at is told apart by its first 20 bytes
+        if head.startswith(_DROPPED):
             continue
-        text = value.strip().decode("latin-1")
-        if low.startswith(_MAPPED):
-            pairs.append((low, text))
+        if head.startswith(_MAPPED):
+            name, _, value = line.partition(b":")
+            low = name.strip().lower().decode("latin-1")
+            pairs.append((low, value.strip().decode("latin-1")))
             if low == "request-id":
                 out.append(line + b"\r\n")
             continue
         out.append(line + b"\r\n")
-    for mapped, text in openai_headers(pairs, now=time.time() if now is None else now):
-        out.append(f"{mapped}: {text}\r\n".encode("latin-1"))
+    if pairs:
+        for mapped, text in openai_headers(pairs, now=time.time() if now is None else now):
+            out.append(f"{mapped}: {text}\r\n".encode("latin-1"))
     return b"".join(out)
 
 
