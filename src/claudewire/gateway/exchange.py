@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from claudewire._errors import Failure, FailureKind, NoResponseError, classify
 from claudewire._sse import StreamScanner, json_usage
@@ -26,6 +26,7 @@ from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.errors import error_answer, sse_error_event
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.headers import response_headers
+from claudewire.gateway.translation import Translation
 from claudewire.gateway.upstream.answers import UnusableAnswer, not_the_api
 from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 
@@ -61,41 +62,6 @@ class Exchange:
         if self.resp is not None:
             self.resp.close()
             self.resp = None
-
-
-class Translation(Protocol):
-    """How a translating ingress rewrites the accepted attempt's answer for its caller (None: it passes as it is).
-
-    The upstream's answer is always the Messages API's; the translation sees it once the flow has accepted it, so a
-    retried attempt is never translated. `whole` rewrites a whole answer (a JSON body, or an error); `start` the head
-    of a stream, whose bytes then go through `feed` and end with `close`; `fail` is the end of a stream the gateway
-    cuts (idle, broken); `refuse` a stream that never began: its held ``error`` event (`StreamScanner.error`) as a
-    whole error answer of the caller's dialect.
-    """
-
-    def whole(self, status: int, headers: bytes, body: bytes) -> tuple[int, bytes, bytes]:
-        """The status, header lines and body to send for a whole answer."""
-        ...
-
-    def start(self, status: int, headers: bytes) -> bytes:
-        """The header lines of a stream."""
-        ...
-
-    def feed(self, chunk: bytes) -> bytes:
-        """The caller's bytes for the upstream's next stream bytes."""
-        ...
-
-    def close(self) -> bytes:
-        """The caller's last bytes once the upstream's stream ended."""
-        ...
-
-    def fail(self, failure: Failure, detail: str) -> bytes:
-        """The caller's last bytes for a stream the gateway ends on `failure`."""
-        ...
-
-    def refuse(self, status: int, headers: bytes, event: dict[str, Any]) -> tuple[int, bytes, bytes]:
-        """A stream whose held first event was an ``error``, as a whole answer."""
-        ...
 
 
 def wants_stream(body: bytes) -> bool:
