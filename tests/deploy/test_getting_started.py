@@ -150,8 +150,8 @@ def test_the_readme_keeps_its_first_two_commands() -> None:
 
 def test_each_base_url_in_the_readme_reaches_the_messages_api_through_the_gateway() -> None:
     """For every client row, the base URL plus the path that client adds is a gateway path that answers a Messages
-    request (the root for Claude Code, the SDKs, LangChain and LiteLLM; /v1 for the Vercel AI SDK), and the Python
-    SDK given the root as base_url works."""
+    request (the root for Claude Code, the SDKs, LangChain and LiteLLM; /v1 for the Vercel AI SDK; /v1 and /cursor
+    answer Chat Completions for OpenAI-format clients), and the Python SDK given the root as base_url works."""
     rows = _base_url_rows()
     clients = {row[0].split(" (")[0] for row in rows}
     assert {"Claude Code", "the Anthropic SDKs", "LangChain", "LiteLLM", "the Vercel AI SDK"} <= clients
@@ -159,10 +159,20 @@ def test_each_base_url_in_the_readme_reaches_the_messages_api_through_the_gatewa
     assert vercel[2].endswith("/v1") and vercel[3] == "/messages"
     body = {"model": SIM_MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
     headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01"}
+    openai_rows = [row for row in rows if row[3].startswith("/chat/completions")]
+    assert {row[0].split(":")[0] for row in openai_rows} == {"OpenAI-format clients", "Cursor"}
     with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gateway:
         for client, _, base_url, adds in rows:
-            url = base_url.replace("http://127.0.0.1:8787", gateway.base_url) + adds
-            answer = httpx2.post(url, json=body, headers=headers, timeout=10)
+            url = base_url.replace("http://127.0.0.1:8787", gateway.base_url).replace(
+                "https://<your host>", gateway.base_url
+            )
+            if adds.startswith("/chat/completions"):  # the OpenAI ingress: a Chat Completions request and answer
+                bearer = {"authorization": f"Bearer {SIM_KEY}"}
+                answer = httpx2.post(url + "/chat/completions", json=body, headers=bearer, timeout=10)
+                assert answer.status_code == 200, (client, url, answer.text)
+                assert answer.json()["object"] == "chat.completion"
+                continue
+            answer = httpx2.post(url + adds, json=body, headers=headers, timeout=10)
             assert answer.status_code == 200, (client, url, answer.text)
             assert answer.json()["type"] == "message"
         root = next(row[2] for row in rows if row[0].startswith("the Anthropic SDKs"))
