@@ -151,7 +151,7 @@ class Gateway:
                 failure = Failure.of(FailureKind.UNKNOWN, message=f"claudewire gateway internal error: {exc!r}")
                 answer = error_answer(failure)
                 if route is not None and self.openai.dialect(req, route) != "anthropic":
-                    conn.respond(*own_error(answer))
+                    conn.respond(*own_error(answer, both=route.lists))
                 else:
                     conn.respond(500, answer.headers, answer.body)
         elif path == b"/healthz":
@@ -375,7 +375,7 @@ class Gateway:
         if record.dialect == "anthropic":
             conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
         else:  # an OpenAI-format caller: OpenAI's envelope and header names
-            status, headers, body = own_error(answer, extra)
+            status, headers, body = own_error(answer, extra, both=record.route == "models")
             conn.respond(status, headers, self.auth.scrub(body))
         call.answer(answer.status, str(failure.kind))
 

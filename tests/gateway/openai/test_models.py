@@ -111,3 +111,13 @@ def test_without_aliases_the_claude_ids_are_listed(path: str) -> None:
     with ingress(gateway={"openai": OpenAISettings()}) as (_, gw):
         ids: list[Any] = [m["id"] for m in httpx2.get(gw.base_url + path, headers=BEARER).json()["data"]]
     assert ids and all(i.startswith("claude-") for i in ids)
+
+
+def test_a_model_list_error_is_read_by_both_sdks() -> None:
+    """A wrong token on /v1/models without Anthropic headers: OpenAI's envelope that also says type: error."""
+    spec = ClientSpec.from_mapping({"name": "haiku-only", "token": TOKEN}, {})
+    with ingress(gateway={"clients": (spec,), "upstream_key": "sk-ant-api03-held-000000"}) as (_, gw):
+        answer = httpx2.get(gw.base_url + "/v1/models", headers={"authorization": "Bearer cw-wrong"})
+    body = answer.json()
+    assert answer.status_code == 401 and body["type"] == "error"
+    assert body["error"]["type"] == "authentication_error" and "param" in body["error"]

@@ -30,6 +30,7 @@ from claudewire.dialects import (
     openai_headers,
     responses_answer,
 )
+from claudewire.dialects.common import dumps
 from claudewire.gateway.downstream.errors import ErrorAnswer, error_answer
 
 __all__ = [
@@ -84,18 +85,20 @@ def openai_lines(headers: bytes, *, now: float | None = None) -> bytes:
     return b"".join(out)
 
 
-def error_lines(error: OpenAIError, headers: bytes) -> tuple[int, bytes, bytes]:
-    """A whole error answer: `error`'s status and envelope, with `headers` in OpenAI's names."""
-    return error.status, _JSON + openai_lines(headers), error.body()
+def error_lines(error: OpenAIError, headers: bytes, *, both: bool = False) -> tuple[int, bytes, bytes]:
+    """A whole error answer: `error`'s status and envelope, with `headers` in OpenAI's names. `both`: the envelope
+    also says ``"type": "error"``, so the Anthropic SDK reads it too (a model list whose caller is not certain)."""
+    body = dumps({"type": "error", **error.envelope()}) if both else error.body()
+    return error.status, _JSON + openai_lines(headers), body
 
 
-def own_error(answer: ErrorAnswer, extra: bytes = b"") -> tuple[int, bytes, bytes]:
+def own_error(answer: ErrorAnswer, extra: bytes = b"", *, both: bool = False) -> tuple[int, bytes, bytes]:
     """An error the gateway wrote in the Anthropic shape (`error_answer`), in OpenAI's envelope and header names."""
     try:
         message = str(json.loads(answer.body)["error"]["message"])
     except (ValueError, KeyError, TypeError):
         message = answer.body.decode("utf-8", "replace")[:500]
-    return error_lines(OpenAIError(answer.status, message, answer.error_type), answer.headers + extra)
+    return error_lines(OpenAIError(answer.status, message, answer.error_type), answer.headers + extra, both=both)
 
 
 def refusal_answer(exc: DialectError) -> tuple[int, bytes, bytes]:

@@ -159,7 +159,7 @@ class ModelsAnswer:
         if not isinstance(parsed, dict):
             if self.anthropic:
                 return status, headers, body
-            return error_lines(from_anthropic(status if status >= 400 else 502, body), headers)
+            return error_lines(from_anthropic(status if status >= 400 else 502, body), headers, both=True)
         lines = _without_framing(headers) if self.anthropic else openai_lines(headers)
         return status, _JSON + lines, self.body(parsed)
 
