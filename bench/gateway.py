@@ -6,7 +6,9 @@
     python bench/gateway.py --workers 2     # claudewire with 2 workers (both on the server's core); /metrics timed
 
 Rig (issue 5): the upstream (`claudewire sim` with pacing off, uvloop) and wrk share core 0; the server under test
-runs alone on core 1 (taskset). Loads: POST /v1/messages JSON and SSE (stream: true) at concurrency 1 and 64.
+runs alone on core 1 (taskset). Loads: POST /v1/messages JSON and SSE (stream: true) at concurrency 1 and 64; the
+claudewire proxy is also measured as OpenAI clients reach it, POST /v1/chat/completions (translated request and answer,
+issue 20), in the same run.
 Columns: requests/s, wrk's p50/p99, added p50 over direct, server CPU µs per request (user+system time of the
 server's process tree / requests) and peak RSS (VmHWM summed over the process tree).
 
@@ -107,6 +109,7 @@ class Target:
     proc: subprocess.Popen[bytes] | None
     key: str = KEY
     note: str = ""
+    path: str = "/v1/messages"  # /v1/chat/completions: the OpenAI ingress (the same body, a bearer key)
 
     def pids(self) -> list[int]:
         return tree(self.proc.pid) if self.proc is not None else []
@@ -121,16 +124,20 @@ class Result:
     errors: int = 0
 
 
-def lua(tmp: Path, kind: str, key: str) -> Path:
+def lua(tmp: Path, kind: str, key: str, openai: bool = False) -> Path:
+    """The wrk script of one load; `openai`: as an OpenAI client sends it (Authorization: Bearer, no version).
+
+    The body reads the same in both dialects: model, max_tokens, stream and one user message."""
     stream = "true" if kind == "sse" else "false"
     body = f'{{"model":"{MODEL}","max_tokens":32,"stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}'
-    path = tmp / f"{kind}-{abs(hash(key))}.lua"
+    path = tmp / f"{kind}-{abs(hash(key))}-{'openai' if openai else 'anthropic'}.lua"
+    auth = (
+        f'wrk.headers["authorization"] = "Bearer {key}"\n'
+        if openai
+        else f'wrk.headers["x-api-key"] = "{key}"\nwrk.headers["anthropic-version"] = "2023-06-01"\n'
+    )
     path.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = '{body}'\n"
-        'wrk.headers["content-type"] = "application/json"\n'
-        f'wrk.headers["x-api-key"] = "{key}"\n'
-        'wrk.headers["anthropic-version"] = "2023-06-01"\n'
+        f'wrk.method = "POST"\nwrk.body = \'{body}\'\nwrk.headers["content-type"] = "application/json"\n' + auth
     )
     return path
 
@@ -138,13 +145,15 @@ def lua(tmp: Path, kind: str, key: str) -> Path:
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, float, int, int]:
+def run_wrk(
+    url: str, script: Path, conns: int, seconds: float, path: str = "/v1/messages"
+) -> tuple[float, float, float, int, int]:
     """(requests/s, p50 ms, p99 ms, requests, non-2xx) from one pinned wrk run."""
     from sim import ensure_wrk  # bench/sim.py: installs Debian's wrk when it is missing
 
     out = subprocess.run(
         ["taskset", "-c", "0", ensure_wrk(), "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-         "--latency", "-s", str(script), f"{url}/v1/messages"],
+         "--latency", "-s", str(script), f"{url}{path}"],
         capture_output=True, text=True, timeout=seconds + 60, check=True,
     ).stdout  # fmt: skip
 
@@ -299,7 +308,8 @@ def measure(
                     seconds = min(seconds, 3.0)  # it is ~100x slower; a short run says as much
                 pids = t.pids()
                 before = cpu_seconds(pids)
-                rps, p50, p99, total, errors = run_wrk(t.url, lua(tmp, kind, t.key), conns, seconds)
+                openai = t.path != "/v1/messages"
+                rps, p50, p99, total, errors = run_wrk(t.url, lua(tmp, kind, t.key, openai), conns, seconds, t.path)
                 used = cpu_seconds(pids) - before
                 r = results.setdefault((t.name, kind, conns), Result())
                 r.rps.append(rps)
@@ -361,6 +371,10 @@ def main() -> None:
              "--access-log", str(tmp / "access.log"), "--workers", str(args.workers)], port, "1"))  # fmt: skip
         name = "claudewire proxy" + (f" (--workers {args.workers})" if args.workers > 1 else "")
         targets.append(Target(name, f"http://127.0.0.1:{port}", proc, note="policy+metrics+log"))
+        # the same process answering OpenAI clients: translated both ways on the same call flow
+        targets.append(
+            Target(f"{name} /v1/chat/completions", f"http://127.0.0.1:{port}", proc, path="/v1/chat/completions")
+        )
         if args.also:
             port = free_port()
             proc = stack.enter_context(spawn(

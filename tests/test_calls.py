@@ -205,7 +205,8 @@ def test_a_new_kind_of_call_is_observed_by_starting_a_record() -> None:
     assert [(r.dialect, r.client, r.status) for r in ring.records] == [("chat", "ci", 200)]
     assert (
         metrics.registry.get_sample_value(
-            "claudewire_requests_total", {"route": "other", "status_class": "2xx", "error_kind": "none"}
+            "claudewire_requests_total",
+            {"route": "messages", "dialect": "chat", "status_class": "2xx", "error_kind": "none"},
         )
         == 1.0
     )

@@ -496,3 +496,16 @@ def test_no_explanation_says_a_sentence_twice() -> None:
         sentences = _sentences(fix)
         assert len(sentences) == len(set(sentences)), fix
         assert fix.count("claudewire doctor --model") <= 1, fix
+
+
+def test_an_openai_client_on_an_anthropic_native_endpoint_is_sent_to_the_openai_ingress() -> None:
+    """The OpenAI SDK's 400 'anthropic-version: header is required' names the client and the <gateway>/v1 ingress."""
+    pasted = (
+        "openai.BadRequestError: Error code: 400 - {'type': 'error', 'error': {'type': 'invalid_request_error', "
+        "'message': 'anthropic-version: header is required'}}"
+    )
+    found = explain(pasted)
+    assert found.kind is K.INVALID_REQUEST and not found.retryable
+    assert "OpenAI-format client" in found.cause
+    assert "<gateway>/v1" in found.fix and "<gateway>/cursor" in found.fix and "docs/openai.md" in found.fix
+    assert "not an Anthropic SDK" in explain("400 anthropic-version: header is required").cause

@@ -62,10 +62,22 @@ def test_requests_of_one_outcome_and_of_several_statuses_count_apart() -> None:
     for status, error in ((200, ""), (200, ""), (201, ""), (503, "server")):
         metrics.observe_request("models", status, error, 0.01, 0.005)
     get = metrics.registry.get_sample_value
-    assert get("claudewire_requests_total", {"route": "models", "status_class": "2xx", "error_kind": "none"}) == 3
-    assert get("claudewire_requests_total", {"route": "models", "status_class": "5xx", "error_kind": "server"}) == 1
-    assert get("claudewire_request_duration_seconds_count", {"route": "models"}) == 4
-    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "models"}) == 4
+    assert (
+        get(
+            "claudewire_requests_total",
+            {"route": "models", "dialect": "anthropic", "status_class": "2xx", "error_kind": "none"},
+        )
+        == 3
+    )
+    assert (
+        get(
+            "claudewire_requests_total",
+            {"route": "models", "dialect": "anthropic", "status_class": "5xx", "error_kind": "server"},
+        )
+        == 1
+    )
+    assert get("claudewire_request_duration_seconds_count", {"route": "models", "dialect": "anthropic"}) == 4
+    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "models", "dialect": "anthropic"}) == 4
 
 
 def test_requests_latency_and_tokens_are_recorded_with_bounded_labels() -> None:
@@ -76,12 +88,22 @@ def test_requests_latency_and_tokens_are_recorded_with_bounded_labels() -> None:
     for model in ("claude-a", "claude-b", "claude-c", "claude-d"):
         metrics.add_tokens(model, 10, 5, cache_read=2)
     get = metrics.registry.get_sample_value
-    assert get("claudewire_requests_total", {"route": "messages", "status_class": "2xx", "error_kind": "none"}) == 1
     assert (
-        get("claudewire_requests_total", {"route": "messages", "status_class": "5xx", "error_kind": "overloaded"}) == 1
+        get(
+            "claudewire_requests_total",
+            {"route": "messages", "dialect": "anthropic", "status_class": "2xx", "error_kind": "none"},
+        )
+        == 1
     )
-    assert get("claudewire_request_duration_seconds_count", {"route": "messages"}) == 2
-    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "messages"}) == 1
+    assert (
+        get(
+            "claudewire_requests_total",
+            {"route": "messages", "dialect": "anthropic", "status_class": "5xx", "error_kind": "overloaded"},
+        )
+        == 1
+    )
+    assert get("claudewire_request_duration_seconds_count", {"route": "messages", "dialect": "anthropic"}) == 2
+    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "messages", "dialect": "anthropic"}) == 1
     assert get("claudewire_tokens_total", {"model": "claude-a", "kind": "input"}) == 10
     assert get("claudewire_tokens_total", {"model": "other", "kind": "output"}) == 10  # c and d folded
     assert get("claudewire_tokens_total", {"model": "claude-b", "kind": "cache_read"}) == 2
@@ -99,10 +121,27 @@ def test_route_labels_come_from_a_fixed_list() -> None:
         "/v1/models/claude-x": "models",
         "/v1/files/file_abc": "files",
         "/v1/sk-ant-secret/whatever": "other",
+        "/v1/chat/completions": "messages",
+        "/v1/responses": "messages",
+        "/cursor/chat/completions": "messages",
+        "/openai/deployments/cw-sonnet/chat/completions": "messages",
+        "/cursor/models": "models",
     }
     for path, route in cases.items():
         assert route_of(path) == route
         assert route in ROUTES
+
+
+def test_dialect_label_is_bounded() -> None:
+    """A translated call is counted under its dialect; a dialect outside the fixed list is folded into other."""
+    metrics = Metrics()
+    metrics.observe_request("messages", 200, "", 0.1, 0.01, dialect="chat")
+    metrics.observe_request("messages", 200, "", 0.1, 0.01, dialect="x-made-up")
+    get = metrics.registry.get_sample_value
+    labels = {"route": "messages", "status_class": "2xx", "error_kind": "none"}
+    assert get("claudewire_requests_total", {**labels, "dialect": "chat"}) == 1
+    assert get("claudewire_requests_total", {**labels, "dialect": "other"}) == 1
+    assert get("claudewire_time_to_first_byte_seconds_count", {"route": "messages", "dialect": "chat"}) == 1
 
 
 def test_prompt_cache_outcome_is_counted_per_response_by_model() -> None:

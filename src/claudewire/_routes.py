@@ -3,7 +3,10 @@ each other's way up)."""
 
 from __future__ import annotations
 
-__all__ = ["route_of"]
+__all__ = ["DIALECTS", "route_of"]
+
+DIALECTS: tuple[str, ...] = ("anthropic", "chat", "responses", "cursor")
+"""Every dialect a call is made in (the ``dialect`` label): Anthropic's own, and the OpenAI-compatible ingress's."""
 
 
 def route_of(path: str) -> str:
@@ -20,4 +23,14 @@ def route_of(path: str) -> str:
         return "models"
     if path.startswith("/v1/files"):
         return "files"
+    # the OpenAI-compatible ingress: a translated call is a Messages call (its `dialect` says what the caller spoke)
+    if path in _MESSAGES or (path.startswith("/openai/deployments/") and path.endswith("/chat/completions")):
+        return "messages"
+    if path in ("/cursor/models", "/cursor/v1/models"):
+        return "models"
     return "other"
+
+
+_MESSAGES = frozenset(
+    {"/v1/chat/completions", "/v1/responses", "/cursor/chat/completions", "/cursor/v1/chat/completions"}
+)

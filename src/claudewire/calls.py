@@ -60,7 +60,7 @@ class AttemptRecord:
 class CallRecord:
     """What one call was and what it ended as; every observer reads this and nothing else.
 
-    `dialect` is what the caller spoke (``anthropic``; a translating ingress says ``chat`` or ``responses``);
+    `dialect` is what the caller spoke (``anthropic``; the OpenAI ingress says ``chat``, ``responses`` or ``cursor``);
     `client` and `group` name a gateway client (never a token). `served` is the upstream whose answer went back;
     `status`, `error` (a failure kind, "" on success), `ttfb` (seconds from `start` to the answer's head, for a
     stream its first byte), `usage` and `request_id` are written by the driver. `admission` and `charged` are a
@@ -208,7 +208,7 @@ class CallObservers:
 
 def _count(metrics: Metrics, record: CallRecord) -> None:
     route = record.route
-    metrics.observe_request(route, record.status, record.error, record.duration or 0.0, record.ttfb)
+    metrics.observe_request(route, record.status, record.error, record.duration or 0.0, record.ttfb, record.dialect)
     served = record.served
     if served:
         metrics.observe_upstream_request(served, record.status)

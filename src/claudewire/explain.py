@@ -362,6 +362,33 @@ def _max_tokens(text: str, status: int | None) -> Failure | None:
     )
 
 
+_NO_VERSION = re.compile(r"anthropic-version:?\s*header is required", re.IGNORECASE)
+_OPENAI_SIGNS = re.compile(r"openai|chat[./]completions|/responses\b|APIStatusError|BadRequestError", re.IGNORECASE)
+
+
+def _openai_client(text: str, status: int | None) -> Failure | None:
+    """The API's ``anthropic-version: header is required``: a client of another format (the OpenAI SDK, Cursor,
+    LiteLLM ...) sent its request to an Anthropic-native endpoint, which never answers it."""
+    match = _NO_VERSION.search(text)
+    if match is None:
+        return None
+    who = "An OpenAI-format client" if _OPENAI_SIGNS.search(text) else "A client that is not an Anthropic SDK"
+    return dataclasses.replace(
+        Failure.of(FailureKind.INVALID_REQUEST, status=status, message=_line(text, match)),
+        cause=(
+            f"{who} sent its request to an Anthropic-native endpoint (/v1/messages, /v1/models): the API answers "
+            "only its own format, which carries an anthropic-version header (400 invalid_request_error); every "
+            "retry fails the same way."
+        ),
+        fix=(
+            "Run claudewire's gateway (`claudewire proxy`) and point the client at its OpenAI ingress: base URL "
+            "<gateway>/v1 for the OpenAI SDK, LiteLLM, Codex CLI or Open WebUI (it serves /v1/chat/completions, "
+            "/v1/responses and /v1/models), <gateway>/cursor as Cursor's Override OpenAI Base URL; see "
+            "docs/openai.md. Or use an Anthropic SDK against the API itself."
+        ),
+    )
+
+
 def _ambiguous(text: str) -> Failure | None:
     """A connection error that names no cause: say it is ambiguous and send to the doctor, never guess a kind."""
     match = _AMBIGUOUS_CONNECTION.search(text)
@@ -388,7 +415,7 @@ def _explain(text: str) -> Failure:
     if not text or not text.strip():
         raise ValueError("nothing to explain: paste an error message, traceback, status line or JSON body")
     status = _status(text)
-    named = _max_tokens(text, status) or _gateway(text, status) or _family(text, status)
+    named = _max_tokens(text, status) or _openai_client(text, status) or _gateway(text, status) or _family(text, status)
     if named is not None:
         return named
     headers = _headers(text)

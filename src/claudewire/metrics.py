@@ -4,11 +4,11 @@
 calls for what only the caller knows (a finished request, its tokens, in-flight count). Every family lives in its
 own `CollectorRegistry` unless one is given, so several instances (tests, several gateways) never collide.
 
-Label values are bounded by construction: routes come from a fixed list, status as a class (``2xx``), error kinds
-from `FailureKind`, upstreams from configuration (the gateway's ``name`` and ``name#index`` per key, the client's
-``scheme://host:port``), models capped at `max_models` distinct
-values (then ``other``). Never a key, a request id or a raw path. Children are cached per label set so a request
-costs a few dictionary lookups and lock-free-ish increments.
+Label values are bounded by construction: routes and dialects come from fixed lists, status as a class (``2xx``),
+error kinds from `FailureKind`, upstreams from configuration (the gateway's ``name`` and ``name#index`` per key, the
+client's ``scheme://host:port``), models capped at `max_models` distinct values (then ``other``). Never a key, a
+request id or a raw path. Children are cached per label set so a request costs a few dictionary lookups and
+lock-free-ish increments.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from claudewire._errors import Failure
-from claudewire._routes import route_of
+from claudewire._routes import DIALECTS, route_of
 from claudewire.policy import BreakerState, Hooks
 
 if TYPE_CHECKING:
     from claudewire._sse import Usage
 
-__all__ = ["CONTENT_TYPE", "ROUTES", "Metrics", "route_of"]
+__all__ = ["CONTENT_TYPE", "DIALECTS", "ROUTES", "Metrics", "route_of"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The content type of `Metrics.render()`."""
@@ -46,21 +46,22 @@ class Metrics(Hooks):
         r = self.registry
         self.requests = Counter(
             "claudewire_requests",
-            "Requests answered, by route, status class and error kind (none on success).",
-            ("route", "status_class", "error_kind"),
+            "Requests answered, by route, dialect (anthropic, or chat / responses / cursor through the OpenAI "
+            "ingress), status class and error kind (none on success).",
+            ("route", "dialect", "status_class", "error_kind"),
             registry=r,
         )
         self.duration = Histogram(
             "claudewire_request_duration_seconds",
             "Time from request to the end of the response, retries included.",
-            ("route",),
+            ("route", "dialect"),
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.ttfb = Histogram(
             "claudewire_time_to_first_byte_seconds",
             "Time from request to the first response byte sent to the caller (for streams: the first event).",
-            ("route",),
+            ("route", "dialect"),
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
@@ -192,7 +193,7 @@ class Metrics(Hooks):
         self._max_models = max_models
         self._models: set[str] = set()
         self._children: dict[tuple[Any, ...], Any] = {}
-        self._per_request: dict[tuple[str, int, str], tuple[Any, Any, Any]] = {}  # observe_request's children
+        self._per_request: dict[tuple[str, str, int, str], tuple[Any, Any, Any]] = {}  # observe_request's children
         self._remaining: dict[tuple[str, str], float] = {}  # the ratelimit_remaining gauges' values, read at scrape
 
     # --- cached children: one dict lookup per update after the first -------------------------------------------
@@ -215,17 +216,25 @@ class Metrics(Hooks):
 
     # --- what the caller reports -----------------------------------------------------------------------------------
     def observe_request(
-        self, route: str, status: int, error_kind: str, duration: float, ttfb: float | None = None
+        self,
+        route: str,
+        status: int,
+        error_kind: str,
+        duration: float,
+        ttfb: float | None = None,
+        dialect: str = "anthropic",
     ) -> None:
-        """One request answered: `status` (its class is the label), `error_kind` ('' on success), timings."""
-        key = (route, status // 100, error_kind)
+        """One request answered: `status` (its class is the label), `error_kind` ('' on success), timings, and the
+        `dialect` the caller spoke (one of `DIALECTS`, else ``other``)."""
+        key = (route, dialect, status // 100, error_kind)
         children = self._per_request.get(key)
         if children is None:  # the three children of one outcome, looked up once (labels are bounded)
             status_class = _STATUS_CLASS.get(status // 100, "other")
+            label = dialect if dialect in DIALECTS else "other"
             children = self._per_request[key] = (
-                self._child(self.requests, route, status_class, error_kind or "none"),
-                self._child(self.duration, route),
-                self._child(self.ttfb, route),
+                self._child(self.requests, route, label, status_class, error_kind or "none"),
+                self._child(self.duration, route, label),
+                self._child(self.ttfb, route, label),
             )
         requests, durations, ttfbs = children
         requests.inc()

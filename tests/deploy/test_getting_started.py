@@ -20,6 +20,7 @@ import pytest
 from claudewire.cli.proxy import proxy
 from claudewire.gateway.config import GatewayConfig
 from claudewire.gateway.downstream.signin.config import GroupSpec, SignInConfig
+from claudewire.gateway.openai.settings import OpenAISettings
 from claudewire.policy import Policy, RetryBudget
 from claudewire.state import ClientLimits
 from claudewire.testing import run_sim
@@ -46,7 +47,7 @@ def test_the_example_config_names_every_field() -> None:
     """Every gateway, policy and retry-budget field appears in the example (set or commented), so none is hidden."""
     text = EXAMPLE.read_text()
     named = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, re.MULTILINE))
-    internal = {"upstreams", "clients", "policy", "state", "signin"}  # tables of their own
+    internal = {"upstreams", "clients", "policy", "state", "signin", "openai"}  # tables of their own
     fields = {f.name for f in dataclasses.fields(GatewayConfig)} - internal
     fields = {name.removeprefix("state_") for name in fields}  # state_X is `X = ...` under [state]
     fields |= {f.name for f in dataclasses.fields(Policy)} - {"retry_budget"}
@@ -54,6 +55,7 @@ def test_the_example_config_names_every_field() -> None:
     fields |= {f.name for f in dataclasses.fields(SignInConfig)} - {"groups"}
     fields |= ({f.name for f in dataclasses.fields(GroupSpec)} - {"limits", "managed"}) | {"managed_settings"}
     fields |= {f.name for f in dataclasses.fields(ClientLimits)} - {"name"}
+    fields |= {f.name for f in dataclasses.fields(OpenAISettings)}
     assert not fields - named, f"add to claudewire.example.toml: {sorted(fields - named)}"
 
 
@@ -153,8 +155,8 @@ def test_the_readme_keeps_its_first_two_commands() -> None:
 
 def test_each_base_url_in_the_readme_reaches_the_messages_api_through_the_gateway() -> None:
     """For every client row, the base URL plus the path that client adds is a gateway path that answers a Messages
-    request (the root for Claude Code, the SDKs, LangChain and LiteLLM; /v1 for the Vercel AI SDK), and the Python
-    SDK given the root as base_url works."""
+    request (the root for Claude Code, the SDKs, LangChain and LiteLLM; /v1 for the Vercel AI SDK; /v1 and /cursor
+    answer Chat Completions for OpenAI-format clients), and the Python SDK given the root as base_url works."""
     rows = _base_url_rows()
     clients = {row[0].split(" (")[0] for row in rows}
     assert {"Claude Code", "the Anthropic SDKs", "LangChain", "LiteLLM", "the Vercel AI SDK"} <= clients
@@ -162,10 +164,20 @@ def test_each_base_url_in_the_readme_reaches_the_messages_api_through_the_gatewa
     assert vercel[2].endswith("/v1") and vercel[3] == "/messages"
     body = {"model": SIM_MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
     headers = {"x-api-key": SIM_KEY, "anthropic-version": "2023-06-01"}
+    openai_rows = [row for row in rows if row[3].startswith("/chat/completions")]
+    assert {row[0].split(":")[0] for row in openai_rows} == {"OpenAI-format clients", "Cursor"}
     with run_sim(seed=0) as sim, run_gateway(sim.base_url) as gateway:
         for client, _, base_url, adds in rows:
-            url = base_url.replace("http://127.0.0.1:8787", gateway.base_url) + adds
-            answer = httpx2.post(url, json=body, headers=headers, timeout=10)
+            url = base_url.replace("http://127.0.0.1:8787", gateway.base_url).replace(
+                "https://<your host>", gateway.base_url
+            )
+            if adds.startswith("/chat/completions"):  # the OpenAI ingress: a Chat Completions request and answer
+                bearer = {"authorization": f"Bearer {SIM_KEY}"}
+                answer = httpx2.post(url + "/chat/completions", json=body, headers=bearer, timeout=10)
+                assert answer.status_code == 200, (client, url, answer.text)
+                assert answer.json()["object"] == "chat.completion"
+                continue
+            answer = httpx2.post(url + adds, json=body, headers=headers, timeout=10)
             assert answer.status_code == 200, (client, url, answer.text)
             assert answer.json()["type"] == "message"
         root = next(row[2] for row in rows if row[0].startswith("the Anthropic SDKs"))

@@ -247,3 +247,27 @@ def test_never_a_chunk_after_done_and_tool_indexes_stable(events: list[Event], s
                 else:
                     assert call.index in ids_by_index, "arguments for an index never opened"
     assert sorted(ids_by_index) == list(range(len(ids_by_index)))
+
+
+def test_text_deltas_read_by_their_bytes_equal_the_parsed_translation() -> None:
+    """The fast path for the API's compact text deltas writes exactly what parsing them would (escapes kept)."""
+    start = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3}}}\n\n'
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        b'"content_block":{"type":"text","text":""}}\n\n'
+    )
+    end = (
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+        b'"usage":{"output_tokens":2}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    text = 'He said "hi"\n\u00e9 \\ done'
+    compact = json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+    compact = compact.replace(": ", ":").replace(", ", ",")  # the API's own form: read by its bytes
+    spaced = json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+    outputs = []
+    for data in (compact, spaced):  # the spaced form is parsed like any event
+        frames = start + b"event: content_block_delta\ndata: " + data.encode() + b"\n\n" + end
+        out = ChatStream(model="m", created=1).feed(frames)
+        outputs.append([json.loads(line[6:]) for line in out.split(b"\n\n") if line.startswith(b"data: {")])
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1]["choices"][0]["delta"]["content"] == text

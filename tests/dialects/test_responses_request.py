@@ -211,13 +211,24 @@ def test_reasoning_item_reference_dropped_other_references_refused() -> None:
 
 
 def test_unsupported_tool_and_item_types_are_400s() -> None:
-    """Built-in tools (web_search ...) and unknown input items are refused, naming them."""
+    """Unknown tool types and unknown input items are refused, naming them."""
     with pytest.raises(DialectError) as caught:
-        translate({"input": "hi", "tools": [{"type": "web_search"}]})
+        translate({"input": "hi", "tools": [{"type": "made_up_tool"}]})
     assert caught.value.param == "tools[0]"
     with pytest.raises(DialectError) as caught:
         translate({"input": [{"type": "computer_call", "call_id": "c"}]})
     assert caught.value.param == "input[0]"
+
+
+def test_hosted_tools_are_left_out_and_namespaces_flattened() -> None:
+    """Codex CLI's tools: web_search (run by OpenAI's servers) is left out, a namespace's tools are offered by name."""
+    fn = {"type": "function", "name": "close_agent", "parameters": {"type": "object", "properties": {}}}
+    tools = [
+        {"type": "web_search", "external_web_access": True},
+        {"type": "namespace", "name": "agents", "tools": [fn]},
+    ]
+    body = translate({"input": "hi", "tools": tools}).body
+    assert [t["name"] for t in body["tools"]] == ["close_agent"]
 
 
 def test_echo_holds_what_the_response_repeats() -> None:

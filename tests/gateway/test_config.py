@@ -89,3 +89,44 @@ def test_http_limits_defaults_come_from_one_place() -> None:
     assert (limits.read_timeout, limits.head_limit, limits.write_timeout) == (4.5, 2048, 7.0)
     assert limits.body_limit == 1 << 20 and limits.body_budget == HttpLimits().body_budget
     assert GatewayConfig(body_limit=512 << 20).http_limits().body_budget == 512 << 20  # the budget fits a body
+
+
+def test_openai_section_sets_aliases_floors_and_default(tmp_path: Path) -> None:
+    """[openai] gives the ingress its advertised names, a max_tokens floor per route and the default limit."""
+    path = tmp_path / "claudewire.toml"
+    path.write_text(
+        """
+[openai]
+default_max_tokens = 4096
+models = { "cw-sonnet" = "claude-sonnet-5-5" }
+[openai.min_max_tokens]
+cursor = 8192
+"""
+    )
+    config = GatewayConfig.from_toml(path)
+    assert dict(config.openai.models) == {"cw-sonnet": "claude-sonnet-5-5"}
+    assert config.openai.floor("cursor") == 8192 and config.openai.floor("chat") == 0
+    assert config.openai.default_max_tokens == 4096
+    assert GatewayConfig().openai.models == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[openai]\nmodel = {}\n", "unknown \\[openai\\] setting"),
+        ("[openai.min_max_tokens]\nkursor = 1\n", "unknown route 'kursor'"),
+        ("[openai]\ndefault_max_tokens = 0\n", "default_max_tokens"),
+        ("[openai.models]\n'cw-x' = ''\n", "models.cw-x"),
+        (
+            "[[upstreams]]\nname = 'a'\nurl = 'http://127.0.0.1:1'\nmodels = ['claude-haiku-4-5']\n"
+            "[openai.models]\n'cw-opus' = 'claude-opus-5-5'\n",
+            "no upstream serves 'claude-opus-5-5'",
+        ),
+    ],
+)
+def test_bad_openai_sections_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    """A typo'd [openai] field, an unknown route, a bad limit, an empty alias or an alias no upstream serves."""
+    path = tmp_path / "claudewire.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        GatewayConfig.from_toml(path)

@@ -75,7 +75,17 @@ def test_primary_answering_529_to_everything_is_invisible_behind_the_backup() ->
     )
     assert failovers == primary.stats.total
     assert _value(samples, "claudewire_upstream_requests_total", upstream="backup", status_class="2xx") == 11
-    assert _value(samples, "claudewire_requests_total", route="messages", status_class="2xx", error_kind="none") == 11
+    assert (
+        _value(
+            samples,
+            "claudewire_requests_total",
+            route="messages",
+            dialect="anthropic",
+            status_class="2xx",
+            error_kind="none",
+        )
+        == 11
+    )
 
 
 def test_a_400_is_tried_once_on_one_upstream_only() -> None:

@@ -38,9 +38,12 @@ def test_metrics_endpoint_exposes_requests_tokens_ratelimit_and_breaker() -> Non
     def value(name: str, **labels: str) -> float:
         return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
-    assert value("claudewire_requests_total", route="messages", status_class="2xx", error_kind="none") == 2
-    assert value("claudewire_request_duration_seconds_count", route="messages") == 2
-    assert value("claudewire_time_to_first_byte_seconds_count", route="messages") == 2
+    assert (
+        value("claudewire_requests_total", route="messages", dialect="anthropic", status_class="2xx", error_kind="none")
+        == 2
+    )
+    assert value("claudewire_request_duration_seconds_count", route="messages", dialect="anthropic") == 2
+    assert value("claudewire_time_to_first_byte_seconds_count", route="messages", dialect="anthropic") == 2
     expected_out = reply.usage.output_tokens + streamed.usage.output_tokens
     assert value("claudewire_tokens_total", model=SIM_MODEL, kind="output") == expected_out
     assert value("claudewire_tokens_total", model=SIM_MODEL, kind="input") == 2 * reply.usage.input_tokens

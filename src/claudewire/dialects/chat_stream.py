@@ -22,6 +22,7 @@ normally.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,11 @@ from claudewire.dialects.usage import TokenCounts
 __all__ = ["DONE", "ChatStream", "StreamPhase"]
 
 DONE = b"data: [DONE]\n\n"
+_TEXT_DELTA = re.compile(
+    rb'event: ?content_block_delta\r?\ndata: ?\{"type":"content_block_delta","index":(\d{1,6}),'
+    rb'"delta":\{"type":"text_delta","text":("(?:[^"\\\x00-\x1f]|\\.)+")\}\}'
+)
+_OPEN_TAIL = b'},"logprobs":null,"finish_reason":null'
 
 
 class StreamPhase(enum.Enum):
@@ -97,7 +103,7 @@ class ChatStream:
         return self.phase is StreamPhase.DONE
 
     def _chunk(self, delta: Mapping[str, Any]) -> bytes:
-        return self._head + dumps(delta) + b',"logprobs":null,"finish_reason":null' + self._tail
+        return self._head + dumps(delta)[:-1] + _OPEN_TAIL + self._tail
 
     def _finish_chunk(self, reason: str) -> bytes:
         return self._head + b'{},"logprobs":null,"finish_reason":"' + reason.encode() + b'"' + self._tail
@@ -106,7 +112,25 @@ class ChatStream:
         """Translate the next upstream bytes."""
         if self.done:
             return b""
-        return b"".join(self.event(e.name, e.data) for e in self._decoder.feed(chunk))
+        out: list[bytes] = []
+        decoder = self._decoder
+        for raw in decoder.frames(chunk):
+            if isinstance(raw, bytes):
+                # most of a stream is text deltas in the API's own compact form: their JSON string is spliced into
+                # the chunk as it came (no parse, no re-serialisation); anything else is parsed and translated
+                fast = _TEXT_DELTA.fullmatch(raw) if self.phase is StreamPhase.ANSWERING else None
+                if fast is not None and self._blocks.get(int(fast.group(1))) is _Block.TEXT:
+                    out.append(self._head + b'{"content":' + fast.group(2) + _OPEN_TAIL + self._tail)
+                    continue
+                event = decoder.parse(raw)
+                if event is None:
+                    continue
+            else:
+                event = raw
+            out.append(self.event(event.name, event.data))
+            if self.done:
+                break
+        return b"".join(out)
 
     def event(self, name: str, data: Mapping[str, Any]) -> bytes:
         """Translate one upstream event (its name and parsed data)."""

@@ -12,12 +12,14 @@ Rules (each pinned by a test in tests/dialects/test_responses_request.py):
   ``function_call_output`` -> a user ``tool_result`` (consecutive ones in one turn), ``reasoning`` with
   ``encrypted_content`` (as `claudewire.dialects.responses_response` writes it) -> the signed thinking block again.
 - ``instructions`` and system/developer messages -> ``system``; ``max_output_tokens`` -> ``max_tokens``;
-  function tools -> Messages tools (other tool types are a 400); ``tool_choice``, ``parallel_tool_calls``,
+  function, custom and namespace (flattened) tools -> Messages tools; tools OpenAI's servers run (``web_search``,
+  ``file_search`` ... `HOSTED_TOOLS`) are left out; any other type is a 400; ``tool_choice``, ``parallel_tool_calls``,
   ``reasoning.effort``, ``text.format``, sampling and ``user`` as `claudewire.dialects.knobs` says.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +33,19 @@ __all__ = ["REDACTED_PREFIX", "convert_input", "refuse_state", "responses_reques
 REDACTED_PREFIX = "cw-redacted:"
 """How a reasoning item's ``encrypted_content`` marks a redacted thinking block (the rest is its ``data``); any other
 value is a thinking block's signature."""
+
+HOSTED_TOOLS = (
+    "web_search",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer_use",
+    "local_shell",
+    "mcp",
+    "tool_search",
+)
+"""Tool types (prefixes) OpenAI's servers run: left out of the translated request, never a 400."""
+log = logging.getLogger(__name__)
 
 _ECHOED = ("instructions", "max_output_tokens", "metadata", "reasoning", "temperature", "text", "top_p", "user")
 
@@ -134,19 +149,26 @@ def convert_input(value: Any, *, param: str = "input") -> tuple[list[dict[str, A
     return system, turns
 
 
-def _tools(tools: Any, target: Target) -> list[dict[str, Any]]:
+def _tools(tools: Any, target: Target, param: str = "tools") -> list[dict[str, Any]]:
     if not isinstance(tools, list):
-        raise DialectError("tools must be a list", param="tools")
+        raise DialectError(f"{param} must be a list", param=param)
     out: list[dict[str, Any]] = []
     for j, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, Mapping) else None
+        where = f"{param}[{j}]"
         if kind == "function":
-            out.append(knobs.function_tool(tool, tool, target.traits, f"tools[{j}]"))
+            out.append(knobs.function_tool(tool, tool, target.traits, where))
         elif kind == "custom":
-            out.append(knobs.custom_tool(tool, target.traits, f"tools[{j}]"))
+            out.append(knobs.custom_tool(tool, target.traits, where))
+        elif kind == "namespace":  # a group of tools (Codex CLI's sub-agent tools): its members, by their names
+            out.extend(_tools(tool.get("tools"), target, f"{where}.tools"))
+        elif isinstance(kind, str) and kind.startswith(HOSTED_TOOLS):
+            # a tool OpenAI's servers run (Codex CLI always offers web_search): nothing here can run it, so the model
+            # is not offered it; a 400 would make such a client unusable
+            log.debug("%s: OpenAI-hosted tool %r left out (no Messages equivalent runs it)", where, kind)
         else:
             raise DialectError(
-                f"tools[{j}]: tool type {kind!r} is not supported (function and custom tools)", param=f"tools[{j}]"
+                f"{where}: tool type {kind!r} is not supported (function, custom and namespace tools)", param=where
             )
     return out
 

@@ -44,25 +44,48 @@ class SSEDecoder:
         self._pending = b""
         self._broken = False
 
+    @property
+    def broken(self) -> bool:
+        """True once the stream proved unreadable (every later feed returns nothing)."""
+        return self._broken
+
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """The events completed by `chunk` (an unreadable stream yields one ``error`` event, then nothing)."""
-        if self._broken:
-            return []
-        data = self._pending + chunk if self._pending else chunk
         events: list[SSEEvent] = []
-        start = 0
-        while (m := _EVENT_END.search(data, start)) is not None:
-            event = self._parse(data[start : m.start()])
-            start = m.end()
+        for raw in self.frames(chunk):
+            if isinstance(raw, SSEEvent):
+                events.append(raw)
+                continue
+            event = self.parse(raw)
             if event is not None:
                 events.append(event)
                 if event.name == "error" and self._broken:
                     return events
+        return events
+
+    def frames(self, chunk: bytes) -> list[bytes | SSEEvent]:
+        """The raw events (without their blank line) `chunk` completes, unparsed: a translator may read a frame it
+        knows by its bytes and `parse` the rest. An event over the bound comes as the ``error`` event it ends with."""
+        if self._broken:
+            return []
+        data = self._pending + chunk if self._pending else chunk
+        out: list[bytes | SSEEvent] = []
+        start = 0
+        while (m := _EVENT_END.search(data, start)) is not None:
+            out.append(data[start : m.start()])
+            start = m.end()
         self._pending = data[start:]
         if len(self._pending) > MAX_EVENT:
             self._broken, self._pending = True, b""
-            events.append(_error("the upstream sent an event larger than 16 MiB"))
-        return events
+            out.append(_error("the upstream sent an event larger than 16 MiB"))
+        return out
+
+    def parse(self, raw: bytes) -> SSEEvent | None:
+        """One raw event parsed (None for a comment or an event with no data); an unreadable one breaks the stream:
+        the ``error`` event that says so, then nothing more."""
+        if self._broken:
+            return None
+        return self._parse(raw)
 
     def _parse(self, raw: bytes) -> SSEEvent | None:
         name = ""

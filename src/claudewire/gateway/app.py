@@ -29,10 +29,12 @@ from claudewire.gateway.downstream.baseurl import answer_misdirected
 from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
-from claudewire.gateway.downstream.limits import ServerState
+from claudewire.gateway.downstream.limits import UNAUTHENTICATED_BODY, ServerState
 from claudewire.gateway.downstream.slots import Slots
-from claudewire.gateway.exchange import deliver, exchange, wants_stream
+from claudewire.gateway.exchange import Translation, deliver, exchange, wants_stream
 from claudewire.gateway.headers import ClientAuth, forward_headers
+from claudewire.gateway.openai.answers import own_error
+from claudewire.gateway.openai.ingress import OpenAIIngress, ingress_route
 from claudewire.gateway.parties import failed_upstreams
 from claudewire.gateway.protocol import hello, protocol_answer
 from claudewire.gateway.routing import GatewayTarget, Routing
@@ -123,6 +125,7 @@ class Gateway:
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
+        self.openai = OpenAIIngress(self)  # Chat Completions, Responses, Cursor, Azure, and the model list
 
     @property
     def in_flight(self) -> int:
@@ -136,6 +139,11 @@ class Gateway:
 
     def _caller_admitted(self, req: Request) -> bool:
         # a configured token or a signed-in user's: either may send a body to the API routes
+        if self.signin is not None and req.path in self.signin.routes and not self.auth.admits(req, signed_in=True):
+            # sign-in's own forms come before any token (device code, token, verification page): admitted when they
+            # announce a small body, so no caller without a token can hold more than UNAUTHENTICATED_BODY
+            length = req.header(b"content-length")
+            return length is not None and length.isdigit() and int(length) <= UNAUTHENTICATED_BODY
         return self.auth.admits(req, signed_in=True)
 
     def close(self) -> None:
@@ -149,21 +157,28 @@ class Gateway:
     async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one request."""
         path = req.path
-        if self.signin is not None and (route := self.signin.routes.get(path)) is not None:
-            await route(req, conn)  # sign-in's endpoints, /managed/settings, Claude Code's OTLP relay
+        if self.signin is not None and (endpoint := self.signin.routes.get(path)) is not None:
+            await endpoint(req, conn)  # sign-in's endpoints, /managed/settings, Claude Code's OTLP relay
             return
         if answer_misdirected(req, conn):  # /messages, /v1/v1/...: a wrong base URL's 404
             return
-        if path.startswith(b"/v1/"):
+        route = None if path == b"/v1/messages" else ingress_route(req.method, path)
+        if route is not None or path.startswith(b"/v1/"):
             try:
-                await self._proxy(req, conn, path.decode("latin-1"))
+                if route is None:
+                    await self._proxy(req, conn, path.decode("latin-1"))
+                else:
+                    await self.openai.handle(req, conn, route)
             except Exception as exc:  # a bug of ours: log it, and still answer in the API's shape if we can
                 _log.exception("internal error answering %s %s", req.method.decode("latin-1"), path[:200])
                 if conn.committed:
                     raise
                 failure = Failure.of(FailureKind.UNKNOWN, message=f"claudewire gateway internal error: {exc!r}")
                 answer = error_answer(failure)
-                conn.respond(500, answer.headers, answer.body)
+                if route is not None and self.openai.dialect(req, route) != "anthropic":
+                    conn.respond(*own_error(answer, both=route.lists))
+                else:
+                    conn.respond(500, answer.headers, answer.body)
         elif path == b"/api/hello":  # Claude Code's preconnect: answered here at once, never forwarded
             hello(req, conn)
         elif path == b"/protocol" and req.method == b"GET":
@@ -180,7 +195,8 @@ class Gateway:
                 return
             await self.metrics_answer(conn)
         else:
-            failure = Failure.of(FailureKind.NOT_FOUND, message="the gateway serves /v1/*, /healthz, /readyz, /metrics")
+            served = "the gateway serves /v1/*, /cursor/*, /openai/deployments/*, /healthz, /readyz, /metrics"
+            failure = Failure.of(FailureKind.NOT_FOUND, message=served)
             answer = error_answer(failure)
             conn.respond(answer.status, answer.headers, answer.body)
 
@@ -225,6 +241,18 @@ class Gateway:
             deadline = self.config.stream_deadline
         return deadline, (0.0 if deadline is None else min(_USEFUL, deadline / 4))
 
+    def start_call(self, req: Request, path: str, *, dialect: str, stream: bool) -> Call:
+        """Begin the record of a call a translating ingress drives (its model is set once translated)."""
+        parent, state = req.header(b"traceparent"), req.header(b"tracestate")
+        return self.observers.start(
+            req.method.decode("latin-1"),
+            path,
+            dialect=dialect,
+            stream=stream,
+            traceparent=parent.decode("latin-1") if parent else None,
+            tracestate=state.decode("latin-1") if state else None,
+        )
+
     def _start(self, req: Request, path: str, stream: bool) -> Call:
         if self.observers.telemetry is None:  # the span's parent is read only when there is a span
             model = request_model(req.body) if self.access_log is not None else None
@@ -241,9 +269,23 @@ class Gateway:
             body=req.body,
         )
 
-    async def _proxy(self, req: Request, conn: Connection, path: str) -> None:
+    async def proxy(self, req: Request, conn: Connection, call: Call, translation: Translation) -> None:
+        """Drive a translated call: `req` is the Messages request it stands for (the canonical target, model and
+        body that auth, client limits and routing judge), `call` its record, `translation` its answer's rewrite."""
+        await self._proxy(req, conn, call.record.path, call=call, translation=translation)
+
+    async def _proxy(
+        self,
+        req: Request,
+        conn: Connection,
+        path: str,
+        *,
+        call: Call | None = None,
+        translation: Translation | None = None,
+    ) -> None:
         stream = wants_stream(req.body)
-        call = self._start(req, path, stream)
+        if call is None:
+            call = self._start(req, path, stream)
         record = call.record
         ticket: Ticket | None = None  # a named client's reservation, settled once the call is over
         try:
@@ -275,7 +317,9 @@ class Gateway:
                 ticket = verdict.ticket
             if fetch is not None:
                 await fetch
-            await self._drive(req, conn, call, chooser, headers, stream, drain=ticket is not None)
+            await self._drive(
+                req, conn, call, chooser, headers, stream, drain=ticket is not None, translation=translation
+            )
         except asyncio.CancelledError:
             record.status, record.error = 499, "client_closed"
             raise
@@ -301,6 +345,7 @@ class Gateway:
         stream: bool,
         *,
         drain: bool,
+        translation: Translation | None = None,
     ) -> None:
         # drain: a named client's tokens are counted, so a stream its client abandons is read on for its usage
         deadline, reserve = self.deadline(req, stream)
@@ -335,7 +380,7 @@ class Gateway:
                                 ex.out_headers = self.auth.scrub(ex.out_headers)
                                 if ex.status >= 400:
                                     ex.body = self.auth.scrub(ex.body)
-                            await deliver(ex, conn, call, self.config, drain=drain)
+                            await deliver(ex, conn, call, self.config, drain=drain, translation=translation)
                         return
                     except BaseException:
                         ex.drop()
@@ -345,6 +390,10 @@ class Gateway:
                     self.slots.release()
         finally:
             flow.close()  # abandoned (client gone, queue full): the flow frees a half-open probe it may hold
+
+    def answer_failure(self, conn: Connection, call: Call, failure: Failure, extra: bytes = b"") -> None:
+        """Answer `call` with the gateway's own error for `failure`, in the envelope of the call's dialect."""
+        self._answer(conn, call, failure, extra=extra)
 
     def _answer(
         self,
@@ -359,7 +408,11 @@ class Gateway:
         record.request_id = f"{self._id_prefix}{next(self._ids)}"  # the gateway's answer: its own id, no attempt's
         failed = failed_upstreams(self.config, self.routing, failure, upstream)  # named when the error is theirs
         answer = error_answer(failure, detail=detail, request_id=record.request_id, upstreams=failed)
-        conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
+        if record.dialect == "anthropic":
+            conn.respond(answer.status, answer.headers + extra, self.auth.scrub(answer.body))
+        else:  # an OpenAI-format caller: OpenAI's envelope and header names
+            status, headers, body = own_error(answer, extra, both=record.route == "models")
+            conn.respond(status, headers, self.auth.scrub(body))
         call.answer(answer.status, str(failure.kind))
 
 

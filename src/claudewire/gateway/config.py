@@ -41,6 +41,7 @@ from claudewire.gateway.downstream.clients import ClientSpec, check_unique, clie
 from claudewire.gateway.downstream.limits import HttpLimits
 from claudewire.gateway.downstream.signin.config import SignInConfig, SignInError
 from claudewire.gateway.downstream.tls import TlsFilesError, server_context
+from claudewire.gateway.openai.settings import OpenAISettings
 from claudewire.gateway.upstream.answers import DEFAULT_BODY_LIMIT
 from claudewire.gateway.upstream.specs import (
     UpstreamConfigError,
@@ -117,6 +118,8 @@ class GatewayConfig:
       (new connections get the new certificate). Binding a non-loopback address still needs client tokens.
     - `signin`: gateway sign-in (``[signin]`` and ``[[groups]]``, `SignInConfig`): users sign in with the
       organisation's IdP and become clients with their group's models and limits; it switches tokens mode on.
+    - `openai`: the OpenAI-compatible ingress's ``[openai]`` section (`OpenAISettings`): advertised model names,
+      ``max_tokens`` floors per route, the default ``max_tokens``.
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -170,6 +173,7 @@ class GatewayConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     signin: SignInConfig | None = None
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -274,6 +278,7 @@ class GatewayConfig:
         for i, group in enumerate(self.signin.groups if self.signin is not None else ()):
             if group.models:
                 listed[f"groups[{i}] ({group.name}).models"] = sorted(group.models)
+        listed.update({f"[openai] models.{alias}": [model] for alias, model in self.openai.models.items()})
         try:
             check_models_served(self.upstreams, listed)
         except UpstreamConfigError as exc:
@@ -332,6 +337,7 @@ class GatewayConfig:
         clients = data.pop("clients", [])
         signin, groups = data.pop("signin", None), data.pop("groups", None)
         listed = data.pop("upstreams", None)
+        openai = data.pop("openai", None)
         proxy = dict(data.pop("proxy", {}))
         proxy.update({k: v for k, v in data.items() if not isinstance(v, dict)})
         names = {f.name for f in dataclasses.fields(cls)} - {
@@ -341,6 +347,7 @@ class GatewayConfig:
             "state_prefix",
             "state_timeout",
             "signin",
+            "openai",
         }
         unknown = set(proxy) - names - {"tokens_file"}
         if unknown:
@@ -402,6 +409,11 @@ class GatewayConfig:
             if isinstance(proxy.get(name), list):
                 proxy[name] = tuple(proxy[name])
         proxy["policy"] = policy_from_mapping(policy_data)
+        if openai is not None:
+            try:
+                proxy["openai"] = OpenAISettings.from_mapping(openai)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         try:
             return cls(**proxy)
         except TypeError as exc:

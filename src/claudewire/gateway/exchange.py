@@ -24,13 +24,14 @@ from claudewire._errors import Failure, FailureKind, NoResponseError, classify
 from claudewire._sse import StreamScanner, json_usage, request_stream
 from claudewire.calls import Call
 from claudewire.gateway.config import GatewayConfig
-from claudewire.gateway.downstream.errors import sse_error_event
+from claudewire.gateway.downstream.errors import error_answer, sse_error_event
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.headers import response_headers
+from claudewire.gateway.translation import Translation
 from claudewire.gateway.upstream.answers import UnusableAnswer, not_the_api
 from claudewire.gateway.upstream.pool import Headers, Sender, UpstreamResponse
 
-__all__ = ["Exchange", "deliver", "exchange", "wants_stream"]
+__all__ = ["Exchange", "Translation", "deliver", "exchange", "wants_stream"]
 
 _HOLD_MAX = 1024 * 1024  # bytes of a stream held before its first delta; past that we commit anyway
 _PING = b'event: ping\ndata: {"type": "ping"}\n\n'
@@ -207,34 +208,92 @@ async def _hold(ex: Exchange, cfg: GatewayConfig, first_by: float | None, *, sse
     return ex
 
 
-async def deliver(ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, *, drain: bool = False) -> None:
+async def deliver(
+    ex: Exchange,
+    conn: Connection,
+    call: Call,
+    cfg: GatewayConfig,
+    *,
+    drain: bool = False,
+    translation: Translation | None = None,
+) -> None:
     """Give the client the upstream's answer of the accepted attempt: whole, or streamed on as it arrives.
 
     `drain`: when the client goes away mid-stream, read on (bounded by `drain_timeout` and `drain_bytes`) for the
-    stream's final usage; otherwise the upstream request is dropped at once.
+    stream's final usage; otherwise the upstream request is dropped at once. `translation`: the caller speaks
+    another dialect; its answer is rewritten on the way (JSON whole, a stream event by event).
     """
     resp, ex.resp = ex.resp, None
     failure = ex.failure
     record = call.record
     if resp is None:
-        conn.respond(ex.status, ex.out_headers, ex.body)
+        if translation is None:
+            conn.respond(ex.status, ex.out_headers, ex.body)
+        else:
+            body = ex.usage_body if ex.usage_body is not None else ex.body
+            conn.respond(*translation.whole(ex.status, ex.out_headers, body))
         call.answer(ex.status, str(failure.kind) if failure is not None else "")
         if ex.usage_body is not None:
             record.usage = json_usage(ex.usage_body)
             record.usage_final = True
         return
     try:
-        await _pump(resp, ex, conn, call, cfg, drain)
+        scanner = ex.scanner
+        if translation is not None and scanner is None:  # not SSE: a body without a length, translated whole
+            await _whole(resp, ex, conn, call, cfg, translation)
+            return
+        if translation is not None and failure is not None and scanner is not None and scanner.error is not None:
+            # the flow gave up on a stream whose first event was an error: a caller of another dialect gets it as
+            # an error answer with its status (nothing of the stream was sent)
+            status, headers, body = translation.refuse(ex.status, ex.out_headers, scanner.error)
+            conn.respond(status, headers, body)
+            call.answer(status, str(failure.kind))
+            return
+        await _pump(resp, ex, conn, call, cfg, drain, translation)
     finally:
         resp.close()  # no-op once released to the pool
 
 
+async def _whole(
+    resp: UpstreamResponse, ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, tr: Translation
+) -> None:
+    """Read an answer that came without a length whole (bounded), and give it to the caller translated."""
+    try:
+        upstream = await resp.read(cfg.read_timeout)
+    except UnusableAnswer as exc:
+        own = error_answer(exc.failure)
+        status, headers, body = tr.whole(own.status, own.headers, own.body)
+        error = str(exc.failure.kind)
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        failure = classify(exc) or Failure.of(FailureKind.STREAM_INTERRUPTED)
+        own = error_answer(failure, detail=f"the upstream's answer broke off: {exc!r}")
+        status, headers, body = tr.whole(own.status, own.headers, own.body)
+        error = str(failure.kind)
+    else:
+        status, headers, body = tr.whole(ex.status, ex.out_headers, upstream)
+        error = str(ex.failure.kind) if ex.failure is not None else ""
+        if ex.status == 200:
+            call.record.usage = json_usage(upstream)
+            call.record.usage_final = True
+    conn.respond(status, headers, body)
+    call.answer(status, error)
+
+
 async def _pump(
-    resp: UpstreamResponse, ex: Exchange, conn: Connection, call: Call, cfg: GatewayConfig, drain: bool
+    resp: UpstreamResponse,
+    ex: Exchange,
+    conn: Connection,
+    call: Call,
+    cfg: GatewayConfig,
+    drain: bool,
+    tr: Translation | None = None,
 ) -> None:
     scanner = ex.scanner
     record = call.record
-    conn.start(ex.status, ex.out_headers, b"".join(ex.held))
+    if tr is None:
+        conn.start(ex.status, ex.out_headers, b"".join(ex.held))
+    else:
+        conn.start(ex.status, tr.start(ex.status, ex.out_headers), tr.feed(b"".join(ex.held)))
     call.answer(ex.status, str(ex.failure.kind) if ex.failure is not None else "")  # an error event goes through
     if scanner is not None:
         record.usage = scanner.usage
@@ -242,11 +301,13 @@ async def _pump(
     ended = ex.ended
     every = cfg.ping_interval if scanner is not None and resp.pingless else 0.0
     between = not ex.held or ex.held[-1].endswith(b"\n\n")  # a ping goes only where an event has ended
+    # an OpenAI-format caller's stream gets an SSE comment, which every SSE reader skips (its dialect has no ping)
+    ping = _PING if tr is None else b": ping\n\n"
     try:
         while not ended:
             try:
                 if every:
-                    chunk = await _next_or_ping(resp, conn, call, timeout, every, between)
+                    chunk = await _next_or_ping(resp, conn, call, timeout, every, between, ping)
                 else:
                     chunk = await resp.next_chunk(timeout)
             except TimeoutError:
@@ -256,7 +317,7 @@ async def _pump(
                     return
                 idle = Failure.of(FailureKind.READ_TIMEOUT)
                 detail = f"no bytes from the upstream for {timeout:g}s, not even a ping: stream idle timeout"
-                conn.write(sse_error_event(idle, detail=detail))
+                conn.write(sse_error_event(idle, detail=detail) if tr is None else tr.fail(idle, detail))
                 record.error = "stream_idle_timeout"
                 break
             except (ConnectionError, OSError) as exc:
@@ -265,16 +326,18 @@ async def _pump(
                     record.error = str(FailureKind.STREAM_INTERRUPTED)
                     return
                 cut = Failure.of(FailureKind.STREAM_INTERRUPTED)
-                conn.write(sse_error_event(cut, detail=f"the upstream connection broke mid-stream: {exc}"))
+                detail = f"the upstream connection broke mid-stream: {exc}"
+                conn.write(sse_error_event(cut, detail=detail) if tr is None else tr.fail(cut, detail))
                 record.error = str(FailureKind.STREAM_INTERRUPTED)
                 break
             if chunk is None:
                 if scanner is not None and not (scanner.saw_stop or scanner.blind or scanner.error is not None):
                     cut = Failure.of(FailureKind.STREAM_INTERRUPTED)  # ended cleanly, but the message is not whole
-                    conn.write(sse_error_event(cut, detail="the upstream ended the stream before message_stop"))
+                    detail = "the upstream ended the stream before message_stop"
+                    conn.write(sse_error_event(cut, detail=detail) if tr is None else tr.fail(cut, detail))
                     record.error = str(FailureKind.STREAM_INTERRUPTED)
                 break
-            conn.write(chunk)
+            conn.write(chunk if tr is None else tr.feed(chunk))
             if every:
                 between = chunk.endswith(b"\n\n")
             if scanner is not None:
@@ -290,12 +353,14 @@ async def _pump(
         if scanner.error is not None and not record.error:
             found = classify(scanner.error)
             record.error = str(found.kind) if found is not None else "stream_error"
+    if tr is not None:
+        conn.write(tr.close())  # what the caller's dialect still owes (nothing once it wrote its own end)
     conn.finish()
     resp.release()
 
 
 async def _next_or_ping(
-    resp: UpstreamResponse, conn: Connection, call: Call, idle: float, every: float, between: bool
+    resp: UpstreamResponse, conn: Connection, call: Call, idle: float, every: float, between: bool, ping: bytes
 ) -> bytes | None:
     """The next chunk of a stream without pings of its own; each `every` s of silence first writes a ``ping`` event
     (when the stream is `between` two events). `idle` s of silence in all, pings not counting: `TimeoutError`.
@@ -312,7 +377,7 @@ async def _next_or_ping(
             if left <= 0:
                 raise
             if between:
-                conn.write(_PING)
+                conn.write(ping)
                 call.record.pings += 1
 
 

@@ -22,7 +22,7 @@ import pytest
 from claudewire.sim import SimServer
 from tests.gateway.downstream.signin.idp import ALLOWED, HAVE_IDP, JS, Deployment, browser_sign_in
 
-CLAUDE = JS / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
+CLAUDE = JS / "node_modules" / "claude-code-2197" / "bin" / "claude.exe"  # 2.1.197: the version this flow was driven on
 
 
 def _namespaces_work() -> bool:

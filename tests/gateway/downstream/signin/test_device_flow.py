@@ -160,6 +160,18 @@ def test_oauth_errors_have_oauth_shape(deployment: Deployment) -> None:
     assert deployment.http.post("/oauth/revoke", data={"token": "unknown"}).json() == {}
 
 
+def test_sign_in_forms_are_read_without_a_token_but_never_a_large_body(deployment: Deployment) -> None:
+    """In tokens mode the sign-in forms (sent before any token exists) are read, not dropped as an unauthenticated
+    body; a body over the unauthenticated allowance is refused at once without the budget (issue 18 item 12)."""
+    resp = deployment.http.post("/oauth/token", data={"grant_type": "password"})
+    assert resp.status_code == 400 and resp.json()["error"] == "unsupported_grant_type"  # the form was read
+    big = b"grant_type=password&pad=" + b"x" * (128 * 1024)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    resp = deployment.http.post("/oauth/token", content=big, headers=headers)
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"  # its form never reached the handler
+    assert resp.headers.get("connection") == "close"
+
+
 def test_a_sign_in_begun_on_one_replica_finishes_on_another(
     tmp_path: Path, sim: SimServer, redis_server: RedisServer
 ) -> None:
