@@ -24,7 +24,9 @@ from claudewire._errors import Failure, FailureKind
 from claudewire._sse import request_model
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.console_feed import Attempt, FinishedCall, facts_reader, outcome
 from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
+from claudewire.gateway.downstream.console import CallRing, Console
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.downstream.limits import ServerState
@@ -105,6 +107,11 @@ class Gateway:
         self.http = ServerState(config.http_limits(), on_refused=self.metrics.on_refused)
         self.metrics.client_connections.set_function(lambda: self.http.open)
         self.metrics_address: tuple[str, int] | None = None  # set by the server when /metrics has its own port
+        self.console: Console | None = None  # /console: a ring of the last calls and the page that shows them
+        if config.console_calls:
+            facts = facts_reader(self.routing, self.engine, self.metrics)
+            admits = self.auth.admits if self.auth.tokens else None  # like /metrics: a gateway token in tokens mode
+            self.console = Console(CallRing(config.console_calls), facts=facts, clients=config.clients, admits=admits)
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
@@ -116,6 +123,8 @@ class Gateway:
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""
         self.routing.close()
+        if self.console is not None:
+            self.console.close()  # its open event streams end
         if self.access_log is not None:
             self.access_log.flush()
         if self.telemetry is not None:
@@ -145,6 +154,8 @@ class Gateway:
                 conn.respond(answer.status, answer.headers, answer.body)
                 return
             self.metrics_answer(conn)
+        elif (path == b"/console" or path.startswith(b"/console/")) and self.console is not None:
+            await self.console.handle(req, conn)
         else:
             failure = Failure.of(FailureKind.NOT_FOUND, message="the gateway serves /v1/*, /healthz, /readyz, /metrics")
             answer = error_answer(failure)
@@ -183,7 +194,10 @@ class Gateway:
         self.in_flight += 1
         attempts = 0
         ticket: Ticket | None = None  # a named client's reservation, settled in _finish
-        served = ""
+        served = client = ""
+        tried: list[Attempt] = []  # for the console (until the call record lands)
+        waited = 0.0
+        stream = False
         otel = self._otel(req, path)
         try:
             if req.too_large:
@@ -220,6 +234,7 @@ class Gateway:
                         if otel is not None:
                             otel.waiting(step.delay, step.failure)
                         await self.clock.asleep(step.delay)
+                        waited += step.delay
                         step = flow.send(None)
                         continue
                     if isinstance(step, Reject):
@@ -247,6 +262,8 @@ class Gateway:
                             out.request_id = rid
                         if otel is not None:
                             otel.attempt_done(ex.status, ex.failure)
+                        tried.append(Attempt(target.key, outcome(ex.status, ex.failure), waited))
+                        waited = 0.0
                         try:
                             step = flow.send(Outcome(ex.failure, ex.headers or None))
                         except StopIteration:  # done, or given up: this attempt's answer is the call's
@@ -278,8 +295,21 @@ class Gateway:
             if served:
                 self.metrics.observe_upstream_request(served, out.status)
             self._finish(req, path, out, attempts, ticket, served)
+            if self.console is not None:  # the one place a call ends: the console's ring gets it
+                self.console.add(self._record(req, path, out, tried, served, client, stream))
             if otel is not None:
                 otel.finish(out.status, out.error, out.usage, time.monotonic() - out.started, out.ttfb, attempts)
+
+    def _record(
+        self, req: Request, path: str, out: Trace, tried: list[Attempt], served: str, client: str, stream: bool
+    ) -> FinishedCall:
+        duration = time.monotonic() - out.started
+        usage = out.usage
+        model = usage.model if usage is not None and usage.model else request_model(req.body)
+        return FinishedCall(
+            route_of(path), model, stream, time.time() - duration, duration, tuple(tried), served, out.status,
+            out.error, out.ttfb, usage, out.request_id, client,
+        )  # fmt: skip
 
     def _otel(self, req: Request, path: str) -> CallTrace | None:
         if self.telemetry is None:

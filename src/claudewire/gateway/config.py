@@ -101,6 +101,7 @@ class GatewayConfig:
       nothing of its answer for `write_timeout` s is cut and its upstream request released.
     - `metrics_port`: serve ``/metrics`` on its own listener at `metrics_host` (default 127.0.0.1) instead of the
       main port; without it, ``/metrics`` on the main port needs a gateway token whenever tokens are set.
+    - `console_calls`: how many finished calls ``/console`` keeps to show (its ring; 0 turns the console off).
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -146,6 +147,7 @@ class GatewayConfig:
     write_timeout: float = _HTTP.write_timeout
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    console_calls: int = 500
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -197,6 +199,8 @@ class GatewayConfig:
         timeouts = (self.client_read_timeout, self.head_timeout, self.body_timeout, self.write_timeout)
         if min(timeouts) <= 0 or self.budget_wait < 0:
             raise ConfigError("client timeouts must be > 0 seconds and budget_wait >= 0")
+        if not 0 <= self.console_calls <= 100_000:
+            raise ConfigError(f"console_calls must be 0 (no console) to 100000, got {self.console_calls}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port {self.metrics_port} is outside 0..65535")
         if not is_loopback(self.host) and not self.tokens and not self.clients and not self.allow_open:
