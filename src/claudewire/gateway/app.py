@@ -157,7 +157,8 @@ class Gateway:
         elif (path == b"/console" or path.startswith(b"/console/")) and self.console is not None:
             await self.console.handle(req, conn)
         else:
-            failure = Failure.of(FailureKind.NOT_FOUND, message="the gateway serves /v1/*, /healthz, /readyz, /metrics")
+            served = "/v1/*, /healthz, /readyz, /metrics" + (", /console" if self.console is not None else "")
+            failure = Failure.of(FailureKind.NOT_FOUND, message=f"the gateway serves {served}")
             answer = error_answer(failure)
             conn.respond(answer.status, answer.headers, answer.body)
 
