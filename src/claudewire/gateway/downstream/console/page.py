@@ -139,7 +139,7 @@ class Console:
         calls = [call_json(seq, call) for seq, call in fresh]
         state = self._state_now(now)
         kinds = kinds_json({c["error"] for c in calls if c["error"]} | set(state["charts"]["errors"]))
-        doc = {"seq": self.ring.seq, "size": self.ring.size, "now": round(now, 3), "calls": calls, "kinds": kinds}
+        doc = {"seq": self.ring.seq, "size": self.ring.size, "calls": calls, "kinds": kinds}
         doc.update(state)
         return json.dumps(doc, separators=(",", ":")).encode(), self.ring.seq
 

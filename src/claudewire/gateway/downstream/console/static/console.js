@@ -13,6 +13,7 @@
   let kinds = {};
   let abort = null;
   let retryTimer = null;
+  let rendered = false;
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -133,6 +134,7 @@
     if (doc.seq < lastSeq) { // the gateway restarted: its numbering starts again
       calls = [];
       lastSeq = 0;
+      rendered = false;
     }
     size = doc.size;
     Object.assign(kinds, doc.kinds);
@@ -143,8 +145,11 @@
     renderGateway(doc.gateway);
     renderCharts(doc.charts);
     renderClients(doc.clients);
-    renderFilters();
-    renderCalls();
+    if (doc.calls.length || !rendered) { // redrawn only when it changed: a row stays put under the pointer
+      rendered = true;
+      renderFilters();
+      renderCalls();
+    }
   }
 
   function renderGateway(g) {
