@@ -22,9 +22,9 @@ None of these is a key, a token or any prompt or completion content; a record th
 
 from __future__ import annotations
 
-import bisect
 import collections
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -37,6 +37,7 @@ BOUNDS: tuple[float, ...] = tuple(0.001 * 1.25**i for i in range(60))
 """Upper bounds (seconds) of the latency histogram buckets: 1 ms to ~9 minutes, each 25% wider than the last."""
 _MAX_MODELS = 32  # distinct models a minute keeps apart; the rest count as "other"
 _MAX_KINDS = 32
+_CLASS = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
 
 
 class UsageView(Protocol):
@@ -145,36 +146,42 @@ class CallRing:
         self.calls: collections.deque[tuple[int, CallView]] = collections.deque(maxlen=size)
         self.seq = 0  # the number of the newest call (calls are numbered from 1)
         self.stats: collections.deque[MinuteStats] = collections.deque(maxlen=minutes)
+        self._last: MinuteStats | None = None  # the newest minute (self.stats[-1])
         self.day = -1
         self.day_tokens: dict[str, int] = {}  # client -> counted tokens in this UTC day
 
     def add(self, call: CallView) -> None:
         """Keep one finished call and count it in its minute (the minute it ended in)."""
-        self.seq += 1
-        self.calls.append((self.seq, call))
-        end = call.started + call.duration
+        # on every call's path: plain local lookups, no allocation but the ring's tuple
+        self.seq = seq = self.seq + 1
+        self.calls.append((seq, call))
+        duration = call.duration
+        end = call.started + duration
         minute = int(end // MINUTE)
-        stats = self.stats[-1] if self.stats else None
+        stats = self._last
         if stats is None or minute > stats.minute:
-            stats = MinuteStats(minute)
+            stats = self._last = MinuteStats(minute)
             self.stats.append(stats)
         stats.requests += 1
         status = call.status
-        klass = f"{status // 100}xx" if 100 <= status < 600 else "other"
-        stats.status[klass] = stats.status.get(klass, 0) + 1
+        klass = _CLASS[status // 100] if 100 <= status < 600 else "other"
+        counts = stats.status
+        counts[klass] = counts.get(klass, 0) + 1
         error = call.error
         if error:
-            if error not in stats.errors and len(stats.errors) >= _MAX_KINDS:
+            counts = stats.errors
+            if error not in counts and len(counts) >= _MAX_KINDS:
                 error = "other"
-            stats.errors[error] = stats.errors.get(error, 0) + 1
+            counts[error] = counts.get(error, 0) + 1
         attempts = len(call.attempts)
         if attempts > 1:
             stats.retries += attempts - 1
             if len(set(call.upstreams)) > 1:
                 stats.failovers += 1
-        stats.duration[bisect.bisect_left(BOUNDS, call.duration)] += 1
-        if call.ttfb is not None:
-            stats.ttfb[bisect.bisect_left(BOUNDS, call.ttfb)] += 1
+        stats.duration[bisect_left(BOUNDS, duration)] += 1
+        ttfb = call.ttfb
+        if ttfb is not None:
+            stats.ttfb[bisect_left(BOUNDS, ttfb)] += 1
         usage = call.usage
         counted = 0
         if usage is not None:

@@ -211,42 +211,29 @@
     return [box, legend];
   }
 
-  function bars(title, series, totalText) {
+  // mode: "stack" (each minute's values on top of each other), "overlay" (each from zero, the later in front:
+  // p95 behind p50) or "group" (side by side within the minute); `fixedMax`: the top of the scale (1 for ratios)
+  function bars(title, series, totalText, mode, fixedMax) {
     const [box, legend] = chartBox(title, totalText, series);
     const n = series.length ? series[0].values.length : 0;
-    const sums = Array.from({ length: n }, (_, i) => series.reduce((a, s) => a + (s.values[i] || 0), 0));
-    const max = Math.max(1, ...sums);
-    const plot = svg("svg", { viewBox: "0 0 " + n * 10 + " 100", preserveAspectRatio: "none", role: "img" });
+    const heights = Array.from({ length: n }, (_, i) => series.map((s) => s.values[i] || 0));
+    const max = fixedMax || Math.max(1e-9, ...heights.map((h) => (mode === "stack" ? sum(h) : Math.max(0, ...h))));
+    const plot = svg("svg", { viewBox: "0 0 " + Math.max(1, n) * 10 + " 100", preserveAspectRatio: "none", role: "img" });
     plot.setAttribute("aria-label", title);
+    const width = mode === "group" ? 8 / Math.max(1, series.length) : 8;
     for (let i = 0; i < n; i++) {
-      let y = 100;
+      let base = 100;
       series.forEach((s, j) => {
-        const v = s.values[i] || 0;
+        const v = heights[i][j];
         if (!v) return;
-        const h = (v / max) * 96;
-        y -= h;
-        const c = "s" + (s.color !== undefined ? s.color : j);
-        plot.appendChild(svg("rect", { x: i * 10 + 1, y: y, width: 8, height: h, class: c }));
+        const h = Math.max(1, (v / max) * 96);
+        const x = i * 10 + 1 + (mode === "group" ? j * width : mode === "overlay" ? j * 1.5 : 0);
+        const w = mode === "overlay" ? width - j * 3 : width;
+        const y = mode === "stack" ? base - h : 100 - h;
+        if (mode === "stack") base -= h;
+        plot.appendChild(svg("rect", { x: x, y: y, width: Math.max(0.5, w), height: h, class: "s" + (s.color !== undefined ? s.color : j) }));
       });
     }
-    box.appendChild(plot);
-    box.appendChild(legend);
-    return box;
-  }
-
-  function lines(title, series, totalText, fixedMax) {
-    const [box, legend] = chartBox(title, totalText, series);
-    const n = series.length ? series[0].values.length : 0;
-    const all = series.flatMap((s) => s.values.filter((v) => v !== null));
-    const max = fixedMax || Math.max(1, ...all);
-    const plot = svg("svg", { viewBox: "0 0 " + Math.max(1, (n - 1) * 10) + " 100", preserveAspectRatio: "none", role: "img" });
-    plot.setAttribute("aria-label", title);
-    series.forEach((s, j) => {
-      const pts = [];
-      s.values.forEach((v, i) => { if (v !== null) pts.push(i * 10 + "," + (100 - (v / max) * 96).toFixed(1)); });
-      if (pts.length === 1) pts.push(pts[0]);
-      if (pts.length) plot.appendChild(svg("polyline", { points: pts.join(" "), class: "s" + (s.color !== undefined ? s.color : j) }));
-    });
     box.appendChild(plot);
     box.appendChild(legend);
     return box;
@@ -259,22 +246,22 @@
     const box = $("charts");
     clear(box);
     box.appendChild(bars("requests by status", STATUS_SERIES.map((k, i) => ({ name: k, values: c.status[k], color: [5, 1, 2, 3][i] })),
-      num(sum(c.requests))));
+      num(sum(c.requests)), "stack"));
     const errs = Object.keys(c.errors);
     box.appendChild(bars("errors by kind", errs.length ? errs.map((k, i) => ({ name: k, values: c.errors[k], color: (i + 2) % 8 }))
-      : [{ name: "none", values: c.requests.map(() => 0), color: 3 }], num(errs.reduce((a, k) => a + sum(c.errors[k]), 0))));
+      : [{ name: "none", values: c.requests.map(() => 0), color: 3 }], num(errs.reduce((a, k) => a + sum(c.errors[k]), 0)), "stack"));
     box.appendChild(bars("retries and failovers", [{ name: "retries", values: c.retries, color: 1 }, { name: "failovers", values: c.failovers, color: 4 }],
-      num(sum(c.retries)) + " / " + num(sum(c.failovers))));
-    box.appendChild(lines("time to first token", [{ name: "p50", values: c.ttfb_p50, color: 0 }, { name: "p95", values: c.ttfb_p95, color: 1 }],
-      "p95 " + ms(lastOf(c.ttfb_p95))));
-    box.appendChild(lines("duration", [{ name: "p50", values: c.duration_p50, color: 0 }, { name: "p95", values: c.duration_p95, color: 1 }],
-      "p95 " + ms(lastOf(c.duration_p95))));
+      num(sum(c.retries)) + " / " + num(sum(c.failovers)), "group"));
+    box.appendChild(bars("time to first token", [{ name: "p95", values: c.ttfb_p95, color: 1 }, { name: "p50", values: c.ttfb_p50, color: 0 }],
+      "p95 " + ms(lastOf(c.ttfb_p95)), "overlay"));
+    box.appendChild(bars("duration", [{ name: "p95", values: c.duration_p95, color: 1 }, { name: "p50", values: c.duration_p50, color: 0 }],
+      "p95 " + ms(lastOf(c.duration_p95)), "overlay"));
     box.appendChild(bars("tokens in and out", [{ name: "in", values: c.tokens_in, color: 0 }, { name: "out", values: c.tokens_out, color: 5 }],
-      num(sum(c.tokens_in)) + " / " + num(sum(c.tokens_out))));
+      num(sum(c.tokens_in)) + " / " + num(sum(c.tokens_out)), "group"));
     const models = Object.keys(c.cache);
-    const totals = models.map((m) => m + " " + (c.cache_total[m] === null ? "–" : Math.round(c.cache_total[m] * 100) + "%"));
-    box.appendChild(lines("prompt-cache hit ratio", models.length ? models.map((m, i) => ({ name: totals[i], values: c.cache[m], color: i }))
-      : [{ name: "no prompt tokens yet", values: [], color: 3 }], models.length ? "" : "–", 1));
+    const named = models.map((m) => m + " " + (c.cache_total[m] === null ? "–" : Math.round(c.cache_total[m] * 100) + "%"));
+    box.appendChild(bars("prompt-cache hit ratio", models.length ? models.map((m, i) => ({ name: named[i], values: c.cache[m], color: i }))
+      : [{ name: "no prompt tokens yet", values: c.requests.map(() => 0), color: 3 }], "", "group", 1));
   }
 
   function meter(used, limit) {
