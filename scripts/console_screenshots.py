@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import anthropic  # noqa: E402
+from tests.gateway.conftest import ROOMY  # noqa: E402
+from tests.gateway.downstream.browser import chromium, viewport  # noqa: E402
 
 from claudewire.gateway import GatewayConfig, GatewayThread  # noqa: E402
 from claudewire.gateway.downstream.clients import ClientSpec, token_digest  # noqa: E402
 from claudewire.gateway.upstream.specs import UpstreamSpec  # noqa: E402
 from claudewire.state import ClientLimits  # noqa: E402
 from claudewire.testing import FastClock, run_sim  # noqa: E402
-from tests.gateway.conftest import ROOMY  # noqa: E402
-from tests.gateway.downstream.browser import chromium, viewport  # noqa: E402
 
 OUT = ROOT / "docs" / "console"
 KEY = "sk-ant-sim-screenshots-0000"
@@ -79,8 +79,10 @@ def main() -> None:
         run_sim(seed=2) as backup,
         GatewayThread(
             GatewayConfig(
-                upstreams=(UpstreamSpec("anthropic", primary.base_url, keys=(KEY, KEY + "b")),
-                           UpstreamSpec("backup", backup.base_url, keys=(KEY,), priority=1)),  # fmt: skip
+                upstreams=(
+                    UpstreamSpec("anthropic", primary.base_url, keys=(KEY, KEY + "b")),
+                    UpstreamSpec("backup", backup.base_url, keys=(KEY,), priority=1),
+                ),
                 clients=clients,
                 port=0,
                 policy=ROOMY,
@@ -107,14 +109,15 @@ def main() -> None:
             WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "live").text == "live")
             WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#calls tbody tr"))
             driver.save_screenshot(str(OUT / "console-1280x800.png"))
-            driver.execute_script("document.getElementById('calls').scrollIntoView()")
+            driver.execute_script("document.getElementById('calls').closest('section').scrollIntoView()")
             driver.save_screenshot(str(OUT / "calls-1280x800.png"))
             retried = driver.execute_script(
                 "return Array.from(document.querySelectorAll('#calls tbody tr'))"
                 ".findIndex(r => Number(r.cells[4].innerText) > 1)"
             )
-            rows = driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")
-            rows[max(0, retried)].click()
+            row = driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")[max(0, retried)]
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)  # not under the header
+            row.click()
             WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "detail").is_displayed())
             driver.save_screenshot(str(OUT / "call-1280x800.png"))
             driver.find_element(By.ID, "detail-close").click()
@@ -122,9 +125,9 @@ def main() -> None:
             driver.execute_script("window.scrollTo(0, 0)")
             time.sleep(1.5)  # a picture, not a test: let the narrow layout settle and the next event arrive
             driver.save_screenshot(str(OUT / "console-390x844.png"))
-            driver.execute_script("document.getElementById('charts').scrollIntoView()")
+            driver.execute_script("document.getElementById('charts').closest('section').scrollIntoView()")
             driver.save_screenshot(str(OUT / "charts-390x844.png"))
-            driver.execute_script("document.getElementById('calls').scrollIntoView()")
+            driver.execute_script("document.getElementById('calls').closest('section').scrollIntoView()")
             driver.save_screenshot(str(OUT / "calls-390x844.png"))
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))
