@@ -62,6 +62,8 @@
   function showLogin(message) {
     $("login").hidden = false;
     $("main").hidden = true;
+    $("ready").textContent = "locked";
+    $("ready").className = "pill pill-wait";
     live(false, "needs a token");
     const err = $("login-error");
     err.textContent = message || "";
