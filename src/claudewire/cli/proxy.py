@@ -30,8 +30,8 @@ Examples:
   claudewire proxy --workers 4 --state redis://127.0.0.1:6379/0   # limits and breakers shared by all of them
 
 \b
-Endpoints: /v1/* (forwarded), /metrics (Prometheus), /healthz, /readyz (JSON per upstream and key; 503 while
-no upstream can take traffic).
+Endpoints: /v1/* (forwarded), /console (a live page: calls, upstreams, keys, clients), /metrics (Prometheus),
+/healthz, /readyz (JSON per upstream and key; 503 while no upstream can take traffic).
 The config file (TOML) takes every flag's setting in [proxy], the retry policy in [policy] and any number of
 [[upstreams]] (name, url, keys = ["env:NAME" | "file:PATH" | literal], priority, weight, models, kind =
 anthropic | bedrock | bedrock-mantle | vertex | foundry with that cloud's fields: docs/cloud-upstreams.md).
@@ -116,6 +116,9 @@ def _announce(config: GatewayConfig, gateway: Gateway, port: int) -> None:
     else:
         metrics = f"{shown.base_url}/metrics" + (" (send a gateway token)" if config.token_mode else "")
     click.echo(otlp_line(config))
+    if config.console_calls:
+        ask = " (it asks for a gateway token)" if config.token_mode else ""
+        click.echo(f"  console: {shown.base_url}/console{ask}")
     click.echo(f"  metrics: {metrics}{workers_note(config)}   health: {shown.base_url}/healthz   Ctrl-C to stop.")
     sys.stdout.flush()
 

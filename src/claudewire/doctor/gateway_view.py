@@ -21,6 +21,7 @@ import httpx2
 
 from claudewire._errors import Failure, FailureKind
 from claudewire._messages import GATEWAY_MARKER
+from claudewire._readyz import NOT_READY_FIX, describe_readyz
 from claudewire.doctor.http import HttpProbe, client_for
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings
@@ -79,16 +80,8 @@ async def probe_gateway(settings: Settings, version: str) -> GatewayView | None:
 
 
 def describe(view: GatewayView) -> str:
-    """One phrase for the report: the gateway and each upstream's state."""
-    parts = []
-    for upstream in view.upstreams:
-        name = str(upstream.get("name", "?"))
-        keys = upstream.get("keys")
-        states = sorted({str(k.get("state")) for k in keys if isinstance(k, Mapping)}) if isinstance(keys, list) else []
-        state = "usable" if upstream.get("usable", True) else "NOT usable"
-        parts.append(f"{name} {state}" + (f" ({', '.join(states)})" if states else ""))
-    behind = "; upstreams: " + ", ".join(parts) if parts else ""
-    return f"a claudewire gateway ({'ready' if view.ready else 'NOT ready: no upstream can serve'}){behind}"
+    """One phrase for the report: the gateway and each upstream's state (the gateway's console says the same)."""
+    return describe_readyz(view.ready, view.upstreams)
 
 
 def _upstreams(view: GatewayView) -> str:
@@ -122,10 +115,7 @@ def through_gateway(failure: Failure, view: GatewayView | None) -> tuple[str, st
     return detail, fix
 
 
-_OPERATOR_FIX = (
-    "The gateway is up but cannot serve: the fix is on its side, not this machine's. Its operator reads its /readyz "
-    "and access log and runs `claudewire doctor --base-url` with the upstream's URL on the gateway's host."
-)
+_OPERATOR_FIX = NOT_READY_FIX
 
 
 def _error(body: bytes) -> tuple[str, str] | None:

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING
 from claudewire._clock import Clock
 from claudewire._errors import Failure, FailureKind
 from claudewire._sse import request_model
-from claudewire.calls import Call, CallObservers
+from claudewire.calls import Call, CallObservers, CallSink
 from claudewire.gateway.accesslog import AccessLog
 from claudewire.gateway.config import GatewayConfig
+from claudewire.gateway.console_feed import ConsoleSink, facts_reader
 from claudewire.gateway.downstream.baseurl import answer_misdirected
 from claudewire.gateway.downstream.clients import ClientGate, counted_tokens
+from claudewire.gateway.downstream.console import CallRing, Console
 from claudewire.gateway.downstream.errors import error_answer
 from claudewire.gateway.downstream.http import Connection, Request
 from claudewire.gateway.downstream.limits import UNAUTHENTICATED_BODY, ServerState
@@ -102,7 +104,11 @@ class Gateway:
         self.shared.bind(self.engine)
         self.telemetry = telemetry if telemetry is not None else _telemetry(config)  # None: OTLP export off
         self.access_log = access_log
-        sinks = [access_log] if access_log is not None else []
+        sinks: list[CallSink] = [access_log] if access_log is not None else []
+        # the console's ring hears every finished call like the access log (0 console_calls: no console, no cost)
+        self.ring = CallRing(config.console_calls) if config.console_calls else None
+        if self.ring is not None:
+            sinks.append(ConsoleSink(self.ring))
         self.observers = CallObservers(metrics=self.metrics, telemetry=self.telemetry, sinks=sinks)
         self.metrics.in_flight.set_function(lambda: self.observers.in_flight)  # read at scrape time, no lock
         self.routing = Routing(
@@ -122,6 +128,11 @@ class Gateway:
         self.metrics.client_connections.set_function(lambda: self.http.open)
         self.metrics_address: tuple[str, int] | None = None  # set by the server when /metrics has its own port
         self.workers: WorkerMetrics | None = None  # set by the server under --workers N: /metrics adds them up
+        self.console: Console | None = None  # /console: a ring of the last calls and the page that shows them
+        if self.ring is not None:
+            facts = facts_reader(self.routing, self.engine, self.metrics)
+            admits = self.auth.admits if self.auth.tokens else None  # like /metrics: a gateway token in tokens mode
+            self.console = Console(self.ring, facts=facts, clients=config.clients, admits=admits)
         self._ids = itertools.count(1)
         self._worker = b"x-claudewire-worker: %d\r\n" % os.getpid()  # which --workers process answered
         self._id_prefix = f"gw_{os.getpid():x}_{int(time.time()):x}_"
@@ -149,6 +160,8 @@ class Gateway:
     def close(self) -> None:
         """Drop pooled upstream connections and flush the access log."""
         self.routing.close()
+        if self.console is not None:
+            self.console.close()  # its open event streams end
         if self.access_log is not None:
             self.access_log.flush()
         if self.telemetry is not None:
@@ -194,9 +207,12 @@ class Gateway:
                 conn.respond(answer.status, answer.headers, answer.body)
                 return
             await self.metrics_answer(conn)
+        elif (path == b"/console" or path.startswith(b"/console/")) and self.console is not None:
+            await self.console.handle(req, conn)
         else:
-            served = "the gateway serves /v1/*, /cursor/*, /openai/deployments/*, /healthz, /readyz, /metrics"
-            failure = Failure.of(FailureKind.NOT_FOUND, message=served)
+            served = "/v1/*, /cursor/*, /openai/deployments/*, /healthz, /readyz, /metrics"
+            served += ", /console" if self.console is not None else ""
+            failure = Failure.of(FailureKind.NOT_FOUND, message=f"the gateway serves {served}")
             answer = error_answer(failure)
             conn.respond(answer.status, answer.headers, answer.body)
 
@@ -255,7 +271,8 @@ class Gateway:
 
     def _start(self, req: Request, path: str, stream: bool) -> Call:
         if self.observers.telemetry is None:  # the span's parent is read only when there is a span
-            model = request_model(req.body) if self.access_log is not None else None
+            # the model is read only for a sink that shows it (the access log, the console's ring)
+            model = request_model(req.body) if self.observers.sinks else None
             method = "POST" if req.method == b"POST" else req.method.decode("latin-1")
             return self.observers.start(method, path, model=model, stream=stream)
         parent, state = req.header(b"traceparent"), req.header(b"tracestate")

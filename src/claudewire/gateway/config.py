@@ -120,6 +120,7 @@ class GatewayConfig:
       organisation's IdP and become clients with their group's models and limits; it switches tokens mode on.
     - `openai`: the OpenAI-compatible ingress's ``[openai]`` section (`OpenAISettings`): advertised model names,
       ``max_tokens`` floors per route, the default ``max_tokens``.
+    - `console_calls`: how many finished calls ``/console`` keeps to show (its ring; 0 turns the console off).
     - `otlp`: an OTLP endpoint (``http://collector:4318``) to export GenAI metrics and traces to (the ``otel``
       extra); None leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables (off when none is set).
     """
@@ -174,6 +175,7 @@ class GatewayConfig:
     tls_key: str | None = None
     signin: SignInConfig | None = None
     openai: OpenAISettings = field(default_factory=OpenAISettings)
+    console_calls: int = 500
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -230,6 +232,8 @@ class GatewayConfig:
         timeouts = (self.client_read_timeout, self.head_timeout, self.body_timeout, self.write_timeout)
         if min(timeouts) <= 0 or self.budget_wait < 0:
             raise ConfigError("client timeouts must be > 0 seconds and budget_wait >= 0")
+        if not 0 <= self.console_calls <= 100_000:
+            raise ConfigError(f"console_calls must be 0 (no console) to 100000, got {self.console_calls}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port {self.metrics_port} is outside 0..65535")
         if (self.tls_cert is None) != (self.tls_key is None):
