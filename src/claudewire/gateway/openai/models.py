@@ -54,6 +54,9 @@ class ModelLister:
         self.mapped = tuple(dict.fromkeys(k for s in specs for k in (s.options.get("model_map") or {})))
         self.upstream_lists = any(s.kind == "anthropic" for s in specs)
         self.clients = {c.name: c.models for c in config.clients}
+        # a signed-in user is the client named by their group: the group's models are their list (issue 21)
+        if config.signin is not None:
+            self.clients.update({g.name: g.models for g in config.signin.groups})
 
     def _names(self, model_id: str) -> tuple[str, ...]:
         known = _CATALOGUE.get(model_id)

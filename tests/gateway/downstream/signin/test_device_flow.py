@@ -87,6 +87,10 @@ def test_the_whole_device_flow_then_refresh_then_deprovisioning(deployment: Depl
     assert deployment.poll(grant["device_code"]).json()["error"] == "expired_token"  # single use
 
     assert _ask(deployment.gw.base_url, body["access_token"], ALLOWED).content
+    # model discovery as Claude Code asks for it shows the group's models only (its picker offers nothing refused)
+    lister = anthropic.Anthropic(base_url=deployment.gw.base_url, auth_token=body["access_token"], api_key=None)
+    listed = {m.id for m in lister.models.list(limit=1000)}
+    assert listed and all(m.startswith(ALLOWED) for m in listed), listed
     with pytest.raises(anthropic.PermissionDeniedError, match="group engineering may not use model"):
         _ask(deployment.gw.base_url, body["access_token"], OTHER)
     with pytest.raises(anthropic.AuthenticationError):
