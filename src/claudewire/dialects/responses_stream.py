@@ -216,32 +216,23 @@ class ResponsesStream:
             )
         return out
 
+    def _fragment(self, item: _Item, kind: str, fragment: str, part: str | None = None, **after: Any) -> bytes:
+        # a text, reasoning or arguments delta: kept on the item for its ``.done`` event, written as it came, its
+        # fields in OpenAI's order (the item, the part index when it has one, the delta, then `after`)
+        item.parts.append(fragment)
+        where: dict[str, Any] = {"item_id": item.id, "output_index": item.output_index}
+        if part is not None:
+            where[part] = 0
+        return self._emit(kind, **where, delta=fragment, **after)
+
     def _text(self, item: _Item, text: str) -> bytes:
-        item.parts.append(text)
-        return self._emit(
-            "response.output_text.delta",
-            item_id=item.id,
-            output_index=item.output_index,
-            content_index=0,
-            delta=text,
-            logprobs=[],
-        )
+        return self._fragment(item, "response.output_text.delta", text, "content_index", logprobs=[])
 
     def _thinking(self, item: _Item, text: str) -> bytes:
-        item.parts.append(text)
-        return self._emit(
-            "response.reasoning_summary_text.delta",
-            item_id=item.id,
-            output_index=item.output_index,
-            summary_index=0,
-            delta=text,
-        )
+        return self._fragment(item, "response.reasoning_summary_text.delta", text, "summary_index")
 
     def _arguments(self, item: _Item, fragment: str) -> bytes:
-        item.parts.append(fragment)
-        return self._emit(
-            "response.function_call_arguments.delta", item_id=item.id, output_index=item.output_index, delta=fragment
-        )
+        return self._fragment(item, "response.function_call_arguments.delta", fragment)
 
     def _delta(self, data: Mapping[str, Any]) -> bytes:
         index, delta = data.get("index"), data.get("delta")
