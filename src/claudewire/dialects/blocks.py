@@ -11,15 +11,29 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from claudewire.dialects.common import DialectError
+from claudewire.dialects.common import DialectError, objects
 
-__all__ = ["document_block", "image_block", "text_block", "with_cache_control"]
+__all__ = ["PartTranslator", "content_blocks", "document_block", "image_block", "text_block", "with_cache_control"]
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _DATA_URI = re.compile(r"data:(?P<type>[^;,]*)(?P<params>(?:;[^;,]*)*?)(?P<b64>;base64)?,(?P<data>.*)", re.DOTALL)
+
+PartTranslator = Callable[[Mapping[str, Any], str], dict[str, Any] | None]
+"""A dialect's one content part (and the param naming it) -> its Messages block, None to drop it, or a 400."""
+
+
+def content_blocks(content: Any, param: str, part_block: PartTranslator) -> list[dict[str, Any]]:
+    """The blocks of a message's content: a string (one text block, none when empty) or a list of parts, each
+    translated by the dialect's `part_block`."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if not isinstance(content, list):
+        raise DialectError(f"{param} must be a string or a list of content parts", param=param)
+    blocks = (part_block(part, where) for where, part in objects(content, param))
+    return [block for block in blocks if block is not None]
 
 
 def with_cache_control(block: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:

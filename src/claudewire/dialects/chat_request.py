@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from claudewire.dialects import knobs
-from claudewire.dialects.blocks import document_block, image_block, text_block
-from claudewire.dialects.common import DialectError, MessagesRequest, Target
+from claudewire.dialects.blocks import content_blocks, document_block, image_block, text_block
+from claudewire.dialects.common import DialectError, MessagesRequest, Target, objects
 
 __all__ = [
     "FAST_MODE_BETA",
@@ -38,8 +38,11 @@ __all__ = [
     "chat_request",
     "finish_request",
     "parse_arguments",
+    "reply_model",
+    "set_stream",
     "strip_prefill",
     "tool_id",
+    "tool_result",
     "user_blocks",
 ]
 
@@ -56,39 +59,26 @@ def tool_id(value: Any, param: str) -> str:
 
 def user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
     """Content blocks of a user (or tool) message: a string, or a list of text/image/file parts."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    if not isinstance(content, list):
-        raise DialectError(f"{param} must be a string or a list of content parts", param=param)
-    blocks: list[dict[str, Any]] = []
-    for j, part in enumerate(content):
-        where = f"{param}[{j}]"
-        if not isinstance(part, Mapping):
-            raise DialectError(f"{where} must be an object", param=where)
-        kind = part.get("type")
-        if kind in ("text", "refusal"):
-            block = text_block(part.get("refusal" if kind == "refusal" else "text"), part, where)
-        elif kind == "image_url":
-            image = part.get("image_url")
-            block = image_block(image.get("url") if isinstance(image, Mapping) else image, part, where)
-        elif kind == "file":
-            file = part.get("file")
-            if not isinstance(file, Mapping):
-                raise DialectError(f"{where}.file must be an object", param=where)
-            block = document_block(
-                data=file.get("file_data"),
-                url=file.get("file_url"),
-                filename=file.get("filename"),
-                part=part,
-                param=where,
-            )
-        elif kind in ("image", "document") and isinstance(part.get("source"), Mapping):
-            block = dict(part)  # already a Messages block (Cursor sends some)
-        else:
-            raise DialectError(f"{where}: content part type {kind!r} is not supported", param=where)
-        if block is not None:
-            blocks.append(block)
-    return blocks
+    return content_blocks(content, param, _part_block)
+
+
+def _part_block(part: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+    kind = part.get("type")
+    if kind in ("text", "refusal"):
+        return text_block(part.get("refusal" if kind == "refusal" else "text"), part, where)
+    if kind == "image_url":
+        image = part.get("image_url")
+        return image_block(image.get("url") if isinstance(image, Mapping) else image, part, where)
+    if kind == "file":
+        file = part.get("file")
+        if not isinstance(file, Mapping):
+            raise DialectError(f"{where}.file must be an object", param=where)
+        return document_block(
+            data=file.get("file_data"), url=file.get("file_url"), filename=file.get("filename"), part=part, param=where
+        )
+    if kind in ("image", "document") and isinstance(part.get("source"), Mapping):
+        return dict(part)  # already a Messages block (Cursor sends some)
+    raise DialectError(f"{where}: content part type {kind!r} is not supported", param=where)
 
 
 def _system_blocks(content: Any, param: str) -> list[dict[str, Any]]:
@@ -182,9 +172,9 @@ def strip_prefill(turns: list[dict[str, Any]]) -> None:
         turns.pop()
 
 
-def _tool_result(message: Mapping[str, Any], param: str) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(message.get("tool_call_id"), param)}
-    content = user_blocks(message.get("content") or "", f"{param}.content")
+def tool_result(tool_use_id: str, content: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``tool_result`` block for the call `tool_use_id` (no ``content`` key when the result is empty)."""
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id}
     if content:
         block["content"] = content
     return block
@@ -195,10 +185,7 @@ def _convert(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         raise DialectError("messages must be a non-empty list", param="messages")
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, Mapping):
-            raise DialectError(f"{where} must be an object", param=where)
+    for where, message in objects(messages, "messages"):
         role = message.get("role")
         if role in ("system", "developer"):
             system.extend(_system_blocks(message.get("content"), f"{where}.content"))
@@ -207,7 +194,9 @@ def _convert(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         elif role == "assistant":
             add_turn(turns, "assistant", _assistant_blocks(message, where))
         elif role == "tool":
-            add_turn(turns, "user", [_tool_result(message, f"{where}.tool_call_id")])
+            at = f"{where}.tool_call_id"  # its content's errors have long been named under it: kept as is
+            call_id = tool_id(message.get("tool_call_id"), at)
+            add_turn(turns, "user", [tool_result(call_id, user_blocks(message.get("content") or "", f"{at}.content"))])
         else:
             raise DialectError(f"{where}.role {role!r} is not supported", param=f"{where}.role")
     strip_prefill(turns)
@@ -283,12 +272,21 @@ def chat_request(body: Mapping[str, Any], target: Target) -> MessagesRequest:
     betas = finish_request(
         out, body, target, effort=body.get("reasoning_effort"), effort_param="reasoning_effort", explicit=explicit
     )
+    stream = set_stream(out, body)
+    options = body.get("stream_options")
+    include_usage = stream and isinstance(options, Mapping) and options.get("include_usage") is True
+    return MessagesRequest(out, stream, include_usage, reply_model(body, target), betas)
+
+
+def set_stream(out: dict[str, Any], body: Mapping[str, Any]) -> bool:
+    """Whether the caller asked for a stream (``stream: true``), set on `out` when it did."""
     stream = body.get("stream") is True
     if stream:
         out["stream"] = True
-    options = body.get("stream_options")
-    include_usage = stream and isinstance(options, Mapping) and options.get("include_usage") is True
+    return stream
+
+
+def reply_model(body: Mapping[str, Any], target: Target) -> str:
+    """The model name an answer echoes: the one the caller asked for, else the model the call was sent to."""
     model = body.get("model")
-    return MessagesRequest(
-        out, stream, include_usage, model if isinstance(model, str) and model else target.model, betas
-    )
+    return model if isinstance(model, str) and model else target.model

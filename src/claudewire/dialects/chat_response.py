@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from claudewire.dialects.common import DialectError, dumps
+from claudewire.dialects.common import dumps, upstream_message
 from claudewire.dialects.usage import TokenCounts
 
 __all__ = ["FINISH_REASONS", "chat_answer", "chat_completion", "finish_reason", "tool_arguments"]
@@ -90,10 +90,5 @@ def chat_completion(message: Mapping[str, Any], *, model: str, created: int) -> 
 
 def chat_answer(body: bytes, *, model: str, created: int) -> bytes:
     """`chat_completion` from the upstream's JSON bytes to the bytes to write (a non-JSON body is a 502)."""
-    try:
-        message = json.loads(body)
-    except ValueError as exc:
-        raise DialectError("the upstream answer is not JSON", status=502, error_type="api_error") from exc
-    if not isinstance(message, dict):
-        raise DialectError("the upstream answer is not a message object", status=502, error_type="api_error")
+    message = upstream_message(body)
     return dumps(chat_completion(message, model=model, created=created))

@@ -29,7 +29,7 @@ from typing import Any
 from claudewire.dialects.chat_response import finish_reason
 from claudewire.dialects.common import dumps
 from claudewire.dialects.errors import OpenAIError
-from claudewire.dialects.sse import SSEDecoder, data_frame
+from claudewire.dialects.sse import SSEDecoder, data_frame, translate_event
 from claudewire.dialects.usage import TokenCounts
 
 __all__ = ["DONE", "ChatStream", "StreamPhase"]
@@ -59,7 +59,10 @@ class _Block(enum.Enum):
 
 
 class ChatStream:
-    """One streamed answer's translator. `model` is the name echoed to the caller, `created` the epoch second."""
+    """One streamed answer's translator. `model` is the name echoed to the caller, `created` the epoch second.
+
+    Its ``on_*`` methods are the `claudewire.dialects.sse.MessagesSteps` that `event` drives, one per Messages event.
+    """
 
     __slots__ = (
         "_args_seen",
@@ -134,26 +137,7 @@ class ChatStream:
 
     def event(self, name: str, data: Mapping[str, Any]) -> bytes:
         """Translate one upstream event (its name and parsed data)."""
-        if self.done:
-            return b""
-        if name == "content_block_delta":
-            return self._delta(data)
-        if name == "content_block_start":
-            return self._start(data)
-        if name == "content_block_stop":
-            return self._stop(data)
-        if name == "message_start":
-            return self._message_start(data)
-        if name == "message_delta":
-            return self._message_delta(data)
-        if name == "message_stop":
-            return self._message_stop()
-        if name == "error":
-            error = data.get("error")
-            error = error if isinstance(error, Mapping) else {}
-            message = str(error.get("message") or "the upstream stream failed")
-            return self.fail(message, str(error.get("type") or "api_error"))
-        return b""  # ping and events this dialect has no place for
+        return translate_event(self, name, data)
 
     def _role(self) -> bytes:
         if self.phase is not StreamPhase.WAITING:
@@ -161,7 +145,7 @@ class ChatStream:
         self.phase = StreamPhase.ANSWERING
         return self._chunk({"role": "assistant", "content": ""})
 
-    def _message_start(self, data: Mapping[str, Any]) -> bytes:
+    def on_message_start(self, data: Mapping[str, Any]) -> bytes:
         message = data.get("message")
         if isinstance(message, Mapping):
             if isinstance(message.get("id"), str) and self.phase is StreamPhase.WAITING:
@@ -170,7 +154,7 @@ class ChatStream:
             self.usage.update(message.get("usage"))
         return self._role()
 
-    def _start(self, data: Mapping[str, Any]) -> bytes:
+    def on_block_start(self, data: Mapping[str, Any]) -> bytes:
         out = self._role()
         index = data.get("index")
         block = data.get("content_block")
@@ -196,7 +180,7 @@ class ChatStream:
             self._blocks[index] = _Block.OTHER
         return out
 
-    def _delta(self, data: Mapping[str, Any]) -> bytes:
+    def on_block_delta(self, data: Mapping[str, Any]) -> bytes:
         index = data.get("index")
         delta = data.get("delta")
         if not isinstance(delta, Mapping) or not isinstance(index, int):
@@ -213,14 +197,14 @@ class ChatStream:
             return out + self._chunk({"reasoning_content": delta["thinking"]})
         return out  # signature and citation deltas, server tools: no place for them in Chat Completions
 
-    def _stop(self, data: Mapping[str, Any]) -> bytes:
+    def on_block_stop(self, data: Mapping[str, Any]) -> bytes:
         index = data.get("index")
         if isinstance(index, int) and self._blocks.get(index) is _Block.TOOL and index not in self._args_seen:
             self._args_seen.add(index)
             return self._chunk({"tool_calls": [{"index": self._tool_index[index], "function": {"arguments": "{}"}}]})
         return b""
 
-    def _message_delta(self, data: Mapping[str, Any]) -> bytes:
+    def on_message_delta(self, data: Mapping[str, Any]) -> bytes:
         self.usage.update(data.get("usage"))
         if self.phase is StreamPhase.FINISHED:
             return b""
@@ -229,7 +213,7 @@ class ChatStream:
         self.phase = StreamPhase.FINISHED
         return out + self._finish_chunk(finish_reason(delta.get("stop_reason") if isinstance(delta, Mapping) else None))
 
-    def _message_stop(self) -> bytes:
+    def on_message_stop(self) -> bytes:
         out = b""
         if self.phase is not StreamPhase.FINISHED:
             out = self._role() + self._finish_chunk("stop")

@@ -12,7 +12,7 @@ A body a translator cannot take raises `DialectError`: a 400 the gateway writes 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ __all__ = [
     "ModelTraits",
     "Target",
     "dumps",
+    "objects",
+    "upstream_message",
 ]
 
 DEFAULT_MAX_TOKENS = 8192
@@ -107,3 +109,23 @@ class DialectError(ValueError):
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON (non-ASCII kept as is: shorter, and what the upstream sends too)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def objects(values: list[Any], param: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each item of a JSON list with the param naming it (``param[i]``); an item that is not an object is a 400."""
+    for i, value in enumerate(values):
+        where = f"{param}[{i}]"
+        if not isinstance(value, Mapping):
+            raise DialectError(f"{where} must be an object", param=where)
+        yield where, value
+
+
+def upstream_message(body: bytes) -> dict[str, Any]:
+    """The upstream's Messages answer parsed from its JSON bytes (a body that is not a JSON object is a 502)."""
+    try:
+        message = json.loads(body)
+    except ValueError as exc:
+        raise DialectError("the upstream answer is not JSON", status=502, error_type="api_error") from exc
+    if not isinstance(message, dict):
+        raise DialectError("the upstream answer is not a message object", status=502, error_type="api_error")
+    return message

@@ -24,9 +24,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from claudewire.dialects import knobs
-from claudewire.dialects.blocks import document_block, image_block, text_block
-from claudewire.dialects.chat_request import add_turn, finish_request, parse_arguments, strip_prefill, tool_id
-from claudewire.dialects.common import DialectError, MessagesRequest, Target
+from claudewire.dialects.blocks import content_blocks, document_block, image_block, text_block
+from claudewire.dialects.chat_request import (
+    add_turn,
+    finish_request,
+    parse_arguments,
+    reply_model,
+    set_stream,
+    strip_prefill,
+    tool_id,
+    tool_result,
+)
+from claudewire.dialects.common import DialectError, MessagesRequest, Target, objects
 
 __all__ = ["REDACTED_PREFIX", "convert_input", "refuse_state", "responses_request"]
 
@@ -51,37 +60,24 @@ _ECHOED = ("instructions", "max_output_tokens", "metadata", "reasoning", "temper
 
 
 def _parts(content: Any, param: str) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    if not isinstance(content, list):
-        raise DialectError(f"{param} must be a string or a list of content parts", param=param)
-    blocks: list[dict[str, Any]] = []
-    for j, part in enumerate(content):
-        where = f"{param}[{j}]"
-        if not isinstance(part, Mapping):
-            raise DialectError(f"{where} must be an object", param=where)
-        kind = part.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            block = text_block(part.get("text"), part, where)
-        elif kind == "refusal":
-            block = text_block(part.get("refusal"), part, where)
-        elif kind == "input_image":
-            if part.get("image_url") is None and part.get("file_id") is not None:
-                raise DialectError(f"{where}: uploaded file ids are not supported; send image_url", param=where)
-            block = image_block(part.get("image_url"), part, where)
-        elif kind == "input_file":
-            block = document_block(
-                data=part.get("file_data"),
-                url=part.get("file_url"),
-                filename=part.get("filename"),
-                part=part,
-                param=where,
-            )
-        else:
-            raise DialectError(f"{where}: content part type {kind!r} is not supported", param=where)
-        if block is not None:
-            blocks.append(block)
-    return blocks
+    return content_blocks(content, param, _part_block)
+
+
+def _part_block(part: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+    kind = part.get("type")
+    if kind in ("input_text", "output_text", "text"):
+        return text_block(part.get("text"), part, where)
+    if kind == "refusal":
+        return text_block(part.get("refusal"), part, where)
+    if kind == "input_image":
+        if part.get("image_url") is None and part.get("file_id") is not None:
+            raise DialectError(f"{where}: uploaded file ids are not supported; send image_url", param=where)
+        return image_block(part.get("image_url"), part, where)
+    if kind == "input_file":
+        return document_block(
+            data=part.get("file_data"), url=part.get("file_url"), filename=part.get("filename"), part=part, param=where
+        )
+    raise DialectError(f"{where}: content part type {kind!r} is not supported", param=where)
 
 
 def _reasoning(item: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -103,10 +99,7 @@ def convert_input(value: Any, *, param: str = "input") -> tuple[list[dict[str, A
         raise DialectError(f"{param} must be a string or a non-empty list of items", param=param)
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
-    for i, item in enumerate(value):
-        where = f"{param}[{i}]"
-        if not isinstance(item, Mapping):
-            raise DialectError(f"{where} must be an object", param=where)
+    for where, item in objects(value, param):
         kind = item.get("type") or ("message" if "role" in item else None)
         if kind == "message":
             role = item.get("role")
@@ -132,11 +125,8 @@ def convert_input(value: Any, *, param: str = "input") -> tuple[list[dict[str, A
                 call["input"] = {"input": raw if isinstance(raw, str) else ""}
             add_turn(turns, "assistant", [call])
         elif kind in ("function_call_output", "custom_tool_call_output"):
-            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(item.get("call_id"), where)}
-            output = _parts(item.get("output") or "", f"{where}.output")
-            if output:
-                result["content"] = output
-            add_turn(turns, "user", [result])
+            call_id = tool_id(item.get("call_id"), where)
+            add_turn(turns, "user", [tool_result(call_id, _parts(item.get("output") or "", f"{where}.output"))])
         elif kind == "reasoning":
             add_turn(turns, "assistant", _reasoning(item))
         elif kind == "item_reference" and str(item.get("id", "")).startswith("rs_"):
@@ -214,13 +204,9 @@ def responses_request(body: Mapping[str, Any], target: Target) -> MessagesReques
     reasoning = body.get("reasoning")
     effort = reasoning.get("effort") if isinstance(reasoning, Mapping) else None
     betas = finish_request(out, body, target, effort=effort, effort_param="reasoning.effort", explicit=explicit)
-    stream = body.get("stream") is True
-    if stream:
-        out["stream"] = True
+    stream = set_stream(out, body)
     echo: dict[str, Any] = {k: body[k] for k in _ECHOED if body.get(k) is not None}
     echo["tools"] = list(body.get("tools") or [])
     echo["tool_choice"] = body.get("tool_choice") or "auto"
     echo["parallel_tool_calls"] = body.get("parallel_tool_calls") is not False
-    model = body.get("model")
-    reply = model if isinstance(model, str) and model else target.model
-    return MessagesRequest(out, stream, True, reply, betas, echo)
+    return MessagesRequest(out, stream, True, reply_model(body, target), betas, echo)

@@ -13,12 +13,11 @@ hit its limit) or ``content_filter`` (a refusal). Usage as `claudewire.dialects.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from claudewire.dialects.chat_response import tool_arguments
-from claudewire.dialects.common import DialectError, dumps
+from claudewire.dialects.common import dumps, upstream_message
 from claudewire.dialects.responses_request import REDACTED_PREFIX
 from claudewire.dialects.usage import TokenCounts
 
@@ -147,10 +146,5 @@ def response_object(
 
 def responses_answer(body: bytes, *, model: str, created: int, echo: Mapping[str, Any] | None = None) -> bytes:
     """`response_object` from the upstream's JSON bytes to the bytes to write (a non-JSON body is a 502)."""
-    try:
-        message = json.loads(body)
-    except ValueError as exc:
-        raise DialectError("the upstream answer is not JSON", status=502, error_type="api_error") from exc
-    if not isinstance(message, dict):
-        raise DialectError("the upstream answer is not a message object", status=502, error_type="api_error")
+    message = upstream_message(body)
     return dumps(response_object(message, model=model, created=created, echo=echo))

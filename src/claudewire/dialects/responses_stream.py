@@ -37,7 +37,7 @@ from claudewire.dialects.responses_response import (
     reasoning_item,
     response_envelope,
 )
-from claudewire.dialects.sse import SSEDecoder, named_frame
+from claudewire.dialects.sse import SSEDecoder, named_frame, translate_event
 from claudewire.dialects.usage import TokenCounts
 
 __all__ = ["ResponsesPhase", "ResponsesStream"]
@@ -63,7 +63,10 @@ class _Item:
 
 
 class ResponsesStream:
-    """One streamed answer's translator; `echo` is `MessagesRequest.echo`, `created` the epoch second."""
+    """One streamed answer's translator; `echo` is `MessagesRequest.echo`, `created` the epoch second.
+
+    Its ``on_*`` methods are the `claudewire.dialects.sse.MessagesSteps` that `event` drives, one per Messages event.
+    """
 
     __slots__ = (
         "_decoder",
@@ -121,30 +124,7 @@ class ResponsesStream:
 
     def event(self, name: str, data: Mapping[str, Any]) -> bytes:
         """Translate one upstream event (its name and parsed data)."""
-        if self.done:
-            return b""
-        if name == "content_block_delta":
-            return self._delta(data)
-        if name == "content_block_start":
-            return self._start(data)
-        if name == "content_block_stop":
-            return self._stop(data)
-        if name == "message_start":
-            return self._message_start(data)
-        if name == "message_delta":
-            self.usage.update(data.get("usage"))
-            delta = data.get("delta")
-            if isinstance(delta, Mapping) and isinstance(delta.get("stop_reason"), str):
-                self._stop_reason = delta["stop_reason"]
-            return b""
-        if name == "message_stop":
-            return self._complete()
-        if name == "error":
-            error = data.get("error")
-            error = error if isinstance(error, Mapping) else {}
-            message = str(error.get("message") or "the upstream stream failed")
-            return self.fail(message, str(error.get("type") or "api_error"))
-        return b""
+        return translate_event(self, name, data)
 
     def _begin(self) -> bytes:
         if self.phase is not ResponsesPhase.WAITING:
@@ -153,7 +133,7 @@ class ResponsesStream:
         response = self._response("in_progress")
         return self._emit("response.created", response=response) + self._emit("response.in_progress", response=response)
 
-    def _message_start(self, data: Mapping[str, Any]) -> bytes:
+    def on_message_start(self, data: Mapping[str, Any]) -> bytes:
         message = data.get("message")
         if isinstance(message, Mapping):
             if isinstance(message.get("id"), str) and self.phase is ResponsesPhase.WAITING:
@@ -167,7 +147,7 @@ class ResponsesStream:
         self._items[index] = item
         return item
 
-    def _start(self, data: Mapping[str, Any]) -> bytes:
+    def on_block_start(self, data: Mapping[str, Any]) -> bytes:
         out = self._begin()
         index, block = data.get("index"), data.get("content_block")
         if not isinstance(index, int) or not isinstance(block, Mapping) or index in self._items:
@@ -216,34 +196,25 @@ class ResponsesStream:
             )
         return out
 
+    def _fragment(self, item: _Item, kind: str, fragment: str, part: str | None = None, **after: Any) -> bytes:
+        # a text, reasoning or arguments delta: kept on the item for its ``.done`` event, written as it came, its
+        # fields in OpenAI's order (the item, the part index when it has one, the delta, then `after`)
+        item.parts.append(fragment)
+        where: dict[str, Any] = {"item_id": item.id, "output_index": item.output_index}
+        if part is not None:
+            where[part] = 0
+        return self._emit(kind, **where, delta=fragment, **after)
+
     def _text(self, item: _Item, text: str) -> bytes:
-        item.parts.append(text)
-        return self._emit(
-            "response.output_text.delta",
-            item_id=item.id,
-            output_index=item.output_index,
-            content_index=0,
-            delta=text,
-            logprobs=[],
-        )
+        return self._fragment(item, "response.output_text.delta", text, "content_index", logprobs=[])
 
     def _thinking(self, item: _Item, text: str) -> bytes:
-        item.parts.append(text)
-        return self._emit(
-            "response.reasoning_summary_text.delta",
-            item_id=item.id,
-            output_index=item.output_index,
-            summary_index=0,
-            delta=text,
-        )
+        return self._fragment(item, "response.reasoning_summary_text.delta", text, "summary_index")
 
     def _arguments(self, item: _Item, fragment: str) -> bytes:
-        item.parts.append(fragment)
-        return self._emit(
-            "response.function_call_arguments.delta", item_id=item.id, output_index=item.output_index, delta=fragment
-        )
+        return self._fragment(item, "response.function_call_arguments.delta", fragment)
 
-    def _delta(self, data: Mapping[str, Any]) -> bytes:
+    def on_block_delta(self, data: Mapping[str, Any]) -> bytes:
         index, delta = data.get("index"), data.get("delta")
         item = self._items.get(index) if isinstance(index, int) else None
         if item is None or not isinstance(delta, Mapping):
@@ -259,7 +230,7 @@ class ResponsesStream:
             item.sealed += str(delta["signature"])
         return b""
 
-    def _stop(self, data: Mapping[str, Any]) -> bytes:
+    def on_block_stop(self, data: Mapping[str, Any]) -> bytes:
         index = data.get("index")
         item = self._items.pop(index) if isinstance(index, int) and index in self._items else None
         if item is None:
@@ -291,10 +262,17 @@ class ResponsesStream:
         self._output[item.output_index] = done
         return out + self._emit("response.output_item.done", output_index=item.output_index, item=done)
 
-    def _complete(self) -> bytes:
+    def on_message_delta(self, data: Mapping[str, Any]) -> bytes:
+        self.usage.update(data.get("usage"))
+        delta = data.get("delta")
+        if isinstance(delta, Mapping) and isinstance(delta.get("stop_reason"), str):
+            self._stop_reason = delta["stop_reason"]
+        return b""
+
+    def on_message_stop(self) -> bytes:
         out = self._begin()
         for index in list(self._items):  # blocks the upstream never closed
-            out += self._stop({"index": index})
+            out += self.on_block_stop({"index": index})
         status, incomplete = outcome(self._stop_reason)
         response = self._response(status)
         response["incomplete_details"] = incomplete
@@ -308,7 +286,7 @@ class ResponsesStream:
         if self.done:
             return b""
         if self._stop_reason is not None:
-            return self._complete()
+            return self.on_message_stop()
         return self.fail("the upstream stream ended before the answer was complete", "api_error")
 
     def fail(self, message: str, error_type: str = "api_error") -> bytes:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from claudewire.dialects.common import dumps
 
-__all__ = ["SSEDecoder", "SSEEvent", "data_frame", "named_frame"]
+__all__ = ["MessagesSteps", "SSEDecoder", "SSEEvent", "data_frame", "named_frame", "translate_event"]
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 MAX_EVENT = 16 * 1024 * 1024
@@ -118,3 +119,65 @@ def data_frame(payload: Any) -> bytes:
 def named_frame(name: str, payload: Any) -> bytes:
     """``event: <name>``, ``data: <json>`` and the blank line (Responses frames)."""
     return b"event: " + name.encode() + b"\ndata: " + dumps(payload) + b"\n\n"
+
+
+class MessagesSteps(Protocol):
+    """A stream translator's step for each Messages event; each returns the bytes to write to the caller."""
+
+    @property
+    def done(self) -> bool:
+        """True once the translated stream has ended: every later event is ignored."""
+        ...
+
+    def on_message_start(self, data: Mapping[str, Any]) -> bytes:
+        """``message_start``."""
+        ...
+
+    def on_block_start(self, data: Mapping[str, Any]) -> bytes:
+        """``content_block_start``."""
+        ...
+
+    def on_block_delta(self, data: Mapping[str, Any]) -> bytes:
+        """``content_block_delta``."""
+        ...
+
+    def on_block_stop(self, data: Mapping[str, Any]) -> bytes:
+        """``content_block_stop``."""
+        ...
+
+    def on_message_delta(self, data: Mapping[str, Any]) -> bytes:
+        """``message_delta``."""
+        ...
+
+    def on_message_stop(self) -> bytes:
+        """``message_stop``."""
+        ...
+
+    def fail(self, message: str, error_type: str = "api_error") -> bytes:
+        """End the stream with the upstream's failure, in the caller's dialect."""
+        ...
+
+
+def translate_event(steps: MessagesSteps, name: str, data: Mapping[str, Any]) -> bytes:
+    """One upstream event (its name and parsed data) through `steps`; an ``error`` event ends the stream with its
+    message and type, ``ping`` and events the dialect has no place for write nothing."""
+    if steps.done:
+        return b""
+    if name == "content_block_delta":
+        return steps.on_block_delta(data)
+    if name == "content_block_start":
+        return steps.on_block_start(data)
+    if name == "content_block_stop":
+        return steps.on_block_stop(data)
+    if name == "message_start":
+        return steps.on_message_start(data)
+    if name == "message_delta":
+        return steps.on_message_delta(data)
+    if name == "message_stop":
+        return steps.on_message_stop()
+    if name == "error":
+        error = data.get("error")
+        error = error if isinstance(error, Mapping) else {}
+        message = str(error.get("message") or "the upstream stream failed")
+        return steps.fail(message, str(error.get("type") or "api_error"))
+    return b""
