@@ -22,6 +22,7 @@ from claudewire.doctor.net import Target
 from claudewire.doctor.proxy import proxy_fix
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings, split_url
+from claudewire.doctor.urlprobe import get_capped
 
 __all__ = ["HttpProbe", "check_clock", "check_http", "client_for", "probe_http"]
 
@@ -75,23 +76,14 @@ async def probe_http(settings: Settings, version: str) -> HttpProbe:
     start, sent = time.monotonic(), time.time()
     try:
         async with client_for(settings, follow_redirects=False) as client:
-            request = client.build_request("GET", url, headers={"anthropic-version": version})
-            response = await client.send(request, stream=True)
-            try:
-                body = b""
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= _MAX_BODY:
-                        break
-            finally:
-                await response.aclose()
+            status, head, body = await get_capped(client, url, {"anthropic-version": version}, _MAX_BODY)
     except (httpx2.HTTPError, OSError, TimeoutError) as exc:
         return HttpProbe(url, error=exc, elapsed_ms=(time.monotonic() - start) * 1000)
     return HttpProbe(
         url,
-        status=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        body=body[:_MAX_BODY],
+        status=status,
+        headers=head,
+        body=body,
         sent_at=sent,
         received_at=time.time(),
         elapsed_ms=(time.monotonic() - start) * 1000,
