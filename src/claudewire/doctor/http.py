@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -22,7 +22,7 @@ from claudewire.doctor.net import Target
 from claudewire.doctor.proxy import proxy_fix
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings, split_url
-from claudewire.doctor.urlprobe import get_capped
+from claudewire.doctor.urlprobe import Answer, get_capped
 
 __all__ = ["HttpProbe", "check_clock", "check_http", "client_for", "probe_http"]
 
@@ -57,17 +57,12 @@ def client_for(settings: Settings, *, follow_redirects: bool) -> httpx2.AsyncCli
 
 
 @dataclass(frozen=True, slots=True)
-class HttpProbe:
-    """The unauthenticated probe's answer (or the error instead), with the local clock around it."""
+class HttpProbe(Answer):
+    """The unauthenticated probe's answer (the body's first 64 KiB) or the error instead, with the local clock
+    around it."""
 
-    url: str
-    status: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    error: BaseException | None = None
     sent_at: float = 0.0
     received_at: float = 0.0
-    elapsed_ms: float = 0.0
 
 
 async def probe_http(settings: Settings, version: str) -> HttpProbe:

@@ -74,7 +74,8 @@ async def lookup(target: Target, seconds: float) -> Lookup:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One ``GET``'s answer (status, lower-case headers, the body's first 256 KiB) or the error instead."""
+    """One ``GET``'s answer (status, lower-case headers, the body's first bytes: 256 KiB for `get`) or the error
+    instead."""
 
     url: str
     status: int | None = None
