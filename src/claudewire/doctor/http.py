@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -22,6 +22,7 @@ from claudewire.doctor.net import Target
 from claudewire.doctor.proxy import proxy_fix
 from claudewire.doctor.result import CheckResult, JSONValue, Status
 from claudewire.doctor.settings import Settings, split_url
+from claudewire.doctor.urlprobe import Answer, get_capped
 
 __all__ = ["HttpProbe", "check_clock", "check_http", "client_for", "probe_http"]
 
@@ -56,17 +57,12 @@ def client_for(settings: Settings, *, follow_redirects: bool) -> httpx2.AsyncCli
 
 
 @dataclass(frozen=True, slots=True)
-class HttpProbe:
-    """The unauthenticated probe's answer (or the error instead), with the local clock around it."""
+class HttpProbe(Answer):
+    """The unauthenticated probe's answer (the body's first 64 KiB) or the error instead, with the local clock
+    around it."""
 
-    url: str
-    status: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    error: BaseException | None = None
     sent_at: float = 0.0
     received_at: float = 0.0
-    elapsed_ms: float = 0.0
 
 
 async def probe_http(settings: Settings, version: str) -> HttpProbe:
@@ -75,23 +71,14 @@ async def probe_http(settings: Settings, version: str) -> HttpProbe:
     start, sent = time.monotonic(), time.time()
     try:
         async with client_for(settings, follow_redirects=False) as client:
-            request = client.build_request("GET", url, headers={"anthropic-version": version})
-            response = await client.send(request, stream=True)
-            try:
-                body = b""
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= _MAX_BODY:
-                        break
-            finally:
-                await response.aclose()
+            status, head, body = await get_capped(client, url, {"anthropic-version": version}, _MAX_BODY)
     except (httpx2.HTTPError, OSError, TimeoutError) as exc:
         return HttpProbe(url, error=exc, elapsed_ms=(time.monotonic() - start) * 1000)
     return HttpProbe(
         url,
-        status=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        body=body[:_MAX_BODY],
+        status=status,
+        headers=head,
+        body=body,
         sent_at=sent,
         received_at=time.time(),
         elapsed_ms=(time.monotonic() - start) * 1000,

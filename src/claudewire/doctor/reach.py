@@ -193,11 +193,8 @@ def _model_ids(body: bytes) -> list[str] | None:
 
 
 def _unanswered(answer: Answer, evidence: dict[str, JSONValue]) -> CheckResult:
-    exc = answer.error or TimeoutError()
+    exc, cause = answer.failure()
     evidence["error"] = f"{type(exc).__name__}: {exc or 'no message'}"
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
-        cause = cause.__cause__ or cause.__context__
     if cause is not None:
         detail = f"this machine does not trust the certificate of {answer.url} either ({cause}): the token was not sent"
         fix = (

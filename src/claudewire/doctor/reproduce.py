@@ -66,11 +66,27 @@ def fingerprint_command(settings: Settings) -> str | None:
     url = UrlTarget.parse(settings.url or "")
     if url is None:
         return None
-    sni = f" -servername {shlex.quote(url.target.host)}" if not is_ip(url.target.host) else ""
     return (
-        f"openssl s_client -connect {url.target.authority}{sni} </dev/null 2>/dev/null | openssl x509 -noout "
-        "-fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f"
+        f"openssl s_client -connect {url.target.authority}{_sni(url.target.host)} </dev/null 2>/dev/null "
+        "| openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f"
     )
+
+
+def _gateway_command(check_id: str, url: UrlTarget, proxy: str, https_path: str) -> str | None:
+    """The by-hand command of a gateway URL's ``*_dns`` or ``*_https`` check (the sign-in and the ``--url`` checks
+    look the same up); None for any other check."""
+    check = check_id.partition("_")[2]
+    if check == "dns":
+        host = shlex.quote(url.target.host)
+        return f"getent ahosts {host}    # or: dig +short {host} A AAAA"
+    if check == "https":
+        https = "https://" + url.url.split("://", 1)[1]
+        return f"curl -v{proxy} -o /dev/null {shlex.quote(https + https_path)}"
+    return None
+
+
+def _sni(host: str) -> str:
+    return f" -servername {shlex.quote(host)}" if not is_ip(host) else ""
 
 
 def _signin_command(check_id: str, settings: Settings) -> str | None:
@@ -78,19 +94,19 @@ def _signin_command(check_id: str, settings: Settings) -> str | None:
     url = UrlTarget.parse(settings.url or "")
     if url is None:
         return None
-    host = url.target.host
-    if check_id == "signin_dns":
-        return f"getent ahosts {shlex.quote(host)}    # or: dig +short {shlex.quote(host)} A AAAA"
     proxy = f" {_proxy_arg(settings, settings.url_proxy)}" if settings.url_proxy.url else ""
-    ca = f" --cacert {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
-    if check_id == "signin_https":
-        https = "https://" + url.url.split("://", 1)[1]
-        return f"curl -v{proxy} -o /dev/null {shlex.quote(https + '/.well-known/oauth-authorization-server')}"
+    metadata = "/.well-known/oauth-authorization-server"
+    shared = _gateway_command(check_id, url, proxy, metadata)
+    if shared is not None:
+        return shared
     if check_id == "signin_certificate":
-        sni = f" -servername {shlex.quote(host)}" if not is_ip(host) else ""
         cafile = f" -CAfile {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
-        return f"openssl s_client -connect {url.target.authority}{sni}{cafile} -verify_return_error </dev/null"
-    return f"curl -v{proxy}{ca} {shlex.quote(url.at('/.well-known/oauth-authorization-server'))}"
+        return (
+            f"openssl s_client -connect {url.target.authority}{_sni(url.target.host)}{cafile} -verify_return_error "
+            "</dev/null"
+        )
+    ca = f" --cacert {shlex.quote(settings.node_extra_ca)}" if settings.node_extra_ca else ""
+    return f"curl -v{proxy}{ca} {shlex.quote(url.at(metadata))}"
 
 
 def _url_command(check_id: str, settings: Settings) -> str | None:
@@ -98,17 +114,13 @@ def _url_command(check_id: str, settings: Settings) -> str | None:
     url = UrlTarget.parse(settings.url or "")
     if url is None:
         return None
-    host = url.target.host
-    if check_id == "reach_dns":
-        return f"getent ahosts {shlex.quote(host)}    # or: dig +short {shlex.quote(host)} A AAAA"
     proxy = f" {_proxy_arg(settings, settings.url_proxy)}" if settings.url_proxy.url else ""
-    if check_id == "reach_https":
-        https = "https://" + url.url.split("://", 1)[1]
-        return f"curl -v{proxy} -o /dev/null {shlex.quote(https + '/models')}"
+    shared = _gateway_command(check_id, url, proxy, "/models")
+    if shared is not None:
+        return shared
     if check_id == "reach_certificate":
-        sni = f" -servername {shlex.quote(host)}" if not is_ip(host) else ""
         return (
-            f"openssl s_client -connect {url.target.authority}{sni} -verify_return_error "
+            f"openssl s_client -connect {url.target.authority}{_sni(url.target.host)} -verify_return_error "
             '-CAfile "$(python3 -m certifi)" </dev/null    # the public roots only'
         )
     if check_id == "reach_models":

@@ -225,11 +225,8 @@ def _origin(url: str) -> str:
 
 
 def _no_answer(answer: Answer, host: str, evidence: dict[str, JSONValue]) -> CheckResult:
-    exc = answer.error or TimeoutError()
+    exc, cause = answer.failure()
     evidence["error"] = f"{type(exc).__name__}: {exc or 'no message'}"
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
-        cause = cause.__cause__ or cause.__context__
     if cause is not None:
         detail = f"Claude Code's trust store does not trust {answer.url} ({cause}): it cannot read the metadata"
         fix = _untrusted_fix(cause, None, host)

@@ -7,6 +7,7 @@ Each probe returns what it saw as a frozen value, never raises for a network fai
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from claudewire._net import origin
 from claudewire.doctor.net import Target, is_ip, resolve
 from claudewire.doctor.settings import Settings
 
-__all__ = ["Answer", "Lookup", "UrlTarget", "get", "lookup"]
+__all__ = ["Answer", "Lookup", "UrlTarget", "get", "get_capped", "lookup"]
 
 _MAX_BODY = 256 * 1024
 
@@ -73,7 +74,8 @@ async def lookup(target: Target, seconds: float) -> Lookup:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One ``GET``'s answer (status, lower-case headers, the body's first 256 KiB) or the error instead."""
+    """One ``GET``'s answer (status, lower-case headers, the body's first bytes: 256 KiB for `get`) or the error
+    instead."""
 
     url: str
     status: int | None = None
@@ -81,6 +83,14 @@ class Answer:
     body: bytes = b""
     error: BaseException | None = None
     elapsed_ms: float = 0.0
+
+    def failure(self) -> tuple[BaseException, ssl.SSLCertVerificationError | None]:
+        """Why no answer came: the error (a timeout when none was kept), and the certificate refusal in its chain."""
+        exc = self.error or TimeoutError()
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+            cause = cause.__cause__ or cause.__context__
+        return exc, cause
 
 
 async def get(settings: Settings, url: str, headers: Mapping[str, str]) -> Answer:
@@ -97,21 +107,24 @@ async def get(settings: Settings, url: str, headers: Mapping[str, str]) -> Answe
             follow_redirects=False,
             timeout=settings.timeout,
         ) as client:
-            response = await client.send(client.build_request("GET", url, headers=dict(headers)), stream=True)
-            try:
-                body = b""
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= _MAX_BODY:
-                        break
-            finally:
-                await response.aclose()
+            status, head, body = await get_capped(client, url, headers, _MAX_BODY)
     except (httpx2.HTTPError, OSError, TimeoutError) as exc:
         return Answer(url, error=exc, elapsed_ms=(time.monotonic() - start) * 1000)
-    return Answer(
-        url,
-        status=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        body=body[:_MAX_BODY],
-        elapsed_ms=(time.monotonic() - start) * 1000,
-    )
+    return Answer(url, status=status, headers=head, body=body, elapsed_ms=(time.monotonic() - start) * 1000)
+
+
+async def get_capped(
+    client: httpx2.AsyncClient, url: str, headers: Mapping[str, str], limit: int
+) -> tuple[int, dict[str, str], bytes]:
+    """``GET url`` with `headers` through `client`: the status, the lower-case headers and the body's first `limit`
+    bytes (the rest is not read). Raises what httpx2 raises."""
+    response = await client.send(client.build_request("GET", url, headers=dict(headers)), stream=True)
+    try:
+        body = b""
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) >= limit:
+                break
+    finally:
+        await response.aclose()
+    return response.status_code, {k.lower(): v for k, v in response.headers.items()}, body[:limit]

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from claudewire._bedrock import BEDROCK_BETAS
 from claudewire.sim.app import SimApp, _Handler
 from claudewire.sim.config import ACCEPTED_VERSIONS, SimConfig
 from claudewire.sim.endpoints import ApiError, count_tokens, parse_json
@@ -45,27 +46,6 @@ EVENTSTREAM = "application/vnd.amazon.eventstream"
 BEDROCK_VERSIONS: frozenset[str] = ACCEPTED_VERSIONS | {"bedrock-2023-05-31"}
 """``anthropic_version`` body values the simulated Bedrock accepts."""
 
-BEDROCK_BETAS: frozenset[str] = frozenset(
-    {
-        # Claude Code's own Bedrock mode sends the first two; the rest as public provider tables list Bedrock's
-        "interleaved-thinking-2025-05-14",
-        "tool-search-tool-2025-10-19",
-        "context-1m-2025-08-07",
-        "context-management-2025-06-27",
-        "effort-2025-11-24",
-        "fine-grained-tool-streaming-2025-05-14",
-        "computer-use-2024-10-22",
-        "computer-use-2025-01-24",
-        "computer-use-2025-11-24",
-        "compact-2026-01-12",
-        "dangerous-tool-use-2026-09-03",
-        "thinking-binding-controls-2026-08-01",
-        "thinking-display-updates-2026-08-18",
-        "mid-conversation-output-config-2026-07-01",
-        "mid-conversation-tool-changes-2026-07-01",
-    }
-)
-"""Betas the simulated Bedrock takes in ``anthropic_beta``; any other is a 400 "invalid beta flag"."""
 
 # Anthropic status → (Bedrock exception, HTTP status it answers with)
 _EXCEPTIONS: dict[int, tuple[str, int]] = {

@@ -7,12 +7,24 @@ One `AwsAuth` per upstream; the kinds differ only in the SigV4 service name they
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 from typing import Any
 
 from claudewire.gateway.upstream.kinds.base import KeyRing
 from claudewire.gateway.upstream.pool import Headers, UpstreamTarget
 
-__all__ = ["AwsAuth"]
+__all__ = ["AwsAuth", "aws_region"]
+
+
+def aws_region(given: str | None, host: str, host_region: re.Pattern[str]) -> str:
+    """The region an upstream signs for: `given`, else the one in its URL's `host` (group 1 of `host_region`), else
+    ``AWS_REGION``; ValueError when none says."""
+    found = host_region.search(host)
+    region = given or (found.group(1) if found else None) or os.environ.get("AWS_REGION") or ""
+    if not region:
+        raise ValueError("region: not given, not in the URL's host and AWS_REGION is not set")
+    return region
 
 
 class AwsAuth:

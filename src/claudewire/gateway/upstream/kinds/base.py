@@ -149,8 +149,8 @@ class KeyRing:
 
 
 @dataclass(slots=True)
-class PassThrough:
-    """A response that needs no translation (the Anthropic API's own shape)."""
+class _AsItIs:
+    """An answer whose bytes go on unchanged; `whole_body` says whether they are read whole first."""
 
     status: int
     headers: Headers
@@ -166,21 +166,16 @@ class PassThrough:
 
 
 @dataclass(slots=True)
-class WholeBody:
+class PassThrough(_AsItIs):
+    """A response that needs no translation (the Anthropic API's own shape)."""
+
+
+@dataclass(slots=True)
+class WholeBody(_AsItIs):
     """A response read whole (bounded, scrubbed) before `feed` sees it: as it is (a JSON answer), or rewritten by a
     subclass (an error)."""
 
-    status: int
-    headers: Headers
     whole_body: bool = True
-    done: bool = False
-    pingless: bool = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        return chunk
-
-    def end(self) -> bytes:
-        return b""
 
 
 @dataclass(slots=True)

@@ -25,14 +25,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from claudewire.gateway.upstream.kinds.aws import AwsAuth
+from claudewire._bedrock import BEDROCK_BETAS
+from claudewire.gateway.upstream.kinds.aws import AwsAuth, aws_region
 from claudewire.gateway.upstream.kinds.base import (
     CANNOT_COUNT,
     CannotCount,
@@ -62,26 +62,7 @@ _log = logging.getLogger(__name__)
 DEFAULT_VERSION = "2026-10-21"
 """The ``anthropic_version`` sent by default: what the official SDK's AnthropicBedrock sends (SDK 2.15)."""
 
-DEFAULT_BETAS: frozenset[str] = frozenset(
-    {
-        # what Claude Code's own Bedrock mode sends, and what public provider tables list as Bedrock's
-        "interleaved-thinking-2025-05-14",
-        "tool-search-tool-2025-10-19",
-        "context-1m-2025-08-07",
-        "context-management-2025-06-27",
-        "effort-2025-11-24",
-        "fine-grained-tool-streaming-2025-05-14",
-        "computer-use-2024-10-22",
-        "computer-use-2025-01-24",
-        "computer-use-2025-11-24",
-        "compact-2026-01-12",
-        "dangerous-tool-use-2026-09-03",
-        "thinking-binding-controls-2026-08-01",
-        "thinking-display-updates-2026-08-18",
-        "mid-conversation-output-config-2026-07-01",
-        "mid-conversation-tool-changes-2026-07-01",
-    }
-)
+DEFAULT_BETAS: frozenset[str] = BEDROCK_BETAS
 """Betas forwarded to Bedrock when an upstream sets no ``betas`` allowlist of its own."""
 
 DEFAULT_ALIASES: Mapping[str, str] = {"advanced-tool-use-2025-11-20": "tool-search-tool-2025-10-19"}
@@ -125,10 +106,7 @@ class BedrockKind:
     ) -> None:
         self.upstream_name = upstream_name
         self.target = target
-        found = _HOST_REGION.search(target.host)
-        self.region = region or (found.group(1) if found else None) or os.environ.get("AWS_REGION") or ""
-        if not self.region:
-            raise ValueError("region: not given, not in the URL's host and AWS_REGION is not set")
+        self.region = aws_region(region, target.host, _HOST_REGION)
         self.keys = KeyRing(tuple(keys))
         self.anthropic_version = anthropic_version
         self.betas = frozenset(betas) if betas is not None else DEFAULT_BETAS

@@ -18,12 +18,11 @@ signature, an expired token) becomes the Anthropic status and body it stands for
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from claudewire.gateway.upstream.kinds.aws import AwsAuth
+from claudewire.gateway.upstream.kinds.aws import AwsAuth, aws_region
 from claudewire.gateway.upstream.kinds.base import (
     KeyRing,
     PassThrough,
@@ -88,10 +87,7 @@ class MantleKind:
     ) -> None:
         self.upstream_name = upstream_name
         self.target = target
-        found = _HOST_REGION.search(target.host)
-        self.region = region or (found.group(1) if found else None) or os.environ.get("AWS_REGION") or ""
-        if not self.region:
-            raise ValueError("region: not given, not in the URL's host and AWS_REGION is not set")
+        self.region = aws_region(region, target.host, _HOST_REGION)
         self.keys = KeyRing(tuple(keys))
         self.auth = AwsAuth(upstream_name, self.name, SERVICE, target, self.region, self.keys, credentials)
         self.model_map = dict(model_map or {})
