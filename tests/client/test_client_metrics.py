@@ -146,10 +146,12 @@ def test_calls_latency_and_tokens_are_recorded() -> None:
         sim.set_faults(["401"])
         with pytest.raises(anthropic.AuthenticationError):
             client.messages.create(model=SIM_MODEL, max_tokens=16, messages=MSG)
-    ok = _sample(registry, "claudewire_requests_total", route="messages", status_class="2xx", error_kind="none")
-    auth = _sample(registry, "claudewire_requests_total", route="messages", status_class="4xx", error_kind="auth")
+    ok = _sample(registry, "claudewire_requests_total", route="messages", dialect="anthropic", status_class="2xx",
+                 error_kind="none")  # fmt: skip
+    auth = _sample(registry, "claudewire_requests_total", route="messages", dialect="anthropic", status_class="4xx",
+                   error_kind="auth")  # fmt: skip
     assert (ok, auth) == (1, 1)
-    assert _sample(registry, "claudewire_request_duration_seconds_count", route="messages") == 2
+    assert _sample(registry, "claudewire_request_duration_seconds_count", route="messages", dialect="anthropic") == 2
     tokens_in = _sample(registry, "claudewire_tokens_total", model=reply.model, kind="input")
     tokens_out = _sample(registry, "claudewire_tokens_total", model=reply.model, kind="output")
     assert (tokens_in, tokens_out) == (reply.usage.input_tokens, reply.usage.output_tokens)
@@ -163,7 +165,7 @@ def test_a_streams_time_to_first_byte_is_its_first_byte_not_its_end() -> None:
         client = claudewire.Anthropic(base_url=sim.base_url, api_key=SIM_KEY, clock=FastClock(), metrics=registry)
         with client.messages.stream(model=SIM_MODEL, max_tokens=64, messages=MSG) as stream:
             stream.until_done()
-    labels = {"route": "messages"}
+    labels = {"route": "messages", "dialect": "anthropic"}
     ttfb = _sample(registry, "claudewire_time_to_first_byte_seconds_sum", **labels)
     duration = _sample(registry, "claudewire_request_duration_seconds_sum", **labels)
     assert ttfb is not None and duration is not None

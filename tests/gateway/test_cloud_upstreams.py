@@ -249,6 +249,9 @@ def test_mantle_upstream_with_a_bedrock_api_key_and_unoffered_endpoints() -> Non
             c.messages.batches.list()
         # Mantle has no Models API: the gateway's own list (the catalogue's current models) answers instead
         assert any(m.id.startswith(SIM_MODEL) for m in c.models.list())
+        assert c.models.retrieve(SIM_MODEL).id.startswith(SIM_MODEL)  # one model, from the same list
+        with pytest.raises(anthropic.NotFoundError, match="claude-haiku-9"):
+            c.models.retrieve("claude-haiku-9")
         assert mantle.stats.total == 1
 
 

@@ -175,6 +175,9 @@ class Gateway:
             return
         if answer_misdirected(req, conn):  # /messages, /v1/v1/...: a wrong base URL's 404
             return
+        if self.openai.retrieves_locally(req):  # GET /v1/models/{id} where no upstream can answer it
+            self.openai.retrieve(req, conn)
+            return
         route = None if path == b"/v1/messages" else ingress_route(req.method, path)
         if route is not None or path.startswith(b"/v1/"):
             try:

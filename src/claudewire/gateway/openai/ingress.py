@@ -142,6 +142,31 @@ class OpenAIIngress:
         finally:
             call.end()  # a no-op once the gateway's driver ended it
 
+    def retrieves_locally(self, req: Request) -> bool:
+        """Whether ``GET /v1/models/{id}`` is answered here: no upstream can (only cloud kinds), as for the list."""
+        return req.method == b"GET" and req.path.startswith(b"/v1/models/") and not self.lister.upstream_lists
+
+    def retrieve(self, req: Request, conn: Connection) -> None:
+        """``GET /v1/models/{id}`` from the local list (the catalogue and ``model_map`` names), in the API's shape;
+        an id the caller may not use, or that is not known, is the API's 404 ``model: <id>``."""
+        gateway = self.gateway
+        call = gateway.start_call(req, req.path.decode("latin-1"), dialect="anthropic", stream=False)
+        try:
+            forwarded = forward_headers(req, gateway.auth)
+            if forwarded is None:
+                gateway.answer_failure(conn, call, _unauthorized())
+                return
+            call.record.client = forwarded[1]
+            name = req.path[len(b"/v1/models/") :].decode("latin-1")
+            entry = self.lister.one(name, forwarded[1])
+            if entry is None:
+                gateway.answer_failure(conn, call, Failure.of(FailureKind.NOT_FOUND, message=f"model: {name}"))
+                return
+            conn.respond(200, b"content-type: application/json\r\n", dumps(entry))
+            call.answer(200)
+        finally:
+            call.end()
+
     def headers(self, req: Request) -> list[tuple[bytes, bytes]]:
         """The header pairs of the Messages request a caller's request stands for (its credential made the API's)."""
         out: list[tuple[bytes, bytes]] = [

@@ -70,6 +70,18 @@ class ModelLister:
         allow = self.clients.get(client) if client else None
         return allow is None or any(n in allow for n in names)
 
+    def one(self, name: str, client: str) -> dict[str, Any] | None:
+        """``GET /v1/models/{name}`` where no upstream can answer it: the local list's entry (by id or alias) when
+        `client` may use it, else None."""
+        if not self.allowed(name, client):
+            return None
+        known = _CATALOGUE.get(name)
+        ids = {name, *(known.names() if known is not None else ())}
+        for entry in self.local()["data"]:
+            if entry["id"] in ids:
+                return dict(entry)
+        return None
+
     def local(self) -> dict[str, Any]:
         """The list when no upstream gives one: the catalogue's active models, then the ``model_map`` names."""
         data = [_CATALOGUE.info(m) for m in _CATALOGUE.current()]
