@@ -82,7 +82,12 @@ class Gateway:
             state
             if state is not None
             else open_state(
-                config.state, namespace=config.state_prefix, timeout=config.state_timeout, ca_file=config.state_ca_file
+                config.state,
+                namespace=config.state_prefix,
+                timeout=config.state_timeout,
+                ca_file=config.state_ca_file,
+                # how many workers share the limits here: one that finds Redis slow grants only its lease
+                processes=config.workers,
             )
         )
         # breaker openings, keys out after a 401 and session bindings reach every replica sharing the state

@@ -31,7 +31,6 @@ from claudewire.gateway.downstream.limits import HttpLimits, ServerState
 from claudewire.gateway.downstream.tls import reload as reload_tls
 from claudewire.gateway.downstream.tls import server_context
 from claudewire.gateway.workers import WorkerMetrics, remove_run_directory, run_directory
-from claudewire.state import open_state
 
 __all__ = ["GatewayThread", "bind", "new_event_loop", "open_files_limit", "raise_open_files", "run", "serve"]
 
@@ -107,15 +106,7 @@ async def serve(
     worker's index) under ``--workers N``, whose /metrics then adds up every worker's (`workers.WorkerMetrics`).
     """
     loop = asyncio.get_running_loop()
-    # the state knows how many workers share the limits here: a worker that finds Redis slow grants only its lease
-    state = open_state(
-        config.state,
-        namespace=config.state_prefix,
-        timeout=config.state_timeout,
-        ca_file=config.state_ca_file,
-        processes=config.workers,
-    )
-    gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock, state=state)
+    gateway = Gateway(config, access_log=AccessLog.open(config.access_log), clock=clock)
     if worker is not None:
         gateway.workers = WorkerMetrics(*worker, config.workers, gateway.metrics.registry)
         await gateway.workers.start()
